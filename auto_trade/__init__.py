@@ -1,0 +1,1 @@
+"""Live trading: closed candles -> strategy -> broker -> candle, signal and trade events."""

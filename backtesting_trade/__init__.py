@@ -1,0 +1,1 @@
+"""Replay of a backtest's candles and trades through Kafka into Elasticsearch."""

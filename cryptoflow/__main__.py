@@ -1,0 +1,5 @@
+import sys
+
+from cryptoflow.cli import main
+
+sys.exit(main())

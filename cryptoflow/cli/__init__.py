@@ -1,0 +1,70 @@
+"""The ``cryptoflow`` command: one entry point, one subcommand per part of the system."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import typer
+
+from cryptoflow.cli import _config, _stack
+from cryptoflow.cli._common import err_console, set_config_path
+from cryptoflow.errors import CryptoflowError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="cryptoflow",
+    help="Crypto trading pipeline: candles, indicators, strategies, brokers, Kafka and Elasticsearch.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _root(
+    config: Path | None = typer.Option(
+        None, "--config", "-c", help="TOML settings file (default: $CRYPTOFLOW_CONFIG or ./cryptoflow.toml)."
+    ),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages."),
+) -> None:
+    set_config_path(config)
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+app.add_typer(_config.app, name="config")
+app.add_typer(_stack.app, name="stack")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; user errors print their message (no traceback) and set the exit code."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except CryptoflowError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        return exc.exit_code
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        err_console.print("aborted")
+        return 130
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        return 130
+    except Exception as exc:  # click usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

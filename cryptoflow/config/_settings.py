@@ -1,0 +1,292 @@
+"""One typed settings object, read from the environment, ``.env`` and an optional TOML file."""
+
+from __future__ import annotations
+
+import os
+import re
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from cryptoflow.errors import ConfigurationError
+
+ENV_PREFIX = "CRYPTOFLOW_"
+_HOST_PORT = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.\-]+):(\d{1,5})$")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._\-]*$")
+
+# The TOML file for the settings being loaded; set by load_settings() only.
+_config_file: ContextVar[Path | None] = ContextVar("cryptoflow_config_file", default=None)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+def _check_prefix(value: str) -> str:
+    if not _NAME.match(value):
+        raise ValueError("expected lowercase letters, digits, '.', '_' or '-' (e.g. 'cryptoflow')")
+    return value
+
+
+class KafkaSettings(_Section):
+    """How to reach Kafka and how topics are named and sized."""
+
+    bootstrap_servers: str = Field("127.0.0.1:9092", description="host:port[,host:port...]")
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_ca_location: Path | None = Field(None, description="CA file for SSL/SASL_SSL")
+    topic_prefix: str = "cryptoflow"
+    partitions: int = Field(3, ge=1, le=1000)
+    replication_factor: int = Field(1, ge=1, le=10)
+
+    @field_validator("bootstrap_servers")
+    @classmethod
+    def _servers(cls, value: str) -> str:
+        servers = [part.strip() for part in value.split(",") if part.strip()]
+        if not servers:
+            raise ValueError("expected host:port[,host:port...] (e.g. 127.0.0.1:9092)")
+        for server in servers:
+            match = _HOST_PORT.match(server)
+            if not match or not 0 < int(match.group(2)) < 65536:
+                raise ValueError(f"expected host:port with a port 1-65535 (e.g. 127.0.0.1:9092); {server!r} is not")
+        return ",".join(servers)
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        return _check_prefix(value)
+
+    @field_validator("ssl_ca_location")
+    @classmethod
+    def _ca_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"CA file {str(value)!r} does not exist")
+        return value
+
+    @model_validator(mode="after")
+    def _sasl_complete(self) -> KafkaSettings:
+        if self.security_protocol.startswith("SASL"):
+            missing = [
+                name
+                for name in ("sasl_mechanism", "sasl_username", "sasl_password")
+                if getattr(self, name) in (None, "")
+            ]
+            if missing:
+                raise ValueError(
+                    f"security_protocol {self.security_protocol} needs "
+                    + ", ".join(f"{ENV_PREFIX}KAFKA__{name.upper()}" for name in missing)
+                )
+        return self
+
+
+class ElasticsearchSettings(_Section):
+    """How to reach Elasticsearch (self-managed hosts or Elastic Cloud) and how indices are named."""
+
+    hosts: str = Field("http://127.0.0.1:9200", description="URL[,URL...]")
+    cloud_id: SecretStr | None = None
+    api_key: SecretStr | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    ca_certs: Path | None = None
+    verify_certs: bool = True
+    request_timeout_s: float = Field(30.0, gt=0, le=600)
+    index_prefix: str = "cryptoflow"
+
+    @field_validator("hosts")
+    @classmethod
+    def _urls(cls, value: str) -> str:
+        urls = [part.strip() for part in value.split(",") if part.strip()]
+        if not urls:
+            raise ValueError("expected URL[,URL...] (e.g. http://127.0.0.1:9200)")
+        for url in urls:
+            parts = urlsplit(url)
+            try:
+                port = parts.port
+            except ValueError:
+                port = -1
+            if parts.scheme not in ("http", "https") or not parts.hostname or port == -1:
+                raise ValueError(f"expected an http(s) URL such as http://127.0.0.1:9200; {url!r} is not")
+        return ",".join(urls)
+
+    @field_validator("index_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        return _check_prefix(value)
+
+    @field_validator("ca_certs")
+    @classmethod
+    def _ca_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"CA file {str(value)!r} does not exist")
+        return value
+
+    @model_validator(mode="after")
+    def _auth_complete(self) -> ElasticsearchSettings:
+        if (self.username is None) != (self.password is None):
+            raise ValueError(
+                f"basic auth needs both {ENV_PREFIX}ELASTICSEARCH__USERNAME and "
+                f"{ENV_PREFIX}ELASTICSEARCH__PASSWORD"
+            )
+        return self
+
+    @property
+    def host_list(self) -> list[str]:
+        """The configured URLs as a list."""
+        return self.hosts.split(",")
+
+
+class BinanceSettings(_Section):
+    """Binance credentials and endpoints. Keys are only needed for the testnet and live brokers."""
+
+    api_key: SecretStr | None = None
+    api_secret: SecretStr | None = None
+    market: Literal["spot", "futures"] = "futures"
+    base_url: str | None = Field(None, description="REST base URL override (fake exchange or testnet)")
+    stream_url: str | None = Field(None, description="websocket base URL override")
+
+
+class StackSettings(_Section):
+    """The local single-node Kafka and Elasticsearch that ``cryptoflow stack up`` runs."""
+
+    home: Path = Field(default_factory=lambda: Path.home() / ".cache" / "cryptoflow")
+    kafka_version: str = "3.9.2"
+    elasticsearch_version: str = "8.19.21"
+    kafka_port: int = Field(9092, ge=1, le=65535)
+    kafka_controller_port: int = Field(9093, ge=1, le=65535)
+    elasticsearch_port: int = Field(9200, ge=1, le=65535)
+    elasticsearch_transport_port: int = Field(9300, ge=1, le=65535)
+    kafka_heap: str = Field("512m", pattern=r"^\d+[mMgG]$")
+    elasticsearch_heap: str = Field("768m", pattern=r"^\d+[mMgG]$")
+    maven_repository: str = "https://repo.maven.apache.org/maven2"
+    elasticsearch_user: str = Field("cryptoflow-es", pattern=r"^[a-z_][a-z0-9_-]{0,30}$")
+    start_timeout_s: float = Field(180.0, gt=0)
+
+    @field_validator("home")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+
+class Settings(BaseSettings):
+    """Everything cryptoflow can be told, validated once at start.
+
+    Sources, highest priority first: keyword arguments, ``CRYPTOFLOW_*`` environment variables (``__``
+    separates nested names, e.g. ``CRYPTOFLOW_KAFKA__BOOTSTRAP_SERVERS``), a ``.env`` file in the working
+    directory, a TOML config file (``--config``, ``CRYPTOFLOW_CONFIG`` or ``./cryptoflow.toml``), defaults.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    elasticsearch: ElasticsearchSettings = Field(default_factory=ElasticsearchSettings)
+    binance: BinanceSettings = Field(default_factory=BinanceSettings)
+    stack: StackSettings = Field(default_factory=StackSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources = [init_settings, env_settings, dotenv_settings]
+        config_file = _config_file.get()
+        if config_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+
+def _find_config_file(explicit: Path | None) -> Path | None:
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ConfigurationError(f"config file {str(explicit)!r} does not exist (given with --config)")
+        return explicit
+    from_env = os.environ.get(f"{ENV_PREFIX}CONFIG")
+    if from_env:
+        path = Path(from_env)
+        if not path.is_file():
+            raise ConfigurationError(f"config file {from_env!r} (from {ENV_PREFIX}CONFIG) does not exist")
+        return path
+    local = Path("cryptoflow.toml")
+    return local if local.is_file() else None
+
+
+def _setting_name(loc: tuple[Any, ...]) -> str:
+    fields = [str(part) for part in loc if isinstance(part, str)]
+    return ENV_PREFIX + "__".join(name.upper() for name in fields) if fields else "settings"
+
+
+def _is_secret(loc: tuple[Any, ...]) -> bool:
+    return any(
+        isinstance(part, str) and any(word in part for word in ("password", "secret", "key", "cloud_id"))
+        for part in loc
+    )
+
+
+def _describe(error: dict[str, Any]) -> str:
+    loc = tuple(error.get("loc", ()))
+    name = _setting_name(loc)
+    message = str(error.get("msg", "invalid value"))
+    message = message.removeprefix("Value error, ")
+    if error.get("type") == "missing":
+        return f"{name}: missing, set it in the environment, .env or the config file"
+    if error.get("type") == "extra_forbidden":
+        return f"{name}: unknown setting; check its spelling (see `cryptoflow config show`)"
+    shown = "***" if _is_secret(loc) else repr(error.get("input"))
+    if isinstance(error.get("input"), dict):
+        return f"{name}: {message}"
+    return f"{name}: {message} (got {shown})"
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Read, validate and return the effective settings.
+
+    Raises :class:`~cryptoflow.errors.ConfigurationError` naming every wrong setting, its value (secrets
+    masked) and what is expected.
+    """
+    token = _config_file.set(_find_config_file(config_file))
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = [_describe(error) for error in exc.errors(include_url=False)]
+        raise ConfigurationError("invalid settings:\n  " + "\n  ".join(lines)) from None
+    except ValueError as exc:  # a source failed to parse (e.g. malformed TOML or JSON in a variable)
+        raise ConfigurationError(f"could not read settings: {exc}") from None
+    finally:
+        _config_file.reset(token)
+
+
+def masked(settings: Settings) -> dict[str, Any]:
+    """The settings as plain data, every secret replaced by ``'***'`` (``None`` stays ``None``)."""
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, SecretStr):
+            return "***"
+        if isinstance(value, BaseModel):
+            return {name: walk(getattr(value, name)) for name in type(value).model_fields}
+        if isinstance(value, Path):
+            return str(value)
+        return value
+
+    return walk(settings)

@@ -1,0 +1,53 @@
+"""Exceptions named for what the operator must do.
+
+Every error a user can cause or fix derives from :class:`CryptoflowError`; the CLI prints its message
+(never a traceback) and exits with :attr:`CryptoflowError.exit_code`.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CryptoflowError",
+    "ConfigurationError",
+    "TemporaryError",
+    "ExchangeRejection",
+    "StackError",
+    "DataError",
+]
+
+
+class CryptoflowError(Exception):
+    """Base of every error whose message is meant for the person running cryptoflow."""
+
+    exit_code = 1
+
+
+class ConfigurationError(CryptoflowError):
+    """A setting is missing or wrong: fix your settings (environment, ``.env`` or config file)."""
+
+    exit_code = 2
+
+
+class DataError(CryptoflowError):
+    """Input data is malformed: the message names the file, the row and the rule it breaks."""
+
+    exit_code = 3
+
+
+class TemporaryError(CryptoflowError):
+    """A service is unavailable for now: the operation is retried with backoff."""
+
+
+class ExchangeRejection(CryptoflowError):
+    """The exchange refused a request: read its reason (code and message are kept verbatim)."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(f"exchange rejected the request: code {code}: {message}")
+        self.code = code
+        self.reason = message
+
+
+class StackError(CryptoflowError):
+    """The local Kafka/Elasticsearch stack could not be fetched, started or reached."""
+
+    exit_code = 4

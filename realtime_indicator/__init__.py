@@ -1,0 +1,1 @@
+"""Intrabar stream: indicators recomputed on every kline update (every 2-3 seconds)."""
