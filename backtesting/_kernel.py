@@ -1,0 +1,260 @@
+"""The compiled position loop: one symbol, one position at a time, long or short.
+
+Fill models (``intrabar`` is the default everywhere else in the package):
+
+``close`` (the original 2023 scripts)
+    Every candle is visited in order. With a position open, only exits are checked, on the candle's
+    close and filled at that close: stop-loss (close <= entry x (1 - sl) for a long), then take-profit
+    (close >= entry x (1 + tp)), then trailing stop (close <= highest close since entry x (1 - trail)),
+    then the exit signal, then the holding limit. Flat, only entries are checked and filled at the
+    close, so no exit and entry happen on the same candle.
+
+``intrabar`` (realistic)
+    Signals are read on a candle's close and filled at the next candle's open. Stops and take-profits
+    trigger on the candle's high/low from the entry candle on, filled at their level (or at the open
+    when the candle gaps through it). When one candle touches both the stop and the take-profit we
+    cannot know which came first and assume the stop (pessimistic). The trailing level follows the
+    best high (long) / low (short) of the candles *before* the current one. Exit signals and the
+    holding limit close at the next open; an entry signal on the same close re-enters right after.
+
+Accounting: a position uses ``fraction`` of the equity times ``leverage`` as notional; the fee is
+``fee_rate`` of the notional on each side; slippage moves every fill against us by ``slippage_rate``.
+Equity is marked to market on every close. When the equity falls to zero the account stops trading.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = ["REASONS", "simulate"]
+
+REASONS = ("stop_loss", "take_profit", "signal", "end", "trailing_stop", "max_holding")
+_STOP, _TAKE, _SIGNAL, _END, _TRAIL, _HOLD = 0, 1, 2, 3, 4, 5
+
+
+@njit(cache=True, nogil=True)
+def simulate(
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    signals: np.ndarray,
+    params: np.ndarray,
+):
+    """Run the loop.
+
+    ``signals`` is a (4, n) boolean array: entry_long, entry_short, exit_long, exit_short.
+    ``params`` holds, in order: intrabar (0/1), stop-loss, take-profit, trailing (fractions, 0 = off),
+    max holding candles (0 = off), fee rate, slippage rate, fraction, leverage, cash, close at end (0/1).
+
+    Returns ``(trades, n_trades, equity, open_position)``: ``trades`` is a (n_trades_max, 9) float
+    array with columns side (+1/-1), entry index, exit index, entry price, exit price, reason code,
+    quantity, pnl, fees; ``open_position`` is (side, entry index, entry price, quantity, entry fee) or
+    side 0 when flat.
+    """
+    n = close.shape[0]
+    intrabar = params[0] > 0.5
+    sl, tp, trail = params[1], params[2], params[3]
+    max_hold = int(params[4])
+    fee, slip, fraction, leverage = params[5], params[6], params[7], params[8]
+    cash = params[9]
+    close_at_end = params[10] > 0.5
+
+    trades = np.empty((n + 2, 9))
+    n_trades = 0
+    equity = np.empty(n)
+
+    side = 0
+    entry_idx = 0
+    entry_price = 0.0
+    qty = 0.0
+    entry_fee = 0.0
+    extreme = 0.0
+    pending_entry = 0
+    pending_exit = 0  # reason code + 1, 0 = none
+    alive = cash > 0.0
+
+    for i in range(n):
+        exit_price = 0.0
+        reason = -1
+        if intrabar:
+            o = open_[i]
+            if side != 0 and pending_exit != 0:
+                exit_price = o
+                reason = pending_exit - 1
+            pending_exit = 0
+            if reason >= 0:
+                # close the position at this open
+                px = exit_price * (1.0 - slip * side)
+                gross = side * qty * (px - entry_price)
+                exit_fee = qty * px * fee
+                cash += gross - exit_fee
+                trades[n_trades, 0] = side
+                trades[n_trades, 1] = entry_idx
+                trades[n_trades, 2] = i
+                trades[n_trades, 3] = entry_price
+                trades[n_trades, 4] = px
+                trades[n_trades, 5] = reason
+                trades[n_trades, 6] = qty
+                trades[n_trades, 7] = gross - entry_fee - exit_fee
+                trades[n_trades, 8] = entry_fee + exit_fee
+                n_trades += 1
+                side = 0
+                reason = -1
+                if cash <= 0.0:
+                    cash = 0.0
+                    alive = False
+            if side == 0 and pending_entry != 0 and alive:
+                side = pending_entry
+                entry_idx = i
+                entry_price = o * (1.0 + slip * side)
+                notional = cash * fraction * leverage
+                qty = notional / entry_price
+                entry_fee = notional * fee
+                cash -= entry_fee
+                extreme = entry_price
+            pending_entry = 0
+            if side != 0:
+                h = high[i]
+                lo = low[i]
+                if side == 1:
+                    stop = entry_price * (1.0 - sl) if sl > 0.0 else -1.0
+                    stop_reason = _STOP
+                    if trail > 0.0:
+                        trailing = extreme * (1.0 - trail)
+                        if trailing > stop:
+                            stop = trailing
+                            stop_reason = _TRAIL
+                    if stop > 0.0 and lo <= stop:
+                        exit_price = o if o <= stop else stop
+                        reason = stop_reason
+                    elif tp > 0.0 and h >= entry_price * (1.0 + tp):
+                        target = entry_price * (1.0 + tp)
+                        exit_price = o if o >= target else target
+                        reason = _TAKE
+                    elif h > extreme:
+                        extreme = h
+                else:
+                    stop = entry_price * (1.0 + sl) if sl > 0.0 else np.inf
+                    stop_reason = _STOP
+                    if trail > 0.0:
+                        trailing = extreme * (1.0 + trail)
+                        if trailing < stop:
+                            stop = trailing
+                            stop_reason = _TRAIL
+                    if h >= stop:
+                        exit_price = o if o >= stop else stop
+                        reason = stop_reason
+                    elif tp > 0.0 and lo <= entry_price * (1.0 - tp):
+                        target = entry_price * (1.0 - tp)
+                        exit_price = o if o <= target else target
+                        reason = _TAKE
+                    elif lo < extreme:
+                        extreme = lo
+        else:
+            c = close[i]
+            if side != 0:
+                if side == 1:
+                    if sl > 0.0 and c <= entry_price * (1.0 - sl):
+                        reason = _STOP
+                    elif tp > 0.0 and c >= entry_price * (1.0 + tp):
+                        reason = _TAKE
+                    elif trail > 0.0 and c <= extreme * (1.0 - trail):
+                        reason = _TRAIL
+                    elif signals[2, i]:
+                        reason = _SIGNAL
+                    elif max_hold > 0 and i - entry_idx >= max_hold:
+                        reason = _HOLD
+                    elif c > extreme:
+                        extreme = c
+                else:
+                    if sl > 0.0 and c >= entry_price * (1.0 + sl):
+                        reason = _STOP
+                    elif tp > 0.0 and c <= entry_price * (1.0 - tp):
+                        reason = _TAKE
+                    elif trail > 0.0 and c >= extreme * (1.0 + trail):
+                        reason = _TRAIL
+                    elif signals[3, i]:
+                        reason = _SIGNAL
+                    elif max_hold > 0 and i - entry_idx >= max_hold:
+                        reason = _HOLD
+                    elif c < extreme:
+                        extreme = c
+                exit_price = c
+            elif alive:
+                if signals[0, i]:
+                    side = 1
+                elif signals[1, i]:
+                    side = -1
+                if side != 0:
+                    entry_idx = i
+                    entry_price = c * (1.0 + slip * side)
+                    notional = cash * fraction * leverage
+                    qty = notional / entry_price
+                    entry_fee = notional * fee
+                    cash -= entry_fee
+                    extreme = entry_price
+
+        if reason >= 0:
+            px = exit_price * (1.0 - slip * side)
+            gross = side * qty * (px - entry_price)
+            exit_fee = qty * px * fee
+            cash += gross - exit_fee
+            trades[n_trades, 0] = side
+            trades[n_trades, 1] = entry_idx
+            trades[n_trades, 2] = i
+            trades[n_trades, 3] = entry_price
+            trades[n_trades, 4] = px
+            trades[n_trades, 5] = reason
+            trades[n_trades, 6] = qty
+            trades[n_trades, 7] = gross - entry_fee - exit_fee
+            trades[n_trades, 8] = entry_fee + exit_fee
+            n_trades += 1
+            side = 0
+            if cash <= 0.0:
+                cash = 0.0
+                alive = False
+
+        if intrabar and i + 1 < n:
+            # decisions on this close, filled at the next open
+            if side == 1 and (signals[2, i] or (max_hold > 0 and i + 1 - entry_idx >= max_hold)):
+                pending_exit = (_SIGNAL if signals[2, i] else _HOLD) + 1
+            elif side == -1 and (signals[3, i] or (max_hold > 0 and i + 1 - entry_idx >= max_hold)):
+                pending_exit = (_SIGNAL if signals[3, i] else _HOLD) + 1
+            if (side == 0 or pending_exit != 0) and alive:
+                if signals[0, i]:
+                    pending_entry = 1
+                elif signals[1, i]:
+                    pending_entry = -1
+
+        if side != 0:
+            equity[i] = cash + side * qty * (close[i] - entry_price)
+        else:
+            equity[i] = cash
+
+    open_position = np.zeros(5)
+    if side != 0 and close_at_end:
+        px = close[n - 1] * (1.0 - slip * side)
+        gross = side * qty * (px - entry_price)
+        exit_fee = qty * px * fee
+        cash += gross - exit_fee
+        trades[n_trades, 0] = side
+        trades[n_trades, 1] = entry_idx
+        trades[n_trades, 2] = n - 1
+        trades[n_trades, 3] = entry_price
+        trades[n_trades, 4] = px
+        trades[n_trades, 5] = _END
+        trades[n_trades, 6] = qty
+        trades[n_trades, 7] = gross - entry_fee - exit_fee
+        trades[n_trades, 8] = entry_fee + exit_fee
+        n_trades += 1
+        equity[n - 1] = cash
+        side = 0
+    if side != 0:
+        open_position[0] = side
+        open_position[1] = entry_idx
+        open_position[2] = entry_price
+        open_position[3] = qty
+        open_position[4] = entry_fee
+    return trades, n_trades, equity, open_position
