@@ -103,7 +103,9 @@ def read_candles(
     name_symbol, name_interval = names_from_file(path)
     resolved_symbol = _resolve_symbol(path, symbol, raw.symbol, name_symbol)
     frame = raw.frame
-    report = LoadReport(path=str(path), layout=raw.layout, symbol=resolved_symbol, interval="?", rows_read=len(frame))
+    report = LoadReport(
+        path=str(path), layout=raw.layout, symbol=resolved_symbol, interval="?", rows_read=len(frame)
+    )
     frame = check_rows(path, frame, raw.location, on_invalid, report)
     frame = order_and_dedupe(path, frame, raw.location, dedupe, report)
     step = _content_interval(frame["open_time"].to_numpy())
@@ -113,7 +115,9 @@ def read_candles(
     columns = [col for col in CANDLE_COLUMNS if col in frame.columns]
     if "is_filled" in frame.columns:
         columns.append("is_filled")
-    index = pd.DatetimeIndex(pd.to_datetime(frame["open_time"].to_numpy(), unit="ms", utc=True), name="open_time")
+    index = pd.DatetimeIndex(
+        pd.to_datetime(frame["open_time"].to_numpy(), unit="ms", utc=True), name="open_time"
+    )
     candles = pd.DataFrame({col: frame[col].to_numpy() for col in columns}, index=index)
     candles.attrs["symbol"] = report.symbol
     candles.attrs["interval"] = report.interval

@@ -138,7 +138,8 @@ def _canonical(path: Path, table: pd.DataFrame, lines: np.ndarray, location: str
     missing = [col for col in ("open_time", *OHLCV) if col not in table.columns]
     if missing:
         raise DataError(
-            f"{path}: no column for {', '.join(missing)} (columns found: {', '.join(map(str, table.columns))}); "
+            f"{path}: no column for {', '.join(missing)} "
+            f"(columns found: {', '.join(map(str, table.columns))}); "
             "expected a Binance kline layout or open_time/timestamp/date,open,high,low,close,volume"
         )
     frame = pd.DataFrame({"_line": lines})
@@ -211,7 +212,8 @@ def _numbers(path: Path, column: pd.Series, lines: np.ndarray, location: str, na
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise DataError(
-            f"{_bad_row(path, lines, location, i)}: {name} {text.iloc[i]!r} is not a number (rule: numeric {name})"
+            f"{_bad_row(path, lines, location, i)}: {name} {text.iloc[i]!r} is not a number "
+            f"(rule: numeric {name})"
         )
     return values.to_numpy(dtype="float64", na_value=np.nan)
 
@@ -222,7 +224,9 @@ def _times(path: Path, column: pd.Series, lines: np.ndarray, location: str, name
         stamps = stamps.dt.tz_convert("UTC")
         if stamps.isna().any():
             i = int(np.flatnonzero(stamps.isna().to_numpy())[0])
-            raise DataError(f"{_bad_row(path, lines, location, i)}: {name} is missing (rule: every candle has a time)")
+            raise DataError(
+                f"{_bad_row(path, lines, location, i)}: {name} is missing (rule: every candle has a time)"
+            )
         return datetimes_to_ms(stamps).to_numpy(dtype="int64")
     if pd.api.types.is_numeric_dtype(column):
         values = column.to_numpy(dtype="float64")
@@ -241,7 +245,9 @@ def _times(path: Path, column: pd.Series, lines: np.ndarray, location: str, name
             return datetimes_to_ms(stamps).to_numpy(dtype="int64")
     if np.isnan(values).any():
         i = int(np.flatnonzero(np.isnan(values))[0])
-        raise DataError(f"{_bad_row(path, lines, location, i)}: {name} is missing (rule: every candle has a time)")
+        raise DataError(
+            f"{_bad_row(path, lines, location, i)}: {name} is missing (rule: every candle has a time)"
+        )
     return epoch_to_ms(values)
 
 

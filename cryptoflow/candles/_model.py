@@ -39,7 +39,7 @@ def interval_ms(interval: str) -> int:
 
 
 def interval_name(milliseconds: int) -> str | None:
-    """The Binance name of an interval length (``300000 -> "5m"``), or None if Binance has no such interval."""
+    """The Binance name of an interval length (``300000 -> "5m"``); None if Binance has none."""
     for name in BINANCE_INTERVALS:
         if interval_ms(name) == milliseconds:
             return name
@@ -82,7 +82,7 @@ class Candle:
 
     @classmethod
     def from_kline(cls, row: Sequence[Any], symbol: str, interval: str, *, is_closed: bool = True) -> Candle:
-        """Build a candle from one row of Binance's REST ``/klines`` answer (12 fields, numbers as strings)."""
+        """Build a candle from one row of Binance's REST ``/klines`` answer (12 fields)."""
         return cls(
             symbol=symbol,
             interval=interval,

@@ -74,12 +74,20 @@ class LoadReport:
                 f"(first: {', '.join(iso(t) for t in self.duplicates_dropped[:_SHOWN])})"
             )
         if self.invalid_dropped:
-            notes.append(f"dropped {len(self.invalid_dropped)} invalid row(s): {'; '.join(self.invalid_dropped[:_SHOWN])}")
+            notes.append(
+                f"dropped {len(self.invalid_dropped)} invalid row(s): "
+                + "; ".join(self.invalid_dropped[:_SHOWN])
+            )
         if self.gaps:
             where = ", ".join(str(gap) for gap in self.gaps[:_SHOWN])
-            verb = f"filled {self.filled} candle(s) (previous close, zero volume, is_filled=True)" if self.filled else "kept as is"
+            verb = (
+                f"filled {self.filled} candle(s) (previous close, zero volume, is_filled=True)"
+                if self.filled
+                else "kept as is"
+            )
             notes.append(
-                f"{len(self.gaps)} gap(s) in the {self.interval} grid, {self.missing_candles} candle(s) missing "
+                f"{len(self.gaps)} gap(s) in the {self.interval} grid, "
+                f"{self.missing_candles} candle(s) missing "
                 f"({where}{', ...' if len(self.gaps) > _SHOWN else ''}): {verb}"
             )
         if self.missing_extras:
@@ -103,12 +111,18 @@ def check_rows(
     opens, highs, lows, closes = prices.T
     problems: list[tuple[np.ndarray, str]] = []
     for col in OHLCV:
-        problems.append((np.isnan(frame[col].to_numpy()), f"{col} is NaN (rule: no missing prices or volumes)"))
+        problems.append(
+            (np.isnan(frame[col].to_numpy()), f"{col} is NaN (rule: no missing prices or volumes)")
+        )
     for col in PRICE_COLUMNS:
         problems.append((frame[col].to_numpy() <= 0, f"{col} is not positive (rule: prices > 0)"))
     problems.append((volume < 0, "volume is negative (rule: volume >= 0)"))
-    problems.append((highs < np.maximum(opens, closes), "high is below max(open, close) (rule: high >= max(open, close))"))
-    problems.append((lows > np.minimum(opens, closes), "low is above min(open, close) (rule: low <= min(open, close))"))
+    problems.append(
+        (highs < np.maximum(opens, closes), "high is below max(open, close) (rule: high >= max(open, close))")
+    )
+    problems.append(
+        (lows > np.minimum(opens, closes), "low is above min(open, close) (rule: low <= min(open, close))")
+    )
     bad = np.zeros(len(frame), dtype=bool)
     reasons: dict[int, str] = {}
     lines = frame["_line"].to_numpy()
@@ -132,7 +146,9 @@ def check_rows(
     return frame.loc[~bad].reset_index(drop=True)
 
 
-def order_and_dedupe(path: Path, frame: pd.DataFrame, location: str, dedupe: bool, report: LoadReport) -> pd.DataFrame:
+def order_and_dedupe(
+    path: Path, frame: pd.DataFrame, location: str, dedupe: bool, report: LoadReport
+) -> pd.DataFrame:
     """Sort by open time (stable), then refuse or drop duplicate open times."""
     times = frame["open_time"].to_numpy()
     if len(times) > 1 and not (np.diff(times) >= 0).all():
@@ -149,7 +165,8 @@ def order_and_dedupe(path: Path, frame: pd.DataFrame, location: str, dedupe: boo
         same = lines[times == times[i]]
         raise DataError(
             f"{_where(path, location, lines[i])}: open time {iso(times[i])} duplicates "
-            f"{location} {int(min(same))} (rule: one candle per open time; {int(duplicated.sum())} duplicate(s) "
+            f"{location} {int(min(same))} (rule: one candle per open time; "
+            f"{int(duplicated.sum())} duplicate(s) "
             "in the file; dedupe=True / --dedupe keeps the last row of each)"
         )
     # Keep the row that appears last in the file: a re-downloaded candle supersedes the earlier copy.
@@ -172,7 +189,8 @@ def check_grid(
         if off_grid.any():
             i = int(np.flatnonzero(off_grid)[0])
             raise DataError(
-                f"{_where(path, location, lines[i])}: open time {iso(times[i])} is not on the {interval} grid "
+                f"{_where(path, location, lines[i])}: open time {iso(times[i])} "
+                f"is not on the {interval} grid "
                 f"(rule: {interval} candles open at multiples of {interval} since the epoch, in UTC)"
             )
     deltas = np.diff(times)
@@ -180,7 +198,8 @@ def check_grid(
     if uneven.any():
         i = int(np.flatnonzero(uneven)[0]) + 1
         raise DataError(
-            f"{_where(path, location, lines[i])}: open time {iso(times[i])} is {deltas[i - 1] // 1000}s after "
+            f"{_where(path, location, lines[i])}: open time {iso(times[i])} "
+            f"is {deltas[i - 1] // 1000}s after "
             f"the previous candle, not a multiple of {interval} (rule: one candle per {interval})"
         )
     gap_at = np.flatnonzero(deltas > step)
@@ -192,7 +211,8 @@ def check_grid(
         i = int(gap_at[0]) + 1
         raise DataError(
             f"{_where(path, location, lines[i])}: {gap.missing} {interval} candle(s) missing between "
-            f"{iso(gap.after)} and {iso(gap.before)} (rule: no gaps, on_gap='fail'; {len(report.gaps)} gap(s), "
+            f"{iso(gap.after)} and {iso(gap.before)} (rule: no gaps, on_gap='fail'; "
+            f"{len(report.gaps)} gap(s), "
             f"{report.missing_candles} candle(s) missing in all)"
         )
     if on_gap == "warn":
@@ -207,7 +227,9 @@ def check_grid(
         if col in filled.columns:
             filled[col] = filled[col].where(~missing, 0.0)
     if "close_time" in filled.columns:
-        filled["close_time"] = np.where(missing, full + step - 1, filled["close_time"].fillna(-1)).astype("int64")
+        filled["close_time"] = np.where(missing, full + step - 1, filled["close_time"].fillna(-1)).astype(
+            "int64"
+        )
     filled["_line"] = filled["_line"].fillna(0).astype("int64")
     filled["is_filled"] = missing
     report.filled = int(missing.sum())
