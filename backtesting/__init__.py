@@ -24,6 +24,8 @@ from backtesting._engine import (
     run_backtest,
     slice_period,
 )
+from backtesting._outputs import write_trades_csv, write_trades_json
+from backtesting._report import build_figure, render_report, write_report
 from backtesting._stats import STAT_LABELS, Stats, compute_stats
 
 __all__ = [
@@ -33,7 +35,12 @@ __all__ = [
     "Stats",
     "SymbolResult",
     "backtest_symbol",
+    "build_figure",
     "compute_stats",
+    "render_report",
     "run_backtest",
     "slice_period",
+    "write_report",
+    "write_trades_csv",
+    "write_trades_json",
 ]

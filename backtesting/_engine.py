@@ -147,7 +147,9 @@ def _parse_bound(value: str | pd.Timestamp | None, *, end: bool) -> pd.Timestamp
     try:
         stamp = pd.Timestamp(value)
     except (ValueError, TypeError) as exc:
-        raise ConfigurationError(f"cannot read {value!r} as a date/time (e.g. 2022-01-01 or 2022-01-01T12:00)") from exc
+        raise ConfigurationError(
+            f"cannot read {value!r} as a date/time (e.g. 2022-01-01 or 2022-01-01T12:00)"
+        ) from exc
     if stamp.tzinfo is None:
         stamp = stamp.tz_localize("UTC")
     if end and text is not None and len(text.strip()) <= 10:
@@ -227,7 +229,9 @@ def backtest_symbol(
     if indicators is None:
         from cryptoflow.indicators import compute
 
-        indicators = compute(candles, preset=preset or strategy.indicator_preset, **strategy.indicator_params())
+        indicators = compute(
+            candles, preset=preset or strategy.indicator_preset, **strategy.indicator_params()
+        )
     if len(indicators) != len(candles):
         raise DataError(f"{symbol}: indicators have {len(indicators)} rows for {len(candles)} candles")
     signals = strategy.evaluate(_indicator_inputs(candles, indicators))
@@ -247,7 +251,9 @@ def backtest_symbol(
             1.0 if config.close_at_end else 0.0,
         ]
     )
-    prices = [np.ascontiguousarray(candles[c].to_numpy(dtype=np.float64)) for c in ("open", "high", "low", "close")]
+    prices = [
+        np.ascontiguousarray(candles[c].to_numpy(dtype=np.float64)) for c in ("open", "high", "low", "close")
+    ]
     raw, n_trades, equity_values, position = simulate(*prices, np.ascontiguousarray(matrix), params)
     index = pd.DatetimeIndex(candles.index)
     trades = _trades_frame(raw[:n_trades], index, symbol)

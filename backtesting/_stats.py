@@ -163,8 +163,10 @@ def compute_stats(
         longest = max(longest, index[-1] + bar_duration - underwater_since)
 
     total_return = final / initial - 1.0 if initial else math.nan
-    cagr = (final / initial) ** (1.0 / (days / _YEAR_DAYS)) - 1.0 if initial > 0 and final > 0 and days else (
-        -1.0 if final <= 0 < initial else math.nan
+    cagr = (
+        (final / initial) ** (1.0 / (days / _YEAR_DAYS)) - 1.0
+        if initial > 0 and final > 0 and days
+        else (-1.0 if final <= 0 < initial else math.nan)
     )
     calmar = _ratio(cagr, abs(max_dd)) if max_dd < 0 else math.nan
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from cryptoflow.cli import _config, _stack
+from cryptoflow.cli import _backtest, _config, _stack
 from cryptoflow.cli._common import err_console, set_config_path
 from cryptoflow.errors import CryptoflowError
 
@@ -39,6 +39,8 @@ def _root(
 
 app.add_typer(_config.app, name="config")
 app.add_typer(_stack.app, name="stack")
+app.command("backtest")(_backtest.backtest)
+app.command("optimize")(_backtest.optimize)
 
 
 def main(argv: list[str] | None = None) -> int:

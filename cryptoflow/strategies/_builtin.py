@@ -33,13 +33,17 @@ class BasicStrategy(Strategy):
     cci_ceiling: float = 100.0
 
     def entry_long(self, ind: Mapping[str, Any]) -> Any:
-        return (ind["macd"] > ind["macd_signal"]) & (ind["rsi"] < self.rsi_oversold) & (
-            ind["cci"] > self.cci_floor
+        return (
+            (ind["macd"] > ind["macd_signal"])
+            & (ind["rsi"] < self.rsi_oversold)
+            & (ind["cci"] > self.cci_floor)
         )
 
     def entry_short(self, ind: Mapping[str, Any]) -> Any:
-        return (ind["macd"] < ind["macd_signal"]) & (ind["rsi"] > self.rsi_overbought) & (
-            ind["cci"] < self.cci_ceiling
+        return (
+            (ind["macd"] < ind["macd_signal"])
+            & (ind["rsi"] > self.rsi_overbought)
+            & (ind["cci"] < self.cci_ceiling)
         )
 
 

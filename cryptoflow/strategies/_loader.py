@@ -41,7 +41,9 @@ def _import_file(path: Path) -> object:
         spec.loader.exec_module(module)
     except Exception as exc:
         sys.modules.pop(module_name, None)
-        raise StrategyError(f"strategy file {str(path)!r} failed to import: {type(exc).__name__}: {exc}") from exc
+        raise StrategyError(
+            f"strategy file {str(path)!r} failed to import: {type(exc).__name__}: {exc}"
+        ) from exc
     return module
 
 
@@ -109,4 +111,6 @@ def load_strategy(spec: str | Strategy, **params: object) -> Strategy:
     except (ConfigurationError, StrategyError):
         raise
     except Exception as exc:
-        raise StrategyError(f"strategy {cls.__name__} failed to initialise: {type(exc).__name__}: {exc}") from exc
+        raise StrategyError(
+            f"strategy {cls.__name__} failed to initialise: {type(exc).__name__}: {exc}"
+        ) from exc

@@ -60,8 +60,16 @@ def original_loop(candles: pd.DataFrame, strategy: str) -> list[tuple]:
     ind = seed_indicators(candles)
     trades: list[tuple] = []
     position = None
-    rows = zip(candles.index, candles["open"], candles["close"], ind["rsi"], ind["macd"],
-               ind["macd_signal"], ind["cci"], strict=True)
+    rows = zip(
+        candles.index,
+        candles["open"],
+        candles["close"],
+        ind["rsi"],
+        ind["macd"],
+        ind["macd_signal"],
+        ind["cci"],
+        strict=True,
+    )
     prev = None
     for time, open_, close, rsi, macd, signal, cci in rows:
         if position is not None:
@@ -90,8 +98,18 @@ def original_loop(candles: pd.DataFrame, strategy: str) -> list[tuple]:
                 bull = bear = False
                 if prev is not None:
                     prev_open, prev_close = prev
-                    bull = close > open_ and prev_close < prev_open and prev_close >= open_ and prev_open <= close
-                    bear = close < open_ and prev_close > prev_open and prev_close <= open_ and prev_open >= close
+                    bull = (
+                        close > open_
+                        and prev_close < prev_open
+                        and prev_close >= open_
+                        and prev_open <= close
+                    )
+                    bear = (
+                        close < open_
+                        and prev_close > prev_open
+                        and prev_close <= open_
+                        and prev_open >= close
+                    )
                 if bull and rsi < 25:
                     position = ("long", time, close)
                 elif bear and rsi > 70:

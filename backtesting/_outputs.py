@@ -1,0 +1,42 @@
+"""Trade lists on disk: the ``--trades-json`` document and a flat CSV."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from backtesting._engine import TIME_FORMAT, BacktestResult
+
+__all__ = ["write_trades_csv", "write_trades_json"]
+
+_CSV_COLUMNS = [
+    "symbol",
+    "side",
+    "entry_time",
+    "entry_price",
+    "exit_time",
+    "exit_price",
+    "exit_reason",
+    "quantity",
+    "pnl",
+    "fees",
+]
+
+
+def write_trades_json(result: BacktestResult, path: str | Path) -> Path:
+    """Write ``{"trades": [...], "open_position": {...}|null, "stats": {...}}`` (times: candle open, UTC)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result.to_json(), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    return path
+
+
+def write_trades_csv(result: BacktestResult, path: str | Path) -> Path:
+    """Write one row per closed trade (columns as in the JSON plus ``symbol`` and ``quantity``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame = result.trades[_CSV_COLUMNS].copy()
+    for column in ("entry_time", "exit_time"):
+        frame[column] = frame[column].dt.tz_convert("UTC").dt.strftime(TIME_FORMAT)
+    frame.to_csv(path, index=False, float_format="%.10g")
+    return path
