@@ -83,7 +83,7 @@ class StreamingIndicators:
     )
 
     def __init__(self, preset: str | IndicatorParams = "ta", **params: Any) -> None:
-        """Start with no history. ``preset`` and ``params`` are those of :func:`~cryptoflow.indicators.compute`."""
+        """Start with no history; ``preset`` and ``params`` as for :func:`~cryptoflow.indicators.compute`."""
         p = resolve_params(preset, **params)
         self.params: IndicatorParams = p
         self._count = 0
