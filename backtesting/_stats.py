@@ -92,6 +92,17 @@ def _win_rate(pnl: pd.Series) -> float:
     return float((pnl > 0).mean() * 100.0) if len(pnl) else math.nan
 
 
+def _longest_underwater(index: pd.DatetimeIndex, underwater: np.ndarray, bar: pd.Timedelta) -> pd.Timedelta:
+    """Longest time from leaving a peak to getting back to it (or to the end of the data)."""
+    if not underwater.any():
+        return pd.Timedelta(0)
+    flags = np.concatenate([[False], underwater, [False]]).astype(np.int8)
+    starts = np.flatnonzero(np.diff(flags) == 1)
+    ends = np.flatnonzero(np.diff(flags) == -1)  # first candle back at the peak (or len)
+    times = np.concatenate([index.asi8, [index.asi8[-1] + bar.value]])
+    return pd.Timedelta(int((times[ends] - times[starts]).max()), "ns")
+
+
 def compute_stats(
     trades: pd.DataFrame,
     equity: pd.Series,
@@ -151,16 +162,7 @@ def compute_stats(
     peak = np.maximum.accumulate(np.concatenate([[initial], equity.to_numpy()]))[1:]
     drawdown = np.where(peak > 0, equity.to_numpy() / peak - 1.0, 0.0)
     max_dd = float(drawdown.min()) if len(drawdown) else 0.0
-    longest = pd.Timedelta(0)
-    underwater_since = None
-    for time, dd in zip(index, drawdown, strict=True):
-        if dd < 0 and underwater_since is None:
-            underwater_since = time
-        elif dd >= 0 and underwater_since is not None:
-            longest = max(longest, time - underwater_since)
-            underwater_since = None
-    if underwater_since is not None:
-        longest = max(longest, index[-1] + bar_duration - underwater_since)
+    longest = _longest_underwater(index, drawdown < 0, bar_duration)
 
     total_return = final / initial - 1.0 if initial else math.nan
     cagr = (
