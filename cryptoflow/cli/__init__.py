@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
-from cryptoflow.cli import _backtest, _config, _stack
+from cryptoflow.cli import _backtest, _config, _demo, _stack
 from cryptoflow.cli._common import err_console, set_config_path
 from cryptoflow.errors import CryptoflowError
 
@@ -35,10 +36,13 @@ def _root(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not verbose:  # one line per HTTP request is noise on a terminal
+        logging.getLogger("elastic_transport").setLevel(logging.WARNING)
 
 
 app.add_typer(_config.app, name="config")
 app.add_typer(_stack.app, name="stack")
+app.command("demo")(_demo.demo)
 app.command("backtest")(_backtest.backtest)
 app.command("optimize")(_backtest.optimize)
 
@@ -48,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, standalone_mode=False)
     except CryptoflowError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         return exc.exit_code
     except typer.Exit as exc:
         return exc.exit_code

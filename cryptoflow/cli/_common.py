@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from cryptoflow.config import Settings, load_settings
 
@@ -27,5 +28,5 @@ def settings(**overrides: object) -> Settings:
 
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print a user-facing error and return the Exit to raise."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     return typer.Exit(code)

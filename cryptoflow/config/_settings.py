@@ -9,7 +9,15 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -59,7 +67,9 @@ class KafkaSettings(_Section):
         for server in servers:
             match = _HOST_PORT.match(server)
             if not match or not 0 < int(match.group(2)) < 65536:
-                raise ValueError(f"expected host:port with a port 1-65535 (e.g. 127.0.0.1:9092); {server!r} is not")
+                raise ValueError(
+                    f"expected host:port with a port 1-65535 (e.g. 127.0.0.1:9092); {server!r} is not"
+                )
         return ",".join(servers)
 
     @field_validator("topic_prefix")

@@ -1,0 +1,32 @@
+"""An Elasticsearch client from settings, and what the server can do."""
+
+from __future__ import annotations
+
+from elasticsearch import Elasticsearch
+
+from cryptoflow.config import ElasticsearchSettings
+
+
+def make_client(settings: ElasticsearchSettings) -> Elasticsearch:
+    """A client for the configured hosts or Elastic Cloud deployment, with API key or basic auth."""
+    options: dict[str, object] = {"request_timeout": settings.request_timeout_s}
+    if settings.cloud_id:
+        options["cloud_id"] = settings.cloud_id.get_secret_value()
+    else:
+        options["hosts"] = settings.host_list
+    if settings.api_key:
+        options["api_key"] = settings.api_key.get_secret_value()
+    elif settings.username and settings.password:
+        options["basic_auth"] = (settings.username, settings.password.get_secret_value())
+    if settings.ca_certs:
+        options["ca_certs"] = str(settings.ca_certs)
+    if not settings.verify_certs:
+        options["verify_certs"] = False
+    return Elasticsearch(**options)
+
+
+def server_version(client: Elasticsearch) -> str:
+    """The server's version. Uses the nodes API: ``GET /`` (``client.info()``) is absent from the minimal
+    distribution the local stack runs."""
+    nodes = client.nodes.info(node_id="_local", filter_path="nodes.*.version")
+    return next(iter(nodes["nodes"].values()))["version"]
