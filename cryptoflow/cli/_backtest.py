@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -98,10 +99,10 @@ def _fmt(value: Any) -> str:
 def _summary(result: Any) -> Table:
     from backtesting import STAT_LABELS
 
-    title = f"{result.strategy.describe()} · fill {result.config.fill} · preset {result.preset}"
+    title = f"{escape(result.strategy.describe())} · fill {result.config.fill} · preset {result.preset}"
     table = Table("statistic", "value", title=title, title_justify="left")
     for key, label in STAT_LABELS.items():
-        table.add_row(label, _fmt(result.stats.values.get(key)))
+        table.add_row(escape(label), _fmt(result.stats.values.get(key)))
     for position in result.open_positions:
         table.add_row(
             f"open {position['side']} {position['symbol']}",

@@ -255,7 +255,7 @@ class Strategy:
         defaults = self.parameters()
         changed = {k: v for k, v in self.params().items() if v != defaults[k]}
         inner = ", ".join(f"{k}={_fmt(v)}" for k, v in changed.items())
-        return f"{self.name}({inner})"
+        return f"{self.name}({inner})" if inner else self.name
 
 
 def _fmt(value: object) -> str:
