@@ -13,7 +13,23 @@ Example::
     print(result.stats["total_return_pct"])
     write_report(result, "report.html")
 
-Fill models are documented in :mod:`backtesting._kernel` and on :class:`BacktestConfig`.
+Fill models (``BacktestConfig.fill``):
+
+``close``
+    The original 2023 scripts: signals, stops and take-profits are evaluated on each candle's close
+    and filled at that close; with a position open only exits are checked, so no exit and entry happen
+    on the same candle. ``--preset seed --fill close`` reproduces the original trade lists exactly.
+``intrabar`` (default)
+    Signals read on a candle's close are filled at the next candle's open; stop-loss and take-profit
+    trigger on high/low from the entry candle on, at their level (or at the open when the candle gaps
+    through it). If one candle touches both, the stop is assumed to have been hit first (pessimistic:
+    the order inside a candle is unknown). Exit signals and ``max_holding_candles`` close at the next
+    open; the trailing stop follows the best high/low of the candles before the current one.
+
+Several symbols in one run each trade an equal share of the cash; the combined equity is their sum.
+When an account's equity reaches zero it stops trading (no liquidation model beyond that).
+Exit reasons are ``stop_loss``, ``take_profit``, ``signal`` and ``end`` (``--close-at-end``), plus
+``trailing_stop`` and ``max_holding`` when those optional exits are enabled.
 """
 
 from backtesting._engine import (
