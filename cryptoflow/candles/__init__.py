@@ -5,8 +5,10 @@
 """
 
 from cryptoflow.candles._columns import BINANCE_KLINE_FIELDS, CANDLE_COLUMNS
+from cryptoflow.candles._download import DownloadResult, binance_client, download_candles
 from cryptoflow.candles._load import load_candles, read_candles
 from cryptoflow.candles._model import BINANCE_INTERVALS, Candle, bucket_start, interval_ms
+from cryptoflow.candles._resample import resample_candles
 from cryptoflow.candles._validate import Gap, LoadReport
 
 __all__ = [
@@ -14,10 +16,14 @@ __all__ = [
     "BINANCE_KLINE_FIELDS",
     "CANDLE_COLUMNS",
     "Candle",
+    "DownloadResult",
     "Gap",
     "LoadReport",
+    "binance_client",
     "bucket_start",
+    "download_candles",
     "interval_ms",
     "load_candles",
     "read_candles",
+    "resample_candles",
 ]

@@ -84,7 +84,7 @@ def _read_csv(path: Path) -> RawCandles:
         raise DataError(f"{path}: the file is empty")
     skip = 0
     layout = []
-    if lines[0].count(",") < 4:
+    if lines[0].count(",") < 4 and len(lines) > 1 and lines[1].count(",") >= 4:
         # A banner line such as CryptoDataDownload's URL precedes the header.
         skip = 1
         layout.append(f"banner line {lines[0][:40]!r} skipped")

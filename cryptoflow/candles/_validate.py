@@ -135,7 +135,7 @@ def check_rows(
     first = int(np.flatnonzero(bad)[0])
     if on_invalid == "fail":
         row = frame.iloc[first]
-        values = ", ".join(f"{col}={row[col]!r}" for col in OHLCV)
+        values = ", ".join(f"{col}={float(row[col])}" for col in OHLCV)
         more = int(bad.sum()) - 1
         raise DataError(
             f"{_where(path, location, lines[first])}: {reasons[first]}; {values}"
