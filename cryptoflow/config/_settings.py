@@ -6,10 +6,11 @@ import os
 import re
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -45,6 +46,17 @@ def _check_prefix(value: str) -> str:
     return value
 
 
+def _check_file(value: Path | None) -> Path | None:
+    if value is not None and not value.is_file():
+        raise ValueError(f"CA file {str(value)!r} does not exist")
+    return value
+
+
+# A topic or index name prefix, and an optional CA file that must exist.
+NamePrefix = Annotated[str, AfterValidator(_check_prefix)]
+CaFile = Annotated[Path | None, AfterValidator(_check_file)]
+
+
 class KafkaSettings(_Section):
     """How to reach Kafka and how topics are named and sized."""
 
@@ -53,8 +65,8 @@ class KafkaSettings(_Section):
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
-    ssl_ca_location: Path | None = Field(None, description="CA file for SSL/SASL_SSL")
-    topic_prefix: str = "cryptoflow"
+    ssl_ca_location: CaFile = Field(None, description="CA file for SSL/SASL_SSL")
+    topic_prefix: NamePrefix = "cryptoflow"
     partitions: int = Field(3, ge=1, le=1000)
     replication_factor: int = Field(1, ge=1, le=10)
 
@@ -71,18 +83,6 @@ class KafkaSettings(_Section):
                     f"expected host:port with a port 1-65535 (e.g. 127.0.0.1:9092); {server!r} is not"
                 )
         return ",".join(servers)
-
-    @field_validator("topic_prefix")
-    @classmethod
-    def _prefix(cls, value: str) -> str:
-        return _check_prefix(value)
-
-    @field_validator("ssl_ca_location")
-    @classmethod
-    def _ca_exists(cls, value: Path | None) -> Path | None:
-        if value is not None and not value.is_file():
-            raise ValueError(f"CA file {str(value)!r} does not exist")
-        return value
 
     @model_validator(mode="after")
     def _sasl_complete(self) -> KafkaSettings:
@@ -108,10 +108,10 @@ class ElasticsearchSettings(_Section):
     api_key: SecretStr | None = None
     username: str | None = None
     password: SecretStr | None = None
-    ca_certs: Path | None = None
+    ca_certs: CaFile = None
     verify_certs: bool = True
     request_timeout_s: float = Field(30.0, gt=0, le=600)
-    index_prefix: str = "cryptoflow"
+    index_prefix: NamePrefix = "cryptoflow"
 
     @field_validator("hosts")
     @classmethod
@@ -128,18 +128,6 @@ class ElasticsearchSettings(_Section):
             if parts.scheme not in ("http", "https") or not parts.hostname or port == -1:
                 raise ValueError(f"expected an http(s) URL such as http://127.0.0.1:9200; {url!r} is not")
         return ",".join(urls)
-
-    @field_validator("index_prefix")
-    @classmethod
-    def _prefix(cls, value: str) -> str:
-        return _check_prefix(value)
-
-    @field_validator("ca_certs")
-    @classmethod
-    def _ca_exists(cls, value: Path | None) -> Path | None:
-        if value is not None and not value.is_file():
-            raise ValueError(f"CA file {str(value)!r} does not exist")
-        return value
 
     @model_validator(mode="after")
     def _auth_complete(self) -> ElasticsearchSettings:
