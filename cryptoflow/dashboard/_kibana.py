@@ -104,7 +104,8 @@ def read_objects(directory: Path) -> list[dict[str, Any]]:
 def _parse_version(text: str) -> tuple[int, int, int]:
     core = text.split("-", 1)[0]
     parts = [int(part) for part in core.split(".")[:3]]
-    return (parts + [0, 0, 0])[:3]  # type: ignore[return-value]
+    major, minor, patch = (parts + [0, 0, 0])[:3]
+    return major, minor, patch
 
 
 class KibanaClient:
