@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from cryptoflow.cli import _backtest, _config, _dashboards, _data, _demo, _stack
+from cryptoflow.cli import _backtest, _config, _dashboards, _data, _demo, _pipeline, _stack
 from cryptoflow.cli._common import err_console, set_config_path
 from cryptoflow.errors import CryptoflowError
 
@@ -46,6 +46,8 @@ app.add_typer(_data.app, name="data")
 app.command("demo")(_demo.demo)
 app.command("backtest")(_backtest.backtest)
 app.command("optimize")(_backtest.optimize)
+app.command("sink")(_pipeline.sink)
+app.command("replay")(_pipeline.replay)
 app.add_typer(_dashboards.dashboards_app, name="dashboards")
 app.add_typer(_dashboards.dashboard_app, name="dashboard")
 app.command("setup")(_dashboards.setup)

@@ -1,5 +1,17 @@
-"""Elasticsearch: a client from settings and what the server supports."""
+"""Elasticsearch: a client from settings, what the server supports, index templates and the bulk writer."""
 
 from cryptoflow.elastic._client import make_client, server_version
+from cryptoflow.elastic._templates import INDEX_KINDS, index_alias, install_templates, template_body
+from cryptoflow.elastic._writer import BulkWriter, FlushResult, Rejection
 
-__all__ = ["make_client", "server_version"]
+__all__ = [
+    "INDEX_KINDS",
+    "BulkWriter",
+    "FlushResult",
+    "Rejection",
+    "index_alias",
+    "install_templates",
+    "make_client",
+    "server_version",
+    "template_body",
+]

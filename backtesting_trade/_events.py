@@ -1,0 +1,222 @@
+"""A backtest's candles (with indicators) and trades as events, in time order, with stable ids."""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import json
+import math
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from backtesting import BacktestResult, SymbolResult
+from cryptoflow.candles import BINANCE_INTERVALS, interval_ms
+from cryptoflow.errors import DataError
+from cryptoflow.events import (
+    CandleEvent,
+    CandlePayload,
+    Event,
+    IndicatorValues,
+    TradeEvent,
+    TradePayload,
+)
+from cryptoflow.indicators import INDICATOR_COLUMNS
+
+__all__ = ["backtest_events", "count_events", "default_run_id", "result_interval"]
+
+Source = str
+_UNSAFE = re.compile(r"[^A-Za-z0-9._:\-]+")
+
+
+def result_interval(result: BacktestResult, interval: str | None = None) -> str:
+    """The candle interval of a run: ``interval`` if given, else the candles' ``attrs``, else inferred
+    from the spacing of the open times."""
+    if interval:
+        interval_ms(interval)  # validates
+        return interval
+    for symbol_result in result.symbols.values():
+        named = symbol_result.candles.attrs.get("interval")
+        if named:
+            return str(named)
+    for symbol_result in result.symbols.values():
+        index = symbol_result.candles.index
+        if len(index) > 1:
+            step = int(np.median(np.diff(index.asi8)) // 1_000_000)
+            for name in BINANCE_INTERVALS:
+                if interval_ms(name) == step:
+                    return name
+    raise DataError("cannot tell the candle interval of this run: pass --interval (e.g. 1h)")
+
+
+def default_run_id(result: BacktestResult, interval: str) -> str:
+    """A run id that is the same whenever the same backtest is replayed: strategy, symbols, interval and
+    a hash of the parameters, engine settings, preset and candle period.
+
+    >>> default_run_id(result, "1h")  # doctest: +SKIP
+    'custom-ETHUSDT-1h-3f9c2a1b'
+    """
+    fingerprint: dict[str, Any] = {
+        "strategy": result.strategy.describe(),
+        "params": {k: repr(v) for k, v in sorted(result.strategy.params().items())},
+        "config": {k: repr(v) for k, v in sorted(result.config.__dict__.items())},
+        "preset": result.preset,
+        "interval": interval,
+        "symbols": {
+            symbol: [len(r.candles), _ms(r.candles.index[0]), _ms(r.candles.index[-1])]
+            for symbol, r in sorted(result.symbols.items())
+            if len(r.candles)
+        },
+    }
+    digest = hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()[:10]
+    symbols = "+".join(sorted(result.symbols))
+    run_id = f"{result.strategy.name}-{symbols}-{interval}-{digest}"
+    return _UNSAFE.sub("_", run_id)[-128:]
+
+
+def count_events(result: BacktestResult) -> dict[str, int]:
+    """How many events :func:`backtest_events` yields, by kind (``candle``, ``trade``)."""
+    trades = sum(2 * len(r.trades) for r in result.symbols.values())
+    trades += len(result.open_positions)
+    return {"candle": sum(len(r.candles) for r in result.symbols.values()), "trade": trades}
+
+
+def backtest_events(
+    result: BacktestResult, *, run_id: str, interval: str, source: Source = "backtest"
+) -> Iterator[Event]:
+    """Every candle of the run (with its indicators) and every trade leg (``open`` at entry, ``close``
+    at exit; a position still open at the end has only its ``open`` leg), symbol by symbol, in time
+    order (a trade leg right after the candle it was filled on).
+
+    Ids are deterministic (source, run, symbol, interval, time, leg), so replaying the same run twice
+    yields the same events.
+    """
+    for symbol, symbol_result in result.symbols.items():
+        candles = _candle_events(symbol_result, symbol, run_id, interval, source, result.strategy.name)
+        trades = _trade_events(result, symbol_result, symbol, run_id, interval, source)
+        # (time, order, seq): candles before trade legs of the same time, legs in their own order
+        yield from (event for _, _, _, event in heapq.merge(candles, trades, key=lambda item: item[:3]))
+
+
+def _ms(stamp: Any) -> int:
+    return int(pd.Timestamp(stamp).value // 1_000_000)
+
+
+def _opt(value: Any) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _candle_events(
+    result: SymbolResult, symbol: str, run_id: str, interval: str, source: Source, strategy: str
+) -> Iterator[tuple[int, int, int, Event]]:
+    candles, indicators = result.candles, result.indicators
+    open_ms = candles.index.asi8 // 1_000_000
+    step = interval_ms(interval)
+    if "close_time" in candles:
+        close_ms = candles["close_time"].to_numpy(dtype=np.int64)
+    else:
+        close_ms = open_ms + step - 1
+    columns = {
+        name: candles[name].to_numpy(dtype=float)
+        for name in (
+            "open", "high", "low", "close", "volume", "quote_volume", "trades",
+            "taker_buy_base_volume", "taker_buy_quote_volume",
+        )
+        if name in candles
+    }  # fmt: skip
+    values = {
+        name: indicators[name].to_numpy(dtype=float) for name in INDICATOR_COLUMNS if name in indicators
+    }
+    for i in range(len(candles)):
+        optional = {
+            name: _opt(columns[name][i])
+            for name in ("quote_volume", "taker_buy_base_volume", "taker_buy_quote_volume")
+            if name in columns
+        }
+        trades = _opt(columns["trades"][i]) if "trades" in columns else None
+        payload = CandlePayload(
+            close_time_ms=int(close_ms[i]),
+            open=float(columns["open"][i]),
+            high=float(columns["high"][i]),
+            low=float(columns["low"][i]),
+            close=float(columns["close"][i]),
+            volume=float(columns["volume"][i]) if "volume" in columns else 0.0,
+            trades=None if trades is None else int(trades),
+            indicators=IndicatorValues(**{name: _opt(array[i]) for name, array in values.items()}),
+            **optional,
+        )
+        event = CandleEvent.create(
+            source=source,
+            run_id=run_id,
+            symbol=symbol,
+            interval=interval,
+            open_time_ms=int(open_ms[i]),
+            candle=payload,
+            strategy=strategy,
+        )
+        yield int(open_ms[i]), 0, i, event
+
+
+def _trade_events(
+    result: BacktestResult,
+    symbol_result: SymbolResult,
+    symbol: str,
+    run_id: str,
+    interval: str,
+    source: Source,
+) -> Iterator[tuple[int, int, int, Event]]:
+    fee_rate = result.config.fee_rate
+    strategy = result.strategy.name
+    legs: list[tuple[int, int, int, Event]] = []
+
+    def leg(payload: TradePayload, seq: int) -> None:
+        event = TradeEvent.create(
+            source=source, run_id=run_id, strategy=strategy, symbol=symbol, interval=interval, trade=payload
+        )
+        legs.append((event.time_ms, 1, seq, event))
+
+    for k, row in enumerate(symbol_result.trades.itertuples(index=False)):
+        entry_ms, exit_ms = _ms(row.entry_time), _ms(row.exit_time)
+        quantity, entry_price = float(row.quantity), float(row.entry_price)
+        notional = quantity * entry_price
+        common = {
+            "side": row.side,
+            "quantity": quantity,
+            "entry_time_ms": entry_ms,
+            "entry_price": entry_price,
+        }
+        leg(TradePayload(leg="open", price=entry_price, fees=notional * fee_rate, **common), 2 * k)
+        leg(
+            TradePayload(
+                leg="close",
+                price=float(row.exit_price),
+                exit_time_ms=exit_ms,
+                exit_price=float(row.exit_price),
+                exit_reason=str(row.exit_reason),
+                fees=float(row.fees),
+                pnl=float(row.pnl),
+                pnl_pct=float(row.pnl) / notional * 100.0 if notional else None,
+                **common,
+            ),
+            2 * k + 1,
+        )
+    position = symbol_result.open_position
+    if position is not None:
+        entry_ms = _ms(pd.Timestamp(position["entry_time"], tz="UTC"))
+        quantity, entry_price = float(position["quantity"]), float(position["entry_price"])
+        payload = TradePayload(
+            leg="open",
+            side=position["side"],
+            quantity=quantity,
+            price=entry_price,
+            entry_time_ms=entry_ms,
+            entry_price=entry_price,
+            fees=quantity * entry_price * fee_rate,
+        )
+        leg(payload, 2 * len(symbol_result.trades))
+    legs.sort(key=lambda item: item[:3])
+    return iter(legs)

@@ -1,0 +1,212 @@
+"""``cryptoflow sink`` (Kafka -> Elasticsearch) and ``cryptoflow replay`` (a backtest into Kafka)."""
+
+from __future__ import annotations
+
+import signal
+from enum import StrEnum
+from types import FrameType
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.table import Table
+
+# the backtest command's options and helpers, shared so that replay accepts exactly the same ones
+from cryptoflow.cli._backtest import (
+    _CASH,
+    _DATA,
+    _DEDUPE,
+    _END,
+    _FEE,
+    _FILL,
+    _FRACTION,
+    _INTERVAL,
+    _LEVERAGE,
+    _ON_GAP,
+    _PARAM,
+    _PRESET,
+    _SLIP,
+    _START,
+    _STRATEGY_HELP,
+    _SYMBOL,
+    Fill,
+    _config,
+    _load,
+    _params,
+    _progress,
+)
+from cryptoflow.cli._common import console, err_console, settings
+from cryptoflow.errors import ConfigurationError
+
+__all__ = ["replay", "sink"]
+
+
+class OnMalformed(StrEnum):
+    """What the sink does with a message it cannot index."""
+
+    dlq = "dlq"
+    fail = "fail"
+
+
+class ReplaySource(StrEnum):
+    """The ``source`` of replayed events."""
+
+    backtest = "backtest"
+    replay = "replay"
+
+
+def sink(
+    group: Annotated[
+        str | None, typer.Option("--group", help="Consumer group (default <topic prefix>-sink).")
+    ] = None,
+    kind: Annotated[
+        list[str] | None,
+        typer.Option("--kind", help="Topic kind to read: candles, indicators, signals, trades (repeatable)."),
+    ] = None,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", help="Documents per bulk request at most.")
+    ] = 5000,
+    batch_wait_ms: Annotated[
+        int, typer.Option("--batch-wait-ms", help="Write a batch at the latest this long after it opened.")
+    ] = 250,
+    on_malformed: Annotated[
+        OnMalformed,
+        typer.Option("--on-malformed", help="dlq: send bad messages to <prefix>.dlq and go on; fail: stop."),
+    ] = OnMalformed.dlq,
+    once: Annotated[bool, typer.Option("--once", help="Drain what is in the topics, then exit.")] = False,
+    log_interval: Annotated[
+        float, typer.Option("--log-interval", help="Seconds between progress log lines.")
+    ] = 10.0,
+    health_port: Annotated[
+        int | None, typer.Option("--health-port", help="Serve GET /health on this port (503 when stalled).")
+    ] = None,
+    stall_timeout: Annotated[
+        float,
+        typer.Option("--stall-timeout", help="Unhealthy after this many seconds with lag and no writes."),
+    ] = 60.0,
+    max_backoff: Annotated[
+        float,
+        typer.Option("--max-backoff", help="Longest wait between retries while Elasticsearch is down (s)."),
+    ] = 30.0,
+) -> None:
+    """Index every event from Kafka into Elasticsearch (at-least-once, idempotent by event id).
+
+    Offsets are committed only after Elasticsearch acknowledged the batch; invalid messages and rejected
+    documents go to <prefix>.dlq with their reason. SIGINT/SIGTERM finish the batch and exit.
+    """
+    from cryptoflow.sink import Sink, SinkOptions
+
+    try:
+        options = SinkOptions(
+            group_id=group,
+            kinds=tuple(kind) if kind else SinkOptions.model_fields["kinds"].default,
+            batch_size=batch_size,
+            batch_wait_ms=batch_wait_ms,
+            on_malformed=on_malformed.value,
+            once=once,
+            log_interval_s=log_interval,
+            health_port=health_port,
+            stall_timeout_s=stall_timeout,
+            backoff_max_s=max_backoff,
+        )
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigurationError(f"invalid sink option: {problems}") from None
+    runner = Sink(settings(), options)
+    stops = [0]
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stops[0] += 1
+        if stops[0] > 1:
+            raise KeyboardInterrupt
+        err_console.print("stopping: writing the current batch and committing (again to abort)")
+        runner.stop()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        stats = runner.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    console.print(
+        f"indexed {stats.indexed:,} document(s), dead-lettered {stats.dead_lettered:,} "
+        f"to {runner.dlq_topic}, {stats.batches:,} batch(es), {stats.retries:,} retr"
+        f"{'y' if stats.retries == 1 else 'ies'} in {stats.elapsed_s:.1f} s",
+        highlight=False,
+    )
+
+
+def replay(
+    data: _DATA,
+    symbol: _SYMBOL = None,
+    interval: _INTERVAL = None,
+    strategy: Annotated[str, typer.Option("--strategy", help=_STRATEGY_HELP)] = "custom",
+    preset: _PRESET = None,
+    fill: _FILL = Fill.intrabar,
+    start: _START = None,
+    end: _END = None,
+    cash: _CASH = 10_000.0,
+    fee_pct: _FEE = 0.04,
+    slippage_pct: _SLIP = 0.0,
+    fraction: _FRACTION = 1.0,
+    leverage: _LEVERAGE = 1.0,
+    close_at_end: Annotated[
+        bool, typer.Option("--close-at-end", help="Close an open position at the end.")
+    ] = False,
+    param: _PARAM = None,
+    on_gap: _ON_GAP = "warn",
+    dedupe: _DEDUPE = False,
+    run_id: Annotated[
+        str | None,
+        typer.Option("--run-id", help="Run id of the events (default: derived from the backtest's inputs)."),
+    ] = None,
+    source: Annotated[
+        ReplaySource, typer.Option("--source", help="The events' source field.")
+    ] = ReplaySource.backtest,
+    rate: Annotated[
+        float | None, typer.Option("--rate", help="Events per second at most (default: as fast as possible).")
+    ] = None,
+) -> None:
+    """Run a backtest and publish its candles (with indicators) and trades to Kafka.
+
+    Takes the same data and strategy options as `cryptoflow backtest`. Replaying the same run again
+    leaves the same documents in Elasticsearch (deterministic run and event ids). Index them with
+    `cryptoflow sink`.
+    """
+    from backtesting import run_backtest
+    from backtesting_trade import replay as run_replay
+    from cryptoflow.kafka import EventProducer
+    from cryptoflow.strategies import load_strategy
+
+    if preset is not None and preset not in ("ta", "seed"):
+        raise ConfigurationError(f"--preset must be ta or seed, got {preset!r}")
+    if rate is not None and rate <= 0:
+        raise ConfigurationError(f"--rate must be a positive number of events per second, got {rate}")
+    current = settings()
+    config = _config(cash, fill, fee_pct, slippage_pct, fraction, leverage, close_at_end)
+    instance = load_strategy(strategy, **_params(param))
+    with _progress() as progress:
+        task = progress.add_task("loading candles", total=None)
+        frames = _load(data, symbol, interval, on_gap, dedupe)
+        progress.update(task, description="backtesting")
+        result = run_backtest(frames, instance, config, start=start, end=end, preset=preset)
+        progress.update(task, description="publishing", completed=0)
+        with EventProducer(current.kafka) as producer:
+            published = run_replay(
+                result,
+                producer,
+                run_id=run_id,
+                interval=interval,
+                source=source.value,
+                rate=rate,
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+    table = Table("topic", "events", title=f"run {published.run_id}", title_justify="left")
+    for topic, count in sorted(published.topics.items()):
+        table.add_row(topic, f"{count:,}")
+    console.print(table)
+    console.print(
+        f"published {published.total:,} event(s) ({len(result.trades):,} closed trade(s)) in "
+        f"{published.elapsed_s:.1f} s; index them with `cryptoflow sink`",
+        highlight=False,
+    )

@@ -1,0 +1,134 @@
+"""The bulk writer: the two-verb sink contract (``add``, ``flush``) over Elasticsearch's bulk API."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from typing import Any
+
+from elasticsearch import ApiError, Elasticsearch
+from elasticsearch import ConnectionError as ESConnectionError
+
+from cryptoflow.errors import ConfigurationError, TemporaryError
+
+__all__ = ["BulkWriter", "FlushResult", "Rejection"]
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A document Elasticsearch refused for good (e.g. a mapping error): ``ref`` is what was given to
+    :meth:`BulkWriter.add`, ``status`` the HTTP status of the item, ``reason`` Elasticsearch's words."""
+
+    ref: Any
+    status: int
+    error_type: str
+    reason: str
+
+
+@dataclass
+class FlushResult:
+    """What one flush did: documents written, and the rejected ones (to send to the dead-letter queue)."""
+
+    indexed: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+
+
+class BulkWriter:
+    """Buffers documents and writes them with one bulk request per :meth:`flush`.
+
+    Documents are indexed by id (``index`` operations), so writing the same id twice leaves one
+    document: re-delivery after a crash or a retry overwrites instead of duplicating.
+
+    :meth:`flush` either
+      - returns a :class:`FlushResult` (every document is now stored or was rejected for good), or
+      - raises :class:`~cryptoflow.errors.TemporaryError` when Elasticsearch is unreachable, times out,
+        is overloaded (429) or failing (5xx), for the whole request or any item: nothing may be assumed
+        written and the caller retries the batch (it keeps it: the buffer is only cleared by
+        :meth:`clear` or a successful flush), or
+      - raises :class:`~cryptoflow.errors.ConfigurationError` when credentials or permissions are wrong.
+
+    Example::
+
+        writer = BulkWriter(client)
+        writer.add("cryptoflow-candles", event_id, source_json_bytes, ref=message)
+        result = writer.flush()
+    """
+
+    def __init__(self, client: Elasticsearch) -> None:
+        # our own backoff decides when to retry; the client must not retry on its own
+        self._client = client.options(max_retries=0, retry_on_timeout=False)
+        self._lines: list[bytes] = []
+        self._refs: list[Any] = []
+
+    def __len__(self) -> int:
+        return len(self._refs)
+
+    def add(self, index: str, doc_id: str, source: bytes, ref: Hashable | Any = None) -> None:
+        """Buffer one document: ``source`` is its JSON (one line, no newline), ``doc_id`` its ``_id``."""
+        action = b'{"index":{"_index":"%s","_id":"%s"}}' % (index.encode(), doc_id.encode())
+        self._lines.append(action)
+        self._lines.append(source)
+        self._refs.append(ref)
+
+    def clear(self) -> None:
+        """Drop the buffered documents (the caller will read them again)."""
+        self._lines.clear()
+        self._refs.clear()
+
+    def flush(self) -> FlushResult:
+        """Write the buffered documents; see the class docstring for the three outcomes."""
+        if not self._refs:
+            return FlushResult()
+        try:
+            response = self._client.bulk(
+                operations=self._lines, filter_path="errors,items.*.status,items.*.error"
+            )
+        except ESConnectionError as exc:  # includes timeouts
+            raise TemporaryError(f"Elasticsearch unreachable: {exc}") from None
+        except ApiError as exc:
+            if exc.status_code in (401, 403):
+                raise ConfigurationError(
+                    f"Elasticsearch refused the bulk request ({exc.status_code}): check the credentials "
+                    "(CRYPTOFLOW_ELASTICSEARCH__*) and the user's index privileges"
+                ) from None
+            if exc.status_code == 413:
+                raise ConfigurationError(
+                    "Elasticsearch refused a bulk request as too large (413): lower the batch size"
+                ) from None
+            raise TemporaryError(f"Elasticsearch answered {exc.status_code}: {exc.message}") from None
+        result = FlushResult()
+        if not response.get("errors"):
+            result.indexed = len(self._refs)
+            self.clear()
+            return result
+        retry: list[str] = []
+        for ref, item in zip(self._refs, response["items"], strict=True):
+            outcome = next(iter(item.values()))
+            status = int(outcome.get("status", 500))
+            if status < 300:
+                result.indexed += 1
+                continue
+            error = outcome.get("error") or {}
+            if status == 429 or status >= 500:
+                retry.append(f"{status} {error.get('type', '')}")
+                continue
+            result.rejected.append(Rejection(ref, status, str(error.get("type", "")), _describe(error)))
+        if retry:
+            raise TemporaryError(
+                f"Elasticsearch could not take {len(retry)} of {len(self._refs)} documents now "
+                f"(first: {retry[0]}); retrying the batch"
+            )
+        self.clear()
+        return result
+
+
+def _describe(error: dict[str, Any]) -> str:
+    """``type: reason (caused by: type: reason)``, compact."""
+    text = f"{error.get('type', 'error')}: {error.get('reason', '')}"
+    cause = error.get("caused_by")
+    if isinstance(cause, dict):
+        text += f" (caused by {cause.get('type', '')}: {cause.get('reason', '')})"
+    if len(text) > 2000:
+        text = text[:2000] + "…"
+    return text if text.strip() else json.dumps(error)[:2000]

@@ -1,0 +1,342 @@
+"""The event schemas: one envelope, four payloads (candle, indicator, signal, trade), version 1.
+
+Every event is a flat JSON object: the envelope fields plus one object named after its schema::
+
+    {"schema_name": "candle", "schema_version": 1, "event_id": "…", "source": "backtest",
+     "run_id": "custom-ETHUSDT-1h-…", "strategy": "custom", "symbol": "ETHUSDT", "interval": "1h",
+     "time_ms": 1700000000000, "@timestamp": "2023-11-14T22:13:20.000Z",
+     "candle": {"close_time_ms": …, "open": 2061.43, …, "indicators": {"rsi": 48.2, …}}}
+
+The same JSON is the Elasticsearch document (``event_id`` is its ``_id``), so a field's name in Kibana is
+its path here (``candle.close``, ``trade.pnl``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "SOURCES",
+    "CandleEvent",
+    "CandlePayload",
+    "Event",
+    "IndicatorEvent",
+    "IndicatorPayload",
+    "IndicatorValues",
+    "SignalEvent",
+    "SignalPayload",
+    "TradeEvent",
+    "TradePayload",
+    "event_id",
+    "iso_ms",
+]
+
+SCHEMA_VERSION = 1
+"""The version every event model of this module writes and reads."""
+
+Source = Literal["live", "paper", "testnet", "backtest", "replay"]
+SOURCES: tuple[str, ...] = ("live", "paper", "testnet", "backtest", "replay")
+"""Where an event comes from: a live account, paper trading, the Binance testnet, a backtest or a replay."""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# uuid5 namespace of cryptoflow's event ids; never change it (ids would change with it).
+_NAMESPACE = uuid.UUID("6f1c8f52-2a6e-5a0c-9a55-3c1b0f1e7d21")
+
+Name = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\s]+$")]
+Price = Annotated[float, Field(gt=0)]
+Amount = Annotated[float, Field(ge=0)]
+EpochMs = Annotated[int, Field(ge=0, le=253_402_300_799_999)]  # up to 9999-12-31
+
+
+def iso_ms(epoch_ms: int) -> str:
+    """``1700000000000 -> "2023-11-14T22:13:20.000Z"`` (UTC, millisecond precision)."""
+    stamp = _EPOCH + timedelta(milliseconds=int(epoch_ms))
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
+
+
+def event_id(*parts: object) -> str:
+    """A deterministic id (UUID 5) from the parts that make an event unique.
+
+    The same parts always give the same id, so the same event indexed twice is one document.
+    """
+    return str(uuid.uuid5(_NAMESPACE, "|".join("" if part is None else str(part) for part in parts)))
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, populate_by_name=True)
+
+
+class _Envelope(_Model):
+    """Fields every event carries."""
+
+    schema_name: str
+    schema_version: Literal[1] = SCHEMA_VERSION
+    event_id: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._:\-]+$")]
+    source: Source
+    run_id: Name
+    strategy: Name | None = None
+    symbol: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Z0-9._\-]+$")]
+    interval: Annotated[str, Field(pattern=r"^\d+[smhdw]$")]
+    time_ms: EpochMs
+    timestamp: str = Field(alias="@timestamp")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_timestamp(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "@timestamp" not in data and "timestamp" not in data:
+            if isinstance(data.get("time_ms"), int):
+                data = {**data, "@timestamp": iso_ms(data["time_ms"])}
+        return data
+
+    @model_validator(mode="after")
+    def _timestamp_matches(self) -> _Envelope:
+        if self.timestamp != iso_ms(self.time_ms):
+            raise ValueError(
+                f"@timestamp {self.timestamp!r} does not match time_ms {self.time_ms} "
+                f"(expected {iso_ms(self.time_ms)!r})"
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        """The schema name (``candle``, ``indicator``, ``signal`` or ``trade``)."""
+        return self.schema_name
+
+    @property
+    def key(self) -> bytes:
+        """The Kafka message key, ``symbol|interval``: one symbol's events stay in order on one partition."""
+        return f"{self.symbol}|{self.interval}".encode()
+
+
+class IndicatorValues(_Model):
+    """Indicator values of one candle; ``None`` while an indicator is still warming up."""
+
+    rsi: float | None = None
+    macd: float | None = None
+    macd_signal: float | None = None
+    macd_hist: float | None = None
+    cci: float | None = None
+    is_bull: float | None = None
+    engulfing: float | None = None
+
+
+class CandlePayload(_Model):
+    """A candle (prices in quote currency, volumes in base currency unless named ``quote``)."""
+
+    close_time_ms: EpochMs
+    open: Price
+    high: Price
+    low: Price
+    close: Price
+    volume: Amount
+    quote_volume: Amount | None = None
+    trades: Annotated[int, Field(ge=0)] | None = None
+    taker_buy_base_volume: Amount | None = None
+    taker_buy_quote_volume: Amount | None = None
+    is_closed: bool = True
+    indicators: IndicatorValues | None = None
+
+
+class CandleEvent(_Envelope):
+    """A closed candle with its indicators. ``time_ms`` is the candle's open time.
+
+    Id: source, run, symbol, interval and open time, so a candle published twice is one document.
+    """
+
+    schema_name: Literal["candle"] = "candle"
+    candle: CandlePayload
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        source: Source,
+        run_id: str,
+        symbol: str,
+        interval: str,
+        open_time_ms: int,
+        candle: CandlePayload,
+        strategy: str | None = None,
+    ) -> CandleEvent:
+        """Build the event and its deterministic id."""
+        eid = event_id("candle", source, run_id, symbol, interval, open_time_ms)
+        return cls(
+            event_id=eid,
+            source=source,
+            run_id=run_id,
+            strategy=strategy,
+            symbol=symbol,
+            interval=interval,
+            time_ms=open_time_ms,
+            candle=candle,
+        )
+
+
+class IndicatorPayload(_Model):
+    """Indicator values recomputed on an update of the still-open candle (provisional until it closes)."""
+
+    open_time_ms: EpochMs
+    close: Price
+    provisional: bool = True
+    values: IndicatorValues
+
+
+class IndicatorEvent(_Envelope):
+    """An intrabar indicator update. ``time_ms`` is the update's time (the kline event time).
+
+    Id: source, run, symbol, interval, the candle's open time and the update time.
+    """
+
+    schema_name: Literal["indicator"] = "indicator"
+    indicator: IndicatorPayload
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        source: Source,
+        run_id: str,
+        symbol: str,
+        interval: str,
+        update_time_ms: int,
+        indicator: IndicatorPayload,
+        strategy: str | None = None,
+    ) -> IndicatorEvent:
+        """Build the event and its deterministic id."""
+        eid = event_id("indicator", source, run_id, symbol, interval, indicator.open_time_ms, update_time_ms)
+        return cls(
+            event_id=eid,
+            source=source,
+            run_id=run_id,
+            strategy=strategy,
+            symbol=symbol,
+            interval=interval,
+            time_ms=update_time_ms,
+            indicator=indicator,
+        )
+
+
+class SignalPayload(_Model):
+    """What a strategy decided on a closed candle."""
+
+    action: Literal["entry_long", "entry_short", "exit_long", "exit_short"]
+    price: Price
+    candle_open_time_ms: EpochMs
+    reason: str | None = None
+    params: dict[str, float | int | str | bool | None] = Field(default_factory=dict)
+
+
+class SignalEvent(_Envelope):
+    """A strategy signal. ``time_ms`` is when it was decided (the candle's close).
+
+    Id: source, run, strategy, symbol, interval, candle open time and action.
+    """
+
+    schema_name: Literal["signal"] = "signal"
+    strategy: Name
+    signal: SignalPayload
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        source: Source,
+        run_id: str,
+        strategy: str,
+        symbol: str,
+        interval: str,
+        time_ms: int,
+        signal: SignalPayload,
+    ) -> SignalEvent:
+        """Build the event and its deterministic id."""
+        eid = event_id(
+            "signal", source, run_id, strategy, symbol, interval, signal.candle_open_time_ms, signal.action
+        )
+        return cls(
+            event_id=eid,
+            source=source,
+            run_id=run_id,
+            strategy=strategy,
+            symbol=symbol,
+            interval=interval,
+            time_ms=time_ms,
+            signal=signal,
+        )
+
+
+class TradePayload(_Model):
+    """One leg of a position: ``open`` (entry filled) or ``close`` (exit filled).
+
+    ``price`` is this leg's fill price; ``fees`` are the fees paid on the position so far (entry fee on
+    the open leg, entry + exit on the close leg), in quote currency. ``pnl`` is the realised PnL after
+    fees in quote currency, ``pnl_pct`` the same relative to the entry notional (quantity x entry
+    price), in percent; both only on the close leg.
+    """
+
+    leg: Literal["open", "close"]
+    side: Literal["long", "short"]
+    quantity: Annotated[float, Field(gt=0)]
+    price: Price
+    entry_time_ms: EpochMs
+    entry_price: Price
+    exit_time_ms: EpochMs | None = None
+    exit_price: Price | None = None
+    exit_reason: str | None = None
+    fees: Amount
+    pnl: float | None = None
+    pnl_pct: float | None = None
+    client_order_id: str | None = None
+
+    @model_validator(mode="after")
+    def _legs(self) -> TradePayload:
+        closing = (self.exit_time_ms, self.exit_price, self.exit_reason, self.pnl)
+        if self.leg == "close" and any(value is None for value in closing):
+            raise ValueError("a close leg needs exit_time_ms, exit_price, exit_reason and pnl")
+        if self.leg == "open" and any(value is not None for value in closing):
+            raise ValueError("an open leg has no exit_time_ms, exit_price, exit_reason or pnl")
+        return self
+
+
+class TradeEvent(_Envelope):
+    """A position opened or closed. ``time_ms`` is the leg's fill time.
+
+    Id: source, run, strategy, symbol, interval, entry time and leg.
+    """
+
+    schema_name: Literal["trade"] = "trade"
+    strategy: Name
+    trade: TradePayload
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        source: Source,
+        run_id: str,
+        strategy: str,
+        symbol: str,
+        interval: str,
+        trade: TradePayload,
+    ) -> TradeEvent:
+        """Build the event and its deterministic id."""
+        eid = event_id("trade", source, run_id, strategy, symbol, interval, trade.entry_time_ms, trade.leg)
+        time_ms = trade.entry_time_ms if trade.leg == "open" else trade.exit_time_ms
+        return cls(
+            event_id=eid,
+            source=source,
+            run_id=run_id,
+            strategy=strategy,
+            symbol=symbol,
+            interval=interval,
+            time_ms=time_ms,
+            trade=trade,
+        )
+
+
+Event = Annotated[CandleEvent | IndicatorEvent | SignalEvent | TradeEvent, Field(discriminator="schema_name")]
+"""Any event; ``schema_name`` tells which."""

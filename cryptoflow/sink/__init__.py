@@ -1,0 +1,12 @@
+"""The Kafka -> Elasticsearch sink (``cryptoflow sink``): at-least-once reading, idempotent writing.
+
+>>> from cryptoflow.config import load_settings
+>>> from cryptoflow.sink import Sink, SinkOptions
+>>> Sink(load_settings(), SinkOptions(once=True)).run()  # doctest: +SKIP
+SinkStats(indexed=…, dead_lettered=…, …)
+"""
+
+from cryptoflow.sink._options import Backoff, SinkOptions
+from cryptoflow.sink._runner import DLQ_HEADER_PREFIX, Sink, SinkStats
+
+__all__ = ["DLQ_HEADER_PREFIX", "Backoff", "Sink", "SinkOptions", "SinkStats"]

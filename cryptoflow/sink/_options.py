@@ -1,0 +1,86 @@
+"""How the sink runs: one validated options object (the CLI fills it from its flags)."""
+
+from __future__ import annotations
+
+import random
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from cryptoflow.elastic import INDEX_KINDS
+
+__all__ = ["Backoff", "SinkOptions"]
+
+
+class SinkOptions(BaseModel):
+    """Options of :class:`~cryptoflow.sink.Sink` (Kafka Connect's names in brackets).
+
+    Attributes
+    ----------
+    group_id: consumer group (``group.id``); default ``<topic prefix>-sink``. Sinks sharing a group
+        share the partitions: start more of them to scale out.
+    kinds: which event topics to read (default all four: candles, indicators, signals, trades).
+    batch_size: documents per bulk request at most (``batch.size``), default 5000.
+    batch_wait_ms: a batch is written at the latest this long after its first message
+        (``linger.ms``), default 250 ms.
+    on_malformed: ``dlq`` (default) sends invalid messages and documents Elasticsearch rejects to
+        ``<prefix>.dlq`` and goes on; ``fail`` stops the sink at the first one, committing nothing of
+        its batch (``behavior.on.malformed.documents``/``errors.tolerance``).
+    once: drain what is in the topics when the sink starts, then exit.
+    log_interval_s: one progress log line every this many seconds (default 10).
+    health_port: serve ``GET /health`` on this port (default: off); 503 when lag > 0 and nothing was
+        written for ``stall_timeout_s``.
+    stall_timeout_s: see ``health_port`` (default 60 s).
+    backoff_initial_s, backoff_max_s: retry delays while Elasticsearch is unavailable (exponential,
+        with jitter; ``retry.backoff.ms``/``max.retry.backoff.ms``), default 0.5 s and 30 s.
+    session_timeout_ms: Kafka consumer session timeout: how soon a dead sink's partitions move to
+        the others (default 10 s).
+    refresh_interval: index refresh interval set in the index templates (default ``1s``).
+    consumer_config: extra librdkafka consumer settings, applied last.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    group_id: str | None = Field(None, min_length=1, max_length=249)
+    kinds: tuple[str, ...] = INDEX_KINDS
+    batch_size: int = Field(5000, ge=1, le=100_000)
+    batch_wait_ms: int = Field(250, ge=1, le=600_000)
+    on_malformed: Literal["dlq", "fail"] = "dlq"
+    once: bool = False
+    log_interval_s: float = Field(10.0, gt=0)
+    health_port: int | None = Field(None, ge=0, le=65535)
+    health_host: str = "127.0.0.1"
+    stall_timeout_s: float = Field(60.0, gt=0)
+    backoff_initial_s: float = Field(0.5, gt=0)
+    backoff_max_s: float = Field(30.0, gt=0)
+    session_timeout_ms: int = Field(10_000, ge=1000, le=3_600_000)
+    refresh_interval: str = Field("1s", pattern=r"^(-1|\d+(ms|s|m|h))$")
+    consumer_config: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("kinds")
+    @classmethod
+    def _known_kinds(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [kind for kind in value if kind not in INDEX_KINDS]
+        if unknown or not value:
+            raise ValueError(f"topic kinds must be among {', '.join(INDEX_KINDS)}; got {', '.join(value)}")
+        return tuple(dict.fromkeys(value))
+
+
+class Backoff:
+    """Exponential backoff with equal jitter: attempt n waits between d/2 and d, d = min(max, initial·2ⁿ)."""
+
+    def __init__(self, initial_s: float, max_s: float, rng: random.Random | None = None) -> None:
+        self.initial_s = initial_s
+        self.max_s = max(max_s, initial_s)
+        self.attempt = 0
+        self._rng = rng or random.Random()
+
+    def next_delay(self) -> float:
+        """The delay before the next retry, in seconds; each call doubles the ceiling."""
+        ceiling = min(self.max_s, self.initial_s * (2.0 ** min(self.attempt, 30)))
+        self.attempt += 1
+        return ceiling / 2.0 + self._rng.uniform(0.0, ceiling / 2.0)
+
+    def reset(self) -> None:
+        """Back to the initial delay (after a success)."""
+        self.attempt = 0

@@ -1,0 +1,137 @@
+"""Helpers of the pipeline's integration tests: per-test topic/index prefixes and their cleanup."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer, Message
+from confluent_kafka.admin import AdminClient
+
+from cryptoflow.config import Settings, load_settings
+from cryptoflow.elastic import INDEX_KINDS, index_alias, make_client
+from cryptoflow.kafka import TOPIC_KINDS, client_config, topic_name
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def prefixed_settings(prefix: str) -> Settings:
+    """The session's settings with this test's own topic and index prefixes."""
+    return load_settings(kafka={"topic_prefix": prefix}, elasticsearch={"index_prefix": prefix})
+
+
+def prefix_env(prefix: str) -> dict[str, str]:
+    """Environment for a ``cryptoflow`` subprocess using the same prefixes."""
+    return {
+        **os.environ,
+        "CRYPTOFLOW_KAFKA__TOPIC_PREFIX": prefix,
+        "CRYPTOFLOW_ELASTICSEARCH__INDEX_PREFIX": prefix,
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def cleanup(settings: Settings) -> None:
+    """Delete the test's topics, indices and index templates (only those carrying its prefix)."""
+    admin = AdminClient(client_config(settings.kafka))
+    topics = [topic_name(settings.kafka, kind) for kind in TOPIC_KINDS]
+    existing = set(admin.list_topics(timeout=10).topics)
+    doomed = [t for t in topics if t in existing]
+    if doomed:
+        for future in admin.delete_topics(doomed, operation_timeout=30).values():
+            try:
+                future.result(timeout=30)
+            except Exception:  # noqa: BLE001 - best effort cleanup
+                pass
+    try:
+        client = make_client(settings.elasticsearch)
+        prefix = settings.elasticsearch.index_prefix
+        indices = list(client.indices.get(index=f"{prefix}-*", expand_wildcards="all").keys())
+        if indices:
+            client.indices.delete(index=",".join(indices))
+        for kind in INDEX_KINDS:
+            client.indices.delete_index_template(
+                name=index_alias(settings.elasticsearch, kind), ignore_unavailable=True
+            )
+    except Exception:  # noqa: BLE001 - Elasticsearch may be down after a failed outage test
+        pass
+
+
+def es_count(settings: Settings, kind: str) -> int:
+    client = make_client(settings.elasticsearch)
+    alias = index_alias(settings.elasticsearch, kind)
+    client.indices.refresh(index=alias)
+    return int(client.count(index=alias)["count"])
+
+
+def es_docs(settings: Settings, kind: str, query: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """Every document of a kind: ``{_id: _source}`` (scrolling with search_after)."""
+    client = make_client(settings.elasticsearch)
+    alias = index_alias(settings.elasticsearch, kind)
+    client.indices.refresh(index=alias)
+    docs: dict[str, dict[str, Any]] = {}
+    after = None
+    while True:
+        page = client.search(
+            index=alias,
+            size=5000,
+            query=query or {"match_all": {}},
+            sort=[{"event_id": "asc"}],
+            search_after=after,
+        )["hits"]["hits"]
+        if not page:
+            return docs
+        for hit in page:
+            docs[hit["_id"]] = hit["_source"]
+        after = page[-1]["sort"]
+
+
+def read_topic(
+    settings: Settings, kind: str, expected: int | None = None, timeout_s: float = 30.0
+) -> list[Message]:
+    """Every message of a topic, from the start (until ``expected`` arrived or nothing came for 3 s)."""
+    consumer = Consumer(
+        {
+            **client_config(settings.kafka),
+            "group.id": f"{settings.kafka.topic_prefix}-reader-{time.monotonic_ns()}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.subscribe([topic_name(settings.kafka, kind)])
+    messages: list[Message] = []
+    deadline = time.monotonic() + timeout_s
+    quiet_since = time.monotonic()
+    try:
+        while time.monotonic() < deadline:
+            batch = consumer.consume(500, timeout=0.5)
+            good = [m for m in batch if m.error() is None]
+            messages.extend(good)
+            if good:
+                quiet_since = time.monotonic()
+            if expected is not None and len(messages) >= expected:
+                break
+            if expected is None and messages and time.monotonic() - quiet_since > 3.0:
+                break
+    finally:
+        consumer.close()
+    return messages
+
+
+def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str, every_s: float = 0.5) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(every_s)
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+
+
+def headers_of(message: Message) -> dict[str, str]:
+    return {key: (value or b"").decode() for key, value in (message.headers() or [])}
+
+
+def iter_lines(path: Path) -> Iterator[str]:
+    yield from path.read_text(encoding="utf-8", errors="replace").splitlines()
