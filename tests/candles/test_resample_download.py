@@ -144,3 +144,16 @@ def test_cli_data_check(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> N
     daily = load_candles(out, symbol="ETHUSDT")
     assert daily.attrs["interval"] == "1d" and len(daily) == 89
     assert np.isclose(daily["volume"].sum(), load_candles(sample_path("1h"))["volume"].sum())
+
+
+def test_multi_symbol_samples_cover_the_same_minutes_without_gaps() -> None:
+    from cryptoflow.candles import sample_symbols
+
+    assert sample_symbols("5m") == ["ETHUSDT", "BTCUSDT", "SOLUSDT"]
+    frames = {symbol: load_candles(sample_path("5m", symbol)) for symbol in sample_symbols("5m")}
+    assert {symbol: frame.attrs["symbol"] for symbol, frame in frames.items()} == {s: s for s in frames}
+    assert len(frames["BTCUSDT"]) == len(frames["SOLUSDT"]) == 4032
+    assert frames["BTCUSDT"].index.equals(frames["ETHUSDT"].index[:4032])
+    assert frames["SOLUSDT"].index.equals(frames["BTCUSDT"].index)
+    with pytest.raises(DataError, match="no shipped sample for XRPUSDT 5m: samples exist for ETHUSDT 5m"):
+        sample_path("5m", "XRPUSDT")
