@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from cryptoflow.cli import _backtest, _config, _dashboards, _data, _demo, _pipeline, _stack
+from cryptoflow.cli import _backtest, _config, _dashboards, _data, _demo, _live, _pipeline, _stack
 from cryptoflow.cli._common import err_console, set_config_path
 from cryptoflow.errors import CryptoflowError
 
@@ -43,6 +43,7 @@ def _root(
 app.add_typer(_config.app, name="config")
 app.add_typer(_stack.app, name="stack")
 app.add_typer(_data.app, name="data")
+app.add_typer(_live.exchange_app, name="exchange")
 app.command("demo")(_demo.demo)
 app.command("backtest")(_backtest.backtest)
 app.command("optimize")(_backtest.optimize)

@@ -1,0 +1,65 @@
+"""python-binance pointed at any Binance-compatible endpoint (Binance, its testnet, the fake exchange).
+
+python-binance keeps its endpoints in class attributes (``API_URL``, ``FUTURES_URL``, ``STREAM_URL``,
+``FSTREAM_URL`` and their ``*_TESTNET_URL`` twins) with no constructor argument. Rather than mutate the
+library's classes for the whole process, we build subclasses whose only difference is those attributes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from binance import AsyncClient, BinanceSocketManager
+
+__all__ = ["BinanceEndpoints", "binance_classes"]
+
+TESTNET_REST = "https://testnet.binancefuture.com"
+TESTNET_SPOT_REST = "https://testnet.binance.vision"
+
+
+@dataclass(frozen=True)
+class BinanceEndpoints:
+    """Where to reach an exchange: a REST base (``http(s)://host[:port]``, without ``/api``/``/fapi``)
+    and a websocket base (``ws(s)://host[:port]/``). ``None`` keeps python-binance's own."""
+
+    rest: str | None = None
+    stream: str | None = None
+    futures_stream: str | None = None
+
+    @classmethod
+    def from_settings(cls, binance: object) -> BinanceEndpoints:
+        """From :class:`cryptoflow.config.BinanceSettings` (``base_url``, ``stream_url``)."""
+        rest = getattr(binance, "base_url", None)
+        stream = getattr(binance, "stream_url", None)
+        return cls(rest, stream, stream)
+
+
+def binance_classes(endpoints: BinanceEndpoints) -> tuple[type[AsyncClient], type[BinanceSocketManager]]:
+    """``(AsyncClient subclass, BinanceSocketManager subclass)`` that talk to ``endpoints``.
+
+    >>> Client, Sockets = binance_classes(BinanceEndpoints("http://127.0.0.1:9000", "ws://127.0.0.1:9000/"))
+    >>> Client.FUTURES_URL
+    'http://127.0.0.1:9000/fapi'
+    """
+    client_attrs: dict[str, str] = {}
+    if endpoints.rest:
+        base = endpoints.rest.rstrip("/")
+        client_attrs = {
+            "API_URL": f"{base}/api",
+            "API_TESTNET_URL": f"{base}/api",
+            "FUTURES_URL": f"{base}/fapi",
+            "FUTURES_TESTNET_URL": f"{base}/fapi",
+            "FUTURES_DATA_URL": f"{base}/futures/data",
+            "FUTURES_DATA_TESTNET_URL": f"{base}/futures/data",
+        }
+    socket_attrs: dict[str, str] = {}
+    if endpoints.stream:
+        stream = endpoints.stream if endpoints.stream.endswith("/") else endpoints.stream + "/"
+        socket_attrs.update(STREAM_URL=stream, STREAM_TESTNET_URL=stream)
+    fstream = endpoints.futures_stream or endpoints.stream
+    if fstream:
+        fstream = fstream if fstream.endswith("/") else fstream + "/"
+        socket_attrs.update(FSTREAM_URL=fstream, FSTREAM_TESTNET_URL=fstream)
+    client = type("EndpointAsyncClient", (AsyncClient,), client_attrs)
+    sockets = type("EndpointSocketManager", (BinanceSocketManager,), socket_attrs)
+    return client, sockets
