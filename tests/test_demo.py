@@ -1,0 +1,79 @@
+"""`cryptoflow demo --duration N` on the real local stack: ends by itself, last line is the summary."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cryptoflow.elastic import make_client
+
+pytestmark = pytest.mark.integration
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_demo_indexes_the_multi_symbol_run_and_ends_with_the_summary(
+    local_stack, stack_settings, unique_name, tmp_path: Path
+) -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CRYPTOFLOW_")}
+    env.update(
+        {
+            "CRYPTOFLOW_KAFKA__TOPIC_PREFIX": unique_name,
+            "CRYPTOFLOW_ELASTICSEARCH__INDEX_PREFIX": unique_name,
+            "COLUMNS": "300",
+        }
+    )
+    port = _free_port()
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cryptoflow",
+            "demo",
+            "--duration",
+            "3",
+            "--port",
+            str(port),
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    last = result.stdout.strip().splitlines()[-1]
+    match = re.match(
+        r"summary: run (\S+): candles (\d+)/(\d+) indexed, trade events (\d+)/(\d+), trades (\d+)", last
+    )
+    assert match, last
+    run_id, candles, expected_candles, trade_events, expected_trades, trades = match.groups()
+    assert candles == expected_candles == str(3 * 4032 + 2016)  # BTC+SOL 2 weeks, ETH 3 weeks of 5m
+    assert trade_events == expected_trades
+    assert int(trade_events) in (2 * int(trades), 2 * int(trades) + 1)  # open and close legs (+ an open one)
+    assert (tmp_path / "backtest.html").stat().st_size > 100_000
+    client = make_client(stack_settings.elasticsearch)
+    symbols = client.search(
+        index=f"{unique_name}-candles",
+        size=0,
+        query={"term": {"run_id": run_id}},
+        aggs={"symbols": {"terms": {"field": "symbol"}}},
+    )["aggregations"]["symbols"]["buckets"]
+    assert {bucket["key"]: bucket["doc_count"] for bucket in symbols} == {
+        "ETHUSDT": 6048,
+        "BTCUSDT": 4032,
+        "SOLUSDT": 4032,
+    }
+    created = list(client.indices.get(index=f"{unique_name}-*"))  # wildcard deletes are refused
+    client.indices.delete(index=",".join(created))
