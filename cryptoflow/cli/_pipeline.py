@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 from enum import StrEnum
 from types import FrameType
@@ -69,6 +70,12 @@ def sink(
     batch_wait_ms: Annotated[
         int, typer.Option("--batch-wait-ms", help="Write a batch at the latest this long after it opened.")
     ] = 250,
+    max_in_flight: Annotated[
+        int,
+        typer.Option(
+            "--max-in-flight", help="Bulk requests running at once (offsets still commit in order)."
+        ),
+    ] = 2,
     on_malformed: Annotated[
         OnMalformed,
         typer.Option("--on-malformed", help="dlq: send bad messages to <prefix>.dlq and go on; fail: stop."),
@@ -102,6 +109,7 @@ def sink(
             kinds=tuple(kind) if kind else SinkOptions.model_fields["kinds"].default,
             batch_size=batch_size,
             batch_wait_ms=batch_wait_ms,
+            max_in_flight=max_in_flight,
             on_malformed=on_malformed.value,
             once=once,
             log_interval_s=log_interval,
@@ -112,6 +120,8 @@ def sink(
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ConfigurationError(f"invalid sink option: {problems}") from None
+    # the sink logs Elasticsearch outages itself, once per retry; the client's node pool would repeat them
+    logging.getLogger("elastic_transport.node_pool").setLevel(logging.ERROR)
     runner = Sink(settings(), options)
     stops = [0]
 

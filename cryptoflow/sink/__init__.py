@@ -6,7 +6,8 @@
 SinkStats(indexed=…, dead_lettered=…, …)
 """
 
+from cryptoflow.sink._monitor import SinkStats
 from cryptoflow.sink._options import Backoff, SinkOptions
-from cryptoflow.sink._runner import DLQ_HEADER_PREFIX, Sink, SinkStats
+from cryptoflow.sink._runner import DLQ_HEADER_PREFIX, Sink
 
 __all__ = ["DLQ_HEADER_PREFIX", "Backoff", "Sink", "SinkOptions", "SinkStats"]

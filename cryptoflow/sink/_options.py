@@ -23,6 +23,8 @@ class SinkOptions(BaseModel):
     batch_size: documents per bulk request at most (``batch.size``), default 5000.
     batch_wait_ms: a batch is written at the latest this long after its first message
         (``linger.ms``), default 250 ms.
+    max_in_flight: bulk requests running at once while the next batch is read
+        (``max.in.flight.requests``), default 2; offsets are still committed strictly in order.
     on_malformed: ``dlq`` (default) sends invalid messages and documents Elasticsearch rejects to
         ``<prefix>.dlq`` and goes on; ``fail`` stops the sink at the first one, committing nothing of
         its batch (``behavior.on.malformed.documents``/``errors.tolerance``).
@@ -45,6 +47,7 @@ class SinkOptions(BaseModel):
     kinds: tuple[str, ...] = INDEX_KINDS
     batch_size: int = Field(5000, ge=1, le=100_000)
     batch_wait_ms: int = Field(250, ge=1, le=600_000)
+    max_in_flight: int = Field(2, ge=1, le=16)
     on_malformed: Literal["dlq", "fail"] = "dlq"
     once: bool = False
     log_interval_s: float = Field(10.0, gt=0)

@@ -52,8 +52,8 @@ def cleanup(settings: Settings) -> None:
         if indices:
             client.indices.delete(index=",".join(indices))
         for kind in INDEX_KINDS:
-            client.indices.delete_index_template(
-                name=index_alias(settings.elasticsearch, kind), ignore_unavailable=True
+            client.options(ignore_status=404).indices.delete_index_template(
+                name=index_alias(settings.elasticsearch, kind)
             )
     except Exception:  # noqa: BLE001 - Elasticsearch may be down after a failed outage test
         pass
@@ -62,8 +62,8 @@ def cleanup(settings: Settings) -> None:
 def es_count(settings: Settings, kind: str) -> int:
     client = make_client(settings.elasticsearch)
     alias = index_alias(settings.elasticsearch, kind)
-    client.indices.refresh(index=alias)
-    return int(client.count(index=alias)["count"])
+    client.indices.refresh(index=alias, ignore_unavailable=True, allow_no_indices=True)
+    return int(client.count(index=alias, ignore_unavailable=True, allow_no_indices=True)["count"])
 
 
 def es_docs(settings: Settings, kind: str, query: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:

@@ -1,0 +1,159 @@
+"""The sink under faults, against the real services: kill -9 mid-replay, an Elasticsearch outage.
+
+Both run the sink as a separate ``cryptoflow sink`` process, as an operator would.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from backtesting import BacktestConfig, run_backtest
+from backtesting_trade import backtest_events, count_events, default_run_id, replay
+from cryptoflow.candles import load_candles
+from cryptoflow.config import Settings
+from cryptoflow.kafka import EventProducer
+from cryptoflow.stack import LocalStack
+from cryptoflow.stack import _process as stack_process
+from tests.sink._events import candle_events
+from tests.sink._support import REPO, es_count, es_docs, prefix_env, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def _start_sink(settings: Settings, log: Path, *args: str) -> subprocess.Popen:
+    command = [sys.executable, "-m", "cryptoflow", "sink", "--log-interval", "2", *args]
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            command,
+            cwd=REPO,
+            env=prefix_env(settings.kafka.topic_prefix),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.kill()
+        process.wait(timeout=30)
+
+
+def _indexed(output: str) -> int:
+    match = re.search(r"indexed ([\d,]+) document", output)
+    assert match, output[-3000:]
+    return int(match.group(1).replace(",", ""))
+
+
+def test_kill_9_mid_replay_then_restart_gives_exact_unique_counts(
+    pipeline: Settings, shared_data: Path, tmp_path: Path
+) -> None:
+    result = run_backtest(
+        load_candles(shared_data / "ETHUSDT_5m_2025-04_2025-06.csv"), "custom", BacktestConfig()
+    )
+    run_id = default_run_id(result, "5m")
+    expected = {e.event_id for e in backtest_events(result, run_id=run_id, interval="5m")}
+    counts = count_events(result)
+    total = sum(counts.values())
+    batch = 500
+    log = tmp_path / "sink.log"
+    in_flight = 2
+    sink = _start_sink(
+        pipeline, log, "--batch-size", str(batch), "--batch-wait-ms", "100", "--max-in-flight", str(in_flight)
+    )
+    try:
+        with EventProducer(pipeline.kafka) as producer:
+            publisher = threading.Thread(target=replay, args=(result, producer), kwargs={"rate": 8_000.0})
+            publisher.start()
+            wait_until(lambda: es_count(pipeline, "candles") >= 4_000, 90, "the sink to index 4000 candles")
+            sink.send_signal(signal.SIGKILL)
+            sink.wait(timeout=30)
+            at_kill = es_count(pipeline, "candles") + es_count(pipeline, "trades")
+            publisher.join()
+    finally:
+        _stop(sink)
+    assert sink.returncode == -signal.SIGKILL
+    assert at_kill < total, "the sink was killed after it had finished: nothing was proven"
+
+    restart = subprocess.run(
+        [sys.executable, "-m", "cryptoflow", "sink", "--once"],
+        cwd=REPO, env=prefix_env(pipeline.kafka.topic_prefix), capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert restart.returncode == 0, restart.stderr[-3000:]
+
+    assert es_count(pipeline, "candles") == counts["candle"]
+    assert es_count(pipeline, "trades") == counts["trade"]
+    found = set(es_docs(pipeline, "candles")) | set(es_docs(pipeline, "trades"))
+    assert found == expected  # no gaps, and nothing else
+    # it resumed from the committed offsets: only the batches in flight (written, not committed) come again
+    assert _indexed(restart.stdout) <= total - at_kill + in_flight * batch
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _health(port: int) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_elasticsearch_down_20_s_mid_stream_the_sink_recovers_by_itself(
+    pipeline: Settings, local_stack: LocalStack, tmp_path: Path
+) -> None:
+    first, second = candle_events(4_000, run_id="before"), candle_events(4_000, run_id="during")
+    port = _free_port()
+    log = tmp_path / "sink.log"
+    sink = _start_sink(
+        pipeline, log, "--batch-size", "1000", "--max-backoff", "4", "--health-port", str(port),
+        "--stall-timeout", "4",
+    )  # fmt: skip
+    try:
+        with EventProducer(pipeline.kafka) as producer:
+            producer.send_many(first)
+        wait_until(lambda: es_count(pipeline, "candles") == len(first), 60, "the first half indexed")
+        wait_until(lambda: _health(port)[0] == 200, 20, "a healthy sink")
+
+        es_process = local_stack.elasticsearch.process()
+        assert es_process is not None, "Elasticsearch is not managed by the local stack"
+        down_at = time.monotonic()
+        try:
+            stack_process.stop(es_process)
+            with EventProducer(pipeline.kafka) as producer:  # the stream goes on while Elasticsearch is down
+                producer.send_many(second)
+            # lag and no progress: the health check says so (instead of looking healthy)
+            wait_until(lambda: _health(port)[0] == 503, 20, "the health check to report the stall")
+            status, report = _health(port)
+            assert report["lag"] > 0 and not report["healthy"] and report["paused"]
+            time.sleep(max(0.0, 20.0 - (time.monotonic() - down_at)))
+            assert sink.poll() is None, "the sink died while Elasticsearch was down"
+        finally:
+            local_stack.up()  # restarts only Elasticsearch
+
+        wait_until(
+            lambda: es_count(pipeline, "candles") == len(first) + len(second), 120, "the sink to catch up"
+        )
+        wait_until(lambda: _health(port)[0] == 200, 30, "the health check to recover")
+        assert set(es_docs(pipeline, "candles")) == {e.event_id for e in first + second}
+        sink.send_signal(signal.SIGTERM)
+        assert sink.wait(timeout=60) == 0
+    finally:
+        _stop(sink)
+    output = log.read_text()
+    assert "retrying in" in output and "Elasticsearch is back" in output
