@@ -157,3 +157,42 @@ def test_elasticsearch_down_20_s_mid_stream_the_sink_recovers_by_itself(
         _stop(sink)
     output = log.read_text()
     assert "retrying in" in output and "Elasticsearch is back" in output
+
+
+def test_a_second_sink_joining_mid_stream_takes_over_cleanly(pipeline: Settings, tmp_path: Path) -> None:
+    symbols = tuple(f"S{k}USDT" for k in range(12))  # enough keys to reach every partition
+    events = candle_events(24_000, symbols=symbols)
+    logs = [tmp_path / "sink-a.log", tmp_path / "sink-b.log"]
+    options = ("--kind", "candles", "--batch-size", "1000", "--batch-wait-ms", "100")
+    sinks = [_start_sink(pipeline, logs[0], *options)]
+
+    def publish() -> None:  # a steady stream, so the second sink joins while the first is busy
+        with EventProducer(pipeline.kafka) as producer:
+            for k, event in enumerate(events):
+                producer.send(event)
+                if k % 100 == 99:
+                    time.sleep(0.04)
+
+    publisher = threading.Thread(target=publish)
+    try:
+        publisher.start()
+        wait_until(lambda: es_count(pipeline, "candles") >= 3_000, 60, "the first sink to index")
+        sinks.append(_start_sink(pipeline, logs[1], *options))
+        wait_until(lambda: "assigned" in logs[1].read_text(), 60, "the second sink to get partitions")
+        publisher.join()
+        wait_until(
+            lambda: es_count(pipeline, "candles") == len(events), 120, "both sinks to index everything"
+        )
+        for sink in sinks:
+            sink.send_signal(signal.SIGTERM)
+        assert [sink.wait(timeout=60) for sink in sinks] == [0, 0]
+    finally:
+        for sink in sinks:
+            _stop(sink)
+    outputs = [log.read_text() for log in logs]
+    assert "revoked" in outputs[0]  # the first sink gave partitions up ...
+    assert set(es_docs(pipeline, "candles")) == {e.event_id for e in events}
+    indexed = [_indexed(output) for output in outputs]
+    assert min(indexed) > 0  # both took part
+    # ... after writing and committing what it had read: nothing was indexed twice
+    assert sum(indexed) == len(events)

@@ -1,0 +1,86 @@
+"""The event producer against the real broker: keys, topics, failed deliveries raise, SIGTERM flushes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from cryptoflow.config import Settings
+from cryptoflow.events import decode
+from cryptoflow.kafka import DeliveryError, EventProducer, client_config, topic_name
+from tests.sink._events import candle_events, one_of_each_other_kind
+from tests.sink._support import REPO, prefix_env, read_topic
+
+pytestmark = pytest.mark.integration
+
+
+def test_events_go_to_their_topic_keyed_by_symbol_and_interval(pipeline: Settings) -> None:
+    events = candle_events(40) + one_of_each_other_kind()
+    with EventProducer(pipeline.kafka) as producer:
+        producer.send_many(events)
+    assert producer.delivered == producer.sent == len(events)
+    for kind in ("candles", "indicators", "signals", "trades"):
+        expected = [e for e in events if producer.topic_for(e) == topic_name(pipeline.kafka, kind)]
+        messages = read_topic(pipeline, kind, expected=len(expected))
+        assert sorted(decode(m.value()).event_id for m in messages) == sorted(e.event_id for e in expected)
+        for message in messages:
+            event = decode(message.value())
+            assert message.key() == f"{event.symbol}|{event.interval}".encode()
+        # one key, one partition: a symbol's events stay in order
+        by_key: dict[bytes, set[int]] = {}
+        for message in messages:
+            by_key.setdefault(message.key(), set()).add(message.partition())
+        assert all(len(partitions) == 1 for partitions in by_key.values())
+
+
+def test_a_delivery_kafka_refuses_is_an_error_not_a_log_line(pipeline: Settings) -> None:
+    topic = f"{pipeline.kafka.topic_prefix}.small"
+    admin = AdminClient(client_config(pipeline.kafka))
+    admin.create_topics([NewTopic(topic, 1, 1, config={"max.message.bytes": "2000"})])[topic].result(30)
+    try:
+        producer = EventProducer(pipeline.kafka, compression="none")
+        producer.send_raw(topic, os.urandom(10_000), key=b"k")
+        with pytest.raises(DeliveryError, match="did not accept 1 message.*small.*(too large|MSG_SIZE)"):
+            producer.flush(timeout_s=30)
+    finally:
+        admin.delete_topics([topic])[topic].result(30)
+
+
+_SCRIPT = textwrap.dedent(
+    """
+    import os, signal, sys
+    from cryptoflow.config import load_settings
+    from tests.sink._events import candle_events
+    from cryptoflow.kafka import EventProducer
+
+    events = candle_events(20_000)
+    sent = 0
+    try:
+        # a long linger keeps messages queued: without the flush on SIGTERM they would be lost
+        with EventProducer(load_settings().kafka, linger_ms=60_000) as producer:
+            for event in events:
+                producer.send(event)
+                sent += 1
+                if sent == 15_000:
+                    os.kill(os.getpid(), signal.SIGTERM)
+    except KeyboardInterrupt:
+        print("interrupted after", sent, flush=True)
+        sys.exit(143)
+    """
+)
+
+
+def test_sigterm_delivers_what_was_queued_before_exiting(pipeline: Settings) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _SCRIPT], cwd=REPO, env=prefix_env(pipeline.kafka.topic_prefix),
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 143, done.stderr[-2000:]
+    sent = int(done.stdout.split("interrupted after")[1])
+    assert 15_000 <= sent < 20_000
+    assert len(read_topic(pipeline, "candles", expected=sent)) == sent
