@@ -201,16 +201,24 @@ def replay(
         progress.update(task, description="backtesting")
         result = run_backtest(frames, instance, config, start=start, end=end, preset=preset)
         progress.update(task, description="publishing", completed=0)
-        with EventProducer(current.kafka) as producer:
-            published = run_replay(
-                result,
-                producer,
-                run_id=run_id,
-                interval=interval,
-                source=source.value,
-                rate=rate,
-                progress=lambda done, total: progress.update(task, completed=done, total=total),
-            )
+        try:
+            with EventProducer(current.kafka) as producer:
+                published = run_replay(
+                    result,
+                    producer,
+                    run_id=run_id,
+                    interval=interval,
+                    source=source.value,
+                    rate=rate,
+                    progress=lambda done, total: progress.update(task, completed=done, total=total),
+                )
+        except ValidationError as exc:  # e.g. a --run-id with spaces, a lowercase --symbol
+            error = exc.errors(include_url=False)[0]
+            where = ".".join(str(part) for part in error["loc"])
+            raise ConfigurationError(
+                f"cannot build the events: {where}: {error['msg']} (got {error.get('input')!r}); "
+                "run ids are one word, symbols upper case like ETHUSDT"
+            ) from None
     table = Table("topic", "events", title=f"run {published.run_id}", title_justify="left")
     for topic, count in sorted(published.topics.items()):
         table.add_row(topic, f"{count:,}")
