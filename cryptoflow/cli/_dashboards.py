@@ -126,8 +126,7 @@ def setup(
 
     Safe to run again; it never deletes anything.
     """
-    from cryptoflow.elastic import make_client
-    from cryptoflow.elastic._templates import install_templates
+    from cryptoflow.elastic import install_templates, make_client
     from cryptoflow.kafka import TOPIC_KINDS, ensure_topics, topic_name
 
     config = settings()

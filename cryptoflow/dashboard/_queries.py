@@ -11,7 +11,7 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 from cryptoflow.config import ElasticsearchSettings
-from cryptoflow.elastic._templates import index_alias
+from cryptoflow.elastic import index_alias
 
 __all__ = ["FILTER_FIELDS", "Filters", "filter_options", "market", "realtime", "trading"]
 

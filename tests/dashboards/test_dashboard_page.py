@@ -19,8 +19,7 @@ from elasticsearch import helpers
 
 from cryptoflow.config import Settings
 from cryptoflow.dashboard import DashboardServer
-from cryptoflow.elastic import make_client
-from cryptoflow.elastic._templates import install_templates
+from cryptoflow.elastic import install_templates, make_client
 from cryptoflow.events import (
     CandleEvent,
     CandlePayload,

@@ -19,7 +19,7 @@ from cryptoflow.dashboard import (
     to_ndjson,
     with_index_prefix,
 )
-from cryptoflow.elastic._templates import INDEX_KINDS, template_body
+from cryptoflow.elastic import INDEX_KINDS, template_body
 
 NDJSON = default_objects_dir() / "cryptoflow.ndjson"
 STABLE_IDS = {  # renaming one orphans what users saved on top of it: change only on purpose
@@ -208,7 +208,7 @@ def test_every_field_exists_in_the_index_templates_with_a_compatible_type(
 
 def test_data_views_point_at_the_sinks_indices() -> None:
     settings = ElasticsearchSettings()
-    from cryptoflow.elastic._templates import index_alias
+    from cryptoflow.elastic import index_alias
 
     views = {o["id"]: o["attributes"]["title"] for o in build_objects() if o["type"] == "index-pattern"}
     assert views == {DATA_VIEW_IDS[kind]: index_alias(settings, kind) for kind in INDEX_KINDS}
