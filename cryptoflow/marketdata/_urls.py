@@ -7,11 +7,12 @@ library's classes for the whole process, we build subclasses whose only differen
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from binance import AsyncClient, BinanceSocketManager
 
-__all__ = ["BinanceEndpoints", "binance_classes"]
+__all__ = ["BinanceEndpoints", "binance_classes", "open_client"]
 
 TESTNET_REST = "https://testnet.binancefuture.com"
 TESTNET_SPOT_REST = "https://testnet.binance.vision"
@@ -63,3 +64,24 @@ def binance_classes(endpoints: BinanceEndpoints) -> tuple[type[AsyncClient], typ
     client = type("EndpointAsyncClient", (AsyncClient,), client_attrs)
     sockets = type("EndpointSocketManager", (BinanceSocketManager,), socket_attrs)
     return client, sockets
+
+
+async def open_client(
+    client_cls: type[AsyncClient],
+    market: str = "futures",
+    api_key: str | None = None,
+    api_secret: str | None = None,
+) -> AsyncClient:
+    """An ``AsyncClient`` whose clock offset comes from the market's own ``time`` endpoint.
+
+    ``AsyncClient.create`` pings the spot API, which the futures testnet does not serve; this pings the
+    API of ``market`` instead. Network errors propagate (callers retry); the session is closed on failure.
+    """
+    client = client_cls(api_key, api_secret)
+    try:
+        answer = await (client.futures_time() if market == "futures" else client.get_server_time())
+        client.timestamp_offset = int(answer["serverTime"]) - int(time.time() * 1000)
+    except BaseException:
+        await client.close_connection()
+        raise
+    return client

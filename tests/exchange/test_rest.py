@@ -114,8 +114,9 @@ def test_raw_signed_request_and_missing_key(exchange: FakeExchange) -> None:
         query = f"symbol=ETHUSDT&timestamp={int(time.time() * 1000)}"
         async with aiohttp.ClientSession() as session:
             url = f"{exchange.base_url}/fapi/v3/positionRisk"
-            async with session.get(f"{url}?{query}&signature={sign(SECRET, query)}",
-                                   headers={"X-MBX-APIKEY": KEY}) as ok:
+            async with session.get(
+                f"{url}?{query}&signature={sign(SECRET, query)}", headers={"X-MBX-APIKEY": KEY}
+            ) as ok:
                 good = (ok.status, await ok.json())
             async with session.get(f"{url}?{query}&signature={sign(SECRET, query)}") as missing:
                 bad = (missing.status, await missing.json())
@@ -149,8 +150,13 @@ def test_orders_filters_and_idempotent_client_ids(exchange: FakeExchange) -> Non
             except BinanceAPIException as exc:
                 out[name] = exc.code
         out["limit"] = await client.futures_create_order(
-            symbol="ETHUSDT", side="BUY", type="LIMIT", quantity="0.050", price="1000.00",
-            timeInForce="GTC", newClientOrderId="cf-limit",
+            symbol="ETHUSDT",
+            side="BUY",
+            type="LIMIT",
+            quantity="0.050",
+            price="1000.00",
+            timeInForce="GTC",
+            newClientOrderId="cf-limit",
         )
         out["open"] = await client.futures_get_open_orders(symbol="ETHUSDT")
         out["cancel"] = await client.futures_cancel_order(symbol="ETHUSDT", origClientOrderId="cf-limit")
@@ -172,7 +178,11 @@ def test_orders_filters_and_idempotent_client_ids(exchange: FakeExchange) -> Non
     assert out["buy"]["status"] == "FILLED" and out["buy"]["clientOrderId"] == "cf-1"
     assert out["buy"]["executedQty"] == "0.050"
     assert (out["dup"], out["step"], out["tick"], out["notional"], out["margin_again"]) == (
-        -4116, -1111, -4014, -4164, -4046,
+        -4116,
+        -1111,
+        -4014,
+        -4164,
+        -4046,
     )
     assert out["limit"]["status"] == "NEW" and [o["clientOrderId"] for o in out["open"]] == ["cf-limit"]
     assert out["cancel"]["status"] == "CANCELED"

@@ -32,9 +32,7 @@ async def _collect(exchange: FakeExchange, open_socket, count: int) -> list[dict
 def test_futures_combined_kline_and_continuous_streams(exchange: FakeExchange, shared_data) -> None:
     streams = ["ethusdt@kline_5m", "ethusdt_perpetual@continuousKline_5m", "btcusdt@kline_5m"]
     per_candle = 3 * (exchange.market.updates_per_candle + 1)
-    messages = asyncio.run(
-        _collect(exchange, lambda m: m.futures_multiplex_socket(streams), 8 * per_candle)
-    )
+    messages = asyncio.run(_collect(exchange, lambda m: m.futures_multiplex_socket(streams), 8 * per_candle))
     assert {m["stream"] for m in messages} == set(streams)
     eth = [m["data"] for m in messages if m["stream"] == "ethusdt@kline_5m"]
     cont = [m["data"] for m in messages if m["stream"].endswith("continuousKline_5m")]
@@ -61,8 +59,6 @@ def test_spot_raw_kline_socket(exchange: FakeExchange) -> None:
     assert sum(m["k"]["x"] for m in messages) == 2
 
 
-@pytest.mark.skip(reason="hangs until the 600 s timeout while python-binance reconnects after the drop; "
-                  "the reconnecting market-data source (issue 6, in progress) owns this")
 def test_drop_closes_every_connection(exchange: FakeExchange) -> None:
     async def main():
         client_cls, sockets_cls = binance_classes(BinanceEndpoints(exchange.base_url, exchange.stream_url))
