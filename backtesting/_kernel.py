@@ -27,9 +27,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from backtesting._rules import REASONS, exit_on_close
+
 __all__ = ["REASONS", "simulate"]
 
-REASONS = ("stop_loss", "take_profit", "signal", "end", "trailing_stop", "max_holding")
 _STOP, _TAKE, _SIGNAL, _END, _TRAIL, _HOLD = 0, 1, 2, 3, 4, 5
 
 
@@ -155,32 +156,10 @@ def simulate(
         else:
             c = close[i]
             if side != 0:
-                if side == 1:
-                    if sl > 0.0 and c <= entry_price * (1.0 - sl):
-                        reason = _STOP
-                    elif tp > 0.0 and c >= entry_price * (1.0 + tp):
-                        reason = _TAKE
-                    elif trail > 0.0 and c <= extreme * (1.0 - trail):
-                        reason = _TRAIL
-                    elif signals[2, i]:
-                        reason = _SIGNAL
-                    elif max_hold > 0 and i - entry_idx >= max_hold:
-                        reason = _HOLD
-                    elif c > extreme:
-                        extreme = c
-                else:
-                    if sl > 0.0 and c >= entry_price * (1.0 + sl):
-                        reason = _STOP
-                    elif tp > 0.0 and c <= entry_price * (1.0 - tp):
-                        reason = _TAKE
-                    elif trail > 0.0 and c >= extreme * (1.0 + trail):
-                        reason = _TRAIL
-                    elif signals[3, i]:
-                        reason = _SIGNAL
-                    elif max_hold > 0 and i - entry_idx >= max_hold:
-                        reason = _HOLD
-                    elif c < extreme:
-                        extreme = c
+                exit_signal = signals[2, i] if side == 1 else signals[3, i]
+                reason, extreme = exit_on_close(
+                    side, c, entry_price, extreme, sl, tp, trail, exit_signal, i - entry_idx, max_hold
+                )
                 exit_price = c
             elif alive:
                 if signals[0, i]:

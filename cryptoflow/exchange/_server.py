@@ -240,6 +240,12 @@ class FakeExchange:
                     await asyncio.sleep(0)
         self.replay_done.set()
         log.info("fake exchange: replay finished")
+        # Repeat the last closed klines (as Binance repeats a kline when nothing trades): a client that
+        # reconnects after the end still gets a message, which tells it what to backfill.
+        finals = [state for state in self.market.last_state.values() if state.closed]
+        while finals:
+            await asyncio.sleep(0.5)
+            await self._broadcast(finals)
 
     async def _broadcast(self, batch: list[KlineState]) -> None:
         if time.monotonic() < self.silent_until:

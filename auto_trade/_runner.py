@@ -1,0 +1,123 @@
+"""Single-process auto trading: websocket klines -> per-symbol traders -> broker -> events."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from auto_trade._trader import Emit, SymbolTrader
+from cryptoflow.brokers import Broker, StateFile
+from cryptoflow.marketdata import BinanceEndpoints, KlineSource, SourceOptions
+from cryptoflow.strategies import Strategy
+
+__all__ = ["AutoTrade", "AutoTradeOptions"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AutoTradeOptions:
+    """What to trade and how.
+
+    symbols, interval: the markets (one websocket connection for all). run_id: names the run in events,
+    state files and client order ids (the same run id resumes the same state). state_dir: where the
+    engine's state is kept. source: warm-up, silence timeout and backoff of the kline source.
+    until_open_time: stop once every symbol decided the candle opened at this time (tests, replays).
+    """
+
+    symbols: list[str]
+    interval: str
+    run_id: str
+    state_dir: Path
+    market: str = "futures"
+    source: SourceOptions = field(default_factory=SourceOptions)
+    until_open_time: int | None = None
+
+
+class AutoTrade:
+    """Runs one strategy over many symbols with one broker until stopped.
+
+    Warm-up candles (REST history) only feed the indicators. Closed candles from the websocket, or
+    fetched after a reconnect, are decided once each, in order. Candles that closed while the process
+    was not running are not traded (their prices are stale): after a restart they only warm up the
+    indicators, and positions come back from the broker before the first decision.
+    """
+
+    def __init__(
+        self,
+        options: AutoTradeOptions,
+        strategy: Strategy,
+        broker: Broker,
+        emit: Emit,
+        *,
+        endpoints: BinanceEndpoints | None = None,
+        source_name: str | None = None,
+    ) -> None:
+        self.options = options
+        self.broker = broker
+        self.endpoints = endpoints
+        self._state = StateFile(options.state_dir / f"{options.run_id}.engine.json")
+        self.traders = {
+            s: SymbolTrader(
+                s,
+                options.interval,
+                strategy,
+                broker,
+                run_id=options.run_id,
+                source=source_name or broker.name,
+                emit=emit,
+            )
+            for s in options.symbols
+        }
+        self.source: KlineSource | None = None
+        self.on_event: Callable[[object], None] | None = None
+
+    async def run(self) -> None:
+        """Read back positions, then trade until ``until_open_time`` (or forever)."""
+        positions = await self.broker.start(self.options.symbols)
+        for symbol, position in positions.items():
+            if position is not None:
+                log.info(
+                    "%s: resuming a %s position of %g at %g",
+                    symbol,
+                    "long" if position.side > 0 else "short",
+                    position.quantity,
+                    position.entry_price,
+                )
+        saved = self._state.load().get("last_decided", {})
+        for symbol, trader in self.traders.items():
+            trader.last_decided = saved.get(symbol)
+        self.source = KlineSource(
+            self.options.symbols,
+            self.options.interval,
+            market=self.options.market,  # type: ignore[arg-type]
+            endpoints=self.endpoints,
+            options=self.options.source,
+        )
+        until = self.options.until_open_time
+        done: set[str] = set()
+        events = self.source.events()
+        try:
+            async for event in events:
+                if self.on_event is not None:
+                    self.on_event(event)
+                candle = event.candle
+                trader = self.traders[candle.symbol]
+                if event.kind == "warmup":
+                    trader.warm(candle)
+                    if trader.last_decided is None or candle.open_time > trader.last_decided:
+                        trader.last_decided = candle.open_time  # missed while down: not traded
+                    continue
+                if not candle.is_closed:
+                    continue
+                await trader.on_closed(candle)
+                self._state.save({"last_decided": {s: t.last_decided for s, t in self.traders.items()}})
+                if until is not None and candle.open_time >= until:
+                    done.add(candle.symbol)
+                    if done == set(self.traders):
+                        break
+        finally:
+            await events.aclose()
+            await self.broker.stop()

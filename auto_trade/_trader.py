@@ -1,0 +1,240 @@
+"""One symbol's trading loop: closed candle -> streaming indicators -> strategy -> engine rules -> broker.
+
+The rules are the backtester's ``close`` fill model, through the same compiled function
+(:func:`backtesting.exit_on_close`): with a position open only exits are checked (stop-loss,
+take-profit, trailing stop, exit signal, holding limit, in that order), flat only entries; everything
+fills at the candle's close.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from backtesting import REASONS, exit_on_close
+from cryptoflow.brokers import Broker, ClosedTrade, Position, client_order_id
+from cryptoflow.candles import Candle
+from cryptoflow.errors import CryptoflowError, ExchangeRejection, TemporaryError
+from cryptoflow.events import (
+    CandleEvent,
+    CandlePayload,
+    Event,
+    IndicatorValues,
+    SignalEvent,
+    SignalPayload,
+    TradeEvent,
+    TradePayload,
+)
+from cryptoflow.indicators import StreamingIndicators
+from cryptoflow.strategies import Strategy, StrategyError
+
+__all__ = ["SymbolTrader", "indicator_values"]
+
+log = logging.getLogger(__name__)
+Emit = Callable[[Event], None]
+
+
+def _pct(value: float | None) -> float:
+    return 0.0 if value is None else float(value) / 100.0
+
+
+def indicator_values(values: dict[str, float | int]) -> IndicatorValues:
+    """Indicator values for an event (NaN while warming up becomes ``None``)."""
+    clean = {k: (None if isinstance(v, float) and math.isnan(v) else float(v)) for k, v in values.items()}
+    return IndicatorValues(**{k: clean.get(k) for k in IndicatorValues.model_fields})
+
+
+class SymbolTrader:
+    """Decisions for one symbol; events go to ``emit`` (candle, signal, trade).
+
+    Error rule (documented): a strategy exception is logged and the candle gets no decision; an exchange
+    rejection is logged, published nowhere, and the decision is skipped (the next candle decides
+    again); a temporary error (network) is retried by the broker and, if it persists, skipped the same way.
+    The process keeps running in every case.
+    """
+
+    def __init__(
+        self,
+        symbol: str,
+        interval: str,
+        strategy: Strategy,
+        broker: Broker,
+        *,
+        run_id: str,
+        source: str,
+        emit: Emit,
+    ) -> None:
+        self.symbol = symbol
+        self.interval = interval
+        self.strategy = strategy
+        self.broker = broker
+        self.run_id = run_id
+        self.source = source
+        self.emit = emit
+        self.indicators = StreamingIndicators(strategy.indicator_preset, **strategy.indicator_params())
+        self.last_decided: int | None = None
+        self.trades: list[ClosedTrade] = []
+        self.errors: list[str] = []
+
+    def warm(self, candle: Candle) -> None:
+        """Feed a history candle to the indicators (no decision, no event)."""
+        self.indicators.update(candle)
+
+    def _candle_event(self, candle: Candle, values: dict[str, float | int]) -> None:
+        self.emit(
+            CandleEvent.create(
+                source=self.source,  # type: ignore[arg-type]
+                run_id=self.run_id,
+                symbol=self.symbol,
+                interval=self.interval,
+                open_time_ms=candle.open_time,
+                strategy=self.strategy.name,
+                candle=CandlePayload(
+                    close_time_ms=candle.close_time,
+                    open=candle.open,
+                    high=candle.high,
+                    low=candle.low,
+                    close=candle.close,
+                    volume=candle.volume,
+                    quote_volume=candle.quote_volume,
+                    trades=candle.trades,
+                    taker_buy_base_volume=candle.taker_buy_base_volume,
+                    taker_buy_quote_volume=candle.taker_buy_quote_volume,
+                    indicators=indicator_values(values),
+                ),
+            )
+        )
+
+    def _signal(self, candle: Candle, action: str, reason: str | None) -> None:
+        self.emit(
+            SignalEvent.create(
+                source=self.source,  # type: ignore[arg-type]
+                run_id=self.run_id,
+                strategy=self.strategy.name,
+                symbol=self.symbol,
+                interval=self.interval,
+                time_ms=candle.close_time,
+                signal=SignalPayload(
+                    action=action,  # type: ignore[arg-type]
+                    price=candle.close,
+                    candle_open_time_ms=candle.open_time,
+                    reason=reason,
+                ),
+            )
+        )
+
+    def _trade(self, payload: TradePayload) -> None:
+        self.emit(
+            TradeEvent.create(
+                source=self.source,  # type: ignore[arg-type]
+                run_id=self.run_id,
+                strategy=self.strategy.name,
+                symbol=self.symbol,
+                interval=self.interval,
+                trade=payload,
+            )
+        )
+
+    async def on_closed(self, candle: Candle) -> None:
+        """Decide on one closed candle (each open time once; a repeat is ignored)."""
+        if self.last_decided is not None and candle.open_time <= self.last_decided:
+            return
+        values = self.indicators.update(candle)
+        self.last_decided = candle.open_time
+        self._candle_event(candle, values)
+        ind: dict[str, Any] = {
+            "open": np.float64(candle.open),
+            "high": np.float64(candle.high),
+            "low": np.float64(candle.low),
+            "close": np.float64(candle.close),
+            "volume": np.float64(candle.volume),
+        }
+        ind.update({k: np.float64(v) for k, v in values.items()})
+        try:
+            signals = self.strategy.evaluate(ind)
+        except StrategyError as exc:
+            log.error("%s: %s; no decision on the candle opened at %d", self.symbol, exc, candle.open_time)
+            self.errors.append(str(exc))
+            return
+        try:
+            await self._decide(candle, signals)
+        except (ExchangeRejection, TemporaryError) as exc:
+            log.error(
+                "%s: %s; decision on the candle opened at %d skipped", self.symbol, exc, candle.open_time
+            )
+            self.errors.append(str(exc))
+        except CryptoflowError as exc:
+            log.error("%s: %s", self.symbol, exc)
+            self.errors.append(str(exc))
+
+    async def _decide(self, candle: Candle, signals: Any) -> None:
+        s = self.strategy
+        position: Position | None = self.broker.position(self.symbol)
+        if position is not None:
+            exit_signal = bool(signals.exit_long if position.side > 0 else signals.exit_short)
+            reason_code, extreme = exit_on_close(
+                position.side,
+                candle.close,
+                position.entry_price,
+                position.extreme,
+                _pct(s.stop_loss_pct),
+                _pct(s.take_profit_pct),
+                _pct(s.trailing_stop_pct),
+                exit_signal,
+                position.held + 1,
+                int(s.max_holding_candles or 0),
+            )
+            if reason_code < 0:
+                position.extreme = float(extreme)
+                position.held += 1
+                self.broker.save()
+                return
+            reason = REASONS[reason_code]
+            self._signal(candle, "exit_long" if position.side > 0 else "exit_short", reason)
+            order_id = client_order_id(self.run_id, self.symbol, candle.open_time, "close")
+            trade = await self.broker.close_position(self.symbol, candle, reason, order_id)
+            self.trades.append(trade)
+            self._trade(
+                TradePayload(
+                    leg="close",
+                    side=trade.side,  # type: ignore[arg-type]
+                    quantity=trade.quantity,
+                    price=trade.exit_price,
+                    entry_time_ms=trade.entry_time,
+                    entry_price=trade.entry_price,
+                    exit_time_ms=trade.exit_time,
+                    exit_price=trade.exit_price,
+                    exit_reason=trade.exit_reason,
+                    fees=trade.fees,
+                    pnl=trade.pnl,
+                    pnl_pct=100.0 * trade.pnl / (trade.quantity * trade.entry_price),
+                    client_order_id=order_id,
+                )
+            )
+            return
+        if not self.broker.can_trade(self.symbol):
+            return
+        side = 1 if bool(signals.entry_long) else (-1 if bool(signals.entry_short) else 0)
+        if side == 0:
+            return
+        self._signal(candle, "entry_long" if side > 0 else "entry_short", None)
+        order_id = client_order_id(self.run_id, self.symbol, candle.open_time, "open")
+        opened = await self.broker.open_position(self.symbol, side, candle, order_id)
+        if opened is None:
+            return
+        self._trade(
+            TradePayload(
+                leg="open",
+                side="long" if side > 0 else "short",
+                quantity=opened.quantity,
+                price=opened.entry_price,
+                entry_time_ms=opened.entry_time,
+                entry_price=opened.entry_price,
+                fees=opened.entry_fee,
+                client_order_id=order_id,
+            )
+        )

@@ -1,0 +1,18 @@
+"""Brokers: where live decisions become orders (paper by default, Binance USD-M futures testnet or live).
+
+>>> from cryptoflow.brokers import PaperBroker, TradingConfig
+>>> broker = PaperBroker(TradingConfig(cash=1000), Path("state/paper.json"))  # doctest: +SKIP
+"""
+
+from cryptoflow.brokers._base import Broker, ClosedTrade, Position, StateFile, TradingConfig, client_order_id
+from cryptoflow.brokers._paper import PaperBroker
+
+__all__ = [
+    "Broker",
+    "ClosedTrade",
+    "PaperBroker",
+    "Position",
+    "StateFile",
+    "TradingConfig",
+    "client_order_id",
+]

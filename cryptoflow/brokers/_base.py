@@ -1,0 +1,141 @@
+"""What every broker shares: positions, closed trades, the broker contract, deterministic order ids."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from cryptoflow.candles import Candle
+
+__all__ = ["Broker", "ClosedTrade", "Position", "StateFile", "TradingConfig", "client_order_id"]
+
+
+@dataclass(frozen=True)
+class TradingConfig:
+    """Sizing and costs, the same meaning as :class:`backtesting.BacktestConfig`.
+
+    cash: starting equity in quote currency, split equally between the traded symbols (paper broker).
+    fee_rate, slippage_rate: per fill, as fractions (paper broker; exchanges charge their own).
+    fraction: share of the symbol's equity committed per position; leverage: notional multiplier.
+    margin_type: ``ISOLATED`` or ``CROSSED``, set before trading (testnet/live).
+    """
+
+    cash: float = 10_000.0
+    fee_rate: float = 0.0004
+    slippage_rate: float = 0.0
+    fraction: float = 1.0
+    leverage: int = 1
+    margin_type: str = "ISOLATED"
+
+
+@dataclass
+class Position:
+    """An open position and the engine's bookkeeping for it (persisted, so a restart resumes it).
+
+    ``side`` is +1 (long) or -1 (short); ``extreme`` is the best close since entry (trailing stop);
+    ``held`` counts closed candles since the entry candle.
+    """
+
+    symbol: str
+    side: int
+    quantity: float
+    entry_price: float
+    entry_time: int
+    entry_fee: float = 0.0
+    extreme: float = 0.0
+    held: int = 0
+    entry_order_id: str = ""
+
+
+@dataclass(frozen=True)
+class ClosedTrade:
+    """A round trip, as the backtester reports it (times are candle open times, epoch ms)."""
+
+    symbol: str
+    side: str
+    entry_time: int
+    entry_price: float
+    exit_time: int
+    exit_price: float
+    exit_reason: str
+    quantity: float
+    pnl: float
+    fees: float
+    entry_order_id: str = ""
+    exit_order_id: str = ""
+
+
+def client_order_id(run_id: str, symbol: str, open_time: int, action: str) -> str:
+    """A client order id that is the same every time the same decision is retried or replayed.
+
+    Binance allows ``^[.A-Z:/a-z0-9_-]{1,36}$``; the id is ``cf-`` plus 24 hex digits of a hash of the
+    run, symbol, candle open time and action (``open``/``close``).
+    """
+    digest = hashlib.sha256(f"{run_id}|{symbol}|{open_time}|{action}".encode()).hexdigest()[:24]
+    return f"cf-{digest}"
+
+
+class StateFile:
+    """A JSON document on disk, replaced atomically on every save (a crash leaves the old or the new)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> dict[str, Any]:
+        """The saved document, or ``{}`` when there is none yet."""
+        if not self.path.is_file():
+            return {}
+        return json.loads(self.path.read_text())
+
+    def save(self, document: dict[str, Any]) -> None:
+        """Write ``document`` (fsync'd temp file, then rename)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(self.path.suffix + ".tmp")
+        with open(tmp, "w") as handle:
+            json.dump(document, handle, indent=1, sort_keys=True)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.path)
+
+
+def position_to_json(position: Position) -> dict[str, Any]:
+    """A position as plain data."""
+    return asdict(position)
+
+
+class Broker(Protocol):
+    """Where orders go. Prices passed in are the deciding candle's close (``close`` fill model)."""
+
+    name: str
+
+    async def start(self, symbols: list[str]) -> dict[str, Position | None]:
+        """Prepare (leverage, margin type) and read back open positions before any decision."""
+        ...
+
+    def position(self, symbol: str) -> Position | None:
+        """The open position of ``symbol`` or ``None``."""
+        ...
+
+    def can_trade(self, symbol: str) -> bool:
+        """False once the symbol's account is exhausted (paper) or trading is otherwise impossible."""
+        ...
+
+    async def open_position(self, symbol: str, side: int, candle: Candle, order_id: str) -> Position | None:
+        """Enter at the candle's close; ``None`` when the order was skipped (e.g. below minNotional)."""
+        ...
+
+    async def close_position(self, symbol: str, candle: Candle, reason: str, order_id: str) -> ClosedTrade:
+        """Exit the open position at the candle's close."""
+        ...
+
+    def save(self) -> None:
+        """Persist the engine bookkeeping (after ``extreme``/``held`` changed)."""
+        ...
+
+    async def stop(self) -> None:
+        """Release connections."""
+        ...

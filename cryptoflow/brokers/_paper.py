@@ -1,0 +1,109 @@
+"""The paper broker: simulated fills at the candle's close with fees and slippage, state on disk."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from pathlib import Path
+
+from cryptoflow.brokers._base import ClosedTrade, Position, StateFile, TradingConfig
+from cryptoflow.candles import Candle
+
+__all__ = ["PaperBroker"]
+
+log = logging.getLogger(__name__)
+
+
+class PaperBroker:
+    """Fills exactly as the backtester's ``close`` model does, so a live paper run and a backtest of the
+    same candles produce the same trades: a position uses ``fraction`` x ``leverage`` of the symbol's
+    equity, fills move by ``slippage_rate`` against us, each side pays ``fee_rate`` of the notional.
+
+    Each symbol trades its own equal share of ``cash``. The whole state (cash per symbol, open positions,
+    closed trades count) is written to ``state_path`` after every change; a restart resumes it.
+    """
+
+    name = "paper"
+
+    def __init__(self, config: TradingConfig, state_path: Path) -> None:
+        self.config = config
+        self._file = StateFile(state_path)
+        self.cash: dict[str, float] = {}
+        self.positions: dict[str, Position] = {}
+        self.trades = 0
+
+    async def start(self, symbols: list[str]) -> dict[str, Position | None]:
+        """Load the saved state (if any); new symbols get their share of the cash."""
+        saved = self._file.load()
+        self.cash = {s: float(v) for s, v in saved.get("cash", {}).items()}
+        self.positions = {s: Position(**p) for s, p in saved.get("positions", {}).items()}
+        self.trades = int(saved.get("trades", 0))
+        share = self.config.cash / max(1, len(symbols))
+        for symbol in symbols:
+            self.cash.setdefault(symbol, share)
+        if self.positions:
+            log.info("paper broker resumed %d open position(s) from %s", len(self.positions), self._file.path)
+        self.save()
+        return {s: self.positions.get(s) for s in symbols}
+
+    def position(self, symbol: str) -> Position | None:
+        """The open position of ``symbol``."""
+        return self.positions.get(symbol)
+
+    def can_trade(self, symbol: str) -> bool:
+        """False once the symbol's equity reached zero (as in the backtester)."""
+        return self.cash.get(symbol, 0.0) > 0.0
+
+    async def open_position(self, symbol: str, side: int, candle: Candle, order_id: str) -> Position | None:
+        """Enter at ``candle.close``."""
+        c = self.config
+        price = candle.close * (1.0 + c.slippage_rate * side)
+        notional = self.cash[symbol] * c.fraction * c.leverage
+        quantity = notional / price
+        fee = notional * c.fee_rate
+        self.cash[symbol] -= fee
+        position = Position(symbol, side, quantity, price, candle.open_time, fee, price, 0, order_id)
+        self.positions[symbol] = position
+        self.save()
+        return position
+
+    async def close_position(self, symbol: str, candle: Candle, reason: str, order_id: str) -> ClosedTrade:
+        """Exit at ``candle.close``."""
+        pos = self.positions.pop(symbol)
+        price = candle.close * (1.0 - self.config.slippage_rate * pos.side)
+        gross = pos.side * pos.quantity * (price - pos.entry_price)
+        exit_fee = pos.quantity * price * self.config.fee_rate
+        self.cash[symbol] += gross - exit_fee
+        if self.cash[symbol] <= 0.0:
+            self.cash[symbol] = 0.0
+        self.trades += 1
+        self.save()
+        return ClosedTrade(
+            symbol,
+            "long" if pos.side > 0 else "short",
+            pos.entry_time,
+            pos.entry_price,
+            candle.open_time,
+            price,
+            reason,
+            pos.quantity,
+            gross - pos.entry_fee - exit_fee,
+            pos.entry_fee + exit_fee,
+            pos.entry_order_id,
+            order_id,
+        )
+
+    def save(self) -> None:
+        """Write the state file."""
+        self._file.save(
+            {
+                "broker": self.name,
+                "cash": self.cash,
+                "positions": {s: asdict(p) for s, p in self.positions.items()},
+                "trades": self.trades,
+            }
+        )
+
+    async def stop(self) -> None:
+        """Nothing to release."""
+        self.save()
