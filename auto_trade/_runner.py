@@ -9,6 +9,7 @@ from pathlib import Path
 
 from auto_trade._trader import Emit, SymbolTrader
 from cryptoflow.brokers import Broker, StateFile
+from cryptoflow.candles import Candle
 from cryptoflow.marketdata import BinanceEndpoints, KlineSource, SourceOptions
 from cryptoflow.strategies import Strategy
 
@@ -73,6 +74,8 @@ class AutoTrade:
         }
         self.source: KlineSource | None = None
         self.on_event: Callable[[object], None] | None = None
+        self.on_decided: Callable[[Candle], None] | None = None
+        """Called after each closed candle was decided (tests and replays pace the exchange with it)."""
 
     async def run(self) -> None:
         """Read back positions, then trade until ``until_open_time`` (or forever)."""
@@ -113,6 +116,8 @@ class AutoTrade:
                 if not candle.is_closed:
                     continue
                 await trader.on_closed(candle)
+                if self.on_decided is not None:
+                    self.on_decided(candle)
                 self._state.save({"last_decided": {s: t.last_decided for s, t in self.traders.items()}})
                 if until is not None and candle.open_time >= until:
                     done.add(candle.symbol)

@@ -5,14 +5,18 @@
 """
 
 from cryptoflow.brokers._base import Broker, ClosedTrade, Position, StateFile, TradingConfig, client_order_id
+from cryptoflow.brokers._binance import BinanceFuturesBroker
 from cryptoflow.brokers._paper import PaperBroker
+from cryptoflow.brokers._rounding import SymbolFilters
 
 __all__ = [
+    "BinanceFuturesBroker",
     "Broker",
     "ClosedTrade",
     "PaperBroker",
     "Position",
     "StateFile",
+    "SymbolFilters",
     "TradingConfig",
     "client_order_id",
 ]

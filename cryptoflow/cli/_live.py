@@ -39,6 +39,7 @@ def serve(
     ),
     updates: int = typer.Option(3, "--updates", help="Intrabar (x=false) kline updates per candle."),
     limit: int | None = typer.Option(None, "--limit", help="Replay at most this many candles."),
+    fill: str = typer.Option("last", "--fill", help="MARKET fills at the 'last' price or the last 'close'."),
     wait: bool = typer.Option(
         False, "--wait", help="Start the replay only on POST /_fake/start (default: at once)."
     ),
@@ -50,6 +51,8 @@ def serve(
     """
     from cryptoflow.exchange import FakeExchange, ReplayMarket
 
+    if fill not in ("last", "close"):
+        raise ConfigurationError(f"--fill expects 'last' or 'close', got {fill!r}")
     paths = [Path(p.strip()) for p in data.split(",") if p.strip()]
     for path in paths:
         if not path.is_file():
@@ -63,6 +66,7 @@ def serve(
         api_key=os.environ.get("CRYPTOFLOW_FAKE_API_KEY", "fake-api-key"),
         api_secret=os.environ.get("CRYPTOFLOW_FAKE_API_SECRET", "fake-api-secret"),
         autostart=not wait,
+        fill_at=fill,
     )
 
     async def run() -> None:

@@ -77,12 +77,22 @@ def _decimal(name: str, value: str | None) -> Decimal:
 class FuturesAccount:
     """Wallet, positions and orders of the one API key the fake exchange knows.
 
-    Fills: MARKET orders fill at once at the last price sent for the symbol; LIMIT orders rest and fill
-    at their price when a later kline state crosses it. Fees are ``fee_rate`` of the notional.
+    Fills: MARKET orders fill at once at the last price sent for the symbol (``fill_at="last"``) or at
+    the close of its last closed candle (``fill_at="close"``: the backtester's ``close`` model, for parity
+    tests whose replay runs faster than orders travel); LIMIT orders rest and fill at their price when a
+    later kline state crosses it. Fees are ``fee_rate`` of the notional.
     """
 
-    def __init__(self, market: ReplayMarket, *, balance: float = 10_000.0, fee_rate: float = 0.0004) -> None:
+    def __init__(
+        self,
+        market: ReplayMarket,
+        *,
+        balance: float = 10_000.0,
+        fee_rate: float = 0.0004,
+        fill_at: str = "last",
+    ) -> None:
         self.market = market
+        self.fill_at = fill_at
         self.fee_rate = fee_rate
         self.wallet = balance
         self.positions: dict[str, _Position] = {s: _Position() for s in market.symbols}
@@ -208,7 +218,7 @@ class FuturesAccount:
         self._by_client_id[(symbol, client_id)] = order
         self.requests.append(dict(params))
         if kind == "MARKET":
-            self._fill(order, self.market.price(symbol))
+            self._fill(order, self.market.price(symbol, closed_only=self.fill_at == "close"))
         else:
             last = self.market.price(symbol)
             if (side == "BUY" and last <= float(price)) or (side == "SELL" and last >= float(price)):

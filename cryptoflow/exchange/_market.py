@@ -132,6 +132,7 @@ class ReplayMarket:
         self.grid = grid[:end]
         self.cursor = self.history  # index in grid of the candle currently forming
         self.last_state: dict[str, KlineState] = {}
+        self.last_closed: dict[str, KlineState] = {}
 
     @classmethod
     def from_files(cls, paths: Sequence[str | Path], **options: int | None) -> ReplayMarket:
@@ -243,6 +244,7 @@ class ReplayMarket:
         self.cursor += 1
         for state in finals:
             self.last_state[state.symbol] = state
+            self.last_closed[state.symbol] = state
         yield finals
 
     def klines(
@@ -271,9 +273,10 @@ class ReplayMarket:
             return out[-limit:]
         return out[:limit]
 
-    def price(self, symbol: str) -> float:
-        """The last traded price (the close of the last state sent, else of the last history candle)."""
-        state = self.last_state.get(symbol)
+    def price(self, symbol: str, *, closed_only: bool = False) -> float:
+        """The last traded price (the close of the last state sent, else of the last history candle);
+        with ``closed_only``, the close of the last closed candle."""
+        state = (self.last_closed if closed_only else self.last_state).get(symbol)
         if state is not None:
             return state.close
         times = self._times[symbol]

@@ -51,7 +51,9 @@ class FakeExchange:
     """A local Binance: REST (spot ``/api/v3`` and USD-M futures ``/fapi``) and kline websockets that
     replay real candles, with Binance's signature checks and error shapes.
 
-    ``speed`` is candles per second (``None`` = as fast as the clients read). The replay starts with
+    ``speed`` is candles per second (``None`` = as fast as the clients read). With
+    ``lockstep_timeout_s`` the clock waits after each close until :meth:`release` is called (or the
+    timeout passes), so a test can make orders meet the price they were decided on. The replay starts with
     :meth:`start_replay` (or at once with ``autostart``). Faults for tests: :meth:`drop_connections`,
     :meth:`silence`, ``account.reject_next_orders``.
 
@@ -69,9 +71,11 @@ class FakeExchange:
         host: str = "127.0.0.1",
         port: int = 0,
         autostart: bool = False,
+        fill_at: str = "last",
+        lockstep_timeout_s: float | None = None,
     ) -> None:
         self.market = market
-        self.account = FuturesAccount(market)
+        self.account = FuturesAccount(market, fill_at=fill_at)
         self.speed = speed
         self.api_key = api_key
         self._secret = api_secret
@@ -87,6 +91,8 @@ class FakeExchange:
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
         self._clock: asyncio.Task[None] | None = None
+        self.lockstep_timeout_s = lockstep_timeout_s
+        self._release: asyncio.Event | None = None
 
     # ---- URLs --------------------------------------------------------------------------------------
 
@@ -134,6 +140,7 @@ class FakeExchange:
         self._loop = asyncio.get_running_loop()
         self.replay_done = asyncio.Event()
         self._started = asyncio.Event()
+        self._release = asyncio.Event()
         self._runner = web.AppRunner(self.app(), access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -196,6 +203,10 @@ class FakeExchange:
         """Start the clock (thread-safe)."""
         self._call(lambda: self._started.set() if self._started else None)
 
+    def release(self) -> None:
+        """Lockstep mode: let the clock go on after the candle that just closed (thread-safe)."""
+        self._call(lambda: self._release.set() if self._release else None)
+
     def drop_connections(self) -> None:
         """Close every websocket connection abruptly, as a network failure would (thread-safe)."""
 
@@ -233,6 +244,14 @@ class FakeExchange:
                 for state in batch:
                     self.account.on_kline(state)
                 await self._broadcast(batch)
+                if self.lockstep_timeout_s and batch and batch[0].closed and self._release is not None:
+                    # lockstep (tests): wait until the client decided on this close, or the timeout
+                    try:
+                        await asyncio.wait_for(self._release.wait(), self.lockstep_timeout_s)
+                    except TimeoutError:
+                        log.debug("lockstep: no release within %.1f s", self.lockstep_timeout_s)
+                    self._release.clear()
+                    next_at = time.monotonic()
                 if per_batch:
                     next_at += per_batch
                     await asyncio.sleep(max(0.0, next_at - time.monotonic()))

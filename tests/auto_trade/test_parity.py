@@ -33,29 +33,41 @@ STRATEGIES = {
 }
 
 
-def run_paper(exchange, strategy, tmp_path: Path, config: TradingConfig) -> tuple[AutoTrade, list]:
+def run_trader(
+    exchange, strategy, broker, tmp_path: Path, *, until: int | None = None, run_id: str = "parity"
+) -> tuple[AutoTrade, list]:
+    """Run auto_trade against ``exchange`` until every symbol decided the candle opened at ``until``
+    (default: the last one of the replay)."""
     events: list = []
     options = AutoTradeOptions(
-        symbols=list(SYMBOLS),
+        symbols=list(exchange.market.symbols),
         interval="5m",
-        run_id="parity",
+        run_id=run_id,
         state_dir=tmp_path,
         source=SourceOptions(warmup_candles=HISTORY, silence_timeout_s=10),
-        until_open_time=int(exchange.market.grid[-1]),
+        until_open_time=int(exchange.market.grid[-1]) if until is None else until,
     )
     trader = AutoTrade(
         options,
         strategy,
-        PaperBroker(config, tmp_path / "paper.json"),
+        broker,
         events.append,
         endpoints=BinanceEndpoints(exchange.base_url, exchange.stream_url),
     )
+    decided: dict[int, int] = {}
+
+    def release(candle) -> None:  # lockstep exchanges wait until every symbol decided the close
+        decided[candle.open_time] = decided.get(candle.open_time, 0) + 1
+        if decided[candle.open_time] == len(options.symbols):
+            exchange.release()
+
+    trader.on_decided = release
 
     async def main() -> None:
         async def start() -> None:
             while not exchange.subscribers:
                 await asyncio.sleep(0.01)
-            exchange.start_replay()
+            exchange.start_replay()  # no effect when it already runs
 
         starter = asyncio.create_task(start())
         await asyncio.wait_for(trader.run(), 90)
@@ -87,7 +99,8 @@ def test_paper_trades_equal_backtest_trades(shared_data: Path, tmp_path: Path, n
     config = TradingConfig(cash=10_000, fee_rate=0.0004, slippage_rate=0.0002, fraction=0.5, leverage=2)
     exchange = make_exchange(shared_data, symbols=SYMBOLS, history=HISTORY, limit=LIVE, speed=200)
     try:
-        runner, events = run_paper(exchange, strategy, tmp_path, config)
+        broker = PaperBroker(config, tmp_path / "paper.json")
+        runner, events = run_trader(exchange, strategy, broker, tmp_path)
     finally:
         exchange.stop_thread()
     total = 0
