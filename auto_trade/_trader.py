@@ -9,7 +9,6 @@ fills at the candle's close.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -20,19 +19,17 @@ from cryptoflow.brokers import Broker, ClosedTrade, Position, client_order_id
 from cryptoflow.candles import Candle
 from cryptoflow.errors import CryptoflowError, ExchangeRejection, TemporaryError
 from cryptoflow.events import (
-    CandleEvent,
-    CandlePayload,
     Event,
-    IndicatorValues,
     SignalEvent,
     SignalPayload,
     TradeEvent,
     TradePayload,
 )
 from cryptoflow.indicators import StreamingIndicators
+from cryptoflow.marketdata import candle_event
 from cryptoflow.strategies import Strategy, StrategyError
 
-__all__ = ["SymbolTrader", "indicator_values"]
+__all__ = ["SymbolTrader"]
 
 log = logging.getLogger(__name__)
 Emit = Callable[[Event], None]
@@ -40,12 +37,6 @@ Emit = Callable[[Event], None]
 
 def _pct(value: float | None) -> float:
     return 0.0 if value is None else float(value) / 100.0
-
-
-def indicator_values(values: dict[str, float | int]) -> IndicatorValues:
-    """Indicator values for an event (NaN while warming up becomes ``None``)."""
-    clean = {k: (None if isinstance(v, float) and math.isnan(v) else float(v)) for k, v in values.items()}
-    return IndicatorValues(**{k: clean.get(k) for k in IndicatorValues.model_fields})
 
 
 class SymbolTrader:
@@ -86,27 +77,7 @@ class SymbolTrader:
 
     def _candle_event(self, candle: Candle, values: dict[str, float | int]) -> None:
         self.emit(
-            CandleEvent.create(
-                source=self.source,  # type: ignore[arg-type]
-                run_id=self.run_id,
-                symbol=self.symbol,
-                interval=self.interval,
-                open_time_ms=candle.open_time,
-                strategy=self.strategy.name,
-                candle=CandlePayload(
-                    close_time_ms=candle.close_time,
-                    open=candle.open,
-                    high=candle.high,
-                    low=candle.low,
-                    close=candle.close,
-                    volume=candle.volume,
-                    quote_volume=candle.quote_volume,
-                    trades=candle.trades,
-                    taker_buy_base_volume=candle.taker_buy_base_volume,
-                    taker_buy_quote_volume=candle.taker_buy_quote_volume,
-                    indicators=indicator_values(values),
-                ),
-            )
+            candle_event(candle, values, source=self.source, run_id=self.run_id, strategy=self.strategy.name)
         )
 
     def _signal(self, candle: Candle, action: str, reason: str | None) -> None:

@@ -5,7 +5,17 @@
 ...                      "ws://127.0.0.1:9010/"))
 """
 
+from cryptoflow.marketdata._events import candle_event, indicator_values
 from cryptoflow.marketdata._source import KlineEvent, KlineSource, SourceOptions
 from cryptoflow.marketdata._urls import BinanceEndpoints, binance_classes, open_client
 
-__all__ = ["BinanceEndpoints", "KlineEvent", "KlineSource", "SourceOptions", "binance_classes", "open_client"]
+__all__ = [
+    "BinanceEndpoints",
+    "KlineEvent",
+    "KlineSource",
+    "SourceOptions",
+    "binance_classes",
+    "candle_event",
+    "indicator_values",
+    "open_client",
+]

@@ -39,12 +39,14 @@ class KlineEvent:
     ``kind`` is ``warmup`` (history fetched before the first live message, for indicators only),
     ``backfill`` (a closed candle missed while disconnected, fetched through REST) or ``live`` (from the
     websocket; ``candle.is_closed`` tells the final update from intrabar ones). ``received_ns`` is
-    ``time.perf_counter_ns()`` when the message was taken off the socket.
+    ``time.perf_counter_ns()`` when the message was taken off the socket; ``event_time`` the
+    exchange's event time (``E``, epoch ms; the close time for REST candles).
     """
 
     candle: Candle
     kind: EventKind
     received_ns: int
+    event_time: int = 0
 
 
 @dataclass(frozen=True)
@@ -155,7 +157,7 @@ class KlineSource:
             start = int(rows[-1][0]) + self.interval_ms
         return "backfill", out
 
-    def _parse(self, message: dict[str, Any]) -> Candle:
+    def _parse(self, message: dict[str, Any]) -> tuple[Candle, int]:
         data = message.get("data", message)
         if not isinstance(data, dict):
             raise _StreamBroken(f"unexpected message {str(message)[:200]}")
@@ -166,7 +168,8 @@ class KlineSource:
             raise ValueError(f"not a kline message: {str(message)[:200]}")
         if "s" not in kline:  # continuous_kline: the pair is outside k
             kline = {**kline, "s": data.get("ps") or data.get("s")}
-        return Candle.from_ws(kline)
+        candle = Candle.from_ws(kline)
+        return candle, int(data.get("E") or candle.close_time)
 
     async def _connect_client(self) -> None:
         attempt = 0
@@ -223,7 +226,7 @@ class KlineSource:
                                 ) from None
                             received = time.perf_counter_ns()
                             try:
-                                candle = self._parse(message)
+                                candle, event_time = self._parse(message)
                             except ValueError as exc:
                                 log.warning("ignoring a message: %s", exc)
                                 continue
@@ -244,7 +247,7 @@ class KlineSource:
                                         or old.open_time > self.last_closed[symbol]
                                     ):
                                         self.last_closed[symbol] = old.open_time
-                                        yield KlineEvent(old, kind, received)
+                                        yield KlineEvent(old, kind, received, old.close_time)
                                 if kind == "warmup" and self.last_closed[symbol] is None:
                                     # nothing before this candle: start from the one before it
                                     self.last_closed[symbol] = candle.open_time - self.interval_ms
@@ -253,7 +256,7 @@ class KlineSource:
                                 continue  # already delivered closed (duplicate or late update)
                             if candle.is_closed:
                                 self.last_closed[symbol] = candle.open_time
-                            yield KlineEvent(candle, "live", received)
+                            yield KlineEvent(candle, "live", received, event_time)
                 except (_StreamBroken, OSError, TemporaryError) as exc:
                     reason = str(exc)
                 except Exception as exc:  # python-binance and websockets raise many types; keep going
