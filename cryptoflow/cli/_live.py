@@ -82,3 +82,105 @@ def serve(
             await exchange.stop()
 
     asyncio.run(run())
+
+
+def _symbols(text: str) -> list[str]:
+    symbols = [s.strip().upper() for s in text.split(",") if s.strip()]
+    if not symbols:
+        raise ConfigurationError("--symbols expects e.g. ETHUSDT or ETHUSDT,BTCUSDT")
+    return symbols
+
+
+def _endpoints(binance: object, testnet: bool) -> object:
+    from cryptoflow.marketdata import BinanceEndpoints
+    from cryptoflow.marketdata._urls import TESTNET_FUTURES
+
+    configured = BinanceEndpoints.from_settings(binance)
+    if configured.rest or configured.stream:
+        return configured
+    return TESTNET_FUTURES if testnet else configured
+
+
+def _emitter(use_kafka: bool, kafka: object):  # noqa: ANN202 - (emit, close)
+    if not use_kafka:
+        return (lambda event: None), (lambda: None)
+    from cryptoflow.kafka import EventProducer
+
+    producer = EventProducer(kafka)  # type: ignore[arg-type]
+    return producer.send, (lambda: producer.flush(60))
+
+
+def trade(
+    symbols: str = typer.Option("ETHUSDT", "--symbols", help="Symbols, comma-separated."),
+    interval: str = typer.Option("5m", "--interval", help="Candle interval."),
+    strategy: str = typer.Option("basic", "--strategy", "-s", help="Strategy name or file.py:Class."),
+    param: list[str] | None = typer.Option(None, "--param", "-p", help="Strategy parameter name=value."),  # noqa: B008
+    broker: str = typer.Option("paper", "--broker", help="paper, testnet or live."),
+    live: bool = typer.Option(False, "--live", help="Required with --broker live: real money."),
+    run_id: str = typer.Option("auto-trade", "--run-id", help="Names events, state and client order ids."),
+    state_dir: Path = typer.Option(Path("state"), "--state-dir", help="Where state is kept."),  # noqa: B008
+    cash: float = typer.Option(10_000.0, "--cash", help="Budget in quote currency, split by symbol."),
+    fraction: float = typer.Option(1.0, "--fraction", help="Share of a symbol's budget per position."),
+    leverage: int = typer.Option(1, "--leverage", help="Leverage set on the exchange before trading."),
+    margin_type: str = typer.Option("ISOLATED", "--margin-type", help="ISOLATED or CROSSED."),
+    kafka: bool = typer.Option(True, "--kafka/--no-kafka", help="Publish candle, signal and trade events."),
+) -> None:
+    """Trade closed candles live: websocket klines -> strategy -> broker -> events on Kafka."""
+    from auto_trade import AutoTrade, AutoTradeOptions
+    from cryptoflow.brokers import BinanceFuturesBroker, PaperBroker, TradingConfig
+    from cryptoflow.cli._backtest import _params
+    from cryptoflow.cli._common import settings
+    from cryptoflow.strategies import load_strategy
+
+    if broker not in ("paper", "testnet", "live"):
+        raise ConfigurationError(f"--broker expects paper, testnet or live, got {broker!r}")
+    if broker == "live" and not live:
+        raise ConfigurationError("--broker live trades real money: add --live to confirm")
+    config = settings()
+    instance = load_strategy(strategy, **_params(param))
+    trading = TradingConfig(cash=cash, fraction=fraction, leverage=leverage, margin_type=margin_type.upper())
+    endpoints = _endpoints(config.binance, broker == "testnet")
+    if broker == "paper":
+        chosen = PaperBroker(trading, state_dir / f"{run_id}.paper.json")
+    else:
+        key, secret = config.binance.api_key, config.binance.api_secret
+        chosen = BinanceFuturesBroker(
+            trading,
+            state_dir / f"{run_id}.{broker}.json",
+            mode=broker,
+            endpoints=endpoints,  # type: ignore[arg-type]
+            api_key=key.get_secret_value() if key else None,
+            api_secret=secret.get_secret_value() if secret else None,
+        )
+    emit, close = _emitter(kafka, config.kafka)
+    options = AutoTradeOptions(_symbols(symbols), interval, run_id, state_dir, market="futures")
+    runner = AutoTrade(options, instance, chosen, emit, endpoints=endpoints)  # type: ignore[arg-type]
+    console.print(f"trading {', '.join(options.symbols)} {interval} with {instance.describe()} ({broker})")
+    try:
+        asyncio.run(runner.run())
+    finally:
+        close()
+
+
+def indicators(
+    symbols: str = typer.Option("ETHUSDT", "--symbols", help="Symbols, comma-separated."),
+    interval: str = typer.Option("1m", "--interval", help="Candle interval."),
+    preset: str = typer.Option("ta", "--preset", help="Indicator preset: ta or seed."),
+    run_id: str = typer.Option("realtime", "--run-id", help="Names the events."),
+    market: str = typer.Option("futures", "--market", help="spot or futures."),
+    kafka: bool = typer.Option(True, "--kafka/--no-kafka", help="Publish indicator and candle events."),
+) -> None:
+    """Stream intrabar indicators: every kline update -> indicator event, every close -> candle event."""
+    from cryptoflow.cli._common import settings
+    from realtime_indicator import RealtimeOptions, run_realtime
+
+    if market not in ("spot", "futures"):
+        raise ConfigurationError(f"--market expects spot or futures, got {market!r}")
+    config = settings()
+    emit, close = _emitter(kafka, config.kafka)
+    options = RealtimeOptions(_symbols(symbols), interval, run_id, preset=preset, market=market)
+    console.print(f"streaming indicators of {', '.join(options.symbols)} {interval}")
+    try:
+        asyncio.run(run_realtime(options, emit, endpoints=_endpoints(config.binance, False)))  # type: ignore[arg-type]
+    finally:
+        close()

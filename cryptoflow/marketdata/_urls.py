@@ -85,3 +85,7 @@ async def open_client(
         await client.close_connection()
         raise
     return client
+
+
+TESTNET_FUTURES = BinanceEndpoints("https://testnet.binancefuture.com", "wss://fstream.binancefuture.com/")
+"""Binance's USD-M futures testnet."""
