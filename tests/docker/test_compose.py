@@ -247,17 +247,7 @@ def _app_commands(compose: dict[str, Any]) -> list[tuple[str, list[str]]]:
     return found
 
 
-# The live commands arrive with the live-trading issue (6); this mark goes when they exist.
-_LIVE_PENDING = pytest.mark.xfail(reason="issue 6: command not built yet", strict=False)
-
-
-@pytest.mark.parametrize(
-    "service",
-    [
-        pytest.param(name, marks=_LIVE_PENDING) if name in ("auto-trade", "realtime-indicator") else name
-        for name in sorted(APP_SERVICES)
-    ],
-)
+@pytest.mark.parametrize("service", sorted(APP_SERVICES))
 def test_app_service_commands_exist_in_the_cli(compose: dict[str, Any], service: str) -> None:
     commands = [(where, argv) for where, argv in _app_commands(compose) if where.startswith(f"{service} ")]
     assert commands, f"service {service} runs no cryptoflow command"
