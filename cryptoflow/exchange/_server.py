@@ -162,8 +162,11 @@ class FakeExchange:
         """Close every connection and stop serving."""
         if self._clock is not None:
             self._clock.cancel()
-        for sub in list(self.subscribers):
-            await sub.ws.close()
+        for sub in list(self.subscribers):  # abort: a graceful close waits for the peer (up to 10 s each)
+            transport = sub.ws._req.transport if sub.ws._req is not None else None  # type: ignore[union-attr]
+            if transport is not None:
+                transport.abort()
+        self.subscribers.clear()
         if self._runner is not None:
             await self._runner.cleanup()
 
