@@ -7,7 +7,9 @@ import sys
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cryptoflow", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "cryptoflow", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_unknown_option_is_a_usage_error() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -26,10 +27,13 @@ app = typer.Typer(
 
 @app.callback()
 def _root(
-    config: Path | None = typer.Option(
-        None, "--config", "-c", help="TOML settings file (default: $CRYPTOFLOW_CONFIG or ./cryptoflow.toml)."
-    ),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages."),
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c", help="TOML settings file (default: $CRYPTOFLOW_CONFIG or ./cryptoflow.toml)."
+        ),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages.")] = False,
 ) -> None:
     set_config_path(config)
     logging.basicConfig(
