@@ -50,6 +50,26 @@ class Position:
     held: int = 0
     entry_order_id: str = ""
 
+    def close(
+        self, exit_time: int, exit_price: float, reason: str, exit_fee: float, exit_order_id: str
+    ) -> ClosedTrade:
+        """The round trip this position makes by exiting at ``exit_price`` (PnL net of both fees)."""
+        gross = self.side * self.quantity * (exit_price - self.entry_price)
+        return ClosedTrade(
+            self.symbol,
+            "long" if self.side > 0 else "short",
+            self.entry_time,
+            self.entry_price,
+            exit_time,
+            exit_price,
+            reason,
+            self.quantity,
+            gross - self.entry_fee - exit_fee,
+            self.entry_fee + exit_fee,
+            self.entry_order_id,
+            exit_order_id,
+        )
+
 
 @dataclass(frozen=True)
 class ClosedTrade:

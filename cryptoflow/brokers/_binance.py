@@ -240,18 +240,4 @@ class BinanceFuturesBroker:
         exit_fee = pos.quantity * price * self.config.fee_rate
         del self.positions[symbol]
         self.save()
-        gross = pos.side * pos.quantity * (price - pos.entry_price)
-        return ClosedTrade(
-            symbol,
-            "long" if pos.side > 0 else "short",
-            pos.entry_time,
-            pos.entry_price,
-            candle.open_time,
-            price,
-            reason,
-            pos.quantity,
-            gross - pos.entry_fee - exit_fee,
-            pos.entry_fee + exit_fee,
-            pos.entry_order_id,
-            order_id,
-        )
+        return pos.close(candle.open_time, price, reason, exit_fee, order_id)

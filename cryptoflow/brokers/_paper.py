@@ -78,20 +78,7 @@ class PaperBroker:
             self.cash[symbol] = 0.0
         self.trades += 1
         self.save()
-        return ClosedTrade(
-            symbol,
-            "long" if pos.side > 0 else "short",
-            pos.entry_time,
-            pos.entry_price,
-            candle.open_time,
-            price,
-            reason,
-            pos.quantity,
-            gross - pos.entry_fee - exit_fee,
-            pos.entry_fee + exit_fee,
-            pos.entry_order_id,
-            order_id,
-        )
+        return pos.close(candle.open_time, price, reason, exit_fee, order_id)
 
     def save(self) -> None:
         """Write the state file."""
