@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cryptoflow.candles import interval_ms, load_candles
+from cryptoflow.candles import Candle, interval_ms, load_candles
 from cryptoflow.errors import DataError
 
 __all__ = ["KlineState", "ReplayMarket", "SymbolRules"]
@@ -72,24 +72,11 @@ def _derived_rules(symbol: str, closes: np.ndarray) -> SymbolRules:
 
 
 @dataclass(frozen=True, slots=True)
-class KlineState:
-    """One kline as sent at one moment: final (``closed``) or an intrabar snapshot."""
+class KlineState(Candle):
+    """One kline as sent at one moment: final (``is_closed``) or an intrabar snapshot, with the time the
+    exchange sent it (``event_time``, epoch ms)."""
 
-    symbol: str
-    interval: str
-    open_time: int
-    close_time: int
-    open: float
-    high: float
-    low: float
-    close: float
-    volume: float
-    quote_volume: float
-    trades: int
-    taker_buy_base_volume: float
-    taker_buy_quote_volume: float
-    closed: bool
-    event_time: int
+    event_time: int = 0
 
 
 class ReplayMarket:
@@ -263,7 +250,7 @@ class ReplayMarket:
         forming = self.last_state.get(symbol)
         if (
             forming is not None
-            and not forming.closed
+            and not forming.is_closed
             and forming.open_time == current
             and (start_time is None or forming.open_time >= start_time)
             and (end_time is None or forming.open_time <= end_time)
@@ -325,7 +312,7 @@ class ReplayMarket:
             "l": fp(s, state.low),
             "v": f"{state.volume:.8f}",
             "n": state.trades,
-            "x": state.closed,
+            "x": state.is_closed,
             "q": f"{state.quote_volume:.8f}",
             "V": f"{state.taker_buy_base_volume:.8f}",
             "Q": f"{state.taker_buy_quote_volume:.8f}",

@@ -247,7 +247,7 @@ class FakeExchange:
                 for state in batch:
                     self.account.on_kline(state)
                 await self._broadcast(batch)
-                if self.lockstep_timeout_s and batch and batch[0].closed and self._release is not None:
+                if self.lockstep_timeout_s and batch and batch[0].is_closed and self._release is not None:
                     # lockstep (tests): wait until the client decided on this close, or the timeout
                     try:
                         await asyncio.wait_for(self._release.wait(), self.lockstep_timeout_s)
@@ -264,7 +264,7 @@ class FakeExchange:
         log.info("fake exchange: replay finished")
         # Repeat the last closed klines (as Binance repeats a kline when nothing trades): a client that
         # reconnects after the end still gets a message, which tells it what to backfill.
-        finals = [state for state in self.market.last_state.values() if state.closed]
+        finals = [state for state in self.market.last_state.values() if state.is_closed]
         while finals:
             await asyncio.sleep(0.5)
             await self._broadcast(finals)
