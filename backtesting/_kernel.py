@@ -35,6 +35,38 @@ _STOP, _TAKE, _SIGNAL, _END, _TRAIL, _HOLD = 0, 1, 2, 3, 4, 5
 
 
 @njit(cache=True, nogil=True)
+def _record_exit(
+    trades: np.ndarray,
+    row: int,
+    side: int,
+    entry_idx: int,
+    exit_idx: int,
+    entry_price: float,
+    exit_price: float,
+    reason: int,
+    qty: float,
+    entry_fee: float,
+    slip: float,
+    fee: float,
+) -> float:
+    """Write the trade closed at ``exit_price`` (before slippage) into ``trades[row]``; returns the cash it
+    adds back: gross PnL less the exit fee."""
+    px = exit_price * (1.0 - slip * side)
+    gross = side * qty * (px - entry_price)
+    exit_fee = qty * px * fee
+    trades[row, 0] = side
+    trades[row, 1] = entry_idx
+    trades[row, 2] = exit_idx
+    trades[row, 3] = entry_price
+    trades[row, 4] = px
+    trades[row, 5] = reason
+    trades[row, 6] = qty
+    trades[row, 7] = gross - entry_fee - exit_fee
+    trades[row, 8] = entry_fee + exit_fee
+    return gross - exit_fee
+
+
+@njit(cache=True, nogil=True)
 def simulate(
     open_: np.ndarray,
     high: np.ndarray,
@@ -87,19 +119,20 @@ def simulate(
             pending_exit = 0
             if reason >= 0:
                 # close the position at this open
-                px = exit_price * (1.0 - slip * side)
-                gross = side * qty * (px - entry_price)
-                exit_fee = qty * px * fee
-                cash += gross - exit_fee
-                trades[n_trades, 0] = side
-                trades[n_trades, 1] = entry_idx
-                trades[n_trades, 2] = i
-                trades[n_trades, 3] = entry_price
-                trades[n_trades, 4] = px
-                trades[n_trades, 5] = reason
-                trades[n_trades, 6] = qty
-                trades[n_trades, 7] = gross - entry_fee - exit_fee
-                trades[n_trades, 8] = entry_fee + exit_fee
+                cash += _record_exit(
+                    trades,
+                    n_trades,
+                    side,
+                    entry_idx,
+                    i,
+                    entry_price,
+                    exit_price,
+                    reason,
+                    qty,
+                    entry_fee,
+                    slip,
+                    fee,
+                )
                 n_trades += 1
                 side = 0
                 reason = -1
@@ -176,19 +209,20 @@ def simulate(
                     extreme = entry_price
 
         if reason >= 0:
-            px = exit_price * (1.0 - slip * side)
-            gross = side * qty * (px - entry_price)
-            exit_fee = qty * px * fee
-            cash += gross - exit_fee
-            trades[n_trades, 0] = side
-            trades[n_trades, 1] = entry_idx
-            trades[n_trades, 2] = i
-            trades[n_trades, 3] = entry_price
-            trades[n_trades, 4] = px
-            trades[n_trades, 5] = reason
-            trades[n_trades, 6] = qty
-            trades[n_trades, 7] = gross - entry_fee - exit_fee
-            trades[n_trades, 8] = entry_fee + exit_fee
+            cash += _record_exit(
+                trades,
+                n_trades,
+                side,
+                entry_idx,
+                i,
+                entry_price,
+                exit_price,
+                reason,
+                qty,
+                entry_fee,
+                slip,
+                fee,
+            )
             n_trades += 1
             side = 0
             if cash <= 0.0:
@@ -214,19 +248,20 @@ def simulate(
 
     open_position = np.zeros(5)
     if side != 0 and close_at_end:
-        px = close[n - 1] * (1.0 - slip * side)
-        gross = side * qty * (px - entry_price)
-        exit_fee = qty * px * fee
-        cash += gross - exit_fee
-        trades[n_trades, 0] = side
-        trades[n_trades, 1] = entry_idx
-        trades[n_trades, 2] = n - 1
-        trades[n_trades, 3] = entry_price
-        trades[n_trades, 4] = px
-        trades[n_trades, 5] = _END
-        trades[n_trades, 6] = qty
-        trades[n_trades, 7] = gross - entry_fee - exit_fee
-        trades[n_trades, 8] = entry_fee + exit_fee
+        cash += _record_exit(
+            trades,
+            n_trades,
+            side,
+            entry_idx,
+            n - 1,
+            entry_price,
+            close[n - 1],
+            _END,
+            qty,
+            entry_fee,
+            slip,
+            fee,
+        )
         n_trades += 1
         equity[n - 1] = cash
         side = 0
