@@ -133,6 +133,15 @@ class ElasticsearchService:
             user=user,
         )
 
+    def ready(self) -> bool:
+        """The node answers and every primary shard is started (health yellow or green).
+
+        A restarted node answers while it still recovers the indices on disk (health red); a search or
+        count against one of those then fails with 503, so it is not ready yet.
+        """
+        probe = self.probe()
+        return probe is not None and probe["health"] in ("yellow", "green")
+
     def probe(self, timeout_s: float = 2.0) -> dict[str, object] | None:
         """Version and cluster health; ``None`` when the node does not answer or is not ready."""
         # `GET /` lives in the rest-root module, which the integ-test-zip lacks: ask the node itself.

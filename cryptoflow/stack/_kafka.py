@@ -123,6 +123,10 @@ class KafkaService:
             self.name, command, env=env, cwd=self.run_dir, log_file=self.log_file, pid_file=self.pid_file
         )
 
+    def ready(self) -> bool:
+        """The broker answers a metadata request."""
+        return self.probe() is not None
+
     def probe(self, timeout_s: float = 2.0) -> dict[str, object] | None:
         """Ask the broker for metadata; ``None`` when it does not answer."""
         admin = AdminClient(

@@ -24,6 +24,7 @@ class _Service(Protocol):
     def process(self) -> _process.ManagedProcess | None: ...
     def start(self) -> _process.ManagedProcess: ...
     def probe(self, timeout_s: float = ...) -> dict[str, object] | None: ...
+    def ready(self) -> bool: ...
 
 
 class LocalStack:
@@ -59,8 +60,12 @@ class LocalStack:
         """
         started: list[_Service] = []
         for service in self.services:
-            if service.probe() is not None:
+            if service.ready():
                 on_progress(f"{service.name} already answers on port {self._port(service)}")
+                continue
+            if service.probe() is not None:
+                on_progress(f"{service.name} answers but is not ready yet (recovering), waiting for it")
+                started.append(service)
                 continue
             if service.process() is not None:
                 on_progress(f"{service.name} is starting (pid file present), waiting for it")
@@ -82,9 +87,9 @@ class LocalStack:
 
     def _wait_ready(self, service: _Service, deadline: float) -> None:
         while time.monotonic() < deadline:
-            if service.probe() is not None:
+            if service.ready():
                 return
-            if service.process() is None:
+            if service.process() is None and service.probe() is None:
                 raise StackError(
                     f"{service.name} exited while starting; last lines of {service.log_file}:\n"
                     + _tail(service.log_file)

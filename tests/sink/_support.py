@@ -10,6 +10,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, Message
 from confluent_kafka.admin import AdminClient
+from elasticsearch import ApiError
 
 from cryptoflow.config import Settings, load_settings
 from cryptoflow.elastic import INDEX_KINDS, index_alias, make_client
@@ -59,28 +60,47 @@ def cleanup(settings: Settings) -> None:
         pass
 
 
+def _once_shards_started(call: Callable[[], Any], timeout_s: float = 30.0) -> Any:
+    """Run an Elasticsearch read, retrying while it answers 503 because an index the sink has just
+    created still has its primary shard initialising (a busy 2-core machine takes seconds for that)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return call()
+        except ApiError as error:
+            if error.meta.status != 503 or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
 def es_count(settings: Settings, kind: str) -> int:
     client = make_client(settings.elasticsearch)
     alias = index_alias(settings.elasticsearch, kind)
-    client.indices.refresh(index=alias, ignore_unavailable=True, allow_no_indices=True)
-    return int(client.count(index=alias, ignore_unavailable=True, allow_no_indices=True)["count"])
+
+    def count() -> int:
+        client.indices.refresh(index=alias, ignore_unavailable=True, allow_no_indices=True)
+        return int(client.count(index=alias, ignore_unavailable=True, allow_no_indices=True)["count"])
+
+    return int(_once_shards_started(count))
 
 
 def es_docs(settings: Settings, kind: str, query: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
     """Every document of a kind: ``{_id: _source}`` (scrolling with search_after)."""
     client = make_client(settings.elasticsearch)
     alias = index_alias(settings.elasticsearch, kind)
-    client.indices.refresh(index=alias)
+    _once_shards_started(lambda: client.indices.refresh(index=alias))
     docs: dict[str, dict[str, Any]] = {}
     after = None
     while True:
-        page = client.search(
-            index=alias,
-            size=5000,
-            query=query or {"match_all": {}},
-            sort=[{"event_id": "asc"}],
-            search_after=after,
-        )["hits"]["hits"]
+        page = _once_shards_started(
+            lambda after=after: client.search(
+                index=alias,
+                size=5000,
+                query=query or {"match_all": {}},
+                sort=[{"event_id": "asc"}],
+                search_after=after,
+            )["hits"]["hits"]
+        )
         if not page:
             return docs
         for hit in page:

@@ -146,7 +146,9 @@ def test_elasticsearch_down_20_s_mid_stream_the_sink_recovers_by_itself(
             time.sleep(max(0.0, 20.0 - (time.monotonic() - down_at)))
             assert sink.poll() is None, "the sink died while Elasticsearch was down"
         finally:
-            local_stack.up()  # restarts only Elasticsearch
+            status = local_stack.up()  # restarts only Elasticsearch
+        # `up` returns once the node has recovered its indices, not merely once it answers
+        assert status["elasticsearch"]["health"] in ("yellow", "green")
 
         wait_until(
             lambda: es_count(pipeline, "candles") == len(first) + len(second), 120, "the sink to catch up"
