@@ -157,5 +157,9 @@ class Broker(Protocol):
         ...
 
     async def stop(self) -> None:
-        """Release connections."""
+        """Save the state and release connections."""
+        ...
+
+    async def release(self) -> None:
+        """Release connections without writing the state (another worker owns the symbol now)."""
         ...

@@ -157,6 +157,10 @@ class BinanceFuturesBroker:
     async def stop(self) -> None:
         """Save and close the REST session."""
         self.save()
+        await self.release()
+
+    async def release(self) -> None:
+        """Close the REST session without writing the state (saved after every change anyway)."""
         if self.client is not None:
             await self.client.close_connection()
             self.client = None

@@ -92,5 +92,8 @@ class PaperBroker:
         )
 
     async def stop(self) -> None:
-        """Nothing to release."""
+        """Save the state."""
         self.save()
+
+    async def release(self) -> None:
+        """Nothing to release; the state was saved after every change."""

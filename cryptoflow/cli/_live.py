@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import os
+import signal
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import typer
@@ -101,13 +105,30 @@ def _endpoints(binance: object, testnet: bool) -> object:
     return TESTNET_FUTURES if testnet else configured
 
 
-def _emitter(use_kafka: bool, kafka: object):  # noqa: ANN202 - (emit, close)
-    if not use_kafka:
-        return (lambda event: None), (lambda: None)
-    from cryptoflow.kafka import EventProducer
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
-    producer = EventProducer(kafka)  # type: ignore[arg-type]
-    return producer.send, (lambda: producer.flush(60))
+
+@contextlib.contextmanager
+def _emitter(use_kafka: bool, kafka: object) -> Iterator[Callable[[object], None]]:
+    """Where the events go: Kafka, or nowhere with ``--no-kafka``.
+
+    SIGINT and SIGTERM (``docker stop``) end the service cleanly: the run loop unwinds (the broker saves
+    its state), every queued event is delivered, and the command exits with 0.
+    """
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        if not use_kafka:
+            yield lambda event: None
+            return
+        from cryptoflow.kafka import EventProducer
+
+        with EventProducer(kafka) as producer:  # type: ignore[arg-type]
+            yield producer.send
+    except KeyboardInterrupt:
+        console.print("stopped" + ("; every event was delivered to Kafka" if use_kafka else ""))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def trade(
@@ -124,10 +145,32 @@ def trade(
     leverage: int = typer.Option(1, "--leverage", help="Leverage set on the exchange before trading."),
     margin_type: str = typer.Option("ISOLATED", "--margin-type", help="ISOLATED or CROSSED."),
     kafka: bool = typer.Option(True, "--kafka/--no-kafka", help="Publish candle, signal and trade events."),
+    from_kafka: bool = typer.Option(
+        False,
+        "--from-kafka",
+        help="Read closed candles from the candles topic as one worker of a consumer group (start K).",
+    ),
+    candles_run_id: str = typer.Option(
+        "realtime", "--candles-run-id", help="--from-kafka: trade the candles of this indicators run."
+    ),
+    group: str | None = typer.Option(
+        None, "--group", help="--from-kafka: consumer group (default <prefix>.auto-trade.<run id>)."
+    ),
+    max_candle_age: float | None = typer.Option(
+        None,
+        "--max-candle-age",
+        help="--from-kafka: do not trade candles closed longer ago (s; default two intervals; 0: no limit).",
+    ),
 ) -> None:
-    """Trade closed candles live: websocket klines -> strategy -> broker -> events on Kafka."""
-    from auto_trade import AutoTrade, AutoTradeOptions
+    """Trade closed candles live: websocket klines -> strategy -> broker -> events on Kafka.
+
+    With --from-kafka the candles come from the candles topic that `cryptoflow indicators` fills; start
+    several such workers with the same --run-id and they share the symbols (a consumer group). They keep
+    their state per symbol in --state-dir, which they must share (e.g. one volume).
+    """
+    from auto_trade import AutoTrade, AutoTradeOptions, CandleTopicWorker, WorkerOptions
     from cryptoflow.brokers import BinanceFuturesBroker, PaperBroker, TradingConfig
+    from cryptoflow.candles import interval_ms
     from cryptoflow.cli._backtest import _params
     from cryptoflow.cli._common import settings
     from cryptoflow.strategies import load_strategy
@@ -140,26 +183,54 @@ def trade(
     instance = load_strategy(strategy, **_params(param))
     trading = TradingConfig(cash=cash, fraction=fraction, leverage=leverage, margin_type=margin_type.upper())
     endpoints = _endpoints(config.binance, broker == "testnet")
-    if broker == "paper":
-        chosen = PaperBroker(trading, state_dir / f"{run_id}.paper.json")
-    else:
+    universe = _symbols(symbols)
+
+    def make_broker(trading: TradingConfig, stem: str) -> PaperBroker | BinanceFuturesBroker:
+        """The broker keeping its state in ``<state dir>/<stem>.<broker>.json``."""
+        if broker == "paper":
+            return PaperBroker(trading, state_dir / f"{stem}.paper.json")
         key, secret = config.binance.api_key, config.binance.api_secret
-        chosen = BinanceFuturesBroker(
+        return BinanceFuturesBroker(
             trading,
-            state_dir / f"{run_id}.{broker}.json",
+            state_dir / f"{stem}.{broker}.json",
             mode=broker,
             endpoints=endpoints,  # type: ignore[arg-type]
             api_key=key.get_secret_value() if key else None,
             api_secret=secret.get_secret_value() if secret else None,
         )
-    emit, close = _emitter(kafka, config.kafka)
-    options = AutoTradeOptions(_symbols(symbols), interval, run_id, state_dir, market="futures")
-    runner = AutoTrade(options, instance, chosen, emit, endpoints=endpoints)  # type: ignore[arg-type]
-    console.print(f"trading {', '.join(options.symbols)} {interval} with {instance.describe()} ({broker})")
-    try:
-        asyncio.run(runner.run())
-    finally:
-        close()
+
+    console.print(f"trading {', '.join(universe)} {interval} with {instance.describe()} ({broker})")
+    if not from_kafka:
+        chosen = make_broker(trading, run_id)
+        options = AutoTradeOptions(universe, interval, run_id, state_dir, market="futures")
+        with _emitter(kafka, config.kafka) as emit:
+            runner = AutoTrade(options, instance, chosen, emit, endpoints=endpoints)  # type: ignore[arg-type]
+            asyncio.run(runner.run())
+        return
+
+    # one broker per symbol, with its share of the budget and its own state file
+    share = dataclasses.replace(trading, cash=trading.cash / len(universe))
+    make_broker(share, run_id)  # wrong keys fail now, not at the first candle
+    age = 2 * interval_ms(interval) / 1000 if max_candle_age is None else (max_candle_age or None)
+    worker_options = WorkerOptions(
+        universe,
+        interval,
+        run_id,
+        state_dir,
+        candles_run_id=candles_run_id,
+        group=group,
+        max_candle_age_s=age,
+    )
+    with _emitter(kafka, config.kafka) as emit:
+        worker = CandleTopicWorker(
+            worker_options,
+            config.kafka,
+            instance,
+            lambda symbol: make_broker(share, f"{run_id}.{symbol}"),
+            emit,
+            endpoints=endpoints,  # type: ignore[arg-type]
+        )
+        asyncio.run(worker.run())
 
 
 def indicators(
@@ -177,10 +248,7 @@ def indicators(
     if market not in ("spot", "futures"):
         raise ConfigurationError(f"--market expects spot or futures, got {market!r}")
     config = settings()
-    emit, close = _emitter(kafka, config.kafka)
     options = RealtimeOptions(_symbols(symbols), interval, run_id, preset=preset, market=market)
     console.print(f"streaming indicators of {', '.join(options.symbols)} {interval}")
-    try:
+    with _emitter(kafka, config.kafka) as emit:
         asyncio.run(run_realtime(options, emit, endpoints=_endpoints(config.binance, False)))  # type: ignore[arg-type]
-    finally:
-        close()

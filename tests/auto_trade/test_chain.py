@@ -1,0 +1,215 @@
+"""The whole live chain on the real local stack, every part a real process:
+
+fake exchange (five real 2025-08 files) -> ``cryptoflow indicators`` -> Kafka -> two ``cryptoflow trade
+--from-kafka`` workers in one consumer group (paper broker) -> Kafka -> ``cryptoflow sink`` -> Elasticsearch,
+with the websocket dropped mid-run.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from confluent_kafka.admin import AdminClient
+
+from backtesting import BacktestConfig, backtest_symbol
+from cryptoflow.candles import load_candles
+from cryptoflow.config import Settings
+from cryptoflow.events import decode
+from cryptoflow.indicators import compute
+from cryptoflow.kafka import client_config, topic_name
+from cryptoflow.stack import LocalStack
+from cryptoflow.strategies import load_strategy
+from tests.auto_trade.test_parity import STRATEGIES
+from tests.exchange.conftest import make_exchange
+from tests.sink._support import REPO, cleanup, es_docs, prefix_env, prefixed_settings, read_topic
+from tests.sink._support import wait_until as _wait_until
+
+pytestmark = pytest.mark.integration
+
+SYMBOLS = ("BNBUSDT", "BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT")
+HISTORY, LIVE, DROP_AFTER = 300, 120, 40
+MARKET_RUN, TRADE_RUN = "chain-market", "chain-trade"
+PARAMS = STRATEGIES["stops"]
+
+
+@pytest.fixture
+def pipeline(local_stack: LocalStack, unique_name: str) -> Iterator[Settings]:
+    settings = prefixed_settings(unique_name)
+    yield settings
+    cleanup(settings)
+
+
+class _Processes:
+    """The chain's processes, each logging to its own file; killed at the end whatever happens."""
+
+    def __init__(self, folder: Path, env: dict[str, str]) -> None:
+        self.folder, self.env = folder, env
+        self.running: dict[str, subprocess.Popen] = {}
+
+    def start(self, name: str, *args: str) -> None:
+        with (self.folder / f"{name}.log").open("ab") as out:
+            self.running[name] = subprocess.Popen(
+                [sys.executable, "-m", "cryptoflow", *args],
+                cwd=REPO,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    def log(self, name: str) -> str:
+        return (self.folder / f"{name}.log").read_text(errors="replace")
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {n} ---\n{self.log(n)[-2500:]}" for n in self.running)
+
+    def check_alive(self) -> None:
+        dead = {n: p.returncode for n, p in self.running.items() if p.poll() is not None}
+        assert not dead, f"exited early: {dead}\n{self.logs()}"
+
+    def stop(self, name: str) -> int:
+        process = self.running[name]
+        process.send_signal(signal.SIGTERM)
+        return process.wait(timeout=60)
+
+    def kill_all(self) -> None:
+        for process in self.running.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=30)
+
+
+def _group_ready(settings: Settings, group: str, members: int) -> bool:
+    """``members`` workers joined and every partition of the candles topic is assigned to one of them."""
+    admin = AdminClient(client_config(settings.kafka))
+    topic = topic_name(settings.kafka, "candles")
+    partitions = len(admin.list_topics(topic, timeout=10).topics[topic].partitions)
+    description = admin.describe_consumer_groups([group])[group].result(timeout=10)
+    assigned = [tp for m in description.members for tp in m.assignment.topic_partitions]
+    return len(description.members) == members and len(assigned) == partitions and partitions > 0
+
+
+def _backtest(shared_data: Path, symbol: str, strategy) -> list[tuple]:
+    candles = load_candles(shared_data / f"{symbol}_5m_2025-08.csv").iloc[: HISTORY + LIVE]
+    indicators = compute(candles, preset=strategy.indicator_preset, **strategy.indicator_params())
+    engine = BacktestConfig(cash=10_000 / len(SYMBOLS), fill="close", fee_rate=0.0004, fraction=1.0)
+    trades = backtest_symbol(
+        candles.iloc[HISTORY:], strategy, engine, indicators=indicators.iloc[HISTORY:], symbol=symbol
+    ).trades
+    return [
+        (t.side, t.entry_time.value // 1_000_000, t.exit_time.value // 1_000_000, t.exit_reason, t.pnl)
+        for t in trades.itertuples()
+    ]
+
+
+def _by_run(run_id: str) -> dict:
+    return {"term": {"run_id": run_id}}
+
+
+def test_five_symbols_through_the_whole_chain_on_the_real_stack(
+    pipeline: Settings, shared_data: Path, tmp_path: Path
+) -> None:
+    exchange = make_exchange(shared_data, symbols=SYMBOLS, history=HISTORY, limit=LIVE, speed=8)
+    env = {
+        **prefix_env(pipeline.kafka.topic_prefix),
+        "CRYPTOFLOW_BINANCE__BASE_URL": exchange.base_url,
+        "CRYPTOFLOW_BINANCE__STREAM_URL": exchange.stream_url,
+    }
+    procs = _Processes(tmp_path, env)
+    symbols = ",".join(SYMBOLS)
+    params = [arg for name, value in PARAMS.items() for arg in ("-p", f"{name}={value}")]
+    group = f"{pipeline.kafka.topic_prefix}.auto-trade.{TRADE_RUN}"
+
+    def wait_until(predicate, timeout_s: float, what: str) -> None:
+        def check() -> bool:
+            procs.check_alive()
+            return predicate()
+
+        try:
+            _wait_until(check, timeout_s, what)
+        except AssertionError as error:
+            raise AssertionError(f"{error}\n{procs.logs()}") from None
+
+    try:
+        procs.start("sink", "sink", "--batch-wait-ms", "200")
+        for worker in ("worker-1", "worker-2"):
+            procs.start(
+                worker, "trade", "--from-kafka", "--symbols", symbols, "--interval", "5m",
+                "--strategy", "basic", *params, "--run-id", TRADE_RUN, "--candles-run-id", MARKET_RUN,
+                "--state-dir", str(tmp_path / "state"), "--max-candle-age", "0",
+            )  # fmt: skip
+        wait_until(lambda: _group_ready(pipeline, group, 2), 90, "both workers to share the partitions")
+        procs.start(
+            "indicators", "indicators", "--symbols", symbols, "--interval", "5m", "--run-id", MARKET_RUN
+        )
+        wait_until(lambda: bool(exchange.subscribers), 60, "the indicators service to subscribe")
+        exchange.start_replay()
+
+        wait_until(lambda: exchange.market.cursor >= HISTORY + DROP_AFTER, 60, "the replay to progress")
+        exchange.drop_connections()  # a network failure mid-run: reconnect and backfill
+        wait_until(lambda: exchange.market.finished, 90, "the replay to end")
+
+        expected = LIVE * len(SYMBOLS)
+        market = {"bool": {"filter": [_by_run(MARKET_RUN), {"term": {"source": "live"}}]}}
+        traded = {"bool": {"filter": [_by_run(TRADE_RUN), {"term": {"source": "paper"}}]}}
+        wait_until(lambda: len(es_docs(pipeline, "candles", market)) == expected, 90, "the market candles")
+        wait_until(lambda: len(es_docs(pipeline, "candles", traded)) == expected, 90, "the traded candles")
+        for name in ("indicators", "worker-1", "worker-2"):
+            assert procs.stop(name) == 0, procs.logs()
+        time.sleep(3)  # the sink's last batch
+        assert procs.stop("sink") == 0, procs.logs()
+    finally:
+        procs.kill_all()
+        exchange.stop_thread()
+
+    # every closed candle was published once (no duplicate after the reconnect) and indexed once
+    grid = [int(t) for t in exchange.market.grid[HISTORY : HISTORY + LIVE]]
+    published = [decode(m.value()) for m in read_topic(pipeline, "candles", timeout_s=60)]
+    live = Counter((e.symbol, e.time_ms) for e in published if e.run_id == MARKET_RUN)
+    assert live == Counter({(s, t): 1 for s in SYMBOLS for t in grid})
+    assert "reconnecting" in procs.log("indicators")
+    for run_id in (MARKET_RUN, TRADE_RUN):
+        docs = es_docs(pipeline, "candles", {"bool": {"filter": [_by_run(run_id)]}}).values()
+        assert sorted((d["symbol"], d["time_ms"]) for d in docs) == sorted(
+            (s, t) for s in SYMBOLS for t in grid
+        )
+    # intrabar indicator documents for every symbol, each of a candle of the replay
+    intrabar = es_docs(pipeline, "indicators", {"bool": {"filter": [_by_run(MARKET_RUN)]}}).values()
+    assert set(Counter(d["symbol"] for d in intrabar)) == set(SYMBOLS)
+    assert {d["indicator"]["open_time_ms"] for d in intrabar} <= set(grid)
+    assert all(d["indicator"]["provisional"] for d in intrabar)
+
+    # the two workers together traded exactly what the backtester finds, symbol by symbol
+    strategy = load_strategy("basic", **PARAMS)
+    trades = es_docs(pipeline, "trades", {"bool": {"filter": [_by_run(TRADE_RUN)]}}).values()
+    closed = sorted(
+        ((t["symbol"], t["trade"]) for t in trades if t["trade"]["leg"] == "close"),
+        key=lambda pair: pair[1]["entry_time_ms"],
+    )
+    total = 0
+    for symbol in SYMBOLS:
+        want = _backtest(shared_data, symbol, strategy)
+        got = [
+            (t["side"], t["entry_time_ms"], t["exit_time_ms"], t["exit_reason"], t["pnl"])
+            for name, t in closed
+            if name == symbol
+        ]
+        assert [g[:4] for g in got] == [w[:4] for w in want], symbol
+        assert [g[4] for g in got] == pytest.approx([w[4] for w in want], rel=1e-9), symbol
+        total += len(want)
+    assert total >= 5
+    # both workers traded: each activated the symbols of its partitions, none activated one twice
+    activated = [
+        match.group(1)
+        for worker in ("worker-1", "worker-2")
+        for match in re.finditer(r" (\w+): trading it \(partition", procs.log(worker))
+    ]
+    assert sorted(activated) == sorted(SYMBOLS)
+    assert read_topic(pipeline, "dlq", timeout_s=5) == []  # nothing was refused on the way
