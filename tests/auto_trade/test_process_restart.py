@@ -1,0 +1,180 @@
+"""A real ``cryptoflow trade`` process killed (SIGKILL) with an open position and started again: the
+position comes back from the exchange, no order is sent twice, and the restarted process closes it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from cryptoflow.brokers import client_order_id
+from cryptoflow.exchange import FakeExchange
+from tests.auto_trade.test_parity import HISTORY, LIVE, STRATEGIES
+from tests.exchange.conftest import KEY, SECRET, make_exchange
+
+REPO = Path(__file__).resolve().parents[2]
+SYMBOL = "ETHUSDT"
+RUN_ID = "kill-restart"
+SPEED = 2.0  # candles per second: a position opens within seconds and lasts a few hundred ms at least
+
+
+class TradeProcess:
+    """``python -m cryptoflow trade --broker testnet`` against the fake exchange, logging to a file."""
+
+    def __init__(self, exchange: FakeExchange, state_dir: Path, log_path: Path) -> None:
+        params = [arg for name, value in STRATEGIES["stops"].items() for arg in ("-p", f"{name}={value}")]
+        command = [
+            sys.executable,
+            "-m",
+            "cryptoflow",
+            "trade",
+            "--broker",
+            "testnet",
+            "--symbols",
+            SYMBOL,
+            "--interval",
+            "5m",
+            "--strategy",
+            "basic",
+            *params,
+            "--run-id",
+            RUN_ID,
+            "--state-dir",
+            str(state_dir),
+            "--no-kafka",
+        ]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CRYPTOFLOW_")}  # no stray config
+        env.update(
+            CRYPTOFLOW_BINANCE__BASE_URL=exchange.base_url,
+            CRYPTOFLOW_BINANCE__STREAM_URL=exchange.stream_url,
+            CRYPTOFLOW_BINANCE__API_KEY=KEY,
+            CRYPTOFLOW_BINANCE__API_SECRET=SECRET,
+            PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
+            PYTHONUNBUFFERED="1",
+        )
+        self.log_path = log_path
+        with log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                command,
+                env=env,
+                cwd=state_dir.parent,  # no ./cryptoflow.toml or ./.env from the repository
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def tail(self, lines: int = 40) -> str:
+        return f"\n--- tail of {self.log_path.name} ---\n" + "\n".join(self.log().splitlines()[-lines:])
+
+    def wait_for(self, condition: Callable[[], object], what: str, timeout: float) -> None:
+        """Poll ``condition`` until it holds; fail (with the log) on timeout or if the process died."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if self.process.poll() is not None:
+                raise AssertionError(
+                    f"the trade process exited ({self.process.returncode}) before {what}" + self.tail()
+                )
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {what} within {timeout:.0f} s" + self.tail())
+            time.sleep(0.01)
+
+    def exit_code(self, timeout: float) -> int:
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(
+                f"the trade process still runs after {timeout:.0f} s" + self.tail()
+            ) from None
+
+    def end(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+
+def _saved_position(state_file: Path) -> dict | None:
+    try:  # replaced atomically: either the old or the new document
+        return json.loads(state_file.read_text()).get("positions", {}).get(SYMBOL)
+    except FileNotFoundError:
+        return None
+
+
+def test_killed_process_resumes_its_open_position_without_a_duplicate_order(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    exchange = make_exchange(shared_data, symbols=(SYMBOL,), history=HISTORY, limit=LIVE, speed=SPEED)
+    account = exchange.account
+    state_dir = tmp_path / "state"
+    state_file = state_dir / f"{RUN_ID}.testnet.json"
+    processes: list[TradeProcess] = []
+    try:
+        # first process: trades until a position is open on the exchange and in its state file
+        first = TradeProcess(exchange, state_dir, tmp_path / "first.log")
+        processes.append(first)
+        first.wait_for(lambda: exchange.subscribers, "websocket subscription", 90)
+        exchange.start_replay()
+
+        def opened() -> bool:
+            saved = _saved_position(state_file)
+            return (
+                account.positions[SYMBOL].amount != 0
+                and saved is not None
+                and saved["entry_order_id"] == account.requests[-1]["newClientOrderId"]
+            )
+
+        first.wait_for(opened, "open position", 60)
+        first.process.kill()
+        assert first.exit_code(10) == -signal.SIGKILL, first.tail()
+
+        amount = account.positions[SYMBOL].amount  # the process is gone: nothing changes it any more
+        before = list(account.requests)
+        saved = _saved_position(state_file)
+        assert amount != 0, "the position closed before the kill landed" + first.tail()
+        assert saved is not None and saved["side"] == (1 if amount > 0 else -1), saved
+        open_id = client_order_id(RUN_ID, SYMBOL, saved["entry_time"], "open")
+        assert saved["entry_order_id"] == open_id == before[-1]["newClientOrderId"]
+        assert "reduceOnly" not in before[-1] and float(before[-1]["quantity"]) == abs(amount)
+
+        # second process, same run id and state dir: resumes the position, then closes it
+        down = exchange.market.cursor  # candles before grid[down] closed while no process ran
+        second = TradeProcess(exchange, state_dir, tmp_path / "second.log")
+        processes.append(second)
+        side = "long" if amount > 0 else "short"
+        resumed = f"{SYMBOL}: resuming a {side} position of {abs(amount):g} at"
+        second.wait_for(lambda: resumed in second.log(), f"{resumed!r} log line", 90)
+        second.wait_for(lambda: len(account.requests) > len(before), "order after the restart", 120)
+        close = account.requests[len(before)]
+        close_order = next(
+            o for o in list(account.orders.values()) if o.client_order_id == close["newClientOrderId"]
+        )
+        second.wait_for(lambda: close_order.status != "NEW", "fill of the close order", 10)
+
+        logged = second.log()
+        assert "adopting" not in logged and "no longer has" not in logged, second.tail()
+        assert "was already placed" not in logged, second.tail()  # no order sent again (Binance's -4116)
+        # the first order of the restarted process closes the recovered position, decided on a candle that
+        # was still forming when it started (the ones that closed while no process ran are not traded)
+        assert close.get("reduceOnly") == "true", f"{close} is not a close" + second.tail()
+        assert close["side"] == ("SELL" if amount > 0 else "BUY") and float(close["quantity"]) == abs(amount)
+        assert close_order.status == "FILLED" and close_order.executed_qty == abs(amount)
+        live = [int(t) for t in exchange.market.grid[down:]]
+        assert close["newClientOrderId"] in {client_order_id(RUN_ID, SYMBOL, t, "close") for t in live}
+
+        second.process.send_signal(signal.SIGTERM)
+        assert second.exit_code(30) == 0, second.tail()
+    finally:
+        for process in processes:
+            process.end()
+        exchange.stop_thread()
+
+    ids = [r["newClientOrderId"] for r in account.requests]
+    assert len(ids) == len(set(ids)), ids
+    assert ids.count(open_id) == 1 and all(i.startswith("cf-") for i in ids)
