@@ -156,6 +156,8 @@ class CandleTopicWorker:
                 "enable.auto.commit": True,
                 "enable.auto.offset.store": False,
                 "auto.commit.interval.ms": 1000,
+                # a worker that died hands its symbols over after 10 s (Kafka's default is 45 s)
+                "session.timeout.ms": 10_000,
             }
         )
 

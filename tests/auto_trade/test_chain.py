@@ -2,7 +2,8 @@
 
 fake exchange (five real 2025-08 files) -> ``cryptoflow indicators`` -> Kafka -> two ``cryptoflow trade
 --from-kafka`` workers in one consumer group (paper broker) -> Kafka -> ``cryptoflow sink`` -> Elasticsearch,
-with the websocket dropped mid-run.
+with the websocket dropped mid-run and then one worker killed (SIGKILL): the other takes its symbols over,
+with their positions, and trades the backlog.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from tests.sink._support import wait_until as _wait_until
 pytestmark = pytest.mark.integration
 
 SYMBOLS = ("BNBUSDT", "BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT")
-HISTORY, LIVE, DROP_AFTER = 300, 120, 40
+HISTORY, LIVE, DROP_AFTER, KILL_AFTER = 300, 120, 40, 70
 MARKET_RUN, TRADE_RUN = "chain-market", "chain-trade"
 PARAMS = STRATEGIES["stops"]
 
@@ -53,6 +54,7 @@ class _Processes:
     def __init__(self, folder: Path, env: dict[str, str]) -> None:
         self.folder, self.env = folder, env
         self.running: dict[str, subprocess.Popen] = {}
+        self.killed: set[str] = set()
 
     def start(self, name: str, *args: str) -> None:
         with (self.folder / f"{name}.log").open("ab") as out:
@@ -71,7 +73,9 @@ class _Processes:
         return "\n".join(f"--- {n} ---\n{self.log(n)[-2500:]}" for n in self.running)
 
     def check_alive(self) -> None:
-        dead = {n: p.returncode for n, p in self.running.items() if p.poll() is not None}
+        dead = {
+            n: p.returncode for n, p in self.running.items() if p.poll() is not None and n not in self.killed
+        }
         assert not dead, f"exited early: {dead}\n{self.logs()}"
 
     def stop(self, name: str) -> int:
@@ -107,6 +111,11 @@ def _backtest(shared_data: Path, symbol: str, strategy) -> list[tuple]:
         (t.side, t.entry_time.value // 1_000_000, t.exit_time.value // 1_000_000, t.exit_reason, t.pnl)
         for t in trades.itertuples()
     ]
+
+
+def _activated(log: str) -> list[str]:
+    """The symbols a worker took on, in order (its ``<SYMBOL>: trading it (partition ...`` lines)."""
+    return re.findall(r" (\w+): trading it \(partition", log)
 
 
 def _by_run(run_id: str) -> dict:
@@ -154,6 +163,14 @@ def test_five_symbols_through_the_whole_chain_on_the_real_stack(
 
         wait_until(lambda: exchange.market.cursor >= HISTORY + DROP_AFTER, 60, "the replay to progress")
         exchange.drop_connections()  # a network failure mid-run: reconnect and backfill
+        wait_until(lambda: exchange.market.cursor >= HISTORY + KILL_AFTER, 60, "the replay to progress")
+        victim = max(("worker-1", "worker-2"), key=lambda name: len(_activated(procs.log(name))))
+        survivor = "worker-2" if victim == "worker-1" else "worker-1"
+        held_by_victim = _activated(procs.log(victim))
+        procs.killed.add(victim)
+        procs.running[victim].kill()  # no goodbye: the group notices after the session timeout
+        procs.running[victim].wait(timeout=30)
+        killed = procs.running[victim]
         wait_until(lambda: exchange.market.finished, 90, "the replay to end")
 
         expected = LIVE * len(SYMBOLS)
@@ -161,13 +178,14 @@ def test_five_symbols_through_the_whole_chain_on_the_real_stack(
         traded = {"bool": {"filter": [_by_run(TRADE_RUN), {"term": {"source": "paper"}}]}}
         wait_until(lambda: len(es_docs(pipeline, "candles", market)) == expected, 90, "the market candles")
         wait_until(lambda: len(es_docs(pipeline, "candles", traded)) == expected, 90, "the traded candles")
-        for name in ("indicators", "worker-1", "worker-2"):
+        for name in ("indicators", survivor):
             assert procs.stop(name) == 0, procs.logs()
         time.sleep(3)  # the sink's last batch
         assert procs.stop("sink") == 0, procs.logs()
     finally:
         procs.kill_all()
         exchange.stop_thread()
+    assert killed.returncode == -signal.SIGKILL
 
     # every closed candle was published once (no duplicate after the reconnect) and indexed once
     grid = [int(t) for t in exchange.market.grid[HISTORY : HISTORY + LIVE]]
@@ -205,11 +223,7 @@ def test_five_symbols_through_the_whole_chain_on_the_real_stack(
         assert [g[4] for g in got] == pytest.approx([w[4] for w in want], rel=1e-9), symbol
         total += len(want)
     assert total >= 5
-    # both workers traded: each activated the symbols of its partitions, none activated one twice
-    activated = [
-        match.group(1)
-        for worker in ("worker-1", "worker-2")
-        for match in re.finditer(r" (\w+): trading it \(partition", procs.log(worker))
-    ]
-    assert sorted(activated) == sorted(SYMBOLS)
+    # the survivor traded its own symbols, then took over the victim's (with their open positions)
+    assert held_by_victim and set(held_by_victim) <= set(SYMBOLS)
+    assert sorted(_activated(procs.log(survivor))) == sorted(SYMBOLS)
     assert read_topic(pipeline, "dlq", timeout_s=5) == []  # nothing was refused on the way
