@@ -314,15 +314,20 @@ class CandleTopicWorker:
                     consumer.store_offsets(message)
         finally:
             polling.shutdown(wait=True)  # an interrupted poll finishes before the consumer closes
-            consumer.close()  # commits the stored offsets and leaves the group
-            for held in self.symbols.values():
-                await held.broker.stop()
-            self.symbols.clear()
-            await self._release()
-            if self._client is not None:
-                await self._client.close_connection()
-                self._client = None
+            consumer.close()  # commits the stored offsets, gives the partitions up, leaves the group
+            await self._release_all()
 
     async def _release(self) -> None:
+        """Close the brokers of symbols given up (without writing their state)."""
         while self._released:
             await self._released.pop().release()
+
+    async def _release_all(self) -> None:
+        """Stop the brokers of the symbols still held and close the REST session."""
+        for held in self.symbols.values():
+            await held.broker.stop()
+        self.symbols.clear()
+        await self._release()
+        if self._client is not None:
+            await self._client.close_connection()
+            self._client = None

@@ -1,0 +1,157 @@
+"""The consumer-group worker's per-candle rules, without Kafka: activation (position back, REST warm-up),
+decisions once per candle, candles a previous owner decided, stale candles, giving symbols up."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import pytest
+
+from auto_trade import CandleTopicWorker, WorkerOptions
+from cryptoflow.brokers import PaperBroker, TradingConfig
+from cryptoflow.candles import Candle, load_candles
+from cryptoflow.config import load_settings
+from cryptoflow.events import CandleEvent
+from cryptoflow.indicators import compute
+from cryptoflow.marketdata import BinanceEndpoints
+from cryptoflow.strategies import load_strategy
+from tests.exchange.conftest import make_exchange
+
+HISTORY = 300
+
+
+@pytest.fixture
+def exchange(shared_data: Path):
+    ex = make_exchange(shared_data, symbols=("ETHUSDT",), history=HISTORY, limit=20)
+    yield ex
+    ex.stop_thread()
+
+
+def _worker(exchange, tmp_path: Path, events: list, **options) -> CandleTopicWorker:
+    return CandleTopicWorker(
+        WorkerOptions(["ETHUSDT"], "5m", "w", tmp_path, warmup_candles=HISTORY, **options),
+        load_settings().kafka,
+        load_strategy("basic"),
+        lambda symbol: PaperBroker(TradingConfig(cash=1_000), tmp_path / f"w.{symbol}.paper.json"),
+        events.append,
+        endpoints=BinanceEndpoints(exchange.base_url, exchange.stream_url),
+    )
+
+
+def _frame(shared_data: Path):
+    return load_candles(shared_data / "ETHUSDT_5m_2025-08.csv")
+
+
+def _live_candles(shared_data: Path, count: int) -> list[Candle]:
+    frame = _frame(shared_data).iloc[HISTORY : HISTORY + count]
+    return [
+        Candle(
+            "ETHUSDT",
+            "5m",
+            t.value // 1_000_000,
+            int(row.close_time),
+            row.open,
+            row.high,
+            row.low,
+            row.close,
+            row.volume,
+        )  # fmt: skip
+        for t, row in zip(frame.index, frame.itertuples(), strict=True)
+    ]
+
+
+def _decided(events: list) -> list[int]:
+    return [e.time_ms for e in events if isinstance(e, CandleEvent)]
+
+
+def test_each_candle_is_decided_once_after_a_rest_warm_up(
+    exchange, shared_data: Path, tmp_path: Path
+) -> None:
+    events: list = []
+    worker = _worker(exchange, tmp_path, events)
+    candles = _live_candles(shared_data, 4)
+
+    async def main() -> None:
+        for candle in [candles[0], candles[1], candles[1], candles[0], candles[2]]:  # re-deliveries
+            await worker._handle(candle, partition=0)
+        await worker._release_all()
+
+    asyncio.run(main())
+    assert _decided(events) == [c.open_time for c in candles[:3]]
+    # the REST warm-up fed every candle before the first one: the values are the batch engine's over
+    # the whole file (EMAs and Wilder's RSI depend on the whole history)
+    strategy = load_strategy("basic")
+    batch = compute(
+        _frame(shared_data).iloc[: HISTORY + 3],
+        preset=strategy.indicator_preset,
+        **strategy.indicator_params(),
+    )
+    got = [e.candle.indicators for e in events if isinstance(e, CandleEvent)]
+    assert [v.rsi for v in got] == pytest.approx(batch.rsi.iloc[HISTORY:].tolist(), rel=1e-9)
+    assert [v.macd for v in got] == pytest.approx(batch.macd.iloc[HISTORY:].tolist(), rel=1e-9)
+    state = (tmp_path / "w.ETHUSDT.engine.json").read_text()
+    assert str(candles[2].open_time) in state
+
+
+def test_candles_a_previous_owner_decided_only_feed_the_indicators(
+    exchange, shared_data: Path, tmp_path: Path
+) -> None:
+    candles = _live_candles(shared_data, 3)
+    (tmp_path / "w.ETHUSDT.engine.json").write_text(f'{{"last_decided": {candles[1].open_time}}}')
+    events: list = []
+    worker = _worker(exchange, tmp_path, events)
+
+    async def main() -> None:
+        for candle in candles:
+            await worker._handle(candle, partition=0)
+        await worker._release_all()
+
+    asyncio.run(main())
+    assert _decided(events) == [candles[2].open_time]
+
+
+def test_stale_candles_are_not_traded_and_the_log_says_why(
+    exchange, shared_data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    events: list = []
+    worker = _worker(exchange, tmp_path, events, max_candle_age_s=600)  # the 2025 candles are older
+    candle = _live_candles(shared_data, 1)[0]
+
+    async def main() -> None:
+        with caplog.at_level(logging.WARNING):
+            await worker._handle(candle, partition=0)
+        assert worker.symbols["ETHUSDT"].trader.last_decided == candle.open_time  # passed, for good
+        await worker._release_all()
+
+    asyncio.run(main())
+    assert events == []
+    assert f"ETHUSDT: the candle opened at {candle.open_time} closed" in caplog.text
+    assert "(more than 600 s): not traded" in caplog.text
+
+
+def test_revoked_partitions_take_their_symbols_away(exchange, shared_data: Path, tmp_path: Path) -> None:
+    events: list = []
+    worker = _worker(exchange, tmp_path, events)
+    candle = _live_candles(shared_data, 1)[0]
+
+    class _NoOffsets:
+        def commit(self, asynchronous: bool) -> None:
+            return None
+
+    async def main() -> None:
+        await worker._handle(candle, partition=2)
+        assert set(worker.symbols) == {"ETHUSDT"}
+        worker._on_revoke(_NoOffsets(), [_Partition(1)])
+        assert set(worker.symbols) == {"ETHUSDT"}  # another partition: kept
+        worker._on_revoke(_NoOffsets(), [_Partition(2)])
+        assert worker.symbols == {}
+        await worker._release_all()
+
+    asyncio.run(main())
+
+
+class _Partition:
+    def __init__(self, partition: int) -> None:
+        self.partition = partition
