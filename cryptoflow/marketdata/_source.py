@@ -85,7 +85,8 @@ class _SingleAttemptWebsocket(ReconnectingWebsocket):
 
 
 class KlineSource:
-    """Kline updates of many symbols over one websocket connection, with REST warm-up and backfill.
+    """Kline updates of many symbols over one websocket connection (one per 200 symbols), with REST
+    warm-up and backfill.
 
     >>> source = KlineSource(["ETHUSDT", "BTCUSDT"], "5m", market="futures")  # doctest: +SKIP
     >>> async for event in source.events():                                  # doctest: +SKIP
@@ -104,20 +105,23 @@ class KlineSource:
         self.symbols = [s.upper() for s in symbols]
         if not self.symbols:
             raise ConfigurationError("give at least one symbol to stream")
-        if len(self.symbols) > MAX_STREAMS_PER_CONNECTION:
-            raise ConfigurationError(
-                f"{len(self.symbols)} symbols exceed {MAX_STREAMS_PER_CONNECTION} streams per connection"
-            )
         self.interval = interval
         self.interval_ms = interval_ms(interval)
         self.market = market
         self.options = options or SourceOptions()
         if self.options.continuous and market != "futures":
             raise ConfigurationError("continuous-contract klines exist only for futures (market=futures)")
-        self._client_cls, self._sockets_cls = binance_classes(endpoints or BinanceEndpoints())
+        self.endpoints = endpoints or BinanceEndpoints()
+        self._client_cls, self._sockets_cls = binance_classes(self.endpoints)
         self.last_closed: dict[str, int | None] = {s: None for s in self.symbols}
-        self.reconnects = 0
+        self._reconnects = 0
         self._client: Any = None
+        self._parts: list[KlineSource] = []
+
+    @property
+    def reconnects(self) -> int:
+        """How often the stream (any of its connections) was interrupted and reconnected."""
+        return self._reconnects + sum(part.reconnects for part in self._parts)
 
     # ---- helpers -----------------------------------------------------------------------------------
 
@@ -184,6 +188,44 @@ class KlineSource:
                 )
                 await asyncio.sleep(delay)
 
+    async def _merged(self) -> AsyncIterator[KlineEvent]:
+        """The events of one source per ``MAX_STREAMS_PER_CONNECTION`` symbols, as they come."""
+        size = MAX_STREAMS_PER_CONNECTION
+        self._parts = [
+            KlineSource(
+                self.symbols[i : i + size],
+                self.interval,
+                market=self.market,  # type: ignore[arg-type]
+                endpoints=self.endpoints,
+                options=self.options,
+            )
+            for i in range(0, len(self.symbols), size)
+        ]
+        queue: asyncio.Queue[KlineEvent | BaseException] = asyncio.Queue(maxsize=10_000)
+
+        async def pump(part: KlineSource) -> None:
+            try:
+                async for event in part.events():
+                    await queue.put(event)
+            except asyncio.CancelledError:
+                raise
+            except BaseException as exc:  # surface it to the reader instead of losing the connection
+                await queue.put(exc)
+
+        tasks = [asyncio.create_task(pump(part)) for part in self._parts]
+        try:
+            while True:
+                item = await queue.get()
+                if isinstance(item, BaseException):
+                    raise item
+                if item.candle.is_closed:
+                    self.last_closed[item.candle.symbol] = item.candle.open_time
+                yield item
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
     async def close(self) -> None:
         """Close the REST session (the websocket closes when :meth:`events` is left)."""
         if self._client is not None:
@@ -196,8 +238,13 @@ class KlineSource:
         """Warm-up candles, then live updates, forever; reconnects and backfills on its own.
 
         Closed candles (``candle.is_closed``) come exactly once per symbol and open time, in order; an
-        intrabar update of a candle already delivered closed is dropped.
+        intrabar update of a candle already delivered closed is dropped. More symbols than Binance allows
+        on one connection (200 streams) are spread over several connections, merged here.
         """
+        if len(self.symbols) > MAX_STREAMS_PER_CONNECTION:
+            async for event in self._merged():
+                yield event
+            return
         await self._connect_client()
         attempt = 0
         queue_size = max(100, self.options.queue_per_stream * len(self.symbols))
@@ -264,7 +311,7 @@ class KlineSource:
                         raise
                     reason = f"{type(exc).__name__}: {exc}"
                 attempt += 1
-                self.reconnects += 1
+                self._reconnects += 1
                 delay = self._backoff(attempt)
                 log.warning("kline stream interrupted (%s); reconnecting in %.2f s", reason, delay)
                 await asyncio.sleep(delay)

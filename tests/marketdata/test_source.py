@@ -11,7 +11,7 @@ import pytest
 from cryptoflow.candles import load_candles
 from cryptoflow.errors import ConfigurationError
 from cryptoflow.exchange import FakeExchange
-from cryptoflow.marketdata import BinanceEndpoints, KlineEvent, KlineSource, SourceOptions
+from cryptoflow.marketdata import BinanceEndpoints, KlineEvent, KlineSource, SourceOptions, _source
 from tests.exchange.conftest import make_exchange
 
 SYMBOLS = ("ETHUSDT", "BTCUSDT")
@@ -177,6 +177,33 @@ def test_slow_consumer_overflowing_python_binance_queue_recovers(shared_data: Pa
         exchange.stop_thread()
     assert source.reconnects >= 1  # the overflow ended python-binance's stream; we reconnected
     assert_exactly_once(events, shared_data, exchange)
+
+
+def test_more_symbols_than_one_connection_takes_are_spread_over_several(
+    shared_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_source, "MAX_STREAMS_PER_CONNECTION", 2)  # Binance's limit is 200 streams
+    symbols = ("BNBUSDT", "BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT")
+    exchange = make_exchange(shared_data, symbols=symbols, history=40, limit=60, speed=100)
+    dropped = []
+
+    def fault(events):
+        if not dropped and sum(1 for e in events if e.kind == "live" and e.candle.is_closed) >= 50:
+            dropped.append(True)
+            exchange.drop_connections()  # every connection at once
+
+    try:
+        events, source = collect(
+            exchange, SourceOptions(warmup_candles=20, backoff_initial_s=0.05), fault=fault
+        )
+        connections = exchange.connections_total
+    finally:
+        exchange.stop_thread()
+    assert connections >= 2 * 3  # three connections (2 + 2 + 1 symbols), each connected twice
+    assert source.reconnects >= 3
+    assert_exactly_once(events, shared_data, exchange)
+    for symbol in symbols:
+        assert len(closed_times(events, symbol, kinds=("warmup",))) == 20
 
 
 def test_options_are_checked() -> None:
