@@ -38,7 +38,8 @@ class BinanceFuturesBroker:
 
     Sizing: each symbol has a budget of ``cash / symbols``; a position's notional is budget x fraction
     x leverage, its quantity rounded down to ``stepSize`` and checked against ``minQty`` and the
-    minimum notional before sending (a too-small order is skipped with a clear message).
+    minimum notional before sending (a too-small order is skipped with a clear message). Fees are the
+    commissions the exchange reports for each order's fills (``userTrades``).
 
     Retry rule: a network error or a timestamp error (-1021) is retried up to ``retries`` times with the
     same client order id, so a request that did reach the exchange is never doubled (Binance answers
@@ -216,6 +217,31 @@ class BinanceFuturesBroker:
             order = await self._call("futures_get_order", symbol=symbol, origClientOrderId=order_id)
         raise TemporaryError(f"{symbol}: order {order_id} not filled yet (status {order.get('status')})")
 
+    async def _commission(self, symbol: str, order: dict) -> float:
+        """What the exchange charged for a filled order, in the margin asset (from its fills).
+
+        A fill whose commission was paid in another asset (BNB with the fee discount), or fills that
+        cannot be read (the exchange is unreachable right after the fill), count at ``fee_rate``.
+        """
+        estimate = float(order["executedQty"]) * float(order["avgPrice"]) * self.config.fee_rate
+        try:
+            fills = await self._call("futures_account_trades", symbol=symbol, orderId=order["orderId"])
+        except (ExchangeRejection, TemporaryError) as exc:
+            log.warning("%s: fills of order %s unreadable (%s); fee counted at the configured rate",
+                        symbol, order["orderId"], exc)  # fmt: skip
+            return estimate
+        if not fills:
+            return estimate
+        fee = 0.0
+        for fill in fills:
+            if fill.get("commissionAsset") == fill.get("marginAsset", "USDT"):
+                fee += float(fill["commission"])
+            else:
+                fee += float(fill["quoteQty"]) * self.config.fee_rate
+                log.info("%s: commission paid in %s; counted at the configured rate",
+                         symbol, fill.get("commissionAsset"))  # fmt: skip
+        return fee
+
     async def open_position(self, symbol: str, side: int, candle: Candle, order_id: str) -> Position | None:
         """Enter with a MARKET order sized from the budget at the candle's close."""
         filters = self.filters[symbol]
@@ -229,7 +255,7 @@ class BinanceFuturesBroker:
         order = await self._market(symbol, "BUY" if side > 0 else "SELL", quantity, order_id, False)
         price = float(order["avgPrice"])
         executed = float(order["executedQty"])
-        fee = executed * price * self.config.fee_rate
+        fee = await self._commission(symbol, order)
         position = Position(symbol, side, executed, price, candle.open_time, fee, price, 0, order_id)
         self.positions[symbol] = position
         self.save()
@@ -241,7 +267,7 @@ class BinanceFuturesBroker:
         quantity = self.filters[symbol].quantity(pos.quantity)
         order = await self._market(symbol, "SELL" if pos.side > 0 else "BUY", quantity, order_id, True)
         price = float(order["avgPrice"])
-        exit_fee = pos.quantity * price * self.config.fee_rate
+        exit_fee = await self._commission(symbol, order)
         del self.positions[symbol]
         self.save()
         return pos.close(candle.open_time, price, reason, exit_fee, order_id)

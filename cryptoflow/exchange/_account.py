@@ -101,6 +101,7 @@ class FuturesAccount:
         self._ids = itertools.count(8_389_765_000_000_000_000 // 10**9)
         self.rejections: list[tuple[int, str]] = []
         self.requests: list[dict[str, str]] = []  # every accepted order request, for tests
+        self.trades: list[dict[str, object]] = []  # every fill, as GET /fapi/v1/userTrades lists it
         self.on_fill: Callable[[_Order], None] | None = None
 
     # ---- faults ------------------------------------------------------------------------------------
@@ -138,13 +139,15 @@ class FuturesAccount:
             signed = max(-abs(pos.amount), min(abs(pos.amount), signed))
         fee = abs(signed) * price * self.fee_rate
         self.wallet -= fee
+        realized = 0.0
         new_amount = pos.amount + signed
         if pos.amount == 0 or (pos.amount > 0) == (signed > 0):  # open or add
             total = abs(pos.amount) + abs(signed)
             pos.entry_price = (abs(pos.amount) * pos.entry_price + abs(signed) * price) / total
         else:  # reduce, close or flip
             closed = min(abs(pos.amount), abs(signed))
-            self.wallet += closed * (price - pos.entry_price) * (1 if pos.amount > 0 else -1)
+            realized = closed * (price - pos.entry_price) * (1 if pos.amount > 0 else -1)
+            self.wallet += realized
             if abs(signed) > abs(pos.amount):
                 pos.entry_price = price
         pos.amount = round(new_amount, 12)
@@ -155,8 +158,31 @@ class FuturesAccount:
         order.executed_qty = abs(signed)
         order.avg_price = price
         order.updated = pos.update_time
+        self._record_trade(order, abs(signed), price, fee, realized)
         if self.on_fill is not None:
             self.on_fill(order)
+
+    def _record_trade(self, order: _Order, qty: float, price: float, fee: float, realized: float) -> None:
+        q = self.market.rules[order.symbol].qty_decimals
+        self.trades.append(
+            {
+                "symbol": order.symbol,
+                "id": len(self.trades) + 1,
+                "orderId": order.order_id,
+                "side": order.side,
+                "price": self.market.fmt_price(order.symbol, price),
+                "qty": f"{qty:.{q}f}",
+                "realizedPnl": f"{realized:.8f}",
+                "marginAsset": "USDT",
+                "quoteQty": f"{qty * price:.8f}",
+                "commission": f"{fee:.8f}",
+                "commissionAsset": "USDT",
+                "time": order.updated,
+                "positionSide": "BOTH",
+                "buyer": order.side == "BUY",
+                "maker": order.type == "LIMIT",
+            }
+        )
 
     def on_kline(self, state: KlineState) -> None:
         """Fill resting LIMIT orders the new kline state crosses."""
@@ -256,6 +282,21 @@ class FuturesAccount:
             for o in self.orders.values()
             if o.status == "NEW" and (symbol is None or o.symbol == symbol)
         ]
+
+    def user_trades(self, params: dict[str, str]) -> list[dict[str, object]]:
+        """``GET /fapi/v1/userTrades``: the fills of a symbol (of one ``orderId`` when given), oldest
+        first, from ``fromId``, at most ``limit`` (default 500, at most 1000)."""
+        symbol = self._symbol(params)
+        rows = [t for t in self.trades if t["symbol"] == symbol]
+        if params.get("orderId"):
+            rows = [t for t in rows if str(t["orderId"]) == params["orderId"]]
+        if params.get("fromId"):
+            rows = [t for t in rows if int(str(t["id"])) >= int(params["fromId"])]
+        try:
+            limit = int(params.get("limit", "500"))
+        except ValueError:
+            raise BinanceError(-1100, "Illegal characters found in parameter 'limit'.") from None
+        return rows[: max(1, min(limit, 1000))]
 
     def leverage(self, params: dict[str, str]) -> dict[str, object]:
         """``POST /fapi/v1/leverage``."""

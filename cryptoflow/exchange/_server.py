@@ -120,6 +120,7 @@ class FakeExchange:
         r.add_get("/fapi/v1/continuousKlines", self._klines)
         r.add_route("*", "/fapi/v1/order", self._signed(self._order))
         r.add_get("/fapi/v1/openOrders", self._signed(self._open_orders))
+        r.add_get("/fapi/v1/userTrades", self._signed(self._user_trades))
         r.add_post("/fapi/v1/leverage", self._signed(self._leverage))
         r.add_post("/fapi/v1/marginType", self._signed(self._margin_type))
         for version in ("v2", "v3"):
@@ -436,6 +437,9 @@ class FakeExchange:
 
     async def _open_orders(self, request: web.Request, params: dict[str, str]) -> Any:
         return self.account.open_orders(params)
+
+    async def _user_trades(self, request: web.Request, params: dict[str, str]) -> Any:
+        return self.account.user_trades(params)
 
     async def _leverage(self, request: web.Request, params: dict[str, str]) -> Any:
         return self.account.leverage(params)

@@ -71,6 +71,28 @@ def test_testnet_broker_trades_like_the_backtester(shared_data: Path, tmp_path: 
     assert all(r.get("type") == "MARKET" for r in account.requests)
 
 
+def test_fees_are_the_commissions_the_exchange_charged(shared_data: Path, tmp_path: Path) -> None:
+    strategy = load_strategy("basic", **STRATEGIES["stops"])
+    exchange = make_exchange(
+        shared_data, symbols=SYMBOLS, history=HISTORY, limit=LIVE, speed=200, fill_at="close", lockstep=True
+    )
+    exchange.account.fee_rate = 0.00018  # a VIP tier, not the configured 0.04 %
+    try:
+        runner, _ = run_trader(exchange, strategy, broker_for(exchange, tmp_path), tmp_path)
+    finally:
+        exchange.stop_thread()
+    order_ids = {o.client_order_id: o.order_id for o in exchange.account.orders.values()}
+    charged: dict[int, float] = {}
+    for fill in exchange.account.trades:
+        charged[fill["orderId"]] = charged.get(fill["orderId"], 0.0) + float(fill["commission"])
+    trades = [t for trader in runner.traders.values() for t in trader.trades]
+    assert len(trades) >= 4
+    for trade in trades:
+        want = charged[order_ids[trade.entry_order_id]] + charged[order_ids[trade.exit_order_id]]
+        assert trade.fees == pytest.approx(want, rel=1e-9)
+        assert trade.fees == pytest.approx(trade.quantity * (trade.entry_price + trade.exit_price) * 0.00018)
+
+
 def test_rejected_order_is_reported_and_trading_goes_on(shared_data: Path, tmp_path: Path, caplog) -> None:
     strategy = load_strategy("basic", **STRATEGIES["stops"])
     exchange = make_exchange(
