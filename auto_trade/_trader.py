@@ -145,6 +145,8 @@ class SymbolTrader:
     async def _decide(self, candle: Candle, signals: Any) -> None:
         s = self.strategy
         position: Position | None = self.broker.position(self.symbol)
+        if position is not None and position.entry_time == candle.open_time:
+            return  # entered on this very candle: a re-decision after a crash between fill and state save
         if position is not None:
             exit_signal = bool(signals.exit_long if position.side > 0 else signals.exit_short)
             reason_code, extreme = exit_on_close(

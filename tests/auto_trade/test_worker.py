@@ -4,13 +4,15 @@ decisions once per candle, candles a previous owner decided, stale candles, givi
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
 from auto_trade import CandleTopicWorker, WorkerOptions
-from cryptoflow.brokers import PaperBroker, TradingConfig
+from cryptoflow.brokers import PaperBroker, Position, TradingConfig
 from cryptoflow.candles import Candle, load_candles
 from cryptoflow.config import load_settings
 from cryptoflow.events import CandleEvent
@@ -110,6 +112,29 @@ def test_candles_a_previous_owner_decided_only_feed_the_indicators(
 
     asyncio.run(main())
     assert _decided(events) == [candles[2].open_time]
+
+
+def test_a_crash_between_fill_and_state_save_does_not_decide_the_entry_candle_twice(
+    exchange, shared_data: Path, tmp_path: Path
+) -> None:
+    candles = _live_candles(shared_data, 2)
+    entered = Position("ETHUSDT", 1, 0.25, candles[1].close, candles[1].open_time, 0.1, candles[1].close)
+    state = {"broker": "paper", "cash": {"ETHUSDT": 999.9}, "positions": {"ETHUSDT": asdict(entered)}}
+    (tmp_path / "w.ETHUSDT.paper.json").write_text(json.dumps(state))  # the fill was saved ...
+    (tmp_path / "w.ETHUSDT.engine.json").write_text(
+        f'{{"last_decided": {candles[0].open_time}}}'
+    )  # ... not this
+    events: list = []
+    worker = _worker(exchange, tmp_path, events)
+
+    async def main() -> None:
+        await worker._handle(candles[1], partition=0)
+        position = worker.symbols["ETHUSDT"].broker.position("ETHUSDT")
+        assert position == entered  # not closed, not re-entered, no candle counted as held
+        await worker._release_all()
+
+    asyncio.run(main())
+    assert [e.schema_name for e in events] == ["candle"]
 
 
 def test_stale_candles_are_not_traded_and_the_log_says_why(
