@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from auto_trade._trader import Emit, SymbolTrader
+from auto_trade._trader import Emit, SymbolTrader, log_resumed
 from cryptoflow.brokers import Broker, StateFile
 from cryptoflow.candles import Candle
 from cryptoflow.marketdata import BinanceEndpoints, KlineSource, SourceOptions
@@ -80,15 +80,9 @@ class AutoTrade:
     async def run(self) -> None:
         """Read back positions, then trade until ``until_open_time`` (or forever)."""
         positions = await self.broker.start(self.options.symbols)
-        for symbol, position in positions.items():
+        for position in positions.values():
             if position is not None:
-                log.info(
-                    "%s: resuming a %s position of %g at %g",
-                    symbol,
-                    "long" if position.side > 0 else "short",
-                    position.quantity,
-                    position.entry_price,
-                )
+                log_resumed(position)
         saved = self._state.load().get("last_decided", {})
         for symbol, trader in self.traders.items():
             trader.last_decided = saved.get(symbol)

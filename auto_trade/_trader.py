@@ -29,10 +29,22 @@ from cryptoflow.indicators import StreamingIndicators
 from cryptoflow.marketdata import candle_event
 from cryptoflow.strategies import Strategy, StrategyError
 
-__all__ = ["SymbolTrader"]
+__all__ = ["SymbolTrader", "log_resumed"]
 
 log = logging.getLogger(__name__)
 Emit = Callable[[Event], None]
+
+
+def log_resumed(position: Position) -> None:
+    """Say which position a (re)started trader takes over."""
+    side = "long" if position.side > 0 else "short"
+    log.info(
+        "%s: resuming a %s position of %g at %g",
+        position.symbol,
+        side,
+        position.quantity,
+        position.entry_price,
+    )
 
 
 def _pct(value: float | None) -> float:

@@ -34,7 +34,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from auto_trade._trader import Emit, SymbolTrader
+from auto_trade._trader import Emit, SymbolTrader, log_resumed
 from cryptoflow.brokers import Broker, StateFile
 from cryptoflow.candles import Candle, interval_ms
 from cryptoflow.config import KafkaSettings
@@ -207,13 +207,7 @@ class CandleTopicWorker:
         broker = self.make_broker(symbol)
         position = (await broker.start([symbol])).get(symbol)
         if position is not None:
-            log.info(
-                "%s: resuming a %s position of %g at %g",
-                symbol,
-                "long" if position.side > 0 else "short",
-                position.quantity,
-                position.entry_price,
-            )
+            log_resumed(position)
         trader = SymbolTrader(
             symbol,
             self.options.interval,
