@@ -154,11 +154,60 @@ class SymbolTrader:
             log.error("%s: %s", self.symbol, exc)
             self.errors.append(str(exc))
 
+    def _open_leg(self, position: Position) -> None:
+        self._trade(
+            TradePayload(
+                leg="open",
+                side="long" if position.side > 0 else "short",
+                quantity=position.quantity,
+                price=position.entry_price,
+                entry_time_ms=position.entry_time,
+                entry_price=position.entry_price,
+                fees=position.entry_fee,
+                client_order_id=position.entry_order_id,
+            )
+        )
+
+    def _close_leg(self, trade: ClosedTrade) -> None:
+        self._trade(
+            TradePayload(
+                leg="close",
+                side=trade.side,  # type: ignore[arg-type]
+                quantity=trade.quantity,
+                price=trade.exit_price,
+                entry_time_ms=trade.entry_time,
+                entry_price=trade.entry_price,
+                exit_time_ms=trade.exit_time,
+                exit_price=trade.exit_price,
+                exit_reason=trade.exit_reason,
+                fees=trade.fees,
+                pnl=trade.pnl,
+                pnl_pct=100.0 * trade.pnl / (trade.quantity * trade.entry_price),
+                client_order_id=trade.exit_order_id,
+            )
+        )
+
+    def _acted_already(self, candle: Candle, position: Position | None) -> bool:
+        """Whether the broker's state shows this candle's decision was carried out already (the process
+        stopped after the fill, before its events were delivered and the decision recorded): publish
+        what was done again (same event ids) instead of acting twice."""
+        if position is not None and position.entry_time == candle.open_time:
+            self._signal(candle, "entry_long" if position.side > 0 else "entry_short", None)
+            self._open_leg(position)
+            return True
+        last = self.broker.last_closed(self.symbol)
+        if position is None and last is not None and last.exit_time == candle.open_time:
+            self._signal(candle, "exit_long" if last.side == "long" else "exit_short", last.exit_reason)
+            self._close_leg(last)
+            self.trades.append(last)
+            return True
+        return False
+
     async def _decide(self, candle: Candle, signals: Any) -> None:
         s = self.strategy
         position: Position | None = self.broker.position(self.symbol)
-        if position is not None and position.entry_time == candle.open_time:
-            return  # entered on this very candle: a re-decision after a crash between fill and state save
+        if self._acted_already(candle, position):
+            return
         if position is not None:
             exit_signal = bool(signals.exit_long if position.side > 0 else signals.exit_short)
             reason_code, extreme = exit_on_close(
@@ -183,23 +232,7 @@ class SymbolTrader:
             order_id = client_order_id(self.run_id, self.symbol, candle.open_time, "close")
             trade = await self.broker.close_position(self.symbol, candle, reason, order_id)
             self.trades.append(trade)
-            self._trade(
-                TradePayload(
-                    leg="close",
-                    side=trade.side,  # type: ignore[arg-type]
-                    quantity=trade.quantity,
-                    price=trade.exit_price,
-                    entry_time_ms=trade.entry_time,
-                    entry_price=trade.entry_price,
-                    exit_time_ms=trade.exit_time,
-                    exit_price=trade.exit_price,
-                    exit_reason=trade.exit_reason,
-                    fees=trade.fees,
-                    pnl=trade.pnl,
-                    pnl_pct=100.0 * trade.pnl / (trade.quantity * trade.entry_price),
-                    client_order_id=order_id,
-                )
-            )
+            self._close_leg(trade)
             return
         if not self.broker.can_trade(self.symbol):
             return
@@ -209,17 +242,5 @@ class SymbolTrader:
         self._signal(candle, "entry_long" if side > 0 else "entry_short", None)
         order_id = client_order_id(self.run_id, self.symbol, candle.open_time, "open")
         opened = await self.broker.open_position(self.symbol, side, candle, order_id)
-        if opened is None:
-            return
-        self._trade(
-            TradePayload(
-                leg="open",
-                side="long" if side > 0 else "short",
-                quantity=opened.quantity,
-                price=opened.entry_price,
-                entry_time_ms=opened.entry_time,
-                entry_price=opened.entry_price,
-                fees=opened.entry_fee,
-                client_order_id=order_id,
-            )
-        )
+        if opened is not None:
+            self._open_leg(opened)

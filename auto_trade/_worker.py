@@ -14,10 +14,13 @@ symbol's first candle arrives ("activation"):
 3. REST history up to that first candle warms the indicators.
 
 A candle is then decided once: a repeat (Kafka re-delivers what was read but not committed) only feeds
-the indicators if they have not seen it. Offsets are committed after the candle was handled, so a
-crash re-delivers at most the candles whose decision the state file already records; client order ids
-are deterministic, so no order is sent twice either. A candle older than ``max_candle_age_s`` (wall
-clock) only feeds the indicators: its price is stale (e.g. a backlog after every worker was down).
+the indicators if they have not seen it. Per candle: decide, deliver its events to Kafka, record the
+decision, store the offset. A crash in between re-delivers the candle to the next owner, which decides
+it again; when the broker's state shows the fill happened already, the trader publishes it again (same
+event ids) instead of acting twice, and client order ids are deterministic, so no order is doubled.
+
+A candle older than ``max_candle_age_s`` (wall clock) only feeds the indicators: its price is stale
+(e.g. a backlog after every worker was down).
 """
 
 from __future__ import annotations
@@ -112,7 +115,8 @@ class CandleTopicWorker:
     """One member of the auto-trade consumer group.
 
     ``make_broker(symbol)`` builds the broker of one symbol (its own state file, its share of the
-    budget); ``emit`` publishes the candle, signal and trade events, as in single-process mode.
+    budget); ``emit`` publishes the candle, signal and trade events, as in single-process mode, and
+    ``flush`` returns once they are acknowledged.
     """
 
     def __init__(
@@ -123,6 +127,7 @@ class CandleTopicWorker:
         make_broker: Callable[[str], Broker],
         emit: Emit,
         *,
+        flush: Callable[[], object] = lambda: None,
         endpoints: BinanceEndpoints | None = None,
         source_name: str | None = None,
     ) -> None:
@@ -131,6 +136,7 @@ class CandleTopicWorker:
         self.strategy = strategy
         self.make_broker = make_broker
         self.emit = emit
+        self.flush = flush
         self.source_name = source_name
         self.topic = topic_name(kafka, "candles")
         self.group = options.group or f"{kafka.topic_prefix}.auto-trade.{options.run_id}"
@@ -249,6 +255,7 @@ class CandleTopicWorker:
         else:
             await trader.on_closed(candle)
         held.fed_until = candle.open_time
+        self.flush()  # the decision's events are in Kafka before it is recorded and the offset stored
         held.save()
 
     # ---- the loop ----------------------------------------------------------------------------------

@@ -140,6 +140,10 @@ class Broker(Protocol):
         """The open position of ``symbol`` or ``None``."""
         ...
 
+    def last_closed(self, symbol: str) -> ClosedTrade | None:
+        """The round trip ``symbol`` closed last (kept in the state, so a restart knows it)."""
+        ...
+
     def can_trade(self, symbol: str) -> bool:
         """False once the symbol's account is exhausted (paper) or trading is otherwise impossible."""
         ...

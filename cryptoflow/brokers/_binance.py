@@ -74,6 +74,7 @@ class BinanceFuturesBroker:
         self.client: Any = None
         self.filters: dict[str, SymbolFilters] = {}
         self.positions: dict[str, Position] = {}
+        self.closed: dict[str, ClosedTrade] = {}
         self.budget = 0.0
         self.open_orders: dict[str, list[dict[str, Any]]] = {}
 
@@ -113,7 +114,9 @@ class BinanceFuturesBroker:
                 raise ConfigurationError(f"symbol {symbol} is not traded on this exchange")
             self.filters[symbol] = SymbolFilters.from_exchange_info(known[symbol])
         self.budget = self.config.cash / max(1, len(symbols))
-        saved = {s: Position(**p) for s, p in self._file.load().get("positions", {}).items()}
+        document = self._file.load()
+        saved = {s: Position(**p) for s, p in document.get("positions", {}).items()}
+        self.closed = {s: ClosedTrade(**t) for s, t in document.get("last_closed", {}).items()}
         for symbol in symbols:
             await self._call("futures_change_leverage", symbol=symbol, leverage=int(self.config.leverage))
             try:
@@ -168,13 +171,23 @@ class BinanceFuturesBroker:
 
     def save(self) -> None:
         """Write the engine bookkeeping of open positions."""
-        self._file.save({"broker": self.name, "positions": {s: asdict(p) for s, p in self.positions.items()}})
+        self._file.save(
+            {
+                "broker": self.name,
+                "positions": {s: asdict(p) for s, p in self.positions.items()},
+                "last_closed": {s: asdict(t) for s, t in self.closed.items()},
+            }
+        )
 
     # ---- trading -----------------------------------------------------------------------------------
 
     def position(self, symbol: str) -> Position | None:
         """The open position of ``symbol`` as last read or filled."""
         return self.positions.get(symbol)
+
+    def last_closed(self, symbol: str) -> ClosedTrade | None:
+        """The round trip ``symbol`` closed last."""
+        return self.closed.get(symbol)
 
     def can_trade(self, symbol: str) -> bool:
         """Always true; the exchange refuses what the account cannot afford."""
@@ -269,5 +282,6 @@ class BinanceFuturesBroker:
         price = float(order["avgPrice"])
         exit_fee = await self._commission(symbol, order)
         del self.positions[symbol]
+        self.closed[symbol] = pos.close(candle.open_time, price, reason, exit_fee, order_id)
         self.save()
-        return pos.close(candle.open_time, price, reason, exit_fee, order_id)
+        return self.closed[symbol]

@@ -30,6 +30,7 @@ class PaperBroker:
         self._file = StateFile(state_path)
         self.cash: dict[str, float] = {}
         self.positions: dict[str, Position] = {}
+        self.closed: dict[str, ClosedTrade] = {}
         self.trades = 0
 
     async def start(self, symbols: list[str]) -> dict[str, Position | None]:
@@ -37,6 +38,7 @@ class PaperBroker:
         saved = self._file.load()
         self.cash = {s: float(v) for s, v in saved.get("cash", {}).items()}
         self.positions = {s: Position(**p) for s, p in saved.get("positions", {}).items()}
+        self.closed = {s: ClosedTrade(**t) for s, t in saved.get("last_closed", {}).items()}
         self.trades = int(saved.get("trades", 0))
         share = self.config.cash / max(1, len(symbols))
         for symbol in symbols:
@@ -49,6 +51,10 @@ class PaperBroker:
     def position(self, symbol: str) -> Position | None:
         """The open position of ``symbol``."""
         return self.positions.get(symbol)
+
+    def last_closed(self, symbol: str) -> ClosedTrade | None:
+        """The round trip ``symbol`` closed last."""
+        return self.closed.get(symbol)
 
     def can_trade(self, symbol: str) -> bool:
         """False once the symbol's equity reached zero (as in the backtester)."""
@@ -77,8 +83,9 @@ class PaperBroker:
         if self.cash[symbol] <= 0.0:
             self.cash[symbol] = 0.0
         self.trades += 1
+        self.closed[symbol] = pos.close(candle.open_time, price, reason, exit_fee, order_id)
         self.save()
-        return pos.close(candle.open_time, price, reason, exit_fee, order_id)
+        return self.closed[symbol]
 
     def save(self) -> None:
         """Write the state file."""
@@ -87,6 +94,7 @@ class PaperBroker:
                 "broker": self.name,
                 "cash": self.cash,
                 "positions": {s: asdict(p) for s, p in self.positions.items()},
+                "last_closed": {s: asdict(t) for s, t in self.closed.items()},
                 "trades": self.trades,
             }
         )

@@ -110,8 +110,11 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 @contextlib.contextmanager
-def _emitter(use_kafka: bool, kafka: object) -> Iterator[Callable[[object], None]]:
-    """Where the events go: Kafka, or nowhere with ``--no-kafka``.
+def _emitter(
+    use_kafka: bool, kafka: object
+) -> Iterator[tuple[Callable[[object], None], Callable[[], object]]]:
+    """``(emit, flush)``: where the events go (Kafka, or nowhere with ``--no-kafka``) and how to wait
+    until they are acknowledged.
 
     SIGINT and SIGTERM (``docker stop``) end the service cleanly: the run loop unwinds (the broker saves
     its state), every queued event is delivered, and the command exits with 0.
@@ -119,12 +122,12 @@ def _emitter(use_kafka: bool, kafka: object) -> Iterator[Callable[[object], None
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         if not use_kafka:
-            yield lambda event: None
+            yield (lambda event: None), (lambda: None)
             return
         from cryptoflow.kafka import EventProducer
 
         with EventProducer(kafka) as producer:  # type: ignore[arg-type]
-            yield producer.send
+            yield producer.send, producer.flush
     except KeyboardInterrupt:
         console.print("stopped" + ("; every event was delivered to Kafka" if use_kafka else ""))
     finally:
@@ -203,7 +206,7 @@ def trade(
     if not from_kafka:
         chosen = make_broker(trading, run_id)
         options = AutoTradeOptions(universe, interval, run_id, state_dir, market="futures")
-        with _emitter(kafka, config.kafka) as emit:
+        with _emitter(kafka, config.kafka) as (emit, _):
             runner = AutoTrade(options, instance, chosen, emit, endpoints=endpoints)  # type: ignore[arg-type]
             asyncio.run(runner.run())
         return
@@ -221,13 +224,14 @@ def trade(
         group=group,
         max_candle_age_s=age,
     )
-    with _emitter(kafka, config.kafka) as emit:
+    with _emitter(kafka, config.kafka) as (emit, flush):
         worker = CandleTopicWorker(
             worker_options,
             config.kafka,
             instance,
             lambda symbol: make_broker(share, f"{run_id}.{symbol}"),
             emit,
+            flush=flush,
             endpoints=endpoints,  # type: ignore[arg-type]
         )
         asyncio.run(worker.run())
@@ -250,5 +254,5 @@ def indicators(
     config = settings()
     options = RealtimeOptions(_symbols(symbols), interval, run_id, preset=preset, market=market)
     console.print(f"streaming indicators of {', '.join(options.symbols)} {interval}")
-    with _emitter(kafka, config.kafka) as emit:
+    with _emitter(kafka, config.kafka) as (emit, _):
         asyncio.run(run_realtime(options, emit, endpoints=_endpoints(config.binance, False)))  # type: ignore[arg-type]

@@ -15,7 +15,7 @@ from auto_trade import CandleTopicWorker, WorkerOptions
 from cryptoflow.brokers import PaperBroker, Position, TradingConfig
 from cryptoflow.candles import Candle, load_candles
 from cryptoflow.config import load_settings
-from cryptoflow.events import CandleEvent
+from cryptoflow.events import CandleEvent, TradeEvent
 from cryptoflow.indicators import compute
 from cryptoflow.marketdata import BinanceEndpoints
 from cryptoflow.strategies import load_strategy
@@ -31,11 +31,13 @@ def exchange(shared_data: Path):
     ex.stop_thread()
 
 
-def _worker(exchange, tmp_path: Path, events: list, **options) -> CandleTopicWorker:
+def _worker(
+    exchange, tmp_path: Path, events: list, strategy_params: dict | None = None, **options
+) -> CandleTopicWorker:
     return CandleTopicWorker(
         WorkerOptions(["ETHUSDT"], "5m", "w", tmp_path, warmup_candles=HISTORY, **options),
         load_settings().kafka,
-        load_strategy("basic"),
+        load_strategy("basic", **(strategy_params or {})),
         lambda symbol: PaperBroker(TradingConfig(cash=1_000), tmp_path / f"w.{symbol}.paper.json"),
         events.append,
         endpoints=BinanceEndpoints(exchange.base_url, exchange.stream_url),
@@ -134,7 +136,50 @@ def test_a_crash_between_fill_and_state_save_does_not_decide_the_entry_candle_tw
         await worker._release_all()
 
     asyncio.run(main())
-    assert [e.schema_name for e in events] == ["candle"]
+    # what was done is published again (the same event ids as the first time), nothing is done twice
+    assert [e.schema_name for e in events] == ["candle", "signal", "trade"]
+    assert events[2].trade.leg == "open" and events[2].trade.entry_time_ms == candles[1].open_time
+    assert (
+        events[2].event_id
+        == TradeEvent.create(
+            source="paper",
+            run_id="w",
+            strategy="basic",
+            symbol="ETHUSDT",
+            interval="5m",
+            trade=events[2].trade,
+        ).event_id
+    )
+
+
+def test_a_crash_between_exit_fill_and_state_save_publishes_the_exit_again_without_reentering(
+    exchange, shared_data: Path, tmp_path: Path
+) -> None:
+    candles = _live_candles(shared_data, 2)
+    entry, exit_ = candles[0], candles[1]
+    closed = Position("ETHUSDT", -1, 0.25, entry.close, entry.open_time - 300_000, 0.1, entry.close).close(
+        exit_.open_time, exit_.close, "take_profit", 0.1, "cf-exit"
+    )
+    state = {
+        "broker": "paper",
+        "cash": {"ETHUSDT": 1010.0},
+        "positions": {},
+        "last_closed": {"ETHUSDT": asdict(closed)},
+    }
+    (tmp_path / "w.ETHUSDT.paper.json").write_text(json.dumps(state))
+    (tmp_path / "w.ETHUSDT.engine.json").write_text(f'{{"last_decided": {entry.open_time}}}')
+    events: list = []
+    worker = _worker(exchange, tmp_path, events, strategy_params={"rsi_oversold": 99, "rsi_overbought": 1})
+
+    async def main() -> None:
+        await worker._handle(exit_, partition=0)
+        assert worker.symbols["ETHUSDT"].broker.position("ETHUSDT") is None  # no re-entry
+        await worker._release_all()
+
+    asyncio.run(main())
+    assert [e.schema_name for e in events] == ["candle", "signal", "trade"]
+    assert events[1].signal.action == "exit_short" and events[1].signal.reason == "take_profit"
+    assert events[2].trade.leg == "close" and events[2].trade.pnl == pytest.approx(closed.pnl)
 
 
 def test_stale_candles_are_not_traded_and_the_log_says_why(
