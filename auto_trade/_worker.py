@@ -142,7 +142,6 @@ class CandleTopicWorker:
         self.group = options.group or f"{kafka.topic_prefix}.auto-trade.{options.run_id}"
         self.universe = {s.upper() for s in options.symbols}
         self.symbols: dict[str, _Symbol] = {}
-        self.assigned: set[int] = set()
         self._client_cls, _ = binance_classes(endpoints or BinanceEndpoints())
         self._client: Any = None
         self._released: list[Broker] = []
@@ -168,7 +167,6 @@ class CandleTopicWorker:
         )
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self.assigned |= {p.partition for p in partitions}
         log.info("assigned partitions %s of %s", sorted(p.partition for p in partitions), self.topic)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -180,7 +178,6 @@ class CandleTopicWorker:
         except KafkaException as exc:
             if exc.args[0].code() != KafkaError._NO_OFFSET:
                 log.warning("could not commit before giving partitions up: %s", exc)
-        self.assigned -= gone
         for symbol in [s for s, held in self.symbols.items() if held.partition in gone]:
             self._released.append(self.symbols.pop(symbol).broker)
         log.info("revoked partitions %s of %s", sorted(gone), self.topic)
