@@ -1,7 +1,14 @@
 """Exceptions named for what the operator must do.
 
 Every error a user can cause or fix derives from :class:`CryptoflowError`; the CLI prints its message
-(never a traceback) and exits with :attr:`CryptoflowError.exit_code`.
+(never a traceback) and exits with :attr:`CryptoflowError.exit_code`. The exit codes of ``cryptoflow``:
+
+==== =========================================================================================
+0    success
+1    failure: the work could not be done (bad input data, a service down, an exchange rejection)
+2    usage or configuration: fix the command line or the settings and run it again
+130  interrupted (Ctrl-C, SIGINT)
+==== =========================================================================================
 """
 
 from __future__ import annotations
@@ -31,8 +38,6 @@ class ConfigurationError(CryptoflowError):
 class DataError(CryptoflowError):
     """Input data is malformed: the message names the file, the row and the rule it breaks."""
 
-    exit_code = 3
-
 
 class TemporaryError(CryptoflowError):
     """A service is unavailable for now: the operation is retried with backoff."""
@@ -49,5 +54,3 @@ class ExchangeRejection(CryptoflowError):
 
 class StackError(CryptoflowError):
     """The local Kafka/Elasticsearch stack could not be fetched, started or reached."""
-
-    exit_code = 4

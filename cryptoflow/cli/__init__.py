@@ -64,7 +64,9 @@ app.command("health")(_dashboards.health)
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; user errors print their message (no traceback) and set the exit code."""
     try:
-        app(args=argv, standalone_mode=False)
+        # Without standalone mode click *returns* the code of a typer.Exit (or of Ctrl-C: 130) instead of
+        # raising it; that return value is the process's exit code.
+        code = app(args=argv, standalone_mode=False)
     except CryptoflowError as exc:
         err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         return exc.exit_code
@@ -81,7 +83,9 @@ def main(argv: list[str] | None = None) -> int:
         if show is not None:
             show()
         return int(getattr(exc, "exit_code", 2))
-    return 0
+    if code == 130:
+        err_console.print("interrupted")
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

@@ -184,7 +184,7 @@ def health(
         except (urlerror.URLError, OSError) as exc:
             failures.append(f"{address}: {getattr(exc, 'reason', exc)}")
     if not (kafka or elasticsearch or url):
-        raise fail("nothing to check: give --kafka, --elasticsearch and/or --url")
+        raise fail("nothing to check: give --kafka, --elasticsearch and/or --url", code=2)
     if failures:
         for failure in failures:
             err_console.print(f"[red]unhealthy[/] {escape(failure)}", highlight=False)

@@ -137,7 +137,7 @@ def test_cli_data_check(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> N
     assert main(["data", "check", str(sample_path("1h")), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["rows"] == 2135 and summary["gaps"] == 1 and summary["symbol"] == "ETHUSDT"
-    assert main(["data", "check", str(sample_path("1h")), "--on-gap", "fail"]) == 3
+    assert main(["data", "check", str(sample_path("1h")), "--on-gap", "fail"]) == 1
     assert "1 1h candle(s) missing between 2023-03-24T12:00:00Z" in capsys.readouterr().err
     out = tmp_path / "daily.csv"
     assert main(["data", "resample", str(sample_path("1h")), "--to", "1d", "--out", str(out)]) == 0

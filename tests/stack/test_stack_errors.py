@@ -86,7 +86,7 @@ def test_stack_up_on_a_taken_port_is_a_clear_cli_error(tmp_path: Path) -> None:
             env=env,
             timeout=60,
         )
-    assert result.returncode == 4
+    assert result.returncode == 1
     assert (
         f"port {port} is taken by a process that is not a working kafka; stop it or choose another port "
         "(CRYPTOFLOW_STACK__KAFKA_PORT)"
