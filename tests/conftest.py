@@ -4,6 +4,8 @@ it at the end."""
 
 from __future__ import annotations
 
+import shutil
+import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from cryptoflow.config import Settings, load_settings
-from cryptoflow.stack import LocalStack
+from cryptoflow.stack import KafkaService, LocalStack
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -44,3 +46,27 @@ def local_stack(stack_settings: Settings) -> Iterator[LocalStack]:
 def unique_name() -> str:
     """A name no other test uses (topics, indices, consumer groups)."""
     return f"test-{uuid.uuid4().hex[:12]}"
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def own_kafka(stack_settings: Settings) -> Iterator[KafkaService]:
+    """A second, fresh single-node broker of this test's own (other ports, own storage), which the test
+    may kill and restart; the shared stack's broker is never touched. Stopped and removed afterwards."""
+    settings = stack_settings.stack.model_copy(
+        update={"kafka_port": free_port(), "kafka_controller_port": free_port()}
+    )
+    broker = KafkaService(settings, name=f"kafka-test-{uuid.uuid4().hex[:8]}")
+    broker.start()
+    try:
+        broker.wait_ready(120)
+        yield broker
+    finally:
+        broker.stop(timeout_s=20)
+        shutil.rmtree(broker.run_dir, ignore_errors=True)

@@ -1,6 +1,20 @@
 """Kafka: client configuration from settings, topic naming and creation, and the event producer."""
 
-from cryptoflow.kafka._clients import TOPIC_KINDS, client_config, ensure_topics, topic_name
+from cryptoflow.kafka._clients import (
+    TOPIC_KINDS,
+    client_config,
+    ensure_topics,
+    retry_retriable,
+    topic_name,
+)
 from cryptoflow.kafka._producer import DeliveryError, EventProducer
 
-__all__ = ["TOPIC_KINDS", "DeliveryError", "EventProducer", "client_config", "ensure_topics", "topic_name"]
+__all__ = [
+    "TOPIC_KINDS",
+    "DeliveryError",
+    "EventProducer",
+    "client_config",
+    "ensure_topics",
+    "retry_retriable",
+    "topic_name",
+]

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -13,6 +16,8 @@ from cryptoflow.errors import TemporaryError
 log = logging.getLogger(__name__)
 
 TOPIC_KINDS = ("candles", "indicators", "signals", "trades", "dlq")
+
+_T = TypeVar("_T")
 
 
 def client_config(settings: KafkaSettings) -> dict[str, str]:
@@ -63,3 +68,21 @@ def ensure_topics(settings: KafkaSettings, names: list[str], timeout_s: float = 
                 raise TemporaryError(f"could not create topic {name!r}: {exc}") from None
     log.info("created topics %s", ", ".join(created))
     return created
+
+
+def retry_retriable(call: Callable[[], _T], timeout_s: float = 30.0, pause_s: float = 0.5) -> _T:
+    """Run an admin call, again while Kafka answers with a retriable error (``NOT_COORDINATOR`` and
+    ``COORDINATOR_LOAD_IN_PROGRESS`` while a broker starts, a leader election...), up to ``timeout_s``.
+
+    >>> retry_retriable(lambda: admin.describe_consumer_groups([group])[group].result(10))  # doctest: +SKIP
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return call()
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            retriable = getattr(error, "retriable", None)
+            if not (callable(retriable) and retriable()) or time.monotonic() + pause_s > deadline:
+                raise
+            time.sleep(pause_s)

@@ -3,6 +3,7 @@
 ``LocalStack(settings.stack).up()`` is what ``cryptoflow stack up``, the tests and the demo use.
 """
 
+from cryptoflow.stack._kafka import KafkaService
 from cryptoflow.stack._local import LocalStack
 
-__all__ = ["LocalStack"]
+__all__ = ["KafkaService", "LocalStack"]

@@ -6,6 +6,7 @@ import base64
 import logging
 import socket
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -28,15 +29,20 @@ log4j.logger.org.apache.kafka.raft=WARN
 log4j.logger.kafka.log.LogCleaner=WARN
 """
 
+_OFFSETS_PARTITIONS = 10  # partitions of __consumer_offsets on the local broker
+
 
 class KafkaService:
-    """The local broker: its files live under ``<stack home>/run/kafka``."""
+    """A local broker: its files live under ``<stack home>/run/<name>`` (``kafka`` for the stack's own).
 
-    name = "kafka"
+    Another ``name`` with other ports (``settings.kafka_port``, ``settings.kafka_controller_port``) is a
+    second, independent broker sharing the downloaded jars, e.g. one a test may kill.
+    """
 
-    def __init__(self, settings: StackSettings) -> None:
+    def __init__(self, settings: StackSettings, name: str = "kafka") -> None:
         self.settings = settings
-        self.run_dir = settings.home / "run" / "kafka"
+        self.name = name
+        self.run_dir = settings.home / "run" / name
         self.pid_file = self.run_dir / "kafka.pid"
         self.log_file = self.run_dir / "kafka.log"
 
@@ -62,7 +68,7 @@ class KafkaService:
                 f"log.dirs={data_dir}",
                 "num.partitions=3",
                 "offsets.topic.replication.factor=1",
-                "offsets.topic.num.partitions=10",
+                f"offsets.topic.num.partitions={_OFFSETS_PARTITIONS}",
                 "transaction.state.log.replication.factor=1",
                 "transaction.state.log.min.isr=1",
                 "group.initial.rebalance.delay.ms=0",
@@ -123,13 +129,42 @@ class KafkaService:
             self.name, command, env=env, cwd=self.run_dir, log_file=self.log_file, pid_file=self.pid_file
         )
 
-    def ready(self) -> bool:
-        """The broker answers a metadata request."""
-        return self.probe() is not None
+    def stop(self, timeout_s: float = 45.0) -> bool:
+        """Stop the broker this service started (SIGTERM, then SIGKILL after ``timeout_s``).
 
-    def probe(self, timeout_s: float = 2.0) -> dict[str, object] | None:
-        """Ask the broker for metadata; ``None`` when it does not answer."""
-        admin = AdminClient(
+        Returns False when it had to be killed."""
+        process = self.process()
+        return True if process is None else _process.stop(process, timeout_s=timeout_s)
+
+    def wait_ready(self, timeout_s: float) -> None:
+        """Wait until :meth:`ready`; raises :class:`StackError` with the log's tail after ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
+        while not self.ready():
+            if time.monotonic() > deadline:
+                raise StackError(
+                    f"{self.name} did not become ready within {timeout_s:.0f} s; see {self.log_file}"
+                )
+            time.sleep(0.5)
+
+    def ready(self) -> bool:
+        """The broker answers a metadata request and its group coordinator serves consumer groups.
+
+        A broker that has just started answers metadata seconds before it can coordinate groups (clients
+        then get ``NOT_COORDINATOR``); one probe group per partition of ``__consumer_offsets`` proves that
+        any group id can join.
+        """
+        if self.probe() is None:
+            return False
+        admin = self._admin(timeout_s=5.0)
+        try:
+            for future in admin.describe_consumer_groups(list(_PROBE_GROUPS), request_timeout=5).values():
+                future.result(timeout=5)
+        except KafkaException:
+            return False
+        return True
+
+    def _admin(self, timeout_s: float) -> AdminClient:
+        return AdminClient(
             {
                 "bootstrap.servers": self.bootstrap,
                 "socket.timeout.ms": int(timeout_s * 1000),
@@ -137,6 +172,10 @@ class KafkaService:
                 "logger": _silent_logger(),
             }
         )
+
+    def probe(self, timeout_s: float = 2.0) -> dict[str, object] | None:
+        """Ask the broker for metadata; ``None`` when it does not answer."""
+        admin = self._admin(timeout_s)
         try:
             metadata = admin.list_topics(timeout=timeout_s)
         except KafkaException:
@@ -150,6 +189,30 @@ class KafkaService:
     def version(self) -> str | None:
         marker = kafka_dir(self.settings) / ".complete"
         return marker.read_text().strip() if marker.exists() else None
+
+
+def _coordinator_partition(group_id: str, partitions: int) -> int:
+    """The ``__consumer_offsets`` partition (hence the coordinator) of a group: Java's
+    ``abs(groupId.hashCode()) % partitions``, as the broker computes it."""
+    code = 0
+    for unit in group_id.encode("utf-16-be").hex(" ", 2).split():
+        code = (31 * code + int(unit, 16)) & 0xFFFFFFFF
+    code = code - (1 << 32) if code >= 1 << 31 else code
+    return (0 if code == -(1 << 31) else abs(code)) % partitions
+
+
+def _probe_groups(partitions: int) -> tuple[str, ...]:
+    """One group id per ``__consumer_offsets`` partition."""
+    found: dict[int, str] = {}
+    n = 0
+    while len(found) < partitions:
+        name = f"cryptoflow-stack-probe-{n}"
+        found.setdefault(_coordinator_partition(name, partitions), name)
+        n += 1
+    return tuple(found[p] for p in range(partitions))
+
+
+_PROBE_GROUPS = _probe_groups(_OFFSETS_PARTITIONS)
 
 
 def _silent_logger() -> logging.Logger:

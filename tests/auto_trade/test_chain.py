@@ -25,7 +25,7 @@ from cryptoflow.candles import load_candles
 from cryptoflow.config import Settings
 from cryptoflow.events import decode
 from cryptoflow.indicators import compute
-from cryptoflow.kafka import client_config, topic_name
+from cryptoflow.kafka import client_config, retry_retriable, topic_name
 from cryptoflow.stack import LocalStack
 from cryptoflow.strategies import load_strategy
 from tests.auto_trade.test_parity import STRATEGIES
@@ -95,7 +95,7 @@ def _group_ready(settings: Settings, group: str, members: int) -> bool:
     admin = AdminClient(client_config(settings.kafka))
     topic = topic_name(settings.kafka, "candles")
     partitions = len(admin.list_topics(topic, timeout=10).topics[topic].partitions)
-    description = admin.describe_consumer_groups([group])[group].result(timeout=10)
+    description = retry_retriable(lambda: admin.describe_consumer_groups([group])[group].result(timeout=10))
     assigned = [tp for m in description.members for tp in m.assignment.topic_partitions]
     return len(description.members) == members and len(assigned) == partitions and partitions > 0
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 
 import pytest
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, ConsumerGroupState, Producer
+from confluent_kafka.admin import AdminClient
 
+from cryptoflow.config import KafkaSettings
 from cryptoflow.elastic import make_client, server_version
 from cryptoflow.kafka import client_config, ensure_topics
+from cryptoflow.stack._kafka import _coordinator_partition
 
 pytestmark = pytest.mark.integration
 
@@ -26,6 +30,35 @@ def test_status_reports_both_services_up_with_real_versions(local_stack) -> None
     assert status["elasticsearch"]["up"] is True
     assert status["elasticsearch"]["version"].startswith("8.")
     assert status["elasticsearch"]["health"] in ("green", "yellow")
+
+
+def test_a_fresh_broker_is_ready_only_when_any_consumer_group_can_join(own_kafka) -> None:
+    # On a broker that has just started, metadata answers seconds before its group coordinator does;
+    # ready() waits for the coordinator, so these first group calls need no retry.
+    config = {"bootstrap.servers": own_kafka.bootstrap}
+    ensure_topics(KafkaSettings(bootstrap_servers=own_kafka.bootstrap), ["fresh"])
+    admin = AdminClient(config)
+    groups = [f"group-{n}" for n in range(20)]  # spread over the partitions of __consumer_offsets
+    for future in admin.describe_consumer_groups(groups).values():
+        assert future.result(timeout=10).state == ConsumerGroupState.DEAD  # known coordinator, no group
+    consumer = Consumer({**config, "group.id": "group-0", "auto.offset.reset": "earliest"})
+    try:
+        consumer.subscribe(["fresh"])
+        deadline = time.monotonic() + 30
+        while not consumer.assignment() and time.monotonic() < deadline:
+            consumer.poll(0.2)
+        assert len(consumer.assignment()) == 3
+    finally:
+        consumer.close()
+
+
+def test_the_coordinator_partition_of_a_group_is_the_brokers() -> None:
+    # Java: "cryptoflow-stack-probe-0".hashCode() == 120564528; "polygenelubricants".hashCode() is
+    # Integer.MIN_VALUE, whose abs Kafka takes as 0
+    assert _coordinator_partition("cryptoflow-stack-probe-0", 10) == 8
+    assert _coordinator_partition("cryptoflow-stack-probe-1", 10) == 9
+    assert _coordinator_partition("polygenelubricants", 7) == 0
+    assert _coordinator_partition("é-ü", 10) == 225560 % 10
 
 
 def test_up_twice_is_harmless(local_stack) -> None:
