@@ -369,7 +369,7 @@ def run(
     finally:
         exchange.terminate()
         exchange.join(10)
-    _delete_topics(kafka, prefix)
+        _delete_topics(kafka, prefix)  # also when the run failed: no bench-live-* topic is left behind
 
     lat = producer.latencies_ms.values()
     times = rss.times_s[: rss.count]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import shutil
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -31,21 +31,68 @@ def stack_settings() -> Settings:
     return load_settings()
 
 
+_NAMES: list[str] = []  # every name handed out by new_name() in this session
+
+
 @pytest.fixture(scope="session")
 def local_stack(stack_settings: Settings) -> Iterator[LocalStack]:
-    """The real local stack, up for the whole session."""
+    """The real local stack, up for the whole session. At the end, whatever the session's tests created
+    under their unique names (topics, consumer groups, indices, index templates) is removed, then the
+    stack is stopped if this session started it."""
     stack = LocalStack(stack_settings.stack)
     before = {name: info["managed_pid"] for name, info in stack.status().items() if info["up"]}
     stack.up()
     yield stack
+    _remove_created(stack_settings, tuple(_NAMES))
     if not before:  # this session started it: stop what it started
         stack.down()
 
 
+@pytest.fixture(scope="session")
+def new_name() -> Callable[[str], str]:
+    """``new_name("test-page")`` -> ``"test-page-<12 hex>"``: a name no other test uses, removed with
+    everything carrying it as a prefix at the end of the session."""
+
+    def make(kind: str = "test") -> str:
+        name = f"{kind}-{uuid.uuid4().hex[:12]}"
+        _NAMES.append(name)
+        return name
+
+    return make
+
+
 @pytest.fixture
-def unique_name() -> str:
+def unique_name(new_name: Callable[[str], str]) -> str:
     """A name no other test uses (topics, indices, consumer groups)."""
-    return f"test-{uuid.uuid4().hex[:12]}"
+    return new_name("test")
+
+
+def _remove_created(settings: Settings, names: tuple[str, ...]) -> None:
+    """Delete the topics, consumer groups, indices and index templates whose names start with ``names``
+    (a test that cleaned up after itself leaves nothing to find)."""
+    if not names:
+        return
+    from confluent_kafka.admin import AdminClient
+
+    from cryptoflow.elastic import make_client
+    from cryptoflow.kafka import client_config
+
+    admin = AdminClient(client_config(settings.kafka))
+    topics = [t for t in admin.list_topics(timeout=10).topics if t.startswith(names)]
+    for future in (admin.delete_topics(topics, operation_timeout=30) if topics else {}).values():
+        future.result(timeout=30)
+    listed = admin.list_consumer_groups().result(timeout=10)
+    groups = [g.group_id for g in listed.valid if g.group_id.startswith(names)]
+    for future in (admin.delete_consumer_groups(groups) if groups else {}).values():
+        future.exception(timeout=10)  # a group with members (a process still running) stays
+    client = make_client(settings.elasticsearch)
+    patterns = ",".join(f"{name}*" for name in names)
+    indices = list(client.indices.get(index=patterns, expand_wildcards="all", ignore_unavailable=True))
+    for start in range(0, len(indices), 50):  # wildcard deletes are refused; keep URLs short
+        client.indices.delete(index=",".join(indices[start : start + 50]))
+    for template in client.indices.get_index_template().body["index_templates"]:
+        if template["name"].startswith(names):
+            client.indices.delete_index_template(name=template["name"])
 
 
 def free_port() -> int:

@@ -82,6 +82,7 @@ class EventProducer:
         self.sent = 0
         self.delivered = 0
         self._previous_handler: Any = None
+        self._closed = False
 
     # -- publishing -----------------------------------------------------------------------------------
 
@@ -147,6 +148,18 @@ class EventProducer:
         """Messages queued or in flight."""
         return len(self._producer)
 
+    def close(self) -> None:
+        """Release the producer's connections (the context manager does this on exit, after a flush).
+
+        Call :meth:`flush` first: whatever is still queued when it is closed is dropped. Safe to call
+        twice."""
+        if self._closed:
+            return
+        self._closed = True
+        if len(self._producer):
+            self._producer.purge()
+        self._producer.close()
+
     # -- internals ------------------------------------------------------------------------------------
 
     def _ensure_topic(self, topic: str) -> None:
@@ -190,6 +203,7 @@ class EventProducer:
                     raise
                 log.exception("could not deliver queued messages while exiting")
         finally:
+            self.close()
             if self._previous_handler is not None:
                 signal.signal(signal.SIGTERM, self._previous_handler)
                 self._previous_handler = None

@@ -477,5 +477,7 @@ class Sink:
                 self._producer.flush(timeout_s=10.0)
             except (DeliveryError, KafkaException) as exc:
                 log.warning("sink: closing the dead-letter producer: %s", exc)
+            finally:
+                self._producer.close()
         if health is not None:
             health.stop()

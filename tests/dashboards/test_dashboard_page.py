@@ -10,7 +10,7 @@ import shutil
 import tempfile
 import threading
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -154,11 +154,9 @@ def _events() -> list[Any]:
 
 
 @pytest.fixture(scope="module")
-def indexed(local_stack: Any) -> Iterator[Settings]:
+def indexed(local_stack: Any, new_name: Callable[[str], str]) -> Iterator[Settings]:
     """Events indexed through the sink's index templates under a prefix of their own; removed afterwards."""
-    import uuid
-
-    prefix = f"test-page-{uuid.uuid4().hex[:8]}"
+    prefix = new_name("test-page")
     settings = Settings(elasticsearch={"index_prefix": prefix})
     client = make_client(settings.elasticsearch)
     aliases = install_templates(client, settings.elasticsearch)

@@ -47,6 +47,7 @@ def test_a_delivery_kafka_refuses_is_an_error_not_a_log_line(pipeline: Settings)
         producer.send_raw(topic, os.urandom(10_000), key=b"k")
         with pytest.raises(DeliveryError, match="did not accept 1 message.*small.*(too large|MSG_SIZE)"):
             producer.flush(timeout_s=30)
+        producer.close()
     finally:
         admin.delete_topics([topic])[topic].result(30)
 

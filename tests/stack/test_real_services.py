@@ -81,6 +81,7 @@ def test_kafka_round_trip_on_a_real_topic(local_stack, stack_settings, unique_na
             on_delivery=lambda err, msg: delivered.append(err),
         )
     assert producer.flush(30) == 0
+    producer.close()
     assert delivered == [None] * 50
     consumer = Consumer(
         {
