@@ -20,6 +20,7 @@ __all__ = [
     "ExchangeRejection",
     "StackError",
     "DataError",
+    "Terminated",
 ]
 
 
@@ -54,3 +55,8 @@ class ExchangeRejection(CryptoflowError):
 
 class StackError(CryptoflowError):
     """The local Kafka/Elasticsearch stack could not be fetched, started or reached."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM asked the process to stop (``docker stop``, systemd). It unwinds like Ctrl-C, so every
+    ``except KeyboardInterrupt`` clean-up runs, but the command then exits 0: stopping was requested."""

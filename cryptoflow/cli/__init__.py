@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -11,7 +12,7 @@ import typer
 from rich.markup import escape
 
 from cryptoflow.cli import _backtest, _config, _dashboards, _data, _demo, _live, _pipeline, _stack
-from cryptoflow.cli._common import err_console, set_config_path
+from cryptoflow.cli._common import err_console, set_config_path, stop_signals, stopped_by
 from cryptoflow.errors import CryptoflowError
 
 __all__ = ["app", "main"]
@@ -62,29 +63,37 @@ app.command("health")(_dashboards.health)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; user errors print their message (no traceback) and set the exit code."""
+    """Run the CLI and return its exit code: 0 success, 1 failure, 2 usage or configuration, 130
+    interrupted (Ctrl-C). A command stopped by SIGTERM (``docker stop``) after a clean stop exits 0. User
+    errors print their message, never a traceback."""
+    with stop_signals():
+        code = _run(argv)
+    stop = stopped_by()
+    if stop == signal.SIGTERM and code in (0, 130):
+        return 0
+    if stop == signal.SIGINT and code in (0, 130):
+        err_console.print("interrupted")
+        return 130
+    return code
+
+
+def _run(argv: list[str] | None) -> int:
     try:
-        # Without standalone mode click *returns* the code of a typer.Exit (or of Ctrl-C: 130) instead of
-        # raising it; that return value is the process's exit code.
+        # Without standalone mode click *returns* the code of a typer.Exit (and turns Ctrl-C into 130)
+        # instead of raising it; that return value is the process's exit code.
         code = app(args=argv, standalone_mode=False)
     except CryptoflowError as exc:
         err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         return exc.exit_code
     except typer.Exit as exc:
         return exc.exit_code
-    except typer.Abort:
-        err_console.print("aborted")
-        return 130
-    except KeyboardInterrupt:
-        err_console.print("interrupted")
+    except (typer.Abort, KeyboardInterrupt):
         return 130
     except typer.TyperException as exc:  # usage errors (unknown option, missing argument, bare command)
         show = getattr(exc, "show", None)
         if show is not None:
             show()
         return int(getattr(exc, "exit_code", 2))
-    if code == 130:
-        err_console.print("interrupted")
     return code if isinstance(code, int) else 0
 
 

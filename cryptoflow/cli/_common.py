@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from cryptoflow.config import Settings, load_settings
+from cryptoflow.errors import Terminated
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
@@ -30,3 +35,39 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     """Print a user-facing error and return the Exit to raise."""
     err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     return typer.Exit(code)
+
+
+_signals: list[int] = []  # the stop signals this invocation received, in order
+
+
+def note_signal(signum: int) -> None:
+    """Record a stop signal a command handled itself (the exit code depends on it: SIGINT 130)."""
+    _signals.append(signum)
+
+
+def stopped_by() -> int | None:
+    """The first stop signal received (``signal.SIGINT`` or ``signal.SIGTERM``), or ``None``."""
+    return _signals[0] if _signals else None
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    note_signal(signum)
+    raise Terminated(f"signal {signum}") if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
+@contextmanager
+def stop_signals() -> Iterator[None]:
+    """While the CLI runs: Ctrl-C (SIGINT) raises ``KeyboardInterrupt``, SIGTERM raises
+    :class:`~cryptoflow.errors.Terminated` (a ``KeyboardInterrupt``), so every command stops the same
+    way, and :func:`stopped_by` tells which it was."""
+    _signals.clear()
+    try:
+        previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:  # not the main thread (main() called from a test's thread): leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -232,7 +232,9 @@ def _drain(config: Settings, timeout_s: float = 60.0) -> str:
 def demo(
     duration: Annotated[
         float | None,
-        typer.Option("--duration", help="Seconds to run, then stop by itself (default: until Ctrl-C)."),
+        typer.Option(
+            "--duration", min=1.0, help="Seconds to run, then stop by itself (default: until Ctrl-C)."
+        ),
     ] = None,
     port: Annotated[int, typer.Option("--port", help="Port of the dashboard page.")] = 8050,
     exchange_port: Annotated[int, typer.Option("--exchange-port", help="Port of the fake exchange.")] = 9010,

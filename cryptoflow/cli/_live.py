@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import dataclasses
 import os
-import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -105,10 +104,6 @@ def _endpoints(binance: object, testnet: bool) -> object:
     return TESTNET_FUTURES if testnet else configured
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 @contextlib.contextmanager
 def _emitter(
     use_kafka: bool, kafka: object
@@ -116,10 +111,9 @@ def _emitter(
     """``(emit, flush)``: where the events go (Kafka, or nowhere with ``--no-kafka``) and how to wait
     until they are acknowledged.
 
-    SIGINT and SIGTERM (``docker stop``) end the service cleanly: the run loop unwinds (the broker saves
-    its state), every queued event is delivered, and the command exits with 0.
+    SIGTERM (``docker stop``) and Ctrl-C end the service cleanly: the run loop unwinds (the broker saves
+    its state) and every queued event is delivered; the command then exits 0 (SIGTERM) or 130 (Ctrl-C).
     """
-    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         if not use_kafka:
             yield (lambda event: None), (lambda: None)
@@ -130,8 +124,6 @@ def _emitter(
             yield producer.send, producer.flush
     except KeyboardInterrupt:
         console.print("stopped" + ("; every event was delivered to Kafka" if use_kafka else ""))
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def trade(

@@ -36,7 +36,7 @@ from cryptoflow.cli._backtest import (
     _params,
     _progress,
 )
-from cryptoflow.cli._common import console, err_console, settings
+from cryptoflow.cli._common import console, err_console, note_signal, settings
 from cryptoflow.errors import ConfigurationError
 
 __all__ = ["replay", "sink"]
@@ -126,6 +126,7 @@ def sink(
     stops = [0]
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
+        note_signal(signum)
         stops[0] += 1
         if stops[0] > 1:
             raise KeyboardInterrupt

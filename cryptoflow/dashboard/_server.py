@@ -23,6 +23,7 @@ from elasticsearch import ConnectionError as ESConnectionError
 from cryptoflow.config import ElasticsearchSettings
 from cryptoflow.dashboard import _queries
 from cryptoflow.elastic import make_client
+from cryptoflow.errors import CryptoflowError
 
 __all__ = ["DashboardServer"]
 
@@ -68,7 +69,13 @@ class DashboardServer:
             path: (files.joinpath(name).read_bytes(), kind) for path, (name, kind) in _STATIC.items()
         }
         self._static["/static/plotly.min.js"] = (_plotly_js(), "text/javascript; charset=utf-8")
-        self._httpd = ThreadingHTTPServer((host, port), _handler_for(self))
+        try:
+            self._httpd = ThreadingHTTPServer((host, port), _handler_for(self))
+        except OSError as exc:  # taken port, unknown interface, privileged port
+            raise CryptoflowError(
+                f"the dashboard page cannot listen on {host}:{port}: {exc.strerror}; choose another --port "
+                "or --host, or stop what uses it"
+            ) from None
         self._httpd.daemon_threads = True
         self._lock = threading.Lock()
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from cryptoflow.errors import CryptoflowError
 from cryptoflow.exchange._account import BinanceError, FuturesAccount
 from cryptoflow.exchange._auth import check_signed, parse_params
 from cryptoflow.exchange._market import KlineState, ReplayMarket
@@ -145,7 +146,14 @@ class FakeExchange:
         self._runner = web.AppRunner(self.app(), access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            await self._runner.cleanup()
+            raise CryptoflowError(
+                f"the fake exchange cannot listen on {self.host}:{self.port}: {exc.strerror}; choose another "
+                "--port or --host, or stop what uses it"
+            ) from None
         server = site._server
         if server is not None and server.sockets:  # type: ignore[union-attr]
             self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]

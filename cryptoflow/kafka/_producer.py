@@ -12,7 +12,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from cryptoflow.config import KafkaSettings
-from cryptoflow.errors import CryptoflowError, TemporaryError
+from cryptoflow.errors import CryptoflowError, TemporaryError, Terminated
 from cryptoflow.events import Event, encode, topic_kind
 from cryptoflow.kafka._clients import client_config, ensure_topics, topic_name
 
@@ -37,8 +37,9 @@ class EventProducer:
     delivery report is checked: a failed delivery raises :class:`DeliveryError` from the next
     :meth:`send`, :meth:`poll` or :meth:`flush`. Topics are created on first use with the configured
     partitions and replication factor. Used as a context manager it flushes on exit, also when the
-    process is interrupted (SIGINT) or terminated (SIGTERM, turned into :class:`KeyboardInterrupt`
-    while the ``with`` block runs in the main thread).
+    process is interrupted (SIGINT) or terminated (SIGTERM, turned into
+    :class:`~cryptoflow.errors.Terminated`, a ``KeyboardInterrupt``, while the ``with`` block runs in the
+    main thread).
 
     Example::
 
@@ -186,15 +187,18 @@ class EventProducer:
     # -- context manager: flush on exit, SIGTERM -> KeyboardInterrupt ------------------------------------
 
     def __enter__(self) -> EventProducer:
-        if threading.current_thread() is threading.main_thread():
-            self._previous_handler = signal.signal(signal.SIGTERM, _interrupt)
+        if (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the CLI installs its own
+        ):
+            self._previous_handler = signal.signal(signal.SIGTERM, _terminate)
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         try:
-            if exc_type is KeyboardInterrupt:
+            if exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
                 log.warning("interrupted: delivering the %d queued message(s) before exiting", self.pending())
             try:
                 self.flush()
@@ -209,5 +213,5 @@ class EventProducer:
                 self._previous_handler = None
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise Terminated(f"signal {signum}")
