@@ -19,7 +19,7 @@ from elasticsearch import helpers
 
 from cryptoflow.config import Settings
 from cryptoflow.dashboard import DashboardServer
-from cryptoflow.elastic import install_templates, make_client
+from cryptoflow.elastic import IndexRouter, install_templates, make_client
 from cryptoflow.events import (
     CandleEvent,
     CandlePayload,
@@ -162,9 +162,10 @@ def indexed(local_stack: Any) -> Iterator[Settings]:
     settings = Settings(elasticsearch={"index_prefix": prefix})
     client = make_client(settings.elasticsearch)
     aliases = install_templates(client, settings.elasticsearch)
+    router = IndexRouter(settings)
     actions = [
         {
-            "_index": aliases[f"{event.kind}s"],
+            "_index": router.index_of(event),
             "_id": event.event_id,
             "_source": event.model_dump(mode="json", by_alias=True),
         }
