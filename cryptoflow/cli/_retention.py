@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -32,6 +33,8 @@ def retention(
     from cryptoflow.elastic import INDEX_KINDS, apply_retention, make_client
 
     config = settings()
+    # the client logs each failed attempt with a traceback; the error below says it once, clearly
+    logging.getLogger("elastic_transport").setLevel(logging.ERROR)
     unknown = [k for k in kind or () if k not in INDEX_KINDS]
     if unknown:
         raise typer.BadParameter(
