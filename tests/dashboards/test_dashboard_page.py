@@ -173,8 +173,9 @@ def indexed(local_stack: Any) -> Iterator[Settings]:
     ]
     helpers.bulk(client, actions, refresh="wait_for")
     yield settings
-    indices = [name for alias in aliases.values() for name in client.indices.get_alias(name=alias).body]
-    client.indices.delete(index=",".join(indices), ignore_unavailable=True)
+    indices = list(client.indices.get(index=f"{prefix}-*", expand_wildcards="all"))  # every partition
+    if indices:
+        client.indices.delete(index=",".join(indices), ignore_unavailable=True)
     for alias in aliases.values():
         client.options(ignore_status=404).indices.delete_index_template(name=alias)
     client.close()

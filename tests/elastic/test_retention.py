@@ -35,7 +35,7 @@ def prefixed(local_stack: LocalStack, unique_name: str) -> Iterator[tuple[Settin
     client = make_client(settings.elasticsearch)
     install_templates(client, settings.elasticsearch)
     yield settings, client
-    names = list(client.indices.get(index=f"{unique_name}-*", expand_wildcards="all"))
+    names = list(client.indices.get(index=f"{unique_name}*", expand_wildcards="all"))  # and {p}x-…
     for name in names:
         client.options(ignore_status=404).indices.delete(index=name)
     for kind in INDEX_KINDS:
