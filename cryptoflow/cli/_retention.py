@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from cryptoflow.cli._common import console, settings
 from cryptoflow.errors import CryptoflowError
@@ -32,6 +31,9 @@ def retention(
     """
     from cryptoflow.elastic import INDEX_KINDS, apply_retention, make_client
 
+    def say(line: str) -> None:  # whole lines, never wrapped or cut: the output of a cron job is a log
+        console.print(line, highlight=False, soft_wrap=True, markup=False)
+
     config = settings()
     # the client logs each failed attempt with a traceback; the error below says it once, clearly
     logging.getLogger("elastic_transport").setLevel(logging.ERROR)
@@ -44,31 +46,23 @@ def retention(
         make_client(config.elasticsearch), config, dry_run=dry_run, kinds=tuple(kind) if kind else None
     )
     when = _utc(report.now_ms, minutes=True)
-    console.print(
-        f"retention of {report.prefix}-* at {when}" + (" (dry run: nothing is deleted)" if dry_run else ""),
-        highlight=False,
-    )
+    say(f"retention of {report.prefix}-* at {when}" + (" (dry run: nothing is deleted)" if dry_run else ""))
     for rule in report.rules:
         if rule.cutoff_ms is None:
             what = "kept forever"
         else:
             what = f"keep {rule.keep_days} days: partitions that ended by {_utc(rule.cutoff_ms, True)} go"
-        console.print(f"  {rule.kind}: {rule.partition} partitions, {what}", highlight=False)
-    if report.expired:
-        failed = dict(report.failed)
-        table = Table("index", "covers (UTC)", "documents", "size", "action")
-        for partition in report.expired:
-            action = "would delete" if dry_run else "deleted"
-            if partition.index in failed:
-                action = f"FAILED: {failed[partition.index]}"
-            table.add_row(
-                partition.index,
-                _span(partition.start_ms, partition.end_ms),
-                _count(partition.docs),
-                _size(partition.size_bytes),
-                action,
-            )
-        console.print(table)
+        say(f"  {rule.kind}: {rule.partition} partitions, {what}")
+    failed = dict(report.failed)
+    width = max((len(partition.index) for partition in report.expired), default=0)
+    for partition in report.expired:
+        action = "would delete" if dry_run else "deleted"
+        if partition.index in failed:
+            action = f"NOT deleted ({failed[partition.index]})"
+        say(
+            f"  {partition.index:<{width}}  {_span(partition.start_ms, partition.end_ms):<24}  "
+            f"{_count(partition.docs):>11} documents  {_size(partition.size_bytes):>9}  {action}"
+        )
     cutoffs = {rule.kind: rule.cutoff_ms for rule in report.rules}
     for legacy in report.legacy:
         cutoff = cutoffs[legacy.kind]
@@ -77,24 +71,17 @@ def retention(
         else:
             newest = f"newest event {_utc(legacy.newest_ms, True)}"
         expired = cutoff is not None and (legacy.newest_ms is None or legacy.newest_ms < cutoff)
-        console.print(
+        say(
             f"  {legacy.index}: from before time partitions, kept ({_count(legacy.docs)} documents, "
             f"{_size(legacy.size_bytes)}, {newest})"
             + ("; all of it is past the kept period: safe to delete by hand" if expired else ""),
-            highlight=False,
         )
     for name in report.unmanaged:
-        console.print(
-            f"  left alone {name}: named like a partition but not created by cryptoflow", highlight=False
-        )
-    docs = sum(p.docs or 0 for p in report.expired)
-    size = sum(p.size_bytes or 0 for p in report.expired)
+        say(f"  left alone {name}: named like a partition but not created by cryptoflow")
+    gone = report.expired if dry_run else [p for p in report.expired if p.index in set(report.deleted)]
+    docs, size = sum(p.docs or 0 for p in gone), sum(p.size_bytes or 0 for p in gone)
     verb = "would delete" if dry_run else "deleted"
-    count = len(report.expired) if dry_run else len(report.deleted)
-    console.print(
-        f"{verb} {count} partition(s) ({_count(docs)} documents, {_size(size)}); kept {len(report.kept)}",
-        highlight=False,
-    )
+    say(f"{verb} {len(gone)} partition(s) ({_count(docs)} documents, {_size(size)}); kept {len(report.kept)}")
     if report.failed:
         lines = "; ".join(f"{index}: {reason}" for index, reason in report.failed)
         raise CryptoflowError(
