@@ -43,7 +43,7 @@ from confluent_kafka import Producer
 from elasticsearch import helpers
 
 from cryptoflow.config import Settings, load_settings
-from cryptoflow.elastic import INDEX_KINDS, index_alias, install_templates, make_client
+from cryptoflow.elastic import INDEX_KINDS, IndexRouter, index_alias, install_templates, make_client
 from cryptoflow.events import Event, encode
 from cryptoflow.kafka import TOPIC_KINDS, EventProducer, client_config, ensure_topics, topic_name
 from cryptoflow.sink import Sink, SinkOptions
@@ -158,8 +158,12 @@ def measure_raw_bulk(
 ) -> float:
     target = load_settings(elasticsearch={"index_prefix": prefix})
     client = make_client(target.elasticsearch)
-    alias = install_templates(client, target.elasticsearch)["candles"]
-    actions = ({"_index": alias, "_id": doc["event_id"], "_source": doc} for doc in docs)
+    install_templates(client, target.elasticsearch)
+    router = IndexRouter(target)  # the time partitions the sink would write to
+    actions = (
+        {"_index": router.index("candles", doc["time_ms"]), "_id": doc["event_id"], "_source": doc}
+        for doc in docs
+    )
     started = time.perf_counter()
     if threads > 1:
         failed = sum(
@@ -205,7 +209,12 @@ def measure_e2e(settings: Settings, events: list[Event], seconds: float, rate: f
             pending = [eid for eid in list(sent_at) if eid not in seen_at]
             if pending:
                 hits = client.search(
-                    index=alias, query={"ids": {"values": pending[:2000]}}, size=2000, source=False
+                    index=alias,
+                    query={"ids": {"values": pending[:2000]}},
+                    size=2000,
+                    source=False,
+                    ignore_unavailable=True,
+                    allow_no_indices=True,
                 )["hits"]["hits"]
                 now = time.time()
                 for hit in hits:
@@ -225,8 +234,10 @@ def measure_e2e(settings: Settings, events: list[Event], seconds: float, rate: f
             producer.flush()
             deadline = time.time() + 60
             while time.time() < deadline:
-                client.indices.refresh(index=alias)
-                if client.count(index=alias)["count"] >= len(warm):
+                client.indices.refresh(index=alias, ignore_unavailable=True, allow_no_indices=True)
+                if client.count(index=alias, ignore_unavailable=True, allow_no_indices=True)["count"] >= len(
+                    warm
+                ):
                     break
                 time.sleep(0.2)
             poller.start()

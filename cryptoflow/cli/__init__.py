@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from cryptoflow.cli import _backtest, _config, _dashboards, _data, _demo, _live, _pipeline, _stack
+from cryptoflow.cli import _backtest, _config, _dashboards, _data, _demo, _live, _pipeline, _retention, _stack
 from cryptoflow.cli._common import err_console, set_config_path, stop_signals, stopped_by
 from cryptoflow.errors import CryptoflowError
 
@@ -60,6 +60,7 @@ app.add_typer(_dashboards.dashboards_app, name="dashboards")
 app.add_typer(_dashboards.dashboard_app, name="dashboard")
 app.command("setup")(_dashboards.setup)
 app.command("health")(_dashboards.health)
+app.command("retention")(_retention.retention)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -122,7 +122,7 @@ def setup(
         Path | None, typer.Option("--done-file", help="Touch this file when every step succeeded.")
     ] = None,
 ) -> None:
-    """Prepare a stack: Kafka topics, Elasticsearch index templates and write indices, Kibana saved objects.
+    """Prepare a stack: Kafka topics, Elasticsearch index templates, Kibana saved objects.
 
     Safe to run again; it never deletes anything.
     """
@@ -139,7 +139,7 @@ def setup(
     created = ensure_topics(config.kafka, [topic_name(config.kafka, kind) for kind in TOPIC_KINDS])
     console.print(f"topics: {len(TOPIC_KINDS)} present ({len(created)} created)")
     aliases = install_templates(client, config.elasticsearch)
-    console.print(f"index templates and write aliases: {', '.join(aliases.values())}")
+    console.print(f"index templates (time partitions read through {', '.join(aliases.values())})")
     if kibana_url:
         _import(kibana_url, api_key, user, password, space, objects_dir, wait)
     if done_file is not None:

@@ -6,12 +6,13 @@ import os
 import re
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
@@ -176,6 +177,59 @@ class StackSettings(_Section):
         return value.expanduser()
 
 
+def _keep_days(value: Any) -> int | None:
+    """``None``, ``""``, ``"forever"`` -> ``None`` (never delete); a whole number of days 1-36500."""
+    if isinstance(value, str):
+        value = value.strip()
+        if value.lower() in ("", "forever", "none"):
+            return None
+        value = int(value) if value.isdigit() else 0
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 36_500:
+        raise ValueError("expected a whole number of days from 1 to 36500, or 'forever' (never delete)")
+    return value
+
+
+Granularity = Literal["daily", "monthly"]
+KeepDays = Annotated[int | None, BeforeValidator(_keep_days)]
+
+
+class PartitionPolicy(NamedTuple):
+    """How one kind is partitioned (``daily`` or ``monthly``) and kept (days, ``None`` = forever)."""
+
+    partition: Granularity
+    keep_days: int | None
+
+
+class RetentionSettings(_Section):
+    """Time-partitioned indices and how long each kind is kept (see ``cryptoflow retention``).
+
+    ``<kind>_partition``: ``daily`` (indices ``<prefix>-<kind>-YYYY.MM.DD``) or ``monthly``
+    (``<prefix>-<kind>-YYYY.MM``), by the event's own UTC time. ``<kind>_keep_days``: ``cryptoflow
+    retention`` deletes the partitions that ended more than this many days ago; ``forever`` (the same as
+    unset or empty) never deletes. Defaults: intrabar indicator updates (millions a day at 50 symbols) in
+    daily partitions kept 14 days; candles, signals and trades in monthly partitions kept forever.
+    """
+
+    candles_partition: Granularity = "monthly"
+    candles_keep_days: KeepDays = None
+    indicators_partition: Granularity = "daily"
+    indicators_keep_days: KeepDays = 14
+    signals_partition: Granularity = "monthly"
+    signals_keep_days: KeepDays = None
+    trades_partition: Granularity = "monthly"
+    trades_keep_days: KeepDays = None
+
+    def policy(self, kind: str) -> PartitionPolicy:
+        """The policy of ``candles``, ``indicators``, ``signals`` or ``trades``."""
+        if f"{kind}_partition" not in type(self).model_fields:
+            raise ValueError(f"unknown index kind {kind!r}")
+        return PartitionPolicy(getattr(self, f"{kind}_partition"), getattr(self, f"{kind}_keep_days"))
+
+
 class Settings(BaseSettings):
     """Everything cryptoflow can be told, validated once at start.
 
@@ -198,6 +252,7 @@ class Settings(BaseSettings):
     elasticsearch: ElasticsearchSettings = Field(default_factory=ElasticsearchSettings)
     binance: BinanceSettings = Field(default_factory=BinanceSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
     @classmethod
     def settings_customise_sources(

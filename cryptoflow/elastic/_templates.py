@@ -1,11 +1,19 @@
-"""Index templates with explicit mappings and the write aliases the sink indexes into.
+"""Index templates with explicit mappings, and the read alias every time partition joins.
 
 For each kind (candles, indicators, signals, trades) there is a composable index template
-``<prefix>-<kind>`` matching ``<prefix>-<kind>`` and ``<prefix>-<kind>-*``, and an alias ``<prefix>-<kind>``
-pointing at ``<prefix>-<kind>-000001`` (its write index). Plain indices behind aliases rather than data
-streams: a data stream only accepts ``create`` and spreads a re-delivered event over backing indices
-after a rollover, while an alias over one index lets a re-delivered event overwrite its document by
-``_id`` — the exactly-once-per-id guarantee the sink is built on. Nothing here ever deletes data.
+``<prefix>-<kind>`` matching ``<prefix>-<kind>-*``. The sink writes each event to the time partition of its
+own time (``<prefix>-<kind>-2026.12`` or ``<prefix>-<kind>-2026.12.03``, see :mod:`._partitions`); the
+partition is created from the template on its first document and joins the alias ``<prefix>-<kind>``,
+through which everything reads (dashboards, Kibana data views, tests) and which is never written to.
+
+Plain indices rather than data streams: a data stream only accepts ``create`` and spreads a re-delivered
+event over backing indices after a rollover, while an index picked from the event's own time lets a
+re-delivered event overwrite its document by ``_id`` — the exactly-once-per-id guarantee the sink is
+built on. Old partitions are deleted whole by ``cryptoflow retention``; nothing here deletes data.
+
+Deployments from before time partitions have ``<prefix>-<kind>-000001`` as the alias's write index. It
+stays as it is (readable through the alias, still the target of anything writing to the alias itself);
+new partitions join the alias beside it.
 """
 
 from __future__ import annotations
@@ -19,18 +27,21 @@ from elasticsearch import ConnectionError as ESConnectionError
 from cryptoflow.config import ElasticsearchSettings
 from cryptoflow.errors import ConfigurationError, TemporaryError
 
-__all__ = ["INDEX_KINDS", "index_alias", "install_templates", "template_body"]
+__all__ = ["INDEX_KINDS", "MANAGED_BY", "index_alias", "install_templates", "template_body"]
 
 log = logging.getLogger(__name__)
 
 INDEX_KINDS = ("candles", "indicators", "signals", "trades")
 """The indexed kinds; the dead-letter queue stays in Kafka."""
 
-TEMPLATE_VERSION = 1  # bump when a template's settings or mappings change
+TEMPLATE_VERSION = 2  # bump when a template's settings or mappings change
+
+MANAGED_BY = "cryptoflow"
+"""``_meta.managed_by`` of every template and of every partition's mapping (what retention checks)."""
 
 
 def index_alias(settings: ElasticsearchSettings, kind: str) -> str:
-    """``<prefix>-<kind>``, e.g. ``cryptoflow-candles``: the name to search and to write to."""
+    """``<prefix>-<kind>``, e.g. ``cryptoflow-candles``: the alias to search (every partition of the kind)."""
     if kind not in INDEX_KINDS:
         raise ValueError(f"unknown index kind {kind!r}; expected one of {', '.join(INDEX_KINDS)}")
     return f"{settings.index_prefix}-{kind}"
@@ -45,11 +56,12 @@ def template_body(settings: ElasticsearchSettings, kind: str, refresh_interval: 
     from cryptoflow.events import index_mappings
 
     alias = index_alias(settings, kind)
+    mappings = {**index_mappings()[kind], "_meta": {"managed_by": MANAGED_BY, "kind": kind}}
     return {
-        "index_patterns": [alias, f"{alias}-*"],
+        "index_patterns": [f"{alias}-*"],
         "priority": 200,
         "version": TEMPLATE_VERSION,
-        "_meta": {"managed_by": "cryptoflow", "kind": kind},
+        "_meta": {"managed_by": MANAGED_BY, "kind": kind},
         "template": {
             "settings": {
                 "index": {
@@ -58,7 +70,10 @@ def template_body(settings: ElasticsearchSettings, kind: str, refresh_interval: 
                     "refresh_interval": refresh_interval,
                 }
             },
-            "mappings": index_mappings()[kind],
+            "mappings": mappings,
+            # every partition joins the read alias; never as its write index, so that a write to the
+            # alias itself fails instead of landing in an arbitrary partition
+            "aliases": {alias: {"is_write_index": False}},
         },
     }
 
@@ -82,39 +97,29 @@ def _call(what: str, func: Any, **kwargs: Any) -> Any:
 def install_templates(
     client: Elasticsearch, settings: ElasticsearchSettings, refresh_interval: str = "1s"
 ) -> dict[str, str]:
-    """Install (or update) the four index templates and make sure each alias has a write index.
+    """Install (or update) the four index templates; returns ``{kind: read alias}``.
 
-    Existing indices are kept: their mappings get any new fields (additive only). Safe to call from
-    several processes at once. Returns ``{kind: alias}``.
+    Creates no index: each partition is created from its template by its first document. Existing
+    indices behind an alias (partitions, or a ``-000001`` index from before time partitions) get any new
+    mapping fields (additive only). Safe to call from several processes at once.
+
+    Raises :class:`~cryptoflow.errors.ConfigurationError` when a concrete index holds the alias's name
+    (something wrote to ``<prefix>-<kind>`` before any partition existed): no partition could join it.
     """
     aliases = {}
     for kind in INDEX_KINDS:
         alias = index_alias(settings, kind)
         body = template_body(settings, kind, refresh_interval)
+        exists = _call(f"checking index {alias}", client.indices.exists, index=alias)
+        if exists and not _call(f"checking alias {alias}", client.indices.exists_alias, name=alias):
+            raise ConfigurationError(
+                f"Elasticsearch has an index named {alias!r} where cryptoflow needs an alias of that "
+                f"name (probably created by a write to {alias!r} before any partition existed): move "
+                "its documents into the partitions or delete it, then start again"
+            )
         _call(f"installing index template {alias}", client.indices.put_index_template, name=alias, **body)
-        if _call(f"checking index {alias}", client.indices.exists, index=alias):
+        if exists:
             _update_mapping(client, alias, body["template"]["mappings"])
-        else:
-            first = f"{alias}-000001"
-            try:
-                _call(
-                    f"creating index {first}",
-                    client.indices.create,
-                    index=first,
-                    aliases={alias: {"is_write_index": True}},
-                )
-                log.info("created index %s with write alias %s", first, alias)
-            except ApiError as exc:
-                if exc.error != "resource_already_exists_exception":
-                    raise
-                # another sink created it meanwhile, or an earlier alias was removed: re-attach it
-                _call(
-                    f"attaching alias {alias}",
-                    client.indices.put_alias,
-                    index=first,
-                    name=alias,
-                    is_write_index=True,
-                )
         aliases[kind] = alias
     return aliases
 
@@ -126,7 +131,6 @@ def _update_mapping(client: Elasticsearch, alias: str, mappings: dict[str, Any])
             client.indices.put_mapping,
             index=alias,
             properties=mappings["properties"],
-            write_index_only=True,
         )
     except ApiError as exc:
         if exc.status_code != 400:

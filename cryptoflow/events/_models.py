@@ -118,6 +118,16 @@ class _Envelope(_Model):
         return self.schema_name
 
     @property
+    def partition_time_ms(self) -> int:
+        """The UTC time (epoch ms) that picks the event's time-partitioned index.
+
+        Always a time the event id is made of, so the same id always lands in the same partition: a
+        candle's open time, an indicator update's time (``time_ms`` for both), a signal's candle open
+        time and a trade's entry time (both legs of a position share the entry's partition).
+        """
+        return self.time_ms
+
+    @property
     def key(self) -> bytes:
         """The Kafka message key, ``symbol|interval``: one symbol's events stay in order on one partition."""
         return f"{self.symbol}|{self.interval}".encode()
@@ -251,6 +261,11 @@ class SignalEvent(_Envelope):
     strategy: Name
     signal: SignalPayload
 
+    @property
+    def partition_time_ms(self) -> int:
+        """The signal's candle open time (part of its id); see :attr:`_Envelope.partition_time_ms`."""
+        return self.signal.candle_open_time_ms
+
     @classmethod
     def create(
         cls,
@@ -321,6 +336,11 @@ class TradeEvent(_Envelope):
     schema_name: Literal["trade"] = "trade"
     strategy: Name
     trade: TradePayload
+
+    @property
+    def partition_time_ms(self) -> int:
+        """The position's entry time (part of its id); see :attr:`_Envelope.partition_time_ms`."""
+        return self.trade.entry_time_ms
 
     @classmethod
     def create(

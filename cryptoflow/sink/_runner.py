@@ -11,9 +11,9 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from cryptoflow.config import Settings
-from cryptoflow.elastic import FlushResult, install_templates, make_client
+from cryptoflow.elastic import FlushResult, IndexRouter, install_templates, make_client
 from cryptoflow.errors import DataError, TemporaryError
-from cryptoflow.events import EVENT_KINDS, EventError, decode, encode
+from cryptoflow.events import EventError, decode, encode
 from cryptoflow.kafka import DeliveryError, EventProducer, client_config, ensure_topics, topic_name
 from cryptoflow.sink._health import HealthServer
 from cryptoflow.sink._inflight import TP, Batch, InFlight
@@ -36,7 +36,8 @@ class Sink:
 
     Guarantees: offsets are committed only after Elasticsearch acknowledged every document of the
     batch and the dead-letter queue acknowledged every rejected message, batch after batch in order;
-    documents are written by ``event_id``, so what is read again after a crash overwrites itself. When
+    documents are written by ``event_id`` into the time partition of the event's own time (see
+    :class:`~cryptoflow.elastic.IndexRouter`), so what is read again after a crash overwrites itself. When
     Elasticsearch is unreachable, overloaded or failing the sink pauses its partitions, waits
     (exponential backoff with jitter), seeks back to the first unwritten offset and goes on; it does
     not exit. Up to ``max_in_flight`` bulk requests run at once while the next batch is read.
@@ -64,7 +65,7 @@ class Sink:
         self._producer: EventProducer | None = None
         self._inflight: InFlight | None = None
         self._batch: Batch | None = None
-        self._aliases: dict[str, str] = {}
+        self._router = IndexRouter(settings)  # each event's time partition, from its own time
         self._backoff = Backoff(self.options.backoff_initial_s, self.options.backoff_max_s)
         self._assigned: set[TP] = set()
         self._committed: dict[TP, int] = {}  # next offset to read after what is written and committed
@@ -148,9 +149,7 @@ class Sink:
         client = make_client(self.settings.elasticsearch)
         while True:
             try:
-                aliases = install_templates(
-                    client, self.settings.elasticsearch, self.options.refresh_interval
-                )
+                install_templates(client, self.settings.elasticsearch, self.options.refresh_interval)
                 ensure_topics(self.settings.kafka, [*self.topics, self.dlq_topic])
                 break
             except TemporaryError as exc:
@@ -158,7 +157,6 @@ class Sink:
                 log.warning("sink: cannot start yet (%s); retrying in %.1f s", exc, delay)
                 if self._stop.wait(delay):
                     raise
-        self._aliases = {schema: aliases[kind] for schema, kind in EVENT_KINDS.items()}
         return client
 
     # -- the loop -------------------------------------------------------------------------------------
@@ -217,7 +215,7 @@ class Sink:
             self._malformed(batch, message, exc.category, exc.reason)
             return
         source = value if b"\n" not in value and b"\r" not in value else encode(event)
-        batch.writer.add(self._aliases[event.schema_name], event.event_id, source, ref=message)
+        batch.writer.add(self._router.index_of(event), event.event_id, source, ref=message)
 
     def _malformed(self, batch: Batch, message: Message, category: str, reason: str) -> None:
         where = f"{message.topic()}[{message.partition()}]@{message.offset()}"

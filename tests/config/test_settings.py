@@ -168,3 +168,32 @@ def test_bad_secret_value_is_masked_in_the_error(tmp_path: Path) -> None:
         in (result.stderr)
     )
     assert "pw-only-no-user" not in result.stderr
+
+
+def test_retention_defaults_and_overrides(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    retention = load_settings().retention
+    assert [tuple(retention.policy(k)) for k in ("candles", "indicators", "signals", "trades")] == [
+        ("monthly", None),
+        ("daily", 14),
+        ("monthly", None),
+        ("monthly", None),
+    ]
+    (tmp_path / "cryptoflow.toml").write_text(
+        '[retention]\ntrades_partition = "daily"\ntrades_keep_days = 400\nindicators_keep_days = "forever"\n'
+    )
+    monkeypatch.setenv("CRYPTOFLOW_RETENTION__CANDLES_KEEP_DAYS", "90")
+    retention = load_settings().retention
+    assert tuple(retention.policy("trades")) == ("daily", 400)
+    assert tuple(retention.policy("indicators")) == ("daily", None)
+    assert tuple(retention.policy("candles")) == ("monthly", 90)
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "1.5", "two weeks"])
+def test_a_bad_retention_period_is_named_with_what_to_write(value: str) -> None:
+    result = run_cli("config", "show", env={"CRYPTOFLOW_RETENTION__INDICATORS_KEEP_DAYS": value})
+    assert result.returncode == 2
+    assert (
+        f"CRYPTOFLOW_RETENTION__INDICATORS_KEEP_DAYS: expected a whole number of days from 1 to 36500, or "
+        f"'forever' (never delete) (got '{value}')" in result.stderr
+    )
+    assert "Traceback" not in result.stderr

@@ -19,7 +19,7 @@ from elasticsearch import helpers
 
 from cryptoflow.config import Settings
 from cryptoflow.dashboard import DashboardServer
-from cryptoflow.elastic import install_templates, make_client
+from cryptoflow.elastic import IndexRouter, install_templates, make_client
 from cryptoflow.events import (
     CandleEvent,
     CandlePayload,
@@ -160,9 +160,10 @@ def indexed(local_stack: Any, new_name: Callable[[str], str]) -> Iterator[Settin
     settings = Settings(elasticsearch={"index_prefix": prefix})
     client = make_client(settings.elasticsearch)
     aliases = install_templates(client, settings.elasticsearch)
+    router = IndexRouter(settings)
     actions = [
         {
-            "_index": aliases[f"{event.kind}s"],
+            "_index": router.index_of(event),
             "_id": event.event_id,
             "_source": event.model_dump(mode="json", by_alias=True),
         }
@@ -170,8 +171,9 @@ def indexed(local_stack: Any, new_name: Callable[[str], str]) -> Iterator[Settin
     ]
     helpers.bulk(client, actions, refresh="wait_for")
     yield settings
-    indices = [name for alias in aliases.values() for name in client.indices.get_alias(name=alias).body]
-    client.indices.delete(index=",".join(indices), ignore_unavailable=True)
+    indices = list(client.indices.get(index=f"{prefix}-*", expand_wildcards="all"))  # every partition
+    if indices:
+        client.indices.delete(index=",".join(indices), ignore_unavailable=True)
     for alias in aliases.values():
         client.options(ignore_status=404).indices.delete_index_template(name=alias)
     client.close()

@@ -48,22 +48,24 @@ def test_every_event_is_indexed_once_by_its_id_even_when_published_twice(pipelin
     assert Sink(pipeline, SinkOptions(once=True)).run().indexed == 0
 
 
-def test_templates_give_explicit_mappings_behind_write_aliases(pipeline: Settings) -> None:
+def test_every_partition_joins_the_read_alias_with_explicit_mappings(pipeline: Settings) -> None:
+    events = candle_events(10) + one_of_each_other_kind()  # all in November 2023 (UTC)
+    _publish(pipeline, events)
     Sink(pipeline, SinkOptions(once=True)).run()
     client = make_client(pipeline.elasticsearch)
+    partitions = {"candles": "2023.11", "indicators": "2023.11.14", "signals": "2023.11", "trades": "2023.11"}
     for kind in INDEX_KINDS:
         alias = index_alias(pipeline.elasticsearch, kind)
         (index, info), *rest = client.indices.get_alias(name=alias).items()
-        assert not rest and index == f"{alias}-000001"
-        assert info["aliases"][alias]["is_write_index"] is True
+        assert not rest and index == f"{alias}-{partitions[kind]}"
+        assert info["aliases"][alias]["is_write_index"] is False  # nothing may write through the alias
         mapping = client.indices.get_mapping(index=alias)[index]["mappings"]
         assert mapping["dynamic"] == "strict"
+        assert mapping["_meta"] == {"managed_by": "cryptoflow", "kind": kind}
         for keyword in ("source", "symbol", "interval", "strategy", "run_id"):
             assert mapping["properties"][keyword]["type"] == "keyword"
         assert mapping["properties"]["@timestamp"]["type"] == "date"
     # a second start keeps the data and the indices
-    _publish(pipeline, candle_events(10))
-    Sink(pipeline, SinkOptions(once=True)).run()
     Sink(pipeline, SinkOptions(once=True)).run()
     assert es_count(pipeline, "candles") == 10
 

@@ -1,0 +1,182 @@
+"""Time partitions on the real stack: a re-delivery across a partition boundary stays one document, every
+partition is read through ``<prefix>-<kind>``, and a deployment from before partitions keeps working."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import UTC, datetime
+
+import pytest
+
+from cryptoflow.config import Settings
+from cryptoflow.elastic import INDEX_KINDS, apply_retention, index_alias, install_templates, make_client
+from cryptoflow.errors import ConfigurationError
+from cryptoflow.events import (
+    CandleEvent,
+    CandlePayload,
+    Event,
+    IndicatorEvent,
+    IndicatorPayload,
+    IndicatorValues,
+    SignalEvent,
+    SignalPayload,
+    TradeEvent,
+    TradePayload,
+    encode,
+    index_mappings,
+    topic_kind,
+)
+from cryptoflow.kafka import EventProducer
+from cryptoflow.sink import Sink, SinkOptions
+from tests.sink._support import es_count, es_docs
+
+pytestmark = pytest.mark.integration
+
+MINUTE = 60_000
+
+
+def ms(text: str) -> int:
+    return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp() * 1000)
+
+
+def boundary_events() -> list[Event]:
+    """Events on both sides of midnight 2026-01-31/02-01 UTC (a day, a month boundary), to the ms."""
+    last_ms, first_ms = ms("2026-01-31T23:59:59.999"), ms("2026-02-01T00:00:00.000")
+    common = {"source": "paper", "run_id": "boundary", "symbol": "ETHUSDT", "interval": "1m"}
+    events: list[Event] = []
+    for open_ms in (first_ms - MINUTE, first_ms):  # the last candle of January, the first of February
+        events.append(
+            CandleEvent.create(
+                **common,
+                open_time_ms=open_ms,
+                candle=CandlePayload(
+                    close_time_ms=open_ms + MINUTE - 1,
+                    open=100.0,
+                    high=101.0,
+                    low=99.0,
+                    close=100.5,
+                    volume=3.0,
+                ),
+            )
+        )
+    for update_ms in (last_ms - 2_500, last_ms, first_ms, first_ms + 2_500):
+        open_ms = update_ms - update_ms % MINUTE
+        events.append(
+            IndicatorEvent.create(
+                **common,
+                update_time_ms=update_ms,
+                indicator=IndicatorPayload(
+                    open_time_ms=open_ms, close=100.2, values=IndicatorValues(rsi=51.0)
+                ),
+            )
+        )
+    for candle_ms in (first_ms - MINUTE, first_ms):  # decided at the candle's close
+        events.append(
+            SignalEvent.create(
+                **common,
+                strategy="s",
+                time_ms=candle_ms + MINUTE,
+                signal=SignalPayload(action="entry_long", price=100.0, candle_open_time_ms=candle_ms),
+            )
+        )
+    entry_ms = first_ms - MINUTE
+    open_leg = TradePayload(
+        leg="open",
+        side="long",
+        quantity=1.0,
+        price=100.0,
+        entry_time_ms=entry_ms,
+        entry_price=100.0,
+        fees=0.1,
+    )
+    close_leg = TradePayload(
+        leg="close", side="long", quantity=1.0, price=102.0, entry_time_ms=entry_ms, entry_price=100.0,
+        exit_time_ms=first_ms + 3 * MINUTE, exit_price=102.0, exit_reason="take_profit", fees=0.2, pnl=1.8,
+    )  # fmt: skip
+    events += [TradeEvent.create(**common, strategy="s", trade=leg) for leg in (open_leg, close_leg)]
+    return events
+
+
+EXPECTED_PARTITIONS = {
+    "candles": {"2026.01": 1, "2026.02": 1},
+    "indicators": {"2026.01.31": 2, "2026.02.01": 2},
+    "signals": {"2026.01": 1, "2026.02": 1},
+    "trades": {"2026.01": 2},  # both legs by their entry time
+}
+
+
+def _where(settings: Settings, kind: str) -> dict[str, str]:
+    """``{_id: _index}`` of every document read through the kind's alias."""
+    client = make_client(settings.elasticsearch)
+    alias = index_alias(settings.elasticsearch, kind)
+    client.indices.refresh(index=alias)
+    hits = client.search(index=alias, size=1000, source=False, query={"match_all": {}})["hits"]["hits"]
+    return {hit["_id"]: hit["_index"] for hit in hits}
+
+
+def test_a_redelivery_across_partition_boundaries_stays_one_document(pipeline: Settings) -> None:
+    events = boundary_events()
+    with EventProducer(pipeline.kafka) as producer:
+        producer.send_many(events)
+        producer.send_many(events)  # published twice (a producer retry, a replay)
+
+    first = Sink(pipeline, SinkOptions(once=True, batch_size=5)).run()
+    # everything read again from the start by another group: a sink that crashed before committing
+    again = Sink(
+        pipeline, SinkOptions(once=True, batch_size=7, group_id=f"{pipeline.kafka.topic_prefix}-b")
+    ).run()
+
+    assert first.indexed == again.indexed == 2 * len(events)
+    prefix = pipeline.elasticsearch.index_prefix
+    for kind in INDEX_KINDS:
+        of_kind = [e for e in events if topic_kind(e) == kind]
+        assert es_docs(pipeline, kind) == {e.event_id: json.loads(encode(e)) for e in of_kind}, kind
+        assert es_count(pipeline, kind) == len(of_kind)
+        # read through <prefix>-<kind>: both partitions, each event in the partition of its own time
+        partitions = Counter(
+            name.removeprefix(f"{prefix}-{kind}-") for name in _where(pipeline, kind).values()
+        )
+        assert partitions == EXPECTED_PARTITIONS[kind], kind
+
+
+def test_a_deployment_from_before_partitions_keeps_its_index_readable(pipeline: Settings) -> None:
+    client = make_client(pipeline.elasticsearch)
+    alias = index_alias(pipeline.elasticsearch, "candles")
+    legacy = f"{alias}-000001"
+    # what an older cryptoflow left behind: one index behind a write alias, with a document in it
+    client.indices.create(
+        index=legacy, aliases={alias: {"is_write_index": True}}, mappings=index_mappings()["candles"]
+    )
+    old, new = [e for e in boundary_events() if e.kind == "candle"]  # January, February
+    client.index(index=alias, id=old.event_id, document=json.loads(encode(old)), refresh=True)
+
+    with EventProducer(pipeline.kafka) as producer:
+        producer.send(new)
+    Sink(pipeline, SinkOptions(once=True)).run()
+
+    assert _where(pipeline, "candles") == {old.event_id: legacy, new.event_id: f"{alias}-2026.02"}
+    assert es_count(pipeline, "candles") == 2
+    assert client.indices.get_alias(name=alias)[legacy]["aliases"][alias]["is_write_index"] is True
+    # retention reports the old index and never deletes it, whatever its age
+    keep_a_day = pipeline.retention.model_copy(update={"candles_keep_days": 1})
+    report = apply_retention(
+        client,
+        pipeline.model_copy(update={"retention": keep_a_day}),
+        now_ms=ms("2030-01-01T00:00:00.000"),
+    )
+    assert [p.index for p in report.legacy] == [legacy]
+    assert report.legacy[0].docs == 1 and report.legacy[0].newest_ms == old.time_ms
+    assert report.deleted == [f"{alias}-2026.02"]
+    assert _where(pipeline, "candles") == {old.event_id: legacy}
+
+
+def test_an_index_holding_the_alias_name_is_a_clear_configuration_error(pipeline: Settings) -> None:
+    client = make_client(pipeline.elasticsearch)
+    alias = index_alias(pipeline.elasticsearch, "signals")
+    client.indices.create(index=alias)  # e.g. something wrote to <prefix>-signals before any partition
+    with pytest.raises(
+        ConfigurationError,
+        match=f"Elasticsearch has an index named '{alias}' where cryptoflow needs an alias",
+    ):
+        install_templates(client, pipeline.elasticsearch)
