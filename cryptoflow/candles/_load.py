@@ -93,7 +93,11 @@ def read_candles(
     dedupe: bool = False,
     on_invalid: InvalidPolicy = "fail",
 ) -> tuple[pd.DataFrame, LoadReport]:
-    """Like :func:`load_candles`, and also return the :class:`LoadReport` of what was found and changed."""
+    """Like :func:`load_candles`, and also return the :class:`LoadReport` of what was found and changed.
+
+    Unlike :func:`load_candles` it logs nothing: the caller presents the report (``cryptoflow data check``
+    prints its notes; logging them too showed every warning twice).
+    """
     if on_gap not in _GAP_POLICIES:
         raise DataError(f"on_gap must be one of {', '.join(_GAP_POLICIES)}; got {on_gap!r}")
     if on_invalid not in _INVALID_POLICIES:
@@ -125,8 +129,6 @@ def read_candles(
     if len(candles):
         report.first_open_time = int(frame["open_time"].iloc[0])
         report.last_open_time = int(frame["open_time"].iloc[-1])
-    for note in report.changes():
-        log.warning("%s: %s", path, note)
     return candles, report
 
 
@@ -172,7 +174,9 @@ def load_candles(
     >>> candles.attrs["interval"]  # doctest: +SKIP
     '5m'
     """
-    candles, _ = read_candles(
+    candles, report = read_candles(
         path, symbol=symbol, interval=interval, on_gap=on_gap, dedupe=dedupe, on_invalid=on_invalid
     )
+    for note in report.changes():
+        log.warning("%s: %s", path, note)
     return candles

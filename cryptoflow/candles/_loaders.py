@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import gzip
-import io
 import logging
 import re
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,13 +19,14 @@ from cryptoflow.candles._columns import (
     map_columns,
     normalise_symbol,
 )
+from cryptoflow.candles._filekind import DAMAGED, FileKind, head_lines, open_binary, sniff
 from cryptoflow.candles._model import BINANCE_INTERVALS
 from cryptoflow.errors import DataError
 
 log = logging.getLogger("cryptoflow.candles")
 
 _NUMBER = re.compile(r"^\s*-?\d+(\.\d*)?([eE][-+]?\d+)?\s*$")
-_PARQUET = (".parquet", ".pq")
+_SUFFIXES = {"gzip": ".gz", "zip": ".zip", "bz2": ".bz2", "xz": ".xz"}
 
 
 @dataclass
@@ -46,44 +44,26 @@ class RawCandles:
     symbol: str | None
 
 
-def _head_lines(path: Path, count: int = 3) -> list[str]:
-    name = path.name.lower()
-    if name.endswith(".zip"):
-        with zipfile.ZipFile(path) as archive:
-            members = [m for m in archive.namelist() if not m.endswith("/")]
-            if len(members) != 1:
-                raise DataError(f"{path}: expected one CSV inside the zip archive, found {len(members)}")
-            raw = archive.open(members[0])
-            stream: io.TextIOBase = io.TextIOWrapper(raw, encoding="utf-8", errors="replace")
-    elif name.endswith(".gz"):
-        stream = io.TextIOWrapper(gzip.open(path), encoding="utf-8", errors="replace")
-    else:
-        stream = open(path, encoding="utf-8", errors="replace")  # noqa: SIM115
-    with stream:
-        lines = []
-        for line in stream:
-            if line.strip():
-                lines.append(line.rstrip("\r\n"))
-            if len(lines) >= count:
-                break
-    return lines
-
-
 def read_raw(path: Path) -> RawCandles:
-    """Read ``path`` (CSV, optionally .gz/.zip, or Parquet) into canonical columns."""
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
-    if path.suffix.lower() in _PARQUET:
+    """Read ``path`` (CSV, optionally gzip/zip/bz2/xz-compressed, or Parquet) into canonical columns.
+
+    What the file is comes from its first bytes, not its name (a gzip'd CSV named ``.csv`` is read);
+    folders, binary content and unsupported formats are refused at once (see :func:`sniff`).
+    """
+    kind = sniff(path)
+    if kind == "parquet":
         return _read_parquet(path)
-    return _read_csv(path)
+    return _read_csv(path, kind)
 
 
-def _read_csv(path: Path) -> RawCandles:
-    lines = _head_lines(path)
+def _read_csv(path: Path, kind: FileKind) -> RawCandles:
+    lines = head_lines(path, kind)
     if not lines:
         raise DataError(f"{path}: the file is empty")
     skip = 0
     layout = []
+    if kind != "text" and not path.name.lower().endswith(_SUFFIXES[kind]):
+        layout.append(f"{kind}-compressed although named {path.suffix or 'without a suffix'}")
     if lines[0].count(",") < 4 and len(lines) > 1 and lines[1].count(",") >= 4:
         # A banner line such as CryptoDataDownload's URL precedes the header.
         skip = 1
@@ -93,22 +73,27 @@ def _read_csv(path: Path) -> RawCandles:
             raise DataError(f"{path}: no candle rows after the banner line")
     first = lines[0].split(",")
     has_header = not _NUMBER.match(first[0])
+    if not has_header and len(first) < 6:
+        raise DataError(
+            f"{path}: line {skip + 1}: a headerless file needs at least the 6 columns "
+            f"open_time,open,high,low,close,volume; found {len(first)}"
+        )
     try:
-        if has_header:
-            table = pd.read_csv(path, skiprows=skip, header=0)
-            first_data_line = skip + 2
-        else:
-            if len(first) < 6:
-                raise DataError(
-                    f"{path}: line {skip + 1}: a headerless file needs at least the 6 columns "
-                    f"open_time,open,high,low,close,volume; found {len(first)}"
-                )
-            names = list(BINANCE_KLINE_FIELDS[: len(first)]) + [f"extra_{i}" for i in range(len(first) - 12)]
-            table = pd.read_csv(path, skiprows=skip, header=None, names=names)
-            first_data_line = skip + 1
-            layout.append("no header: Binance kline column order")
+        with open_binary(path, kind) as stream:
+            if has_header:
+                table = pd.read_csv(stream, skiprows=skip, header=0, compression=None)
+                first_data_line = skip + 2
+            else:
+                names = list(BINANCE_KLINE_FIELDS[: len(first)]) + [
+                    f"extra_{i}" for i in range(len(first) - 12)
+                ]
+                table = pd.read_csv(stream, skiprows=skip, header=None, names=names, compression=None)
+                first_data_line = skip + 1
+                layout.append("no header: Binance kline column order")
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: not a readable CSV file: {exc}") from exc
+    except DAMAGED as exc:
+        raise DataError(f"{path}: damaged {kind} data: {exc}") from exc
     if table.empty:
         raise DataError(f"{path}: no candle rows")
     lines_col = np.arange(first_data_line, first_data_line + len(table), dtype="int64")

@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from cryptoflow.cli._common import console, err_console
+from cryptoflow.cli._paths import output_file, writing
 from cryptoflow.errors import ConfigurationError
 
 __all__ = ["backtest", "optimize"]
@@ -24,6 +25,14 @@ class Fill(StrEnum):
 
     close = "close"
     intrabar = "intrabar"
+
+
+class OnGap(StrEnum):
+    """What loading does with gaps in the candle grid (see ``load_candles``)."""
+
+    warn = "warn"
+    fail = "fail"
+    fill = "fill"
 
 
 class Method(StrEnum):
@@ -134,11 +143,56 @@ _LEVERAGE = Annotated[float, typer.Option("--leverage", help="Leverage on top of
 _PARAM = Annotated[
     list[str] | None, typer.Option("--param", "-p", help="Strategy parameter name=value; repeatable.")
 ]
-_ON_GAP = Annotated[str, typer.Option("--on-gap", help="Gaps in the candle grid: warn, fail or fill.")]
+_ON_GAP = Annotated[OnGap, typer.Option("--on-gap", help="Gaps in the candle grid: warn, fail or fill.")]
 _DEDUPE = Annotated[
     bool, typer.Option("--dedupe", help="Drop duplicate candles instead of refusing the file.")
 ]
 _OUT = "Write {} here."
+
+
+def _in_range(
+    option: str,
+    value: float,
+    expected: str,
+    low: float,
+    high: float = math.inf,
+    *,
+    low_open: bool = False,
+    high_open: bool = True,
+) -> None:
+    above = value > low if low_open else value >= low
+    below = value < high if high_open else value <= high
+    if not (math.isfinite(value) and above and below):
+        raise ConfigurationError(f"{option} {value:g}: expected {expected}")
+
+
+def _check_times(start: str | None, end: str | None) -> None:
+    import pandas as pd
+
+    for option, value in (("--start", start), ("--end", end)):
+        if value is None:
+            continue
+        try:
+            pd.Timestamp(value)
+        except (ValueError, TypeError):
+            raise ConfigurationError(
+                f"{option} {value!r}: not a date/time; e.g. 2022-01-01 or 2022-01-01T12:00 (UTC)"
+            ) from None
+
+
+def _outputs(data: list[Path], **options: Path | None) -> None:
+    """Check every output path before the work starts (see :mod:`cryptoflow.cli._paths`)."""
+    seen: dict[str, str] = {}
+    for option, path in options.items():
+        if path is None:
+            continue
+        key = str(Path(path).resolve())
+        if key in seen:
+            raise ConfigurationError(
+                f"{seen[key]} and {option} are both {path}: give each output its own file"
+            )
+        seen[key] = option
+        output_file(path, option, inputs=data)
 
 
 def _config(
@@ -152,6 +206,20 @@ def _config(
 ) -> Any:
     from backtesting import BacktestConfig
 
+    # Checked here, in the user's terms (the engine's own message speaks of fee_rate=-0.01 for -1 %).
+    _in_range("--cash", cash, "a positive amount of quote currency", 0, low_open=True)
+    _in_range("--fee-pct", fee_pct, "a percentage from 0 to below 10 (0.04 = Binance's taker fee)", 0, 10)
+    _in_range("--slippage-pct", slippage_pct, "a percentage from 0 to below 10", 0, 10)
+    _in_range(
+        "--fraction",
+        fraction,
+        "a share of the equity above 0 and at most 1",
+        0,
+        1,
+        low_open=True,
+        high_open=False,
+    )
+    _in_range("--leverage", leverage, "from 1 to 125", 1, 125, high_open=False)
     return BacktestConfig(
         cash=cash,
         fill=fill.value,
@@ -186,7 +254,7 @@ def backtest(
         Path | None, typer.Option("--trades-json", help=_OUT.format("trades+stats JSON"))
     ] = None,
     trades_csv: Annotated[Path | None, typer.Option("--trades-csv", help=_OUT.format("trades CSV"))] = None,
-    on_gap: _ON_GAP = "warn",
+    on_gap: _ON_GAP = OnGap.warn,
     dedupe: _DEDUPE = False,
 ) -> None:
     """Backtest a strategy on historical candles and print its statistics.
@@ -199,6 +267,8 @@ def backtest(
     if preset is not None and preset not in ("ta", "seed"):
         raise ConfigurationError(f"--preset must be ta or seed, got {preset!r}")
     config = _config(cash, fill, fee_pct, slippage_pct, fraction, leverage, close_at_end)
+    _check_times(start, end)
+    _outputs(data, **{"--report": report, "--trades-json": trades_json, "--trades-csv": trades_csv})
     instance = load_strategy(strategy, **_params(param))
     with _progress() as progress:
         task = progress.add_task("loading candles", total=len(data) * 2 + (1 if report else 0))
@@ -215,13 +285,20 @@ def backtest(
         )
         if report:
             progress.update(task, description="drawing the report")
-            write_report(result, report)
+            with writing(report, "--report"):
+                write_report(result, report)
             progress.update(task, advance=1)
     console.print(_summary(result))
-    for path, writer in ((trades_json, write_trades_json), (trades_csv, write_trades_csv), (report, None)):
+    written = (
+        ("--trades-json", trades_json, write_trades_json),
+        ("--trades-csv", trades_csv, write_trades_csv),
+        ("--report", report, None),
+    )
+    for option, path, writer in written:
         if path is not None:
             if writer is not None:
-                writer(result, path)
+                with writing(path, option):
+                    writer(result, path)
             console.print(f"wrote {path}", highlight=False)
 
 
@@ -239,7 +316,9 @@ def optimize(
     method: Annotated[
         Method, typer.Option("--method", help="grid (all combinations) or random.")
     ] = Method.grid,
-    trials: Annotated[int, typer.Option("--trials", help="Combinations tried by --method random.")] = 50,
+    trials: Annotated[
+        int, typer.Option("--trials", min=1, help="Combinations tried by --method random.")
+    ] = 50,
     metric: Annotated[
         str, typer.Option("--metric", help="Statistic maximised on the training part.")
     ] = "sharpe",
@@ -250,16 +329,26 @@ def optimize(
         list[str] | None, typer.Option("--space", help="name=v1,v2,... replaces a range.")
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed for --method random.")] = 0,
-    top: Annotated[int, typer.Option("--top", help="Rows of the results table to print.")] = 10,
+    top: Annotated[int, typer.Option("--top", min=0, help="Rows of the results table to print.")] = 10,
     out_json: Annotated[
         Path | None, typer.Option("--json", help=_OUT.format("every combination as JSON"))
     ] = None,
-    on_gap: _ON_GAP = "warn",
+    on_gap: _ON_GAP = OnGap.warn,
 ) -> None:
     """Search strategy parameters (grid or random) with a train/test split in time."""
+    from backtesting import STAT_LABELS
     from backtesting._optimize import OptimizeSettings
     from backtesting._optimize import optimize as run_optimize
 
+    if metric not in STAT_LABELS:
+        raise ConfigurationError(
+            f"--metric {metric}: unknown statistic; choose one of {', '.join(STAT_LABELS)}"
+        )
+    if not 0.1 <= train <= 0.95:
+        raise ConfigurationError(f"--train {train:g}: expected a share of the candles from 0.1 to 0.95")
+    config = _config(cash, fill, fee_pct, 0.0, 1.0, 1.0)
+    _check_times(start, end)
+    _outputs([data], **{"--json": out_json})
     candles = next(iter(_load([data], [symbol] if symbol else None, interval, on_gap, False).values()))
     settings = OptimizeSettings(
         space=_space(space),
@@ -270,7 +359,6 @@ def optimize(
         seed=seed,
         preset=preset,
     )
-    config = _config(cash, fill, fee_pct, 0.0, 1.0, 1.0)
     with _progress() as progress:
         task = progress.add_task("optimising", total=None)
         result = run_optimize(
@@ -295,5 +383,6 @@ def optimize(
     if out_json is not None:
         records = json.loads(result.table.to_json(orient="records"))
         doc = {"metric": metric, "train": result.train_period, "test": result.test_period, "results": records}
-        out_json.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+        with writing(out_json, "--json"):
+            out_json.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
         console.print(f"wrote {out_json}", highlight=False)

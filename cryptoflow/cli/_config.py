@@ -21,11 +21,16 @@ def show(as_json: bool = typer.Option(False, "--json", help="Print JSON instead 
         return
     from rich.table import Table
 
-    table = Table("setting", "value", title="cryptoflow settings")
+    rows = []
     for section, values in data.items():
         if isinstance(values, dict):
-            for name, value in values.items():
-                table.add_row(f"CRYPTOFLOW_{section.upper()}__{name.upper()}", str(value))
+            rows += [(f"CRYPTOFLOW_{section.upper()}__{name.upper()}", str(v)) for name, v in values.items()]
         else:
-            table.add_row(f"CRYPTOFLOW_{section.upper()}", str(values))
+            rows.append((f"CRYPTOFLOW_{section.upper()}", str(values)))
+    table = Table(title="cryptoflow settings")
+    # A name is what the user copies into their environment: it is never cut; long values wrap instead.
+    table.add_column("setting", no_wrap=True, min_width=max(len(name) for name, _ in rows))
+    table.add_column("value", overflow="fold")
+    for name, value in rows:
+        table.add_row(name, value)
     console.print(table)

@@ -12,6 +12,7 @@ import typer
 from rich.markup import escape
 
 from cryptoflow.cli._common import console, err_console, fail, settings
+from cryptoflow.cli._paths import output_file
 
 __all__ = ["dashboard_app", "dashboards_app", "health", "setup"]
 
@@ -130,6 +131,7 @@ def setup(
     from cryptoflow.kafka import TOPIC_KINDS, ensure_topics, topic_name
 
     config = settings()
+    output_file(done_file, "--done-file")
     if done_file is not None and done_file.exists():
         done_file.unlink()
     client = make_client(config.elasticsearch)

@@ -4,14 +4,34 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
+from cryptoflow.cli._backtest import OnGap
 from cryptoflow.cli._common import console, settings
-from cryptoflow.errors import DataError
+from cryptoflow.cli._paths import output_file, writing
+from cryptoflow.errors import ConfigurationError, DataError
 
 app = typer.Typer(help="Check, resample and download candle files.", no_args_is_help=True)
+
+
+class OnInvalid(StrEnum):
+    """What loading does with rows breaking a price rule."""
+
+    fail = "fail"
+    drop = "drop"
+
+
+def _interval(text: str, option: str) -> None:
+    from cryptoflow.candles import interval_ms
+
+    try:
+        interval_ms(text)
+    except DataError as exc:
+        raise ConfigurationError(f"{option}: {exc}") from None
 
 
 def _epoch_ms(text: str, option: str) -> int:
@@ -32,8 +52,12 @@ def check(
     symbol: str | None = typer.Option(None, help="Symbol, e.g. ETHUSDT (default: from the file)."),
     interval: str | None = typer.Option(None, help="Interval, e.g. 5m (default: from the file)."),
     dedupe: bool = typer.Option(False, "--dedupe", help="Drop duplicate open times, keeping the last row."),
-    on_gap: str = typer.Option("warn", "--on-gap", help="Gaps in the interval grid: warn, fail or fill."),
-    on_invalid: str = typer.Option("fail", "--on-invalid", help="Rows breaking a price rule: fail or drop."),
+    on_gap: Annotated[
+        OnGap, typer.Option("--on-gap", help="Gaps in the interval grid: warn, fail or fill.")
+    ] = OnGap.warn,
+    on_invalid: Annotated[
+        OnInvalid, typer.Option("--on-invalid", help="Rows breaking a price rule: fail or drop.")
+    ] = OnInvalid.fail,
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Load and validate a candle file; print what it holds and what loading noticed or changed."""
@@ -44,9 +68,9 @@ def check(
         path,
         symbol=symbol,
         interval=interval,
-        on_gap=on_gap,
+        on_gap=on_gap.value,  # type: ignore[arg-type]
         dedupe=dedupe,
-        on_invalid=on_invalid,  # type: ignore[arg-type]
+        on_invalid=on_invalid.value,  # type: ignore[arg-type]
     )
     summary = {
         "path": str(path),
@@ -88,14 +112,16 @@ def resample(
     """Aggregate a candle file into a coarser interval (e.g. 5m -> 1h) as Binance builds its candles."""
     from cryptoflow.candles import load_candles, resample_candles
 
+    _interval(to, "--to")
+    output_file(out, "--out", inputs=[path])
     candles = resample_candles(load_candles(path), to, drop_partial=not keep_partial)
-    out.parent.mkdir(parents=True, exist_ok=True)
     frame = candles.reset_index()
     frame["open_time"] = candles.index.asi8 // 1_000_000
-    if out.suffix.lower() in (".parquet", ".pq"):
-        frame.to_parquet(out, index=False)
-    else:
-        frame.to_csv(out, index=False)
+    with writing(out, "--out"):
+        if out.suffix.lower() in (".parquet", ".pq"):
+            frame.to_parquet(out, index=False)
+        else:
+            frame.to_csv(out, index=False)
     console.print(f"wrote {len(candles)} {to} candle(s) to {out}")
 
 
@@ -114,15 +140,20 @@ def download(
     """Download historical klines from Binance (python-binance), resumable and idempotent on open time."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from cryptoflow.candles import download_candles, interval_ms
+    from cryptoflow.candles import download_candles
 
-    interval_ms(interval)
+    _interval(interval, "--interval")
     config = settings().binance
     chosen = market or config.market
     if chosen not in ("spot", "futures"):
         raise DataError(f"--market must be spot or futures; got {chosen!r}")
     start_ms = _epoch_ms(start, "--start")
     end_ms = _epoch_ms(end, "--end") if end else int(datetime.now(UTC).timestamp() * 1000)
+    if out.suffix.lower() not in (".csv", ""):
+        raise ConfigurationError(
+            f"--out {out}: downloads are written as CSV; give a file name ending in .csv"
+        )
+    output_file(out, "--out")
     with Progress(
         TextColumn(f"{symbol.upper()} {interval}"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"),
         TimeRemainingColumn(), console=console,

@@ -23,6 +23,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cryptoflow.cli._common import console, err_console, settings
+from cryptoflow.cli._paths import output_dir
 from cryptoflow.config import Settings
 from cryptoflow.errors import StackError, TemporaryError
 from cryptoflow.stack import LocalStack
@@ -251,6 +252,7 @@ def demo(
     """Run cryptoflow on its local default: real stack, fake exchange, live indicators and paper trading for
     several symbols, sink, dashboard page, and a backtest of the same candles for comparison."""
     config = settings()
+    output_dir(out_dir, "--out")
     started = time.monotonic()
     LocalStack(config.stack).up(
         on_progress=lambda message: err_console.print(f"[dim]stack:[/] {escape(message)}")

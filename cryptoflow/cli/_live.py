@@ -12,6 +12,7 @@ from pathlib import Path
 import typer
 
 from cryptoflow.cli._common import console
+from cryptoflow.cli._paths import output_dir
 from cryptoflow.errors import ConfigurationError
 
 exchange_app = typer.Typer(help="A local fake Binance exchange replaying real candles.", no_args_is_help=True)
@@ -58,8 +59,10 @@ def serve(
         raise ConfigurationError(f"--fill expects 'last' or 'close', got {fill!r}")
     paths = [Path(p.strip()) for p in data.split(",") if p.strip()]
     for path in paths:
-        if not path.is_file():
-            raise ConfigurationError(f"--data: {str(path)!r} does not exist")
+        if path.is_dir():
+            raise ConfigurationError(f"--data {path}: is a folder; give candle files, comma-separated")
+        if not path.exists():
+            raise ConfigurationError(f"--data {path}: no such file")
     market = ReplayMarket.from_files(paths, history=history, updates_per_candle=updates, limit=limit)
     exchange = FakeExchange(
         market,
@@ -175,6 +178,7 @@ def trade(
     if broker == "live" and not live:
         raise ConfigurationError("--broker live trades real money: add --live to confirm")
     config = settings()
+    output_dir(state_dir, "--state-dir")
     instance = load_strategy(strategy, **_params(param))
     trading = TradingConfig(cash=cash, fraction=fraction, leverage=leverage, margin_type=margin_type.upper())
     endpoints = _endpoints(config.binance, broker == "testnet")

@@ -31,6 +31,8 @@ from cryptoflow.cli._backtest import (
     _STRATEGY_HELP,
     _SYMBOL,
     Fill,
+    OnGap,
+    _check_times,
     _config,
     _load,
     _params,
@@ -165,7 +167,7 @@ def replay(
         bool, typer.Option("--close-at-end", help="Close an open position at the end.")
     ] = False,
     param: _PARAM = None,
-    on_gap: _ON_GAP = "warn",
+    on_gap: _ON_GAP = OnGap.warn,
     dedupe: _DEDUPE = False,
     run_id: Annotated[
         str | None,
@@ -195,6 +197,7 @@ def replay(
         raise ConfigurationError(f"--rate must be a positive number of events per second, got {rate}")
     current = settings()
     config = _config(cash, fill, fee_pct, slippage_pct, fraction, leverage, close_at_end)
+    _check_times(start, end)
     instance = load_strategy(strategy, **_params(param))
     with _progress() as progress:
         task = progress.add_task("loading candles", total=None)

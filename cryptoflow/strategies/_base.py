@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -174,7 +175,7 @@ class Strategy:
         for key in ("stop_loss_pct", "take_profit_pct", "trailing_stop_pct"):
             value = getattr(self, key)
             if value is not None and not (isinstance(value, int | float) and 0 < value < 100):
-                raise ConfigurationError(f"{self.name}: {key} must be in (0, 100) or None, got {value!r}")
+                raise ConfigurationError(f"{self.name}: {key} must be in (0, 100) or None, got {_fmt(value)}")
         hold = self.max_holding_candles
         if hold is not None and (not isinstance(hold, int) or hold < 1):
             raise ConfigurationError(f"{self.name}: max_holding_candles must be >= 1 or None, got {hold!r}")
@@ -219,27 +220,44 @@ class Strategy:
             try:
                 raw = getattr(self, hook)(ind)
             except Exception as exc:  # user code: report, never crash the caller
-                raise StrategyError(
-                    f"strategy {self.name!r} ({type(self).__qualname__}) failed in {hook}: "
-                    f"{type(exc).__name__}: {exc}"
-                ) from exc
-            try:
-                value = np.asarray(raw, dtype=bool)
-            except (TypeError, ValueError) as exc:
-                raise StrategyError(
-                    f"strategy {self.name!r}: {hook} must return booleans, got {type(raw).__name__}"
-                ) from exc
+                raise StrategyError(f"{self._who()} failed in {hook}: {type(exc).__name__}: {exc}") from exc
+            value = self._booleans(hook, raw)
             if length is not None:
                 if value.ndim == 0:
                     value = np.full(length, bool(value))
                 elif value.shape != (length,):
                     raise StrategyError(
-                        f"strategy {self.name!r}: {hook} returned shape {value.shape}, expected ({length},)"
+                        f"{self._who()}: rule {hook} returned shape {value.shape}, expected ({length},)"
                     )
             elif value.ndim == 0:
                 value = np.bool_(value)
             out.append(value)
         return Signals(*out)
+
+    def _who(self) -> str:
+        """``strategy 'rsi_dip' (RsiDip, my_strategy.py)``: the name, class and, for a user's, its file."""
+        cls = type(self)
+        module = sys.modules.get(cls.__module__)
+        source = getattr(module, "__file__", None)
+        where = f", {source}" if source and not cls.__module__.startswith("cryptoflow.") else ""
+        return f"strategy {self.name!r} ({cls.__qualname__}{where})"
+
+    def _booleans(self, hook: str, raw: object) -> np.ndarray | np.bool_:
+        """``raw`` as booleans; anything else (``"no"``, ``None``, numbers) is a :class:`StrategyError`.
+
+        Converting with ``bool()`` would make ``"no"`` true (a trade on every candle) and ``None`` false
+        (a strategy that silently never trades), so only real booleans pass.
+        """
+        if isinstance(raw, bool | np.bool_):
+            return np.bool_(raw)
+        dtype = getattr(raw, "dtype", None)
+        if dtype is not None and dtype == np.bool_ and hasattr(raw, "__array__"):
+            return np.asarray(raw)  # numpy bool arrays (and pandas boolean Series)
+        raise StrategyError(
+            f"{self._who()}: rule {hook} returned {_what(raw)}; "
+            "a rule must return booleans: True/False, or a numpy bool array such as "
+            "(ind['rsi'] < 30) & (ind['macd_hist'] > 0)"
+        )
 
     def signal(self, ind: Mapping[str, Any]) -> str | None:
         """For one closed candle (scalars): ``"long"``, ``"short"`` or ``None`` (long wins ties)."""
@@ -256,6 +274,18 @@ class Strategy:
         changed = {k: v for k, v in self.params().items() if v != defaults[k]}
         inner = ", ".join(f"{k}={_fmt(v)}" for k, v in changed.items())
         return f"{self.name}({inner})" if inner else self.name
+
+
+def _what(value: object) -> str:
+    """``str 'no'``, ``None``, ``a float64 array`` or ``int 1``: what a rule returned, briefly."""
+    if value is None:
+        return "None"
+    dtype = getattr(value, "dtype", None)
+    if dtype is not None and getattr(value, "ndim", 0) > 0:
+        kind = "array" if isinstance(value, np.ndarray) else type(value).__name__
+        return f"a {dtype} {kind}"
+    text = repr(value) if isinstance(value, str) else str(value)
+    return f"{type(value).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
 
 
 def _fmt(value: object) -> str:

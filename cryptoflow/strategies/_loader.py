@@ -29,6 +29,8 @@ def _classes_in(module: object) -> list[type[Strategy]]:
 
 
 def _import_file(path: Path) -> object:
+    if path.is_dir():
+        raise ConfigurationError(f"strategy file {str(path)!r} is a folder; give the .py file inside it")
     if not path.is_file():
         raise ConfigurationError(f"strategy file {str(path)!r} does not exist")
     module_name = f"cryptoflow_user_strategy_{abs(hash(str(path.resolve())))}"

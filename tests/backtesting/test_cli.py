@@ -77,7 +77,7 @@ def test_user_errors_print_a_message_not_a_traceback(tmp_path, capsys):
     )
     assert main(["backtest", "--data", str(ETH_1H), "--strategy", f"{broken}:Broken"]) == 1
     err = capsys.readouterr().err
-    assert "strategy 'broken' (Broken) failed in entry_long: KeyError" in err
+    assert f"strategy 'broken' (Broken, {broken}) failed in entry_long: KeyError" in err
     assert "Traceback" not in err
     assert main(["backtest", "--data", str(tmp_path / "missing.csv")]) != 0
 
@@ -98,3 +98,29 @@ def test_optimize_grid_with_train_test_split(tmp_path, capsys):
     assert train == sorted(train, reverse=True)
     assert doc["train"][1] < doc["test"][0]
     assert "best:" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("returns", "shown"),
+    [('"no"', "str 'no'"), ("None", "None"), ("1", "int 1"), ("ind['rsi'] * 0", "a float64 array")],
+)
+def test_a_rule_must_return_booleans(tmp_path, returns, shown):
+    # bool("no") is True: this strategy used to make a trade on every candle; None silently never traded
+    path = tmp_path / "answers.py"
+    path.write_text(
+        "from cryptoflow.strategies import Strategy\n"
+        "class Answers(Strategy):\n"
+        "    name = 'answers'\n"
+        "    def exit_short(self, ind):\n"
+        f"        return {returns}\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "cryptoflow", "backtest", "-d", str(ETH_1H), "--strategy", f"{path}:Answers"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr and "statistic" not in proc.stdout
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"error: strategy 'answers' (Answers, {path}): rule exit_short returned {shown}; a rule must return "
+        "booleans: True/False, or a numpy bool array such as (ind['rsi'] < 30) & (ind['macd_hist'] > 0)"
+    )

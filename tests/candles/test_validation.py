@@ -52,12 +52,16 @@ def test_duplicate_open_time_fails_by_default(tmp_path: Path) -> None:
 def test_dedupe_keeps_the_last_row_and_reports(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = write(tmp_path, [*ROWS[:2], "2025-01-01 00:05:00,10.6,12,10,11.5,5", *ROWS[2:]])
     with caplog.at_level(logging.WARNING, logger="cryptoflow.candles"):
-        candles, report = read_candles(path, dedupe=True)
+        candles = load_candles(path, dedupe=True)
     assert len(candles) == 4
     assert candles.loc["2025-01-01 00:05:00+00:00", "close"] == 11.5
-    assert caplog.messages == [
-        f"{path}: dropped 1 duplicate open time(s), kept the last row of each (first: 2025-01-01T00:05:00Z)"
-    ]
+    note = "dropped 1 duplicate open time(s), kept the last row of each (first: 2025-01-01T00:05:00Z)"
+    assert caplog.messages == [f"{path}: {note}"]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="cryptoflow.candles"):
+        _, report = read_candles(path, dedupe=True)
+    assert report.changes() == [note]
+    assert caplog.messages == []  # read_candles leaves presenting the report to its caller
     assert report.rows_read == 5 and report.rows == 4
 
 

@@ -130,6 +130,11 @@ def test_loading_by_name_file_and_class(tmp_path):
         load_strategy(f"{path}:Other")
     with pytest.raises(ConfigurationError, match="does not exist"):
         load_strategy(str(tmp_path / "absent.py"))
+    (tmp_path / "pkg.py").mkdir()
+    with pytest.raises(
+        ConfigurationError, match=r"strategy file '.*pkg\.py' is a folder; give the \.py file"
+    ):
+        load_strategy(str(tmp_path / "pkg.py"))
     path.write_text(USER_FILE + "\nclass Second(RsiDip):\n    name = 'second'\n")
     with pytest.raises(ConfigurationError, match="exactly one"):
         load_strategy(str(path))
@@ -150,7 +155,8 @@ def test_exceptions_inside_a_strategy_are_caught_and_named(tmp_path):
             return ind["rsi"] > ind["missing"]
 
     with pytest.raises(
-        StrategyError, match=r"strategy 'faulty' \(.*Faulty\) failed in entry_short: KeyError"
+        StrategyError,
+        match=r"strategy 'faulty' \(.*Faulty, .*test_contract\.py\) failed in entry_short: KeyError",
     ):
         Faulty().evaluate({"rsi": np.ones(3)})
     path = tmp_path / "boom.py"
@@ -166,3 +172,29 @@ def test_exceptions_inside_a_strategy_are_caught_and_named(tmp_path):
 
     with pytest.raises(StrategyError, match="shape"):
         WrongShape().evaluate({"rsi": np.ones(3)})
+
+
+def test_rules_must_return_booleans_on_arrays_and_on_scalars():
+    class Says(Strategy):
+        name = "says"
+        answer: object = None
+
+        def entry_long(self, ind):
+            return self.answer
+
+    arrays, scalars = {"rsi": np.array([20.0, 40.0])}, {"rsi": np.float64(20.0)}
+    for answer, shown in (("no", "str 'no'"), (None, "None"), (0, "int 0"), (np.float64(1.0), "float64 1.0")):
+        for ind in (arrays, scalars):
+            strategy = Says()
+            strategy.answer = answer
+            with pytest.raises(StrategyError) as caught:
+                strategy.evaluate(ind)
+            message = str(caught.value)
+            assert message.startswith("strategy 'says' (test_rules_must_return_booleans_on_arrays_and_on_")
+            assert f"Says, {__file__}): rule entry_long returned {shown}; a rule must return bool" in message
+    strategy = Says()
+    for answer in (True, np.bool_(False), arrays["rsi"] < 30):
+        strategy.answer = answer
+        assert strategy.evaluate(arrays).entry_long.tolist() in ([True, True], [False, False], [True, False])
+    strategy.answer = scalars["rsi"] < 30
+    assert strategy.signal(scalars) == "long"

@@ -1,0 +1,97 @@
+"""A live ``cryptoflow trade`` process whose strategy rule returns something that is not a boolean for one
+symbol: the error names the strategy, the rule and what it returned, and the process keeps trading the
+other symbol (an exception inside a strategy never crashes a live process)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.auto_trade.test_parity import HISTORY, STRATEGIES
+from tests.exchange.conftest import KEY, SECRET, make_exchange
+
+REPO = Path(__file__).resolve().parents[2]
+
+# BTCUSDT trades near 110,000 and ETHUSDT near 4,000 in the shared files: the rule answers "no" (a string,
+# true for bool()) for BTCUSDT only, and the basic strategy's booleans for ETHUSDT.
+PICKY = """
+from cryptoflow.strategies import BasicStrategy
+
+
+class Picky(BasicStrategy):
+    name = "picky"
+
+    def entry_long(self, ind):
+        if ind["close"] > 50_000:
+            return "no"
+        return super().entry_long(ind)
+"""
+
+
+def test_a_rule_returning_a_string_is_reported_and_the_other_symbol_keeps_trading(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    strategy_file = tmp_path / "picky.py"
+    strategy_file.write_text(PICKY)
+    exchange = make_exchange(
+        shared_data, symbols=("ETHUSDT", "BTCUSDT"), history=HISTORY, limit=400, speed=4.0
+    )
+    params = [arg for name, value in STRATEGIES["stops"].items() for arg in ("-p", f"{name}={value}")]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRYPTOFLOW_")}
+    env.update(
+        CRYPTOFLOW_BINANCE__BASE_URL=exchange.base_url,
+        CRYPTOFLOW_BINANCE__STREAM_URL=exchange.stream_url,
+        CRYPTOFLOW_BINANCE__API_KEY=KEY,
+        CRYPTOFLOW_BINANCE__API_SECRET=SECRET,
+        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
+        PYTHONUNBUFFERED="1",
+    )
+    log_path = tmp_path / "trade.log"
+    command = [
+        sys.executable, "-m", "cryptoflow", "trade", "--broker", "testnet", "--symbols", "ETHUSDT,BTCUSDT",
+        "--interval", "5m", "--strategy", f"{strategy_file}:Picky", *params, "--run-id", "picky",
+        "--state-dir", str(tmp_path / "state"), "--no-kafka",
+    ]  # fmt: skip
+    reported = (
+        f"BTCUSDT: strategy 'picky' (Picky, {strategy_file}): rule entry_long returned str 'no'; "
+        "a rule must return booleans"
+    )
+    account = exchange.account
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            command, env=env, cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+
+        def text() -> str:
+            return log_path.read_text(errors="replace")
+
+        def wait_for(condition, what: str, timeout: float) -> None:
+            deadline = time.monotonic() + timeout
+            while not condition():
+                assert process.poll() is None, f"the trade process exited before {what}:\n{text()[-3000:]}"
+                assert time.monotonic() < deadline, f"no {what} within {timeout:.0f} s:\n{text()[-3000:]}"
+                time.sleep(0.05)
+
+        wait_for(lambda: len(exchange.subscribers) > 0, "websocket subscription", 90)
+        exchange.start_replay()
+        wait_for(lambda: reported in text(), "report of the faulty rule", 60)
+        before = len(account.requests)  # ETHUSDT goes on trading after the BTCUSDT error
+        wait_for(
+            lambda: any(r["symbol"] == "ETHUSDT" for r in account.requests[before:]), "ETHUSDT order", 120
+        )
+        wait_for(lambda: text().count(reported) >= 2, "report on the next BTCUSDT candle", 60)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0, text()[-3000:]
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+        exchange.stop_thread()
+    logged = text()
+    assert "Traceback" not in logged, logged[-3000:]
+    assert {r["symbol"] for r in account.requests} == {"ETHUSDT"}, account.requests
