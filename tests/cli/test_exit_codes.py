@@ -97,7 +97,7 @@ def test_success_is_0(tmp_path: Path) -> None:
             ["exchange", "serve", "--data", "missing.csv"],
             {},
             2,
-            "--data: 'missing.csv' does not exist",
+            "--data missing.csv: no such file",
             id="exchange serve: no such file",
         ),
         pytest.param(
