@@ -7,8 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from auto_trade._trader import Emit, SymbolTrader, log_resumed
-from cryptoflow.brokers import Broker, StateFile
+from auto_trade._trader import Emit, SymbolTrader, engine_record, log_resumed
+from cryptoflow.brokers import Broker
 from cryptoflow.candles import Candle
 from cryptoflow.marketdata import BinanceEndpoints, KlineSource, SourceOptions
 from cryptoflow.strategies import Strategy
@@ -40,7 +40,9 @@ class AutoTradeOptions:
 class AutoTrade:
     """Runs one strategy over many symbols with one broker until stopped.
 
-    Warm-up candles (REST history) only feed the indicators. Closed candles from the websocket, or
+    ``flush`` returns once the emitted events are acknowledged (the producer's); a decision is recorded
+    (with the positions, in the broker's state file) only after it. Warm-up candles (REST history) only
+    feed the indicators. Closed candles from the websocket, or
     fetched after a reconnect, are decided once each, in order. Candles that closed while the process
     was not running are not traded (their prices are stale): after a restart they only warm up the
     indicators, and positions come back from the broker before the first decision.
@@ -53,13 +55,15 @@ class AutoTrade:
         broker: Broker,
         emit: Emit,
         *,
+        flush: Callable[[], object] = lambda: None,
         endpoints: BinanceEndpoints | None = None,
         source_name: str | None = None,
     ) -> None:
         self.options = options
         self.broker = broker
+        self.flush = flush
         self.endpoints = endpoints
-        self._state = StateFile(options.state_dir / f"{options.run_id}.engine.json")
+        self._legacy_state = options.state_dir / f"{options.run_id}.engine.json"
         self.traders = {
             s: SymbolTrader(
                 s,
@@ -83,7 +87,7 @@ class AutoTrade:
         for position in positions.values():
             if position is not None:
                 log_resumed(position)
-        saved = self._state.load().get("last_decided", {})
+        saved = engine_record(self.broker, self._legacy_state).get("last_decided", {})
         for symbol, trader in self.traders.items():
             trader.last_decided = saved.get(symbol)
         self.source = KlineSource(
@@ -112,7 +116,8 @@ class AutoTrade:
                 await trader.on_closed(candle)
                 if self.on_decided is not None:
                     self.on_decided(candle)
-                self._state.save({"last_decided": {s: t.last_decided for s, t in self.traders.items()}})
+                self.flush()  # the decision's events are in Kafka before it is recorded
+                self.broker.record({"last_decided": {s: t.last_decided for s, t in self.traders.items()}})
                 if until is not None and candle.open_time >= until:
                     done.add(candle.symbol)
                     if done == set(self.traders):

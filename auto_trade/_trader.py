@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from backtesting import REASONS, exit_on_close
-from cryptoflow.brokers import Broker, ClosedTrade, Position, client_order_id
+from cryptoflow.brokers import Broker, ClosedTrade, Position, StateFile, client_order_id
 from cryptoflow.candles import Candle
 from cryptoflow.errors import CryptoflowError, ExchangeRejection, TemporaryError
 from cryptoflow.events import (
@@ -29,7 +30,7 @@ from cryptoflow.indicators import StreamingIndicators
 from cryptoflow.marketdata import candle_event
 from cryptoflow.strategies import Strategy, StrategyError
 
-__all__ = ["SymbolTrader", "log_resumed"]
+__all__ = ["SymbolTrader", "engine_record", "log_resumed"]
 
 log = logging.getLogger(__name__)
 Emit = Callable[[Event], None]
@@ -45,6 +46,24 @@ def log_resumed(position: Position) -> None:
         position.quantity,
         position.entry_price,
     )
+
+
+def engine_record(broker: Broker, legacy: Path) -> dict[str, Any]:
+    """The engine's record (``last_decided``) of a started broker, kept in the broker's state document.
+
+    Versions before 0.2 kept it in a file of its own (``legacy``, ``<stem>.engine.json``), written after
+    the broker's: such a record is moved into the broker's document (one atomic write), then the old
+    file is removed. A crash between the two leaves both; the broker's document wins from then on.
+    """
+    if broker.engine:
+        legacy.unlink(missing_ok=True)
+        return broker.engine
+    old = StateFile(legacy).load()
+    if old:
+        log.info("engine state of %s moved into the broker's state file", legacy.name)
+        broker.record(old)
+        legacy.unlink()
+    return broker.engine
 
 
 def _pct(value: float | None) -> float:
@@ -222,10 +241,9 @@ class SymbolTrader:
                 position.held + 1,
                 int(s.max_holding_candles or 0),
             )
-            if reason_code < 0:
+            if reason_code < 0:  # written with the decision's record, in one write (Broker.record)
                 position.extreme = float(extreme)
                 position.held += 1
-                self.broker.save()
                 return
             reason = REASONS[reason_code]
             self._signal(candle, "exit_long" if position.side > 0 else "exit_short", reason)
