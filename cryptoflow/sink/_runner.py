@@ -15,18 +15,15 @@ from cryptoflow.elastic import FlushResult, install_templates, make_client
 from cryptoflow.errors import DataError, TemporaryError
 from cryptoflow.events import EVENT_KINDS, EventError, decode, encode
 from cryptoflow.kafka import DeliveryError, EventProducer, client_config, ensure_topics, topic_name
+from cryptoflow.sink._dlq import dead_letter
 from cryptoflow.sink._health import HealthServer
 from cryptoflow.sink._inflight import TP, Batch, InFlight
 from cryptoflow.sink._monitor import Monitor, SinkStats
 from cryptoflow.sink._options import Backoff, SinkOptions
 
-__all__ = ["DLQ_HEADER_PREFIX", "Sink"]
+__all__ = ["Sink"]
 
 log = logging.getLogger("cryptoflow.sink")
-
-DLQ_HEADER_PREFIX = "cryptoflow.dlq."
-"""Headers added to dead-lettered messages: ``category``, ``reason``, ``topic``, ``partition``, ``offset``,
-``timestamp_ms`` and ``group`` (the original headers are kept)."""
 
 _RETRYABLE = (TemporaryError, DeliveryError, KafkaException)
 
@@ -271,17 +268,10 @@ class Sink:
         if not dead:
             return
         for message, category, reason in dead:
-            headers = list(message.headers() or [])
-            headers += [
-                (DLQ_HEADER_PREFIX + "category", category.encode()),
-                (DLQ_HEADER_PREFIX + "reason", reason.encode("utf-8", "replace")[:4000]),
-                (DLQ_HEADER_PREFIX + "topic", message.topic().encode()),
-                (DLQ_HEADER_PREFIX + "partition", str(message.partition()).encode()),
-                (DLQ_HEADER_PREFIX + "offset", str(message.offset()).encode()),
-                (DLQ_HEADER_PREFIX + "timestamp_ms", str(message.timestamp()[1]).encode()),
-                (DLQ_HEADER_PREFIX + "group", self.group_id.encode()),
-            ]
-            self._producer.send_raw(self.dlq_topic, message.value(), key=message.key(), headers=headers)
+            # keyed by the message's own topic/partition/offset: written again after a crash before the
+            # commit, it is the same record, which readers (read_dead_letters) and compaction drop
+            key, value, headers = dead_letter(message, category, reason, self.group_id)
+            self._producer.send_raw(self.dlq_topic, value, key=key, headers=headers)
         self._producer.flush(timeout_s=30.0)
 
     def _commit(self, offsets: dict[TP, int]) -> None:

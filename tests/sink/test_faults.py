@@ -1,6 +1,7 @@
-"""The sink under faults, against the real services: kill -9 mid-replay, an Elasticsearch outage.
+"""The sink under faults, against the real services: kill -9 mid-replay, an Elasticsearch outage, a
+crash between the dead-letter queue's acknowledgement and the commit.
 
-Both run the sink as a separate ``cryptoflow sink`` process, as an operator would.
+Each runs the sink as a separate ``cryptoflow sink`` process, as an operator would.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ from backtesting import BacktestConfig, run_backtest
 from backtesting_trade import backtest_events, count_events, default_run_id, replay
 from cryptoflow.candles import load_candles
 from cryptoflow.config import Settings
-from cryptoflow.kafka import EventProducer
+from cryptoflow.kafka import EventProducer, topic_name
+from cryptoflow.sink import DLQ_HEADER_PREFIX, read_dead_letters
 from cryptoflow.stack import LocalStack
 from cryptoflow.stack import _process as stack_process
 from tests.sink._events import candle_events
-from tests.sink._support import REPO, es_count, es_docs, prefix_env, wait_until
+from tests.sink._support import REPO, es_count, es_docs, headers_of, prefix_env, read_topic, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -200,3 +202,71 @@ def test_a_second_sink_joining_mid_stream_takes_over_cleanly(pipeline: Settings,
     assert min(indexed) > 0  # both took part
     # ... after writing and committing what it had read: nothing was indexed twice
     assert sum(indexed) == len(events)
+
+
+# the real sink, killed (SIGKILL) right after the dead-letter queue acknowledged a batch's dead letters,
+# before the batch's offsets are committed
+_DIE_AFTER_DEAD_LETTERS = """
+import os, runpy, signal, sys
+from cryptoflow.sink._runner import Sink
+
+dead_letter = Sink._dead_letter
+
+def dead_letter_then_die(self, dead):
+    dead_letter(self, dead)
+    if dead:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+Sink._dead_letter = dead_letter_then_die
+sys.argv = ["cryptoflow", "sink", "--once"]
+runpy.run_module("cryptoflow", run_name="__main__")
+"""
+
+
+def test_a_dead_letter_written_again_after_a_crash_before_the_commit_is_read_once(
+    pipeline: Settings,
+) -> None:
+    topic = topic_name(pipeline.kafka, "candles")
+    good = candle_events(300)
+    poison = [b"not json", b"not json", b'{"schema_name": "candle"}']  # twice the same bytes: two letters
+    with EventProducer(pipeline.kafka, config={"partitioner": "murmur2_random"}) as producer:
+        producer.send_many(good[:150])
+        for value in poison:
+            producer.send_raw(topic, value, key=b"ETHUSDT|1m", headers=[("origin", b"test")])
+        producer.send_many(good[150:])
+    env = prefix_env(pipeline.kafka.topic_prefix)
+
+    crashed = subprocess.run(
+        [sys.executable, "-c", _DIE_AFTER_DEAD_LETTERS],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert crashed.returncode == -signal.SIGKILL, crashed.stdout[-3000:] + crashed.stderr[-3000:]
+    assert len(read_topic(pipeline, "dlq", expected=len(poison))) == len(poison)  # acknowledged ...
+    restart = subprocess.run(
+        [sys.executable, "-m", "cryptoflow", "sink", "--once"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert restart.returncode == 0, restart.stdout[-3000:] + restart.stderr[-3000:]
+
+    # ... and not committed: the restarted sink read the batch again and dead-lettered it again
+    copies = read_topic(pipeline, "dlq", expected=2 * len(poison))
+    assert len(copies) == 2 * len(poison)
+    by_key: dict[bytes, list] = {}
+    for message in copies:
+        by_key.setdefault(message.key(), []).append(message)
+    assert len(by_key) == len(poison)
+    for first, second in by_key.values():  # a re-delivery is byte for byte the same record
+        assert first.key() == second.key() and first.value() == second.value()
+        assert first.headers() == second.headers()
+
+    letters = read_dead_letters(pipeline.kafka)  # what a reader of the DLQ sees: each dead letter once
+    assert sorted(letter.value for letter in letters) == sorted(poison)
+    assert len({(letter.topic, letter.partition, letter.offset) for letter in letters}) == len(poison)
+    for letter in letters:
+        assert letter.id == f"{letter.topic}/{letter.partition}/{letter.offset}" and letter.topic == topic
+        assert letter.key == b"ETHUSDT|1m" and letter.headers == {"origin": b"test"}
+        assert letter.reason
+    assert sorted(letter.category for letter in letters) == ["invalid_event", "invalid_json", "invalid_json"]
+    assert headers_of(copies[0])[DLQ_HEADER_PREFIX + "group"] == f"{pipeline.kafka.topic_prefix}-sink"
+    assert es_count(pipeline, "candles") == len(good)
+    assert set(es_docs(pipeline, "candles")) == {e.event_id for e in good}
