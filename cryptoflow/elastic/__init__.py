@@ -2,12 +2,13 @@
 
 from cryptoflow.elastic._client import make_client, server_version
 from cryptoflow.elastic._templates import INDEX_KINDS, index_alias, install_templates, template_body
-from cryptoflow.elastic._writer import BulkWriter, FlushResult, Rejection
+from cryptoflow.elastic._writer import BulkWriter, FlushResult, IndexBlocked, Rejection
 
 __all__ = [
     "INDEX_KINDS",
     "BulkWriter",
     "FlushResult",
+    "IndexBlocked",
     "Rejection",
     "index_alias",
     "install_templates",

@@ -11,7 +11,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from cryptoflow.config import Settings
-from cryptoflow.elastic import FlushResult, install_templates, make_client
+from cryptoflow.elastic import FlushResult, IndexBlocked, install_templates, make_client
 from cryptoflow.errors import DataError, TemporaryError
 from cryptoflow.events import EVENT_KINDS, EventError, decode, encode
 from cryptoflow.kafka import DeliveryError, EventProducer, client_config, ensure_topics, topic_name
@@ -36,7 +36,9 @@ class Sink:
     documents are written by ``event_id``, so what is read again after a crash overwrites itself. When
     Elasticsearch is unreachable, overloaded or failing the sink pauses its partitions, waits
     (exponential backoff with jitter), seeks back to the first unwritten offset and goes on; it does
-    not exit. Up to ``max_in_flight`` bulk requests run at once while the next batch is read.
+    not exit. An index block (the flood-stage disk watermark's read-only block) pauses it the same
+    way, with one error line naming the block and how to lift it, and makes it unhealthy at once. Up to
+    ``max_in_flight`` bulk requests run at once while the next batch is read.
 
     Example::
 
@@ -258,9 +260,11 @@ class Sink:
         self.monitor.batch_written(
             result.indexed, len(batch.dead), (time.monotonic() - batch.submitted) * 1e3
         )
-        if self.monitor.paused is not None:
+        if self.monitor.blocked is not None:
+            log.info("sink: Elasticsearch accepts writes again (the index block is lifted); resumed")
+        elif self.monitor.paused is not None:
             log.info("sink: Elasticsearch is back; resumed")
-            self.monitor.paused = None
+        self.monitor.paused = self.monitor.blocked = None
         self._backoff.reset()
 
     def _dead_letter(self, dead: list[tuple[Any, str, str]]) -> None:
@@ -313,8 +317,16 @@ class Sink:
         rewind = self._abandon()
         delay = self._backoff.next_delay()
         self.stats.retries += 1
-        self.monitor.paused = f"waiting for Elasticsearch/Kafka: {exc}"
-        log.warning("sink: batch not written (%s); partitions paused, retrying in %.1f s", exc, delay)
+        if isinstance(exc, IndexBlocked):  # may last hours: one line when it starts, not one per retry
+            if self.monitor.blocked != str(exc):
+                log.error("sink: paused: %s. The sink resumes by itself once writes are accepted.", exc)
+            else:
+                log.debug("sink: still blocked; retrying in %.1f s", delay)
+            self.monitor.blocked = str(exc)
+            self.monitor.paused = f"index blocked: {exc}"
+        else:
+            self.monitor.paused = f"waiting for Elasticsearch/Kafka: {exc}"
+            log.warning("sink: batch not written (%s); partitions paused, retrying in %.1f s", exc, delay)
         assignment = self._consumer.assignment()
         if assignment:
             self._consumer.pause(assignment)

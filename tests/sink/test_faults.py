@@ -1,5 +1,5 @@
-"""The sink under faults, against the real services: kill -9 mid-replay, an Elasticsearch outage, a
-crash between the dead-letter queue's acknowledgement and the commit.
+"""The sink under faults, against the real services: kill -9 mid-replay, an Elasticsearch outage, the
+flood-stage read-only block, a crash between the dead-letter queue's acknowledgement and the commit.
 
 Each runs the sink as a separate ``cryptoflow sink`` process, as an operator would.
 """
@@ -24,6 +24,7 @@ from backtesting import BacktestConfig, run_backtest
 from backtesting_trade import backtest_events, count_events, default_run_id, replay
 from cryptoflow.candles import load_candles
 from cryptoflow.config import Settings
+from cryptoflow.elastic import make_client
 from cryptoflow.kafka import EventProducer, topic_name
 from cryptoflow.sink import DLQ_HEADER_PREFIX, read_dead_letters
 from cryptoflow.stack import LocalStack
@@ -163,6 +164,63 @@ def test_elasticsearch_down_20_s_mid_stream_the_sink_recovers_by_itself(
         _stop(sink)
     output = log.read_text()
     assert "retrying in" in output and "Elasticsearch is back" in output
+
+
+def _block_writes(settings: Settings, blocked: bool) -> None:
+    """What Elasticsearch's flood-stage disk watermark does to an index, on the test's own indices only
+    (the shared node's watermark settings are never touched)."""
+    make_client(settings.elasticsearch).indices.put_settings(
+        index=f"{settings.elasticsearch.index_prefix}-*",
+        settings={"index.blocks.read_only_allow_delete": True if blocked else None},
+    )
+
+
+def test_the_flood_stage_read_only_block_pauses_the_sink_with_one_line_until_it_is_lifted(
+    pipeline: Settings, tmp_path: Path
+) -> None:
+    first, second = candle_events(2_000, run_id="before"), candle_events(3_000, run_id="blocked")
+    port = _free_port()
+    log = tmp_path / "sink.log"
+    sink = _start_sink(pipeline, log, "--batch-size", "500", "--max-backoff", "1", "--health-port", str(port))
+    try:
+        with EventProducer(pipeline.kafka) as producer:
+            producer.send_many(first)
+        wait_until(lambda: es_count(pipeline, "candles") == len(first), 60, "the first events indexed")
+        wait_until(lambda: _health(port)[0] == 200, 20, "a healthy sink")
+
+        _block_writes(pipeline, True)
+        try:
+            with EventProducer(pipeline.kafka) as producer:
+                producer.send_many(second)
+            # unhealthy at once (not after the stall timeout), and it keeps retrying
+            wait_until(lambda: _health(port)[0] == 503, 30, "the health check to report the block")
+            retries = _health(port)[1]["retries"]
+            wait_until(lambda: _health(port)[1]["retries"] >= retries + 5, 60, "five more retries")
+            status, report = _health(port)
+            assert status == 503 and "index.blocks.read_only_allow_delete" in report["reason"], report
+            assert es_count(pipeline, "candles") == len(first)
+            assert sink.poll() is None, "the sink died while the index was blocked"
+        finally:
+            _block_writes(pipeline, False)
+
+        wait_until(
+            lambda: es_count(pipeline, "candles") == len(first) + len(second), 60, "the sink to resume"
+        )
+        wait_until(lambda: _health(port)[0] == 200, 30, "the health check to recover")
+        sink.send_signal(signal.SIGTERM)
+        assert sink.wait(timeout=60) == 0
+    finally:
+        _stop(sink)
+    assert set(es_docs(pipeline, "candles")) == {e.event_id for e in first + second}
+    lines = log.read_text().splitlines()
+    told = [line for line in lines if "read_only_allow_delete" in line]
+    assert len(told) == 1, told  # one line for the whole pause, however many retries
+    index = f"{pipeline.elasticsearch.index_prefix}-candles"
+    assert "ERROR" in told[0] and f"Elasticsearch blocks writes to {index}" in told[0]
+    assert "flood-stage watermark" in told[0] and "Free disk space" in told[0]
+    assert '_settings {"index.blocks.read_only_allow_delete": null}' in told[0]
+    assert not [line for line in lines if "batch not written" in line or "Traceback" in line]
+    assert any("(the index block is lifted); resumed" in line for line in lines)
 
 
 def test_a_second_sink_joining_mid_stream_takes_over_cleanly(pipeline: Settings, tmp_path: Path) -> None:
