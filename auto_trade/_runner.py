@@ -45,7 +45,8 @@ class AutoTrade:
     feed the indicators. Closed candles from the websocket, or
     fetched after a reconnect, are decided once each, in order. Candles that closed while the process
     was not running are not traded (their prices are stale): after a restart they only warm up the
-    indicators, and positions come back from the broker before the first decision.
+    indicators, and positions come back from the broker before the first decision. A fill the process
+    made but did not get to record (it stopped in between) has its events published again then.
     """
 
     def __init__(
@@ -107,9 +108,10 @@ class AutoTrade:
                 candle = event.candle
                 trader = self.traders[candle.symbol]
                 if event.kind == "warmup":
-                    trader.warm(candle)
                     if trader.last_decided is None or candle.open_time > trader.last_decided:
-                        trader.last_decided = candle.open_time  # missed while down: not traded
+                        trader.catch_up(candle)  # missed while down: not traded
+                    else:
+                        trader.warm(candle)
                     continue
                 if not candle.is_closed:
                     continue

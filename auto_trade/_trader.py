@@ -206,21 +206,42 @@ class SymbolTrader:
             )
         )
 
+    def catch_up(self, candle: Candle) -> None:
+        """A closed candle after the last one decided, met in the warm-up after a restart: not traded
+        (its price is stale), but when the broker's state shows a fill on it (the process stopped after
+        the fill, before the decision's events were delivered and it was recorded), the candle, signal
+        and trade events are published again, with the ids they had, so none is lost."""
+        values = self.indicators.update(candle)
+        self.last_decided = candle.open_time
+        position = self.broker.position(self.symbol)
+        if self._filled_on(candle, position):
+            log.info("%s: publishing the fill at %d again", self.symbol, candle.open_time)
+            self._candle_event(candle, values)
+            self._acted_already(candle, position)
+
+    def _filled_on(self, candle: Candle, position: Position | None) -> bool:
+        """Whether the broker's state shows a fill decided on ``candle``."""
+        if position is not None:
+            return position.entry_time == candle.open_time
+        last = self.broker.last_closed(self.symbol)
+        return last is not None and last.exit_time == candle.open_time
+
     def _acted_already(self, candle: Candle, position: Position | None) -> bool:
         """Whether the broker's state shows this candle's decision was carried out already (the process
         stopped after the fill, before its events were delivered and the decision recorded): publish
         what was done again (same event ids) instead of acting twice."""
-        if position is not None and position.entry_time == candle.open_time:
+        if not self._filled_on(candle, position):
+            return False
+        if position is not None:
             self._signal(candle, "entry_long" if position.side > 0 else "entry_short", None)
             self._open_leg(position)
             return True
         last = self.broker.last_closed(self.symbol)
-        if position is None and last is not None and last.exit_time == candle.open_time:
-            self._signal(candle, "exit_long" if last.side == "long" else "exit_short", last.exit_reason)
-            self._close_leg(last)
-            self.trades.append(last)
-            return True
-        return False
+        assert last is not None
+        self._signal(candle, "exit_long" if last.side == "long" else "exit_short", last.exit_reason)
+        self._close_leg(last)
+        self.trades.append(last)
+        return True
 
     async def _decide(self, candle: Candle, signals: Any) -> None:
         s = self.strategy

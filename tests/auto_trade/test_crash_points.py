@@ -13,11 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from cryptoflow.brokers import StateFile
+from cryptoflow.brokers import PaperBroker, StateFile, TradingConfig
 from cryptoflow.candles import Candle
-from tests.auto_trade.test_parity import STRATEGIES
+from cryptoflow.strategies import load_strategy
+from tests.auto_trade.test_parity import HISTORY, STRATEGIES, run_trader
 from tests.auto_trade.test_worker import _live_candles, _worker
 from tests.auto_trade.test_worker import exchange as exchange  # a fixture
+from tests.exchange.conftest import make_exchange
 
 CANDLES = 16  # two round trips, then a position held over four candles: every kind of write
 PARAMS = STRATEGIES["trail_hold"]
@@ -147,3 +149,44 @@ def test_state_of_an_older_version_in_two_files_still_loads(
         assert decided == [c.open_time for c in candles[4:]], folder.name
     assert _state(old) == _state(tmp_path / "new")
     assert not (old / "w.ETHUSDT.engine.json").exists()  # moved into the broker's file
+
+
+def test_a_single_process_trader_stopped_between_a_fill_and_its_record_publishes_it_after_a_restart(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    """``cryptoflow trade`` without Kafka consumer groups: a candle that closed while it was down is not
+    traded after the restart, but the fill it had made on it comes out (it was never delivered)."""
+    exchange = make_exchange(shared_data, symbols=("ETHUSDT",), history=HISTORY, limit=6, lockstep=True)
+    strategy = load_strategy("basic", **PARAMS)
+    points = _Points(None)
+    kafka = _Kafka(points)
+
+    def flush() -> None:  # the process dies while the first fill's events are on their way
+        if any(e.schema_name == "trade" for e in kafka.pending):
+            points.target = points.reached + 1
+        kafka.flush()
+
+    def broker() -> PaperBroker:
+        return PaperBroker(TradingConfig(cash=1_000), tmp_path / "w.paper.json")
+
+    try:
+        with pytest.raises(_Crash):
+            run_trader(exchange, strategy, broker(), tmp_path, run_id="w", events=kafka.pending, flush=flush)
+        lost = list(kafka.pending)
+        kafka.pending.clear()
+        entry = next(e for e in lost if e.schema_name == "trade")
+        saved = json.loads((tmp_path / "w.paper.json").read_text())
+        assert saved["positions"]["ETHUSDT"]["entry_time"] == entry.trade.entry_time_ms  # filled ...
+        assert saved["engine"].get("last_decided", {}).get("ETHUSDT") != entry.trade.entry_time_ms  # ... only
+        points.target = None
+        run_trader(
+            exchange, strategy, broker(), tmp_path, run_id="w", events=kafka.pending, flush=kafka.flush
+        )
+    finally:
+        exchange.stop_thread()
+
+    stored = {e.event_id: e for e in kafka.stored}
+    assert [e.schema_name for e in lost] == ["candle", "signal", "trade"]
+    assert {e.event_id for e in lost} <= set(stored)  # published after the restart, with the same ids
+    opened = [e for e in stored.values() if e.schema_name == "trade" and e.trade.leg == "open"]
+    assert [e.trade.entry_time_ms for e in opened].count(entry.trade.entry_time_ms) == 1  # entered once
