@@ -77,15 +77,18 @@ class DeadLetter:
         def text(name: str) -> str:
             return (headers.get(name) or b"").decode("utf-8", "replace")
 
-        key = message.key()
+        topic, partition, offset = text("topic"), int(text("partition") or -1), int(text("offset") or -1)
+        letter_id = f"{topic}/{partition}/{offset}"
+        # letters of versions before 0.2 are keyed by the original key, and have no "key" header
+        own_key = message.key() if message.key() != letter_id.encode() else None
         return cls(
-            id=key.decode("utf-8", "replace") if key else "",
-            topic=text("topic"),
-            partition=int(text("partition") or -1),
-            offset=int(text("offset") or -1),
+            id=letter_id,
+            topic=topic,
+            partition=partition,
+            offset=offset,
             category=text("category"),
             reason=text("reason"),
-            key=headers.get("key"),
+            key=headers.get("key", own_key),
             value=message.value(),
             headers=own,
         )

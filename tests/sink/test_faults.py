@@ -317,7 +317,19 @@ def test_a_dead_letter_written_again_after_a_crash_before_the_commit_is_read_onc
         assert first.key() == second.key() and first.value() == second.value()
         assert first.headers() == second.headers()
 
+    # two letters as versions before 0.2 wrote them: keyed by the refused message's own key
+    with EventProducer(pipeline.kafka) as producer:
+        for offset in (1000, 1001):
+            where = [("topic", topic), ("partition", "0"), ("offset", str(offset)), ("category", "old")]
+            producer.send_raw(
+                topic_name(pipeline.kafka, "dlq"), b"old", key=b"ETHUSDT|1m",
+                headers=[(DLQ_HEADER_PREFIX + name, value.encode()) for name, value in where],
+            )  # fmt: skip
     letters = read_dead_letters(pipeline.kafka)  # what a reader of the DLQ sees: each dead letter once
+    old = [letter for letter in letters if letter.category == "old"]
+    assert sorted(letter.id for letter in old) == [f"{topic}/0/1000", f"{topic}/0/1001"]
+    assert [letter.key for letter in old] == [b"ETHUSDT|1m"] * 2
+    letters = [letter for letter in letters if letter.category != "old"]
     assert sorted(letter.value for letter in letters) == sorted(poison)
     assert len({(letter.topic, letter.partition, letter.offset) for letter in letters}) == len(poison)
     for letter in letters:
