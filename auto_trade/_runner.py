@@ -40,13 +40,13 @@ class AutoTradeOptions:
 class AutoTrade:
     """Runs one strategy over many symbols with one broker until stopped.
 
-    ``flush`` returns once the emitted events are acknowledged (the producer's); a decision is recorded
-    (with the positions, in the broker's state file) only after it. Warm-up candles (REST history) only
-    feed the indicators. Closed candles from the websocket, or
-    fetched after a reconnect, are decided once each, in order. Candles that closed while the process
-    was not running are not traded (their prices are stale): after a restart they only warm up the
-    indicators, and positions come back from the broker before the first decision. A fill the process
-    made but did not get to record (it stopped in between) has its events published again then.
+    Warm-up candles (REST history) only feed the indicators. Closed candles from the websocket, or
+    fetched after a reconnect, are decided once each, in order; ``flush`` returns once the emitted
+    events are acknowledged (the producer's), and only then is the decision recorded (with the
+    positions, in the broker's state file). Candles that closed while the process was not running are
+    not traded (their prices are stale): after a restart they only warm up the indicators, and positions
+    come back from the broker before the first decision. A fill the process made but did not get to
+    record (it stopped in between) has its events published again then, with the same ids.
     """
 
     def __init__(
