@@ -46,6 +46,7 @@ def topic_name(settings: KafkaSettings, kind: str) -> str:
 
 def ensure_topics(settings: KafkaSettings, names: list[str], timeout_s: float = 30.0) -> list[str]:
     """Create the missing topics (configured partitions and replication); returns those it created.
+    The dead-letter topic is compacted as well as expired (``cleanup.policy=compact,delete``).
 
     Raises :class:`~cryptoflow.errors.TemporaryError` when Kafka does not answer (try again later),
     :class:`~cryptoflow.errors.ConfigurationError` when it refuses the topic for good.
@@ -58,8 +59,19 @@ def ensure_topics(settings: KafkaSettings, names: list[str], timeout_s: float = 
     missing = [name for name in names if name not in existing]
     if not missing:
         return []
+    dlq = topic_name(settings, "dlq")
     futures = admin.create_topics(
-        [NewTopic(name, settings.partitions, settings.replication_factor) for name in missing],
+        [
+            NewTopic(
+                name,
+                settings.partitions,
+                settings.replication_factor,
+                # dead letters are keyed by the refused message's topic/partition/offset: compaction drops
+                # a letter written twice (a crash between the DLQ's ack and the sink's commit)
+                config={"cleanup.policy": "compact,delete"} if name == dlq else {},
+            )
+            for name in missing
+        ],
         operation_timeout=timeout_s,
     )
     created = []

@@ -19,13 +19,14 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
 
 from backtesting import BacktestConfig, run_backtest
 from backtesting_trade import backtest_events, count_events, default_run_id, replay
 from cryptoflow.candles import load_candles
 from cryptoflow.config import Settings
 from cryptoflow.elastic import make_client
-from cryptoflow.kafka import EventProducer, topic_name
+from cryptoflow.kafka import EventProducer, client_config, topic_name
 from cryptoflow.sink import DLQ_HEADER_PREFIX, read_dead_letters
 from cryptoflow.stack import LocalStack
 from cryptoflow.stack import _process as stack_process
@@ -340,3 +341,8 @@ def test_a_dead_letter_written_again_after_a_crash_before_the_commit_is_read_onc
     assert headers_of(copies[0])[DLQ_HEADER_PREFIX + "group"] == f"{pipeline.kafka.topic_prefix}-sink"
     assert es_count(pipeline, "candles") == len(good)
     assert set(es_docs(pipeline, "candles")) == {e.event_id for e in good}
+    # and Kafka's compaction drops the second copy of a letter in time
+    dlq = ConfigResource(ResourceType.TOPIC, topic_name(pipeline.kafka, "dlq"))
+    admin = AdminClient(client_config(pipeline.kafka))
+    config = admin.describe_configs([dlq])[dlq].result(timeout=30)
+    assert config["cleanup.policy"].value == "compact,delete"
