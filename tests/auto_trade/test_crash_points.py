@@ -3,6 +3,7 @@ state write (a half-written temp file left behind included), and before its even
 Restarted on the same state folder and given the candles again (Kafka re-delivers what was not
 committed), it ends in the state of a run that never crashed, with every event delivered, and without
 acting twice. State written by older versions (the broker's file and a separate engine file) still loads.
+A single-process trader stopped between a fill and its record publishes the fill after its restart.
 """
 
 from __future__ import annotations
@@ -156,7 +157,8 @@ def test_a_single_process_trader_stopped_between_a_fill_and_its_record_publishes
 ) -> None:
     """``cryptoflow trade`` without Kafka consumer groups: a candle that closed while it was down is not
     traded after the restart, but the fill it had made on it comes out (it was never delivered)."""
-    exchange = make_exchange(shared_data, symbols=("ETHUSDT",), history=HISTORY, limit=6, lockstep=True)
+    # lockstep: the replay waits (2 s at most) for each decision, so the restart meets live candles again
+    exchange = make_exchange(shared_data, symbols=("ETHUSDT",), history=HISTORY, limit=12, lockstep=True)
     strategy = load_strategy("basic", **PARAMS)
     points = _Points(None)
     kafka = _Kafka(points)
