@@ -51,7 +51,7 @@ def log_resumed(position: Position) -> None:
 def engine_record(broker: Broker, legacy: Path) -> dict[str, Any]:
     """The engine's record (``last_decided``) of a started broker, kept in the broker's state document.
 
-    Versions before 0.2 kept it in a file of its own (``legacy``, ``<stem>.engine.json``), written after
+    Earlier versions kept it in a file of its own (``legacy``, ``<stem>.engine.json``), written after
     the broker's: such a record is moved into the broker's document (one atomic write), then the old
     file is removed. A crash between the two leaves both; the broker's document wins from then on.
     """

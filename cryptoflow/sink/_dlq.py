@@ -79,7 +79,7 @@ class DeadLetter:
 
         topic, partition, offset = text("topic"), int(text("partition") or -1), int(text("offset") or -1)
         letter_id = f"{topic}/{partition}/{offset}"
-        # letters of versions before 0.2 are keyed by the original key, and have no "key" header
+        # letters of earlier versions are keyed by the original key, and have no "key" header
         own_key = message.key() if message.key() != letter_id.encode() else None
         return cls(
             id=letter_id,

@@ -318,7 +318,7 @@ def test_a_dead_letter_written_again_after_a_crash_before_the_commit_is_read_onc
         assert first.key() == second.key() and first.value() == second.value()
         assert first.headers() == second.headers()
 
-    # two letters as versions before 0.2 wrote them: keyed by the refused message's own key
+    # two letters as earlier versions wrote them: keyed by the refused message's own key
     with EventProducer(pipeline.kafka) as producer:
         for offset in (1000, 1001):
             where = [("topic", topic), ("partition", "0"), ("offset", str(offset)), ("category", "old")]
