@@ -7,8 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from auto_trade._trader import Emit, SymbolTrader, log_resumed
-from cryptoflow.brokers import Broker, StateFile
+from auto_trade._trader import Emit, SymbolTrader, engine_record, log_resumed
+from cryptoflow.brokers import Broker
 from cryptoflow.candles import Candle
 from cryptoflow.marketdata import BinanceEndpoints, KlineSource, SourceOptions
 from cryptoflow.strategies import Strategy
@@ -41,9 +41,12 @@ class AutoTrade:
     """Runs one strategy over many symbols with one broker until stopped.
 
     Warm-up candles (REST history) only feed the indicators. Closed candles from the websocket, or
-    fetched after a reconnect, are decided once each, in order. Candles that closed while the process
-    was not running are not traded (their prices are stale): after a restart they only warm up the
-    indicators, and positions come back from the broker before the first decision.
+    fetched after a reconnect, are decided once each, in order; ``flush`` returns once the emitted
+    events are acknowledged (the producer's), and only then is the decision recorded (with the
+    positions, in the broker's state file). Candles that closed while the process was not running are
+    not traded (their prices are stale): after a restart they only warm up the indicators, and positions
+    come back from the broker before the first decision. A fill the process made but did not get to
+    record (it stopped in between) has its events published again then, with the same ids.
     """
 
     def __init__(
@@ -53,13 +56,15 @@ class AutoTrade:
         broker: Broker,
         emit: Emit,
         *,
+        flush: Callable[[], object] = lambda: None,
         endpoints: BinanceEndpoints | None = None,
         source_name: str | None = None,
     ) -> None:
         self.options = options
         self.broker = broker
+        self.flush = flush
         self.endpoints = endpoints
-        self._state = StateFile(options.state_dir / f"{options.run_id}.engine.json")
+        self._legacy_state = options.state_dir / f"{options.run_id}.engine.json"
         self.traders = {
             s: SymbolTrader(
                 s,
@@ -83,7 +88,7 @@ class AutoTrade:
         for position in positions.values():
             if position is not None:
                 log_resumed(position)
-        saved = self._state.load().get("last_decided", {})
+        saved = engine_record(self.broker, self._legacy_state).get("last_decided", {})
         for symbol, trader in self.traders.items():
             trader.last_decided = saved.get(symbol)
         self.source = KlineSource(
@@ -103,16 +108,18 @@ class AutoTrade:
                 candle = event.candle
                 trader = self.traders[candle.symbol]
                 if event.kind == "warmup":
-                    trader.warm(candle)
                     if trader.last_decided is None or candle.open_time > trader.last_decided:
-                        trader.last_decided = candle.open_time  # missed while down: not traded
+                        trader.catch_up(candle)  # missed while down: not traded
+                    else:
+                        trader.warm(candle)
                     continue
                 if not candle.is_closed:
                     continue
                 await trader.on_closed(candle)
                 if self.on_decided is not None:
                     self.on_decided(candle)
-                self._state.save({"last_decided": {s: t.last_decided for s, t in self.traders.items()}})
+                self.flush()  # the decision's events are in Kafka before it is recorded
+                self.broker.record({"last_decided": {s: t.last_decided for s, t in self.traders.items()}})
                 if until is not None and candle.open_time >= until:
                     done.add(candle.symbol)
                     if done == set(self.traders):

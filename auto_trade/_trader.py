@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from backtesting import REASONS, exit_on_close
-from cryptoflow.brokers import Broker, ClosedTrade, Position, client_order_id
+from cryptoflow.brokers import Broker, ClosedTrade, Position, StateFile, client_order_id
 from cryptoflow.candles import Candle
 from cryptoflow.errors import CryptoflowError, ExchangeRejection, TemporaryError
 from cryptoflow.events import (
@@ -29,7 +30,7 @@ from cryptoflow.indicators import StreamingIndicators
 from cryptoflow.marketdata import candle_event
 from cryptoflow.strategies import Strategy, StrategyError
 
-__all__ = ["SymbolTrader", "log_resumed"]
+__all__ = ["SymbolTrader", "engine_record", "log_resumed"]
 
 log = logging.getLogger(__name__)
 Emit = Callable[[Event], None]
@@ -45,6 +46,24 @@ def log_resumed(position: Position) -> None:
         position.quantity,
         position.entry_price,
     )
+
+
+def engine_record(broker: Broker, legacy: Path) -> dict[str, Any]:
+    """The engine's record (``last_decided``) of a started broker, kept in the broker's state document.
+
+    Earlier versions kept it in a file of its own (``legacy``, ``<stem>.engine.json``), written after
+    the broker's: such a record is moved into the broker's document (one atomic write), then the old
+    file is removed. A crash between the two leaves both; the broker's document wins from then on.
+    """
+    if broker.engine:
+        legacy.unlink(missing_ok=True)
+        return broker.engine
+    old = StateFile(legacy).load()
+    if old:
+        log.info("engine state of %s moved into the broker's state file", legacy.name)
+        broker.record(old)
+        legacy.unlink()
+    return broker.engine
 
 
 def _pct(value: float | None) -> float:
@@ -187,21 +206,42 @@ class SymbolTrader:
             )
         )
 
+    def catch_up(self, candle: Candle) -> None:
+        """A closed candle after the last one decided, met in the warm-up after a restart: not traded
+        (its price is stale), but when the broker's state shows a fill on it (the process stopped after
+        the fill, before the decision's events were delivered and it was recorded), the candle, signal
+        and trade events are published again, with the ids they had, so none is lost."""
+        values = self.indicators.update(candle)
+        self.last_decided = candle.open_time
+        position = self.broker.position(self.symbol)
+        if self._filled_on(candle, position):
+            log.info("%s: publishing the fill at %d again", self.symbol, candle.open_time)
+            self._candle_event(candle, values)
+            self._acted_already(candle, position)
+
+    def _filled_on(self, candle: Candle, position: Position | None) -> bool:
+        """Whether the broker's state shows a fill decided on ``candle``."""
+        if position is not None:
+            return position.entry_time == candle.open_time
+        last = self.broker.last_closed(self.symbol)
+        return last is not None and last.exit_time == candle.open_time
+
     def _acted_already(self, candle: Candle, position: Position | None) -> bool:
         """Whether the broker's state shows this candle's decision was carried out already (the process
         stopped after the fill, before its events were delivered and the decision recorded): publish
         what was done again (same event ids) instead of acting twice."""
-        if position is not None and position.entry_time == candle.open_time:
+        if not self._filled_on(candle, position):
+            return False
+        if position is not None:
             self._signal(candle, "entry_long" if position.side > 0 else "entry_short", None)
             self._open_leg(position)
             return True
         last = self.broker.last_closed(self.symbol)
-        if position is None and last is not None and last.exit_time == candle.open_time:
-            self._signal(candle, "exit_long" if last.side == "long" else "exit_short", last.exit_reason)
-            self._close_leg(last)
-            self.trades.append(last)
-            return True
-        return False
+        assert last is not None
+        self._signal(candle, "exit_long" if last.side == "long" else "exit_short", last.exit_reason)
+        self._close_leg(last)
+        self.trades.append(last)
+        return True
 
     async def _decide(self, candle: Candle, signals: Any) -> None:
         s = self.strategy
@@ -222,10 +262,9 @@ class SymbolTrader:
                 position.held + 1,
                 int(s.max_holding_candles or 0),
             )
-            if reason_code < 0:
+            if reason_code < 0:  # written with the decision's record, in one write (Broker.record)
                 position.extreme = float(extreme)
                 position.held += 1
-                self.broker.save()
                 return
             reason = REASONS[reason_code]
             self._signal(candle, "exit_long" if position.side > 0 else "exit_short", reason)

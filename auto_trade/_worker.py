@@ -10,14 +10,17 @@ Per symbol, a worker keeps a :class:`~auto_trade.SymbolTrader` and a broker of i
 symbol's first candle arrives ("activation"):
 
 1. the broker reads the symbol's position back (paper state file, or the exchange) before any decision;
-2. the engine state file says which candle was decided last (by this or another worker);
+2. the engine's record in the broker's state file says which candle was decided last (by this or
+   another worker);
 3. REST history up to that first candle warms the indicators.
 
 A candle is then decided once: a repeat (Kafka re-delivers what was read but not committed) only feeds
-the indicators if they have not seen it. Per candle: decide, deliver its events to Kafka, record the
-decision, store the offset. A crash in between re-delivers the candle to the next owner, which decides
-it again; when the broker's state shows the fill happened already, the trader publishes it again (same
-event ids) instead of acting twice, and client order ids are deterministic, so no order is doubled.
+the indicators if they have not seen it. Per candle: decide (a fill is written to the broker's state at
+once), deliver its events to Kafka, record the decision together with the position's bookkeeping (one
+atomic write of the same file), store the offset. A crash in between re-delivers the candle to the next
+owner, which decides it again: from the bookkeeping as it was before the candle, and, when the broker's
+state shows the fill happened already, the trader publishes it again (same event ids) instead of acting
+twice; client order ids are deterministic, so no order is doubled.
 
 A candle older than ``max_candle_age_s`` (wall clock) only feeds the indicators: its price is stale
 (e.g. a backlog after every worker was down).
@@ -37,8 +40,8 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from auto_trade._trader import Emit, SymbolTrader, log_resumed
-from cryptoflow.brokers import Broker, StateFile
+from auto_trade._trader import Emit, SymbolTrader, engine_record, log_resumed
+from cryptoflow.brokers import Broker
 from cryptoflow.candles import Candle, interval_ms
 from cryptoflow.config import KafkaSettings
 from cryptoflow.events import CandleEvent, EventError, decode
@@ -104,11 +107,11 @@ class _Symbol:
     trader: SymbolTrader
     broker: Broker
     partition: int
-    state: StateFile
     fed_until: int | None  # open time of the last candle the indicators saw
 
     def save(self) -> None:
-        self.state.save({"last_decided": self.trader.last_decided})
+        """Record the decision and the position's bookkeeping together (one atomic write)."""
+        self.broker.record({"last_decided": self.trader.last_decided})
 
 
 class CandleTopicWorker:
@@ -220,12 +223,12 @@ class CandleTopicWorker:
             source=self.source_name or broker.name,
             emit=self.emit,
         )
-        state = StateFile(self.options.state_dir / f"{self.options.run_id}.{symbol}.engine.json")
-        trader.last_decided = state.load().get("last_decided")
+        legacy = self.options.state_dir / f"{self.options.run_id}.{symbol}.engine.json"
+        trader.last_decided = engine_record(broker, legacy).get("last_decided")
         history = await self._history(symbol, candle.open_time)
         for old in history:
             trader.warm(old)
-        held = _Symbol(trader, broker, partition, state, history[-1].open_time if history else None)
+        held = _Symbol(trader, broker, partition, history[-1].open_time if history else None)
         log.info("%s: trading it (partition %d, %d warm-up candles)", symbol, partition, len(history))
         self.symbols[symbol] = held
         return held

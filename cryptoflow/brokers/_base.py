@@ -100,7 +100,11 @@ def client_order_id(run_id: str, symbol: str, open_time: int, action: str) -> st
 
 
 class StateFile:
-    """A JSON document on disk, replaced atomically on every save (a crash leaves the old or the new)."""
+    """A JSON document on disk, replaced atomically on every save (a crash leaves the old or the new).
+
+    A save writes ``<name>.tmp`` in the same folder, fsyncs it, renames it over the file and fsyncs the
+    folder; a temp file a crash left half-written is never read, and the next save replaces it.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -112,7 +116,7 @@ class StateFile:
         return json.loads(self.path.read_text())
 
     def save(self, document: dict[str, Any]) -> None:
-        """Write ``document`` (fsync'd temp file, then rename)."""
+        """Write ``document`` (fsync'd temp file, rename, fsync'd folder)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(self.path.suffix + ".tmp")
         with open(tmp, "w") as handle:
@@ -120,6 +124,11 @@ class StateFile:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, self.path)
+        folder = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)  # the rename itself survives a power cut
+        finally:
+            os.close(folder)
 
 
 def position_to_json(position: Position) -> dict[str, Any]:
@@ -156,12 +165,17 @@ class Broker(Protocol):
         """Exit the open position at the candle's close."""
         ...
 
-    def save(self) -> None:
-        """Persist the engine bookkeeping (after ``extreme``/``held`` changed)."""
+    engine: dict[str, Any]
+    """The trading engine's record (which candle was decided last), kept in the broker's state document
+    so that it and the positions are written together, in one atomic replace."""
+
+    def record(self, engine: dict[str, Any]) -> None:
+        """Persist the engine's record and the positions' bookkeeping (``extreme``, ``held``) together,
+        once a candle's decision is complete and its events are delivered."""
         ...
 
     async def stop(self) -> None:
-        """Save the state and release connections."""
+        """Release connections (the state was written at every fill and every :meth:`record`)."""
         ...
 
     async def release(self) -> None:

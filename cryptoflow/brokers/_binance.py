@@ -77,6 +77,7 @@ class BinanceFuturesBroker:
         self.closed: dict[str, ClosedTrade] = {}
         self.budget = 0.0
         self.open_orders: dict[str, list[dict[str, Any]]] = {}
+        self.engine: dict[str, Any] = {}
 
     # ---- lifecycle ---------------------------------------------------------------------------------
 
@@ -117,6 +118,7 @@ class BinanceFuturesBroker:
         document = self._file.load()
         saved = {s: Position(**p) for s, p in document.get("positions", {}).items()}
         self.closed = {s: ClosedTrade(**t) for s, t in document.get("last_closed", {}).items()}
+        self.engine = dict(document.get("engine", {}))
         for symbol in symbols:
             await self._call("futures_change_leverage", symbol=symbol, leverage=int(self.config.leverage))
             try:
@@ -159,8 +161,7 @@ class BinanceFuturesBroker:
         return {s: self.positions.get(s) for s in symbols}
 
     async def stop(self) -> None:
-        """Save and close the REST session."""
-        self.save()
+        """Close the REST session (fills and decisions were written when they happened)."""
         await self.release()
 
     async def release(self) -> None:
@@ -169,13 +170,19 @@ class BinanceFuturesBroker:
             await self.client.close_connection()
             self.client = None
 
+    def record(self, engine: dict[str, Any]) -> None:
+        """Write the engine's record together with the positions (see :class:`~cryptoflow.brokers.Broker`)."""
+        self.engine = dict(engine)
+        self.save()
+
     def save(self) -> None:
-        """Write the engine bookkeeping of open positions."""
+        """Write the engine bookkeeping of open positions and the engine's record, in one document."""
         self._file.save(
             {
                 "broker": self.name,
                 "positions": {s: asdict(p) for s, p in self.positions.items()},
                 "last_closed": {s: asdict(t) for s, t in self.closed.items()},
+                "engine": self.engine,
             }
         )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from cryptoflow.brokers._base import ClosedTrade, Position, StateFile, TradingConfig
 from cryptoflow.candles import Candle
@@ -20,7 +21,8 @@ class PaperBroker:
     equity, fills move by ``slippage_rate`` against us, each side pays ``fee_rate`` of the notional.
 
     Each symbol trades its own equal share of ``cash``. The whole state (cash per symbol, open positions,
-    closed trades count) is written to ``state_path`` after every change; a restart resumes it.
+    closed trades count, and the engine's record of what it decided: :attr:`engine`) is one document at
+    ``state_path``, replaced atomically at every fill and every :meth:`record`; a restart resumes it.
     """
 
     name = "paper"
@@ -32,6 +34,7 @@ class PaperBroker:
         self.positions: dict[str, Position] = {}
         self.closed: dict[str, ClosedTrade] = {}
         self.trades = 0
+        self.engine: dict[str, Any] = {}
 
     async def start(self, symbols: list[str]) -> dict[str, Position | None]:
         """Load the saved state (if any); new symbols get their share of the cash."""
@@ -40,6 +43,7 @@ class PaperBroker:
         self.positions = {s: Position(**p) for s, p in saved.get("positions", {}).items()}
         self.closed = {s: ClosedTrade(**t) for s, t in saved.get("last_closed", {}).items()}
         self.trades = int(saved.get("trades", 0))
+        self.engine = dict(saved.get("engine", {}))
         share = self.config.cash / max(1, len(symbols))
         for symbol in symbols:
             self.cash.setdefault(symbol, share)
@@ -87,8 +91,13 @@ class PaperBroker:
         self.save()
         return self.closed[symbol]
 
+    def record(self, engine: dict[str, Any]) -> None:
+        """Write the engine's record together with the positions (see :class:`~cryptoflow.brokers.Broker`)."""
+        self.engine = dict(engine)
+        self.save()
+
     def save(self) -> None:
-        """Write the state file."""
+        """Write the state file (the engine's record as last given to :meth:`record`)."""
         self._file.save(
             {
                 "broker": self.name,
@@ -96,12 +105,13 @@ class PaperBroker:
                 "positions": {s: asdict(p) for s, p in self.positions.items()},
                 "last_closed": {s: asdict(t) for s, t in self.closed.items()},
                 "trades": self.trades,
+                "engine": self.engine,
             }
         )
 
     async def stop(self) -> None:
-        """Save the state."""
-        self.save()
+        """Nothing to write: fills and decisions were written when they happened (a decision cut short
+        must not leave its half-updated bookkeeping behind)."""
 
     async def release(self) -> None:
-        """Nothing to release; the state was saved after every change."""
+        """Nothing to release."""

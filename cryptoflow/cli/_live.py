@@ -202,8 +202,8 @@ def trade(
     if not from_kafka:
         chosen = make_broker(trading, run_id)
         options = AutoTradeOptions(universe, interval, run_id, state_dir, market="futures")
-        with _emitter(kafka, config.kafka) as (emit, _):
-            runner = AutoTrade(options, instance, chosen, emit, endpoints=endpoints)  # type: ignore[arg-type]
+        with _emitter(kafka, config.kafka) as (emit, flush):
+            runner = AutoTrade(options, instance, chosen, emit, flush=flush, endpoints=endpoints)  # type: ignore[arg-type]
             asyncio.run(runner.run())
         return
 

@@ -16,7 +16,7 @@ from cryptoflow.elastic._templates import (
     install_templates,
     template_body,
 )
-from cryptoflow.elastic._writer import BulkWriter, FlushResult, Rejection
+from cryptoflow.elastic._writer import BulkWriter, FlushResult, IndexBlocked, Rejection
 
 __all__ = [
     "GRANULARITIES",
@@ -24,6 +24,7 @@ __all__ = [
     "MANAGED_BY",
     "BulkWriter",
     "FlushResult",
+    "IndexBlocked",
     "IndexRouter",
     "KindRule",
     "Partition",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,7 +13,38 @@ from elasticsearch import ConnectionError as ESConnectionError
 
 from cryptoflow.errors import ConfigurationError, TemporaryError
 
-__all__ = ["BulkWriter", "FlushResult", "Rejection"]
+__all__ = ["BulkWriter", "FlushResult", "IndexBlocked", "Rejection"]
+
+# the index blocks Elasticsearch names by number in a cluster_block_exception, and their settings
+_BLOCKS = {
+    12: "index.blocks.read_only_allow_delete",
+    8: "index.blocks.write",
+    5: "index.blocks.read_only",
+}
+_BLOCK_ID = re.compile(r"blocked by: \[[A-Z_]+/(\d+)/")
+
+
+class IndexBlocked(TemporaryError):
+    """Elasticsearch refuses writes to an index because of an index block, most often the one its
+    flood-stage disk watermark sets (``index.blocks.read_only_allow_delete``). Nothing was lost: the
+    batch is retried until the block is lifted. ``indices`` and ``setting`` name what is blocked."""
+
+    def __init__(self, indices: list[str], block_id: int | None, reason: str) -> None:
+        self.indices = indices
+        self.setting = _BLOCKS.get(block_id or 0, "index.blocks.*")
+        shown = ",".join(indices)
+        if block_id == 12:
+            why = (
+                "disk usage exceeded the flood-stage watermark. Free disk space on the data nodes "
+                "(Elasticsearch lifts the block by itself once usage is below the high watermark) or "
+                "lift it by hand"
+            )
+        else:
+            why = f"{reason[:300]}. Lift it"
+        super().__init__(
+            f"Elasticsearch blocks writes to {shown} ({self.setting}): {why}: "
+            f'PUT {shown}/_settings {{"{self.setting}": null}}'
+        )
 
 
 @dataclass(frozen=True)
@@ -82,7 +114,8 @@ class BulkWriter:
             return FlushResult()
         try:
             response = self._client.bulk(
-                operations=self._lines, filter_path="errors,items.*.status,items.*.error"
+                operations=self._lines,
+                filter_path="errors,items.*.status,items.*.error,items.*._index",
             )
         except ESConnectionError as exc:  # includes timeouts
             raise TemporaryError(f"Elasticsearch unreachable: {exc}") from None
@@ -103,6 +136,7 @@ class BulkWriter:
             self.clear()
             return result
         retry: list[str] = []
+        blocked: dict[str, str] = {}
         for ref, item in zip(self._refs, response["items"], strict=True):
             outcome = next(iter(item.values()))
             status = int(outcome.get("status", 500))
@@ -110,10 +144,17 @@ class BulkWriter:
                 result.indexed += 1
                 continue
             error = outcome.get("error") or {}
+            if error.get("type") == "cluster_block_exception":  # 429 or 403: never the document's fault
+                blocked.setdefault(str(outcome.get("_index", "?")), str(error.get("reason", "")))
+                continue
             if status == 429 or status >= 500:
                 retry.append(f"{status} {error.get('type', '')}")
                 continue
             result.rejected.append(Rejection(ref, status, str(error.get("type", "")), _describe(error)))
+        if blocked:
+            reason = next(iter(blocked.values()))
+            match = _BLOCK_ID.search(reason)
+            raise IndexBlocked(sorted(blocked), int(match.group(1)) if match else None, reason)
         if retry:
             raise TemporaryError(
                 f"Elasticsearch could not take {len(retry)} of {len(self._refs)} documents now "

@@ -11,7 +11,7 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from cryptoflow.config import KafkaSettings
-from cryptoflow.errors import TemporaryError
+from cryptoflow.errors import ConfigurationError, TemporaryError
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,12 @@ def topic_name(settings: KafkaSettings, kind: str) -> str:
 
 
 def ensure_topics(settings: KafkaSettings, names: list[str], timeout_s: float = 30.0) -> list[str]:
-    """Create the missing topics (configured partitions and replication); returns those it created."""
+    """Create the missing topics (configured partitions and replication); returns those it created.
+    The dead-letter topic is compacted as well as expired (``cleanup.policy=compact,delete``).
+
+    Raises :class:`~cryptoflow.errors.TemporaryError` when Kafka does not answer (try again later),
+    :class:`~cryptoflow.errors.ConfigurationError` when it refuses the topic for good.
+    """
     admin = AdminClient(client_config(settings))
     try:
         existing = set(admin.list_topics(timeout=timeout_s).topics)
@@ -54,8 +59,19 @@ def ensure_topics(settings: KafkaSettings, names: list[str], timeout_s: float = 
     missing = [name for name in names if name not in existing]
     if not missing:
         return []
+    dlq = topic_name(settings, "dlq")
     futures = admin.create_topics(
-        [NewTopic(name, settings.partitions, settings.replication_factor) for name in missing],
+        [
+            NewTopic(
+                name,
+                settings.partitions,
+                settings.replication_factor,
+                # dead letters are keyed by the refused message's topic/partition/offset: compaction drops
+                # a letter written twice (a crash between the DLQ's ack and the sink's commit)
+                config={"cleanup.policy": "compact,delete"} if name == dlq else {},
+            )
+            for name in missing
+        ],
         operation_timeout=timeout_s,
     )
     created = []
@@ -64,8 +80,15 @@ def ensure_topics(settings: KafkaSettings, names: list[str], timeout_s: float = 
             future.result(timeout=timeout_s)
             created.append(name)
         except KafkaException as exc:
-            if "TOPIC_ALREADY_EXISTS" not in str(exc):  # another process created it meanwhile
-                raise TemporaryError(f"could not create topic {name!r}: {exc}") from None
+            if "TOPIC_ALREADY_EXISTS" in str(exc):  # another process created it meanwhile
+                continue
+            error = exc.args[0] if exc.args else None
+            if error is not None and not error.retriable():  # e.g. a replication factor above the brokers
+                raise ConfigurationError(
+                    f"Kafka refused to create topic {name!r}: {error.str()}; check "
+                    "CRYPTOFLOW_KAFKA__PARTITIONS, CRYPTOFLOW_KAFKA__REPLICATION_FACTOR and the user's ACLs"
+                ) from None
+            raise TemporaryError(f"could not create topic {name!r}: {exc}") from None
     log.info("created topics %s", ", ".join(created))
     return created
 

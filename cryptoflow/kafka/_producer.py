@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from types import FrameType, TracebackType
 from typing import Any
@@ -35,9 +36,12 @@ class EventProducer:
 
     Idempotence and ``acks=all`` are on, batches are compressed (``zstd`` by default), and every
     delivery report is checked: a failed delivery raises :class:`DeliveryError` from the next
-    :meth:`send`, :meth:`poll` or :meth:`flush`. Topics are created on first use with the configured
-    partitions and replication factor. Used as a context manager it flushes on exit, also when the
-    process is interrupted (SIGINT) or terminated (SIGTERM, turned into
+    :meth:`send`, :meth:`poll` or :meth:`flush`. A message is never given up by the producer itself:
+    while the brokers are down (a restart, a network cut) messages wait in the local queue and go out
+    when Kafka is back (librdkafka reconnects on its own); when the queue is full, :meth:`send` waits.
+    Only :meth:`flush` bounds a wait, by its ``timeout_s``. Topics are created on first use with the
+    configured partitions and replication factor. Used as a context manager it flushes on exit, also when
+    the process is interrupted (SIGINT) or terminated (SIGTERM, turned into
     :class:`~cryptoflow.errors.Terminated`, a ``KeyboardInterrupt``, while the ``with`` block runs in the
     main thread).
 
@@ -73,7 +77,9 @@ class EventProducer:
             "compression.type": compression,
             "linger.ms": linger_ms,
             "queue.buffering.max.messages": 500_000,
-            "delivery.timeout.ms": 120_000,
+            # 0: no local timeout. With a timeout, a broker down longer than it (a restart after kill -9
+            # recovers its logs first) failed every queued event and the service exited.
+            "delivery.timeout.ms": 0,
         }
         conf.update(config or {})
         self._producer = Producer(conf)
@@ -131,12 +137,17 @@ class EventProducer:
         self._producer.poll(timeout_s)
         self._raise_failures()
 
-    def flush(self, timeout_s: float = 60.0) -> None:
+    def flush(self, timeout_s: float | None = 60.0) -> None:
         """Wait until every queued message is acknowledged by Kafka.
 
+        ``timeout_s=None`` waits for as long as Kafka is away, with a warning every 30 s (services that
+        must not go on before their events are stored, e.g. a trading worker recording a decision).
         Raises :class:`DeliveryError` when a delivery failed or messages are still queued after
         ``timeout_s`` seconds.
         """
+        if timeout_s is None:
+            self._flush_until_delivered()
+            return
         remaining = self._producer.flush(timeout_s)
         self._raise_failures()
         if remaining:
@@ -144,6 +155,22 @@ class EventProducer:
                 f"{remaining} message(s) not acknowledged by Kafka at {self.settings.bootstrap_servers} "
                 f"after {timeout_s:g} s; check that the brokers are up"
             )
+
+    def _flush_until_delivered(self, warn_every_s: float = 30.0) -> None:
+        started = time.monotonic()
+        warned = started
+        while self._producer.flush(1.0):  # short steps: a signal handler runs between them
+            self._raise_failures()
+            now = time.monotonic()
+            if now - warned >= warn_every_s:
+                warned = now
+                log.warning(
+                    "waiting for Kafka at %s: %d message(s) not acknowledged for %.0f s",
+                    self.settings.bootstrap_servers, len(self._producer), now - started,
+                )  # fmt: skip
+        self._raise_failures()
+        if warned != started:
+            log.info("Kafka acknowledged every message again after %.0f s", time.monotonic() - started)
 
     def pending(self) -> int:
         """Messages queued or in flight."""
@@ -164,8 +191,14 @@ class EventProducer:
     # -- internals ------------------------------------------------------------------------------------
 
     def _ensure_topic(self, topic: str) -> None:
-        if topic not in self._topics:
-            ensure_topics(self.settings, [topic])
+        """Create ``topic`` if needed; while Kafka does not answer, wait (one warning per attempt)."""
+        while topic not in self._topics:
+            try:
+                ensure_topics(self.settings, [topic], timeout_s=10.0)
+            except TemporaryError as exc:
+                log.warning("cannot check or create topic %s yet (%s); retrying", topic, exc)
+                time.sleep(1.0)
+                continue
             self._topics.add(topic)
 
     def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
@@ -202,10 +235,10 @@ class EventProducer:
                 log.warning("interrupted: delivering the %d queued message(s) before exiting", self.pending())
             try:
                 self.flush()
-            except (DeliveryError, KafkaException, TemporaryError):
+            except (DeliveryError, KafkaException, TemporaryError) as error:
                 if exc_type is None:
                     raise
-                log.exception("could not deliver queued messages while exiting")
+                log.error("could not deliver the queued messages while exiting: %s", error)
         finally:
             self.close()
             if self._previous_handler is not None:

@@ -38,8 +38,8 @@ class _Interval:
 
 
 class Monitor:
-    """Counts, logs every ``interval_s`` and judges health (stalled = lag and no progress for
-    ``stall_timeout_s``, or a loop that stopped turning)."""
+    """Counts, logs every ``interval_s`` and judges health (unhealthy = an index blocks writes, or lag
+    and no progress for ``stall_timeout_s``, or a loop that stopped turning)."""
 
     def __init__(self, interval_s: float, stall_timeout_s: float) -> None:
         self.interval_s = interval_s
@@ -47,6 +47,7 @@ class Monitor:
         self.stats = SinkStats()
         self.lag: int | None = None
         self.paused: str | None = None
+        self.blocked: str | None = None  # an index block stops every write until someone acts
         self.partitions = 0
         now = time.monotonic()
         self.last_progress = now
@@ -94,11 +95,14 @@ class Monitor:
             if iv.batches
             else "-"
         )
+        paused = f", PAUSED: {self.paused}" if self.paused else ""
+        if self.blocked:
+            paused = ", PAUSED: an index blocks writes (logged when it started)"
         log.info(
             "sink: %.0f docs/s (%d in %.0f s), %d batch(es) (%s), lag %s, dlq %d (total %d)%s",
             iv.indexed / span, iv.indexed, span, iv.batches, latency,
             "?" if self.lag is None else self.lag, iv.dead_lettered, self.stats.dead_lettered,
-            f", PAUSED: {self.paused}" if self.paused else "",
+            paused,
         )  # fmt: skip
         if iv.warnings > MAX_WARNINGS_PER_INTERVAL:
             log.warning(
@@ -112,7 +116,9 @@ class Monitor:
         since_progress = now - self.last_progress
         since_tick = now - self.last_tick
         reason = None
-        if self.lag and since_progress > self.stall_timeout_s:
+        if self.blocked:
+            reason = self.blocked
+        elif self.lag and since_progress > self.stall_timeout_s:
             reason = f"lag {self.lag} and nothing written for {since_progress:.0f} s"
             if self.paused:
                 reason += f" ({self.paused})"
@@ -123,6 +129,7 @@ class Monitor:
             "reason": reason,
             "lag": self.lag,
             "indexed": self.stats.indexed,
+            "retries": self.stats.retries,
             "dead_lettered": self.stats.dead_lettered,
             "seconds_since_progress": round(since_progress, 1),
             "paused": self.paused,

@@ -30,8 +30,8 @@ class SinkOptions(BaseModel):
         its batch (``behavior.on.malformed.documents``/``errors.tolerance``).
     once: drain what is in the topics when the sink starts, then exit.
     log_interval_s: one progress log line every this many seconds (default 10).
-    health_port: serve ``GET /health`` on this port (default: off); 503 when lag > 0 and nothing was
-        written for ``stall_timeout_s``.
+    health_port: serve ``GET /health`` on this port (default: off); 503 while an index block stops
+        writes, and when lag > 0 and nothing was written for ``stall_timeout_s``.
     stall_timeout_s: see ``health_port`` (default 60 s).
     backoff_initial_s, backoff_max_s: retry delays while Elasticsearch is unavailable (exponential,
         with jitter; ``retry.backoff.ms``/``max.retry.backoff.ms``), default 0.5 s and 30 s.

@@ -11,22 +11,19 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from cryptoflow.config import Settings
-from cryptoflow.elastic import FlushResult, IndexRouter, install_templates, make_client
+from cryptoflow.elastic import FlushResult, IndexBlocked, IndexRouter, install_templates, make_client
 from cryptoflow.errors import DataError, TemporaryError
 from cryptoflow.events import EventError, decode, encode
 from cryptoflow.kafka import DeliveryError, EventProducer, client_config, ensure_topics, topic_name
+from cryptoflow.sink._dlq import dead_letter
 from cryptoflow.sink._health import HealthServer
 from cryptoflow.sink._inflight import TP, Batch, InFlight
 from cryptoflow.sink._monitor import Monitor, SinkStats
 from cryptoflow.sink._options import Backoff, SinkOptions
 
-__all__ = ["DLQ_HEADER_PREFIX", "Sink"]
+__all__ = ["Sink"]
 
 log = logging.getLogger("cryptoflow.sink")
-
-DLQ_HEADER_PREFIX = "cryptoflow.dlq."
-"""Headers added to dead-lettered messages: ``category``, ``reason``, ``topic``, ``partition``, ``offset``,
-``timestamp_ms`` and ``group`` (the original headers are kept)."""
 
 _RETRYABLE = (TemporaryError, DeliveryError, KafkaException)
 
@@ -40,7 +37,9 @@ class Sink:
     :class:`~cryptoflow.elastic.IndexRouter`), so what is read again after a crash overwrites itself. When
     Elasticsearch is unreachable, overloaded or failing the sink pauses its partitions, waits
     (exponential backoff with jitter), seeks back to the first unwritten offset and goes on; it does
-    not exit. Up to ``max_in_flight`` bulk requests run at once while the next batch is read.
+    not exit. An index block (the flood-stage disk watermark's read-only block) pauses it the same
+    way, with one error line naming the block and how to lift it, and makes it unhealthy at once. Up to
+    ``max_in_flight`` bulk requests run at once while the next batch is read.
 
     Example::
 
@@ -259,9 +258,11 @@ class Sink:
         self.monitor.batch_written(
             result.indexed, len(batch.dead), (time.monotonic() - batch.submitted) * 1e3
         )
-        if self.monitor.paused is not None:
+        if self.monitor.blocked is not None:
+            log.info("sink: Elasticsearch accepts writes again (the index block is lifted); resumed")
+        elif self.monitor.paused is not None:
             log.info("sink: Elasticsearch is back; resumed")
-            self.monitor.paused = None
+        self.monitor.paused = self.monitor.blocked = None
         self._backoff.reset()
 
     def _dead_letter(self, dead: list[tuple[Any, str, str]]) -> None:
@@ -269,17 +270,10 @@ class Sink:
         if not dead:
             return
         for message, category, reason in dead:
-            headers = list(message.headers() or [])
-            headers += [
-                (DLQ_HEADER_PREFIX + "category", category.encode()),
-                (DLQ_HEADER_PREFIX + "reason", reason.encode("utf-8", "replace")[:4000]),
-                (DLQ_HEADER_PREFIX + "topic", message.topic().encode()),
-                (DLQ_HEADER_PREFIX + "partition", str(message.partition()).encode()),
-                (DLQ_HEADER_PREFIX + "offset", str(message.offset()).encode()),
-                (DLQ_HEADER_PREFIX + "timestamp_ms", str(message.timestamp()[1]).encode()),
-                (DLQ_HEADER_PREFIX + "group", self.group_id.encode()),
-            ]
-            self._producer.send_raw(self.dlq_topic, message.value(), key=message.key(), headers=headers)
+            # keyed by the message's own topic/partition/offset: written again after a crash before the
+            # commit, it is the same record, which readers (read_dead_letters) and compaction drop
+            key, value, headers = dead_letter(message, category, reason, self.group_id)
+            self._producer.send_raw(self.dlq_topic, value, key=key, headers=headers)
         self._producer.flush(timeout_s=30.0)
 
     def _commit(self, offsets: dict[TP, int]) -> None:
@@ -321,8 +315,16 @@ class Sink:
         rewind = self._abandon()
         delay = self._backoff.next_delay()
         self.stats.retries += 1
-        self.monitor.paused = f"waiting for Elasticsearch/Kafka: {exc}"
-        log.warning("sink: batch not written (%s); partitions paused, retrying in %.1f s", exc, delay)
+        if isinstance(exc, IndexBlocked):  # may last hours: one line when it starts, not one per retry
+            if self.monitor.blocked != str(exc):
+                log.error("sink: paused: %s. The sink resumes by itself once writes are accepted.", exc)
+            else:
+                log.debug("sink: still blocked; retrying in %.1f s", delay)
+            self.monitor.blocked = str(exc)
+            self.monitor.paused = f"index blocked: {exc}"
+        else:
+            self.monitor.paused = f"waiting for Elasticsearch/Kafka: {exc}"
+            log.warning("sink: batch not written (%s); partitions paused, retrying in %.1f s", exc, delay)
         assignment = self._consumer.assignment()
         if assignment:
             self._consumer.pause(assignment)

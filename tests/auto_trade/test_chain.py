@@ -8,30 +8,22 @@ with their positions, and trades the backlog.
 
 from __future__ import annotations
 
-import re
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from confluent_kafka.admin import AdminClient
 
-from backtesting import BacktestConfig, backtest_symbol
-from cryptoflow.candles import load_candles
 from cryptoflow.config import Settings
 from cryptoflow.events import decode
-from cryptoflow.indicators import compute
-from cryptoflow.kafka import client_config, retry_retriable, topic_name
 from cryptoflow.stack import LocalStack
 from cryptoflow.strategies import load_strategy
+from tests.auto_trade._chain import Processes, activated, backtest_trades, closed_trades, group_ready
 from tests.auto_trade.test_parity import STRATEGIES
 from tests.exchange.conftest import make_exchange
-from tests.sink._support import REPO, cleanup, es_docs, prefix_env, prefixed_settings, read_topic
-from tests.sink._support import wait_until as _wait_until
+from tests.sink._support import cleanup, es_docs, prefix_env, prefixed_settings, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -48,76 +40,6 @@ def pipeline(local_stack: LocalStack, unique_name: str) -> Iterator[Settings]:
     cleanup(settings)
 
 
-class _Processes:
-    """The chain's processes, each logging to its own file; killed at the end whatever happens."""
-
-    def __init__(self, folder: Path, env: dict[str, str]) -> None:
-        self.folder, self.env = folder, env
-        self.running: dict[str, subprocess.Popen] = {}
-        self.killed: set[str] = set()
-
-    def start(self, name: str, *args: str) -> None:
-        with (self.folder / f"{name}.log").open("ab") as out:
-            self.running[name] = subprocess.Popen(
-                [sys.executable, "-m", "cryptoflow", *args],
-                cwd=REPO,
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-
-    def log(self, name: str) -> str:
-        return (self.folder / f"{name}.log").read_text(errors="replace")
-
-    def logs(self) -> str:
-        return "\n".join(f"--- {n} ---\n{self.log(n)[-2500:]}" for n in self.running)
-
-    def check_alive(self) -> None:
-        dead = {
-            n: p.returncode for n, p in self.running.items() if p.poll() is not None and n not in self.killed
-        }
-        assert not dead, f"exited early: {dead}\n{self.logs()}"
-
-    def stop(self, name: str) -> int:
-        process = self.running[name]
-        process.send_signal(signal.SIGTERM)
-        return process.wait(timeout=60)
-
-    def kill_all(self) -> None:
-        for process in self.running.values():
-            if process.poll() is None:
-                process.kill()
-                process.wait(timeout=30)
-
-
-def _group_ready(settings: Settings, group: str, members: int) -> bool:
-    """``members`` workers joined and every partition of the candles topic is assigned to one of them."""
-    admin = AdminClient(client_config(settings.kafka))
-    topic = topic_name(settings.kafka, "candles")
-    partitions = len(admin.list_topics(topic, timeout=10).topics[topic].partitions)
-    description = retry_retriable(lambda: admin.describe_consumer_groups([group])[group].result(timeout=10))
-    assigned = [tp for m in description.members for tp in m.assignment.topic_partitions]
-    return len(description.members) == members and len(assigned) == partitions and partitions > 0
-
-
-def _backtest(shared_data: Path, symbol: str, strategy) -> list[tuple]:
-    candles = load_candles(shared_data / f"{symbol}_5m_2025-08.csv").iloc[: HISTORY + LIVE]
-    indicators = compute(candles, preset=strategy.indicator_preset, **strategy.indicator_params())
-    engine = BacktestConfig(cash=10_000 / len(SYMBOLS), fill="close", fee_rate=0.0004, fraction=1.0)
-    trades = backtest_symbol(
-        candles.iloc[HISTORY:], strategy, engine, indicators=indicators.iloc[HISTORY:], symbol=symbol
-    ).trades
-    return [
-        (t.side, t.entry_time.value // 1_000_000, t.exit_time.value // 1_000_000, t.exit_reason, t.pnl)
-        for t in trades.itertuples()
-    ]
-
-
-def _activated(log: str) -> list[str]:
-    """The symbols a worker took on, in order (its ``<SYMBOL>: trading it (partition ...`` lines)."""
-    return re.findall(r" (\w+): trading it \(partition", log)
-
-
 def _by_run(run_id: str) -> dict:
     return {"term": {"run_id": run_id}}
 
@@ -131,20 +53,11 @@ def test_five_symbols_through_the_whole_chain_on_the_real_stack(
         "CRYPTOFLOW_BINANCE__BASE_URL": exchange.base_url,
         "CRYPTOFLOW_BINANCE__STREAM_URL": exchange.stream_url,
     }
-    procs = _Processes(tmp_path, env)
+    procs = Processes(tmp_path, env)
+    wait_until = procs.wait_until
     symbols = ",".join(SYMBOLS)
     params = [arg for name, value in PARAMS.items() for arg in ("-p", f"{name}={value}")]
     group = f"{pipeline.kafka.topic_prefix}.auto-trade.{TRADE_RUN}"
-
-    def wait_until(predicate, timeout_s: float, what: str) -> None:
-        def check() -> bool:
-            procs.check_alive()
-            return predicate()
-
-        try:
-            _wait_until(check, timeout_s, what)
-        except AssertionError as error:
-            raise AssertionError(f"{error}\n{procs.logs()}") from None
 
     try:
         procs.start("sink", "sink", "--batch-wait-ms", "200")
@@ -154,7 +67,7 @@ def test_five_symbols_through_the_whole_chain_on_the_real_stack(
                 "--strategy", "basic", *params, "--run-id", TRADE_RUN, "--candles-run-id", MARKET_RUN,
                 "--state-dir", str(tmp_path / "state"), "--max-candle-age", "0",
             )  # fmt: skip
-        wait_until(lambda: _group_ready(pipeline, group, 2), 90, "both workers to share the partitions")
+        wait_until(lambda: group_ready(pipeline, group, 2), 90, "both workers to share the partitions")
         procs.start(
             "indicators", "indicators", "--symbols", symbols, "--interval", "5m", "--run-id", MARKET_RUN
         )
@@ -164,9 +77,9 @@ def test_five_symbols_through_the_whole_chain_on_the_real_stack(
         wait_until(lambda: exchange.market.cursor >= HISTORY + DROP_AFTER, 60, "the replay to progress")
         exchange.drop_connections()  # a network failure mid-run: reconnect and backfill
         wait_until(lambda: exchange.market.cursor >= HISTORY + KILL_AFTER, 60, "the replay to progress")
-        victim = max(("worker-1", "worker-2"), key=lambda name: len(_activated(procs.log(name))))
+        victim = max(("worker-1", "worker-2"), key=lambda name: len(activated(procs.log(name))))
         survivor = "worker-2" if victim == "worker-1" else "worker-1"
-        held_by_victim = _activated(procs.log(victim))
+        held_by_victim = activated(procs.log(victim))
         procs.killed.add(victim)
         procs.running[victim].kill()  # no goodbye: the group notices after the session timeout
         procs.running[victim].wait(timeout=30)
@@ -206,24 +119,18 @@ def test_five_symbols_through_the_whole_chain_on_the_real_stack(
 
     # the two workers together traded exactly what the backtester finds, symbol by symbol
     strategy = load_strategy("basic", **PARAMS)
-    trades = es_docs(pipeline, "trades", {"bool": {"filter": [_by_run(TRADE_RUN)]}}).values()
-    closed = sorted(
-        ((t["symbol"], t["trade"]) for t in trades if t["trade"]["leg"] == "close"),
-        key=lambda pair: pair[1]["entry_time_ms"],
-    )
+    trades = list(es_docs(pipeline, "trades", {"bool": {"filter": [_by_run(TRADE_RUN)]}}).values())
     total = 0
     for symbol in SYMBOLS:
-        want = _backtest(shared_data, symbol, strategy)
-        got = [
-            (t["side"], t["entry_time_ms"], t["exit_time_ms"], t["exit_reason"], t["pnl"])
-            for name, t in closed
-            if name == symbol
-        ]
+        want = backtest_trades(
+            shared_data, symbol, strategy, history=HISTORY, live=LIVE, symbols=len(SYMBOLS)
+        )
+        got = closed_trades(trades, symbol)
         assert [g[:4] for g in got] == [w[:4] for w in want], symbol
         assert [g[4] for g in got] == pytest.approx([w[4] for w in want], rel=1e-9), symbol
         total += len(want)
     assert total >= 5
     # the survivor traded its own symbols, then took over the victim's (with their open positions)
     assert held_by_victim and set(held_by_victim) <= set(SYMBOLS)
-    assert sorted(_activated(procs.log(survivor))) == sorted(SYMBOLS)
+    assert sorted(activated(procs.log(survivor))) == sorted(SYMBOLS)
     assert read_topic(pipeline, "dlq", timeout_s=5) == []  # nothing was refused on the way

@@ -4,6 +4,7 @@ trades the backtester (``close`` fill model) finds on the same candles."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -34,11 +35,19 @@ STRATEGIES = {
 
 
 def run_trader(
-    exchange, strategy, broker, tmp_path: Path, *, until: int | None = None, run_id: str = "parity"
+    exchange,
+    strategy,
+    broker,
+    tmp_path: Path,
+    *,
+    until: int | None = None,
+    run_id: str = "parity",
+    events: list | None = None,
+    flush: Callable[[], object] = lambda: None,
 ) -> tuple[AutoTrade, list]:
     """Run auto_trade against ``exchange`` until every symbol decided the candle opened at ``until``
-    (default: the last one of the replay)."""
-    events: list = []
+    (default: the last one of the replay); the events go to ``events``, ``flush`` is the producer's."""
+    events = [] if events is None else events
     options = AutoTradeOptions(
         symbols=list(exchange.market.symbols),
         interval="5m",
@@ -52,6 +61,7 @@ def run_trader(
         strategy,
         broker,
         events.append,
+        flush=flush,
         endpoints=BinanceEndpoints(exchange.base_url, exchange.stream_url),
     )
     decided: dict[int, int] = {}

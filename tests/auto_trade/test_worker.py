@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -32,7 +33,12 @@ def exchange(shared_data: Path):
 
 
 def _worker(
-    exchange, tmp_path: Path, events: list, strategy_params: dict | None = None, **options
+    exchange,
+    tmp_path: Path,
+    events: list,
+    strategy_params: dict | None = None,
+    flush: Callable[[], object] = lambda: None,
+    **options,
 ) -> CandleTopicWorker:
     return CandleTopicWorker(
         WorkerOptions(["ETHUSDT"], "5m", "w", tmp_path, warmup_candles=HISTORY, **options),
@@ -40,6 +46,7 @@ def _worker(
         load_strategy("basic", **(strategy_params or {})),
         lambda symbol: PaperBroker(TradingConfig(cash=1_000), tmp_path / f"w.{symbol}.paper.json"),
         events.append,
+        flush=flush,
         endpoints=BinanceEndpoints(exchange.base_url, exchange.stream_url),
     )
 
@@ -95,8 +102,10 @@ def test_each_candle_is_decided_once_after_a_rest_warm_up(
     got = [e.candle.indicators for e in events if isinstance(e, CandleEvent)]
     assert [v.rsi for v in got] == pytest.approx(batch.rsi.iloc[HISTORY:].tolist(), rel=1e-9)
     assert [v.macd for v in got] == pytest.approx(batch.macd.iloc[HISTORY:].tolist(), rel=1e-9)
-    state = (tmp_path / "w.ETHUSDT.engine.json").read_text()
-    assert str(candles[2].open_time) in state
+    # the decision is recorded in the broker's state document (one file, one atomic write)
+    state = json.loads((tmp_path / "w.ETHUSDT.paper.json").read_text())
+    assert state["engine"] == {"last_decided": candles[2].open_time}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.ETHUSDT.paper.json"]
 
 
 def test_candles_a_previous_owner_decided_only_feed_the_indicators(

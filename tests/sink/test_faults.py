@@ -1,6 +1,7 @@
-"""The sink under faults, against the real services: kill -9 mid-replay, an Elasticsearch outage.
+"""The sink under faults, against the real services: kill -9 mid-replay, an Elasticsearch outage, the
+flood-stage read-only block, a crash between the dead-letter queue's acknowledgement and the commit.
 
-Both run the sink as a separate ``cryptoflow sink`` process, as an operator would.
+Each runs the sink as a separate ``cryptoflow sink`` process, as an operator would.
 """
 
 from __future__ import annotations
@@ -18,16 +19,19 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
 
 from backtesting import BacktestConfig, run_backtest
 from backtesting_trade import backtest_events, count_events, default_run_id, replay
 from cryptoflow.candles import load_candles
 from cryptoflow.config import Settings
-from cryptoflow.kafka import EventProducer
+from cryptoflow.elastic import make_client
+from cryptoflow.kafka import EventProducer, client_config, topic_name
+from cryptoflow.sink import DLQ_HEADER_PREFIX, read_dead_letters
 from cryptoflow.stack import LocalStack
 from cryptoflow.stack import _process as stack_process
 from tests.sink._events import candle_events
-from tests.sink._support import REPO, es_count, es_docs, prefix_env, wait_until
+from tests.sink._support import REPO, es_count, es_docs, headers_of, prefix_env, read_topic, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -163,6 +167,63 @@ def test_elasticsearch_down_20_s_mid_stream_the_sink_recovers_by_itself(
     assert "retrying in" in output and "Elasticsearch is back" in output
 
 
+def _block_writes(settings: Settings, blocked: bool) -> None:
+    """What Elasticsearch's flood-stage disk watermark does to an index, on the test's own indices only
+    (the shared node's watermark settings are never touched)."""
+    make_client(settings.elasticsearch).indices.put_settings(
+        index=f"{settings.elasticsearch.index_prefix}-*",
+        settings={"index.blocks.read_only_allow_delete": True if blocked else None},
+    )
+
+
+def test_the_flood_stage_read_only_block_pauses_the_sink_with_one_line_until_it_is_lifted(
+    pipeline: Settings, tmp_path: Path
+) -> None:
+    first, second = candle_events(2_000, run_id="before"), candle_events(3_000, run_id="blocked")
+    port = _free_port()
+    log = tmp_path / "sink.log"
+    sink = _start_sink(pipeline, log, "--batch-size", "500", "--max-backoff", "1", "--health-port", str(port))
+    try:
+        with EventProducer(pipeline.kafka) as producer:
+            producer.send_many(first)
+        wait_until(lambda: es_count(pipeline, "candles") == len(first), 60, "the first events indexed")
+        wait_until(lambda: _health(port)[0] == 200, 20, "a healthy sink")
+
+        _block_writes(pipeline, True)
+        try:
+            with EventProducer(pipeline.kafka) as producer:
+                producer.send_many(second)
+            # unhealthy at once (not after the stall timeout), and it keeps retrying
+            wait_until(lambda: _health(port)[0] == 503, 30, "the health check to report the block")
+            retries = _health(port)[1]["retries"]
+            wait_until(lambda: _health(port)[1]["retries"] >= retries + 5, 60, "five more retries")
+            status, report = _health(port)
+            assert status == 503 and "index.blocks.read_only_allow_delete" in report["reason"], report
+            assert es_count(pipeline, "candles") == len(first)
+            assert sink.poll() is None, "the sink died while the index was blocked"
+        finally:
+            _block_writes(pipeline, False)
+
+        wait_until(
+            lambda: es_count(pipeline, "candles") == len(first) + len(second), 60, "the sink to resume"
+        )
+        wait_until(lambda: _health(port)[0] == 200, 30, "the health check to recover")
+        sink.send_signal(signal.SIGTERM)
+        assert sink.wait(timeout=60) == 0
+    finally:
+        _stop(sink)
+    assert set(es_docs(pipeline, "candles")) == {e.event_id for e in first + second}
+    lines = log.read_text().splitlines()
+    told = [line for line in lines if "read_only_allow_delete" in line]
+    assert len(told) == 1, told  # one line for the whole pause, however many retries
+    index = f"{pipeline.elasticsearch.index_prefix}-candles"
+    assert "ERROR" in told[0] and f"Elasticsearch blocks writes to {index}" in told[0]
+    assert "flood-stage watermark" in told[0] and "Free disk space" in told[0]
+    assert '_settings {"index.blocks.read_only_allow_delete": null}' in told[0]
+    assert not [line for line in lines if "batch not written" in line or "Traceback" in line]
+    assert any("(the index block is lifted); resumed" in line for line in lines)
+
+
 def test_a_second_sink_joining_mid_stream_takes_over_cleanly(pipeline: Settings, tmp_path: Path) -> None:
     symbols = tuple(f"S{k}USDT" for k in range(12))  # enough keys to reach every partition
     events = candle_events(24_000, symbols=symbols)
@@ -200,3 +261,88 @@ def test_a_second_sink_joining_mid_stream_takes_over_cleanly(pipeline: Settings,
     assert min(indexed) > 0  # both took part
     # ... after writing and committing what it had read: nothing was indexed twice
     assert sum(indexed) == len(events)
+
+
+# the real sink, killed (SIGKILL) right after the dead-letter queue acknowledged a batch's dead letters,
+# before the batch's offsets are committed
+_DIE_AFTER_DEAD_LETTERS = """
+import os, runpy, signal, sys
+from cryptoflow.sink._runner import Sink
+
+dead_letter = Sink._dead_letter
+
+def dead_letter_then_die(self, dead):
+    dead_letter(self, dead)
+    if dead:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+Sink._dead_letter = dead_letter_then_die
+sys.argv = ["cryptoflow", "sink", "--once"]
+runpy.run_module("cryptoflow", run_name="__main__")
+"""
+
+
+def test_a_dead_letter_written_again_after_a_crash_before_the_commit_is_read_once(
+    pipeline: Settings,
+) -> None:
+    topic = topic_name(pipeline.kafka, "candles")
+    good = candle_events(300)
+    poison = [b"not json", b"not json", b'{"schema_name": "candle"}']  # twice the same bytes: two letters
+    with EventProducer(pipeline.kafka, config={"partitioner": "murmur2_random"}) as producer:
+        producer.send_many(good[:150])
+        for value in poison:
+            producer.send_raw(topic, value, key=b"ETHUSDT|1m", headers=[("origin", b"test")])
+        producer.send_many(good[150:])
+    env = prefix_env(pipeline.kafka.topic_prefix)
+
+    crashed = subprocess.run(
+        [sys.executable, "-c", _DIE_AFTER_DEAD_LETTERS],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert crashed.returncode == -signal.SIGKILL, crashed.stdout[-3000:] + crashed.stderr[-3000:]
+    assert len(read_topic(pipeline, "dlq", expected=len(poison))) == len(poison)  # acknowledged ...
+    restart = subprocess.run(
+        [sys.executable, "-m", "cryptoflow", "sink", "--once"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert restart.returncode == 0, restart.stdout[-3000:] + restart.stderr[-3000:]
+
+    # ... and not committed: the restarted sink read the batch again and dead-lettered it again
+    copies = read_topic(pipeline, "dlq", expected=2 * len(poison))
+    assert len(copies) == 2 * len(poison)
+    by_key: dict[bytes, list] = {}
+    for message in copies:
+        by_key.setdefault(message.key(), []).append(message)
+    assert len(by_key) == len(poison)
+    for first, second in by_key.values():  # a re-delivery is byte for byte the same record
+        assert first.key() == second.key() and first.value() == second.value()
+        assert first.headers() == second.headers()
+
+    # two letters as earlier versions wrote them: keyed by the refused message's own key
+    with EventProducer(pipeline.kafka) as producer:
+        for offset in (1000, 1001):
+            where = [("topic", topic), ("partition", "0"), ("offset", str(offset)), ("category", "old")]
+            producer.send_raw(
+                topic_name(pipeline.kafka, "dlq"), b"old", key=b"ETHUSDT|1m",
+                headers=[(DLQ_HEADER_PREFIX + name, value.encode()) for name, value in where],
+            )  # fmt: skip
+    letters = read_dead_letters(pipeline.kafka)  # what a reader of the DLQ sees: each dead letter once
+    old = [letter for letter in letters if letter.category == "old"]
+    assert sorted(letter.id for letter in old) == [f"{topic}/0/1000", f"{topic}/0/1001"]
+    assert [letter.key for letter in old] == [b"ETHUSDT|1m"] * 2
+    letters = [letter for letter in letters if letter.category != "old"]
+    assert sorted(letter.value for letter in letters) == sorted(poison)
+    assert len({(letter.topic, letter.partition, letter.offset) for letter in letters}) == len(poison)
+    for letter in letters:
+        assert letter.id == f"{letter.topic}/{letter.partition}/{letter.offset}" and letter.topic == topic
+        assert letter.key == b"ETHUSDT|1m" and letter.headers == {"origin": b"test"}
+        assert letter.reason
+    assert sorted(letter.category for letter in letters) == ["invalid_event", "invalid_json", "invalid_json"]
+    assert headers_of(copies[0])[DLQ_HEADER_PREFIX + "group"] == f"{pipeline.kafka.topic_prefix}-sink"
+    assert es_count(pipeline, "candles") == len(good)
+    assert set(es_docs(pipeline, "candles")) == {e.event_id for e in good}
+    # and Kafka's compaction drops the second copy of a letter in time
+    dlq = ConfigResource(ResourceType.TOPIC, topic_name(pipeline.kafka, "dlq"))
+    admin = AdminClient(client_config(pipeline.kafka))
+    config = admin.describe_configs([dlq])[dlq].result(timeout=30)
+    assert config["cleanup.policy"].value == "compact,delete"

@@ -1,7 +1,9 @@
-"""The bulk writer's verdicts on Elasticsearch's per-item answers (unit: a canned answer, no server).
+"""The bulk writer's verdicts on Elasticsearch's per-item answers (unit: a canned answer, no server;
+index blocks on the real server).
 
 The same paths run against the real server in test_sink.py (mapping rejections) and test_faults.py
-(connection errors); 429 and 5xx items cannot be provoked on demand on a healthy single node.
+(connection errors, the flood-stage block); 429 and 5xx items cannot be provoked on demand on a healthy
+single node.
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ from typing import Any
 
 import pytest
 
-from cryptoflow.elastic import BulkWriter
+from cryptoflow.config import load_settings
+from cryptoflow.elastic import BulkWriter, IndexBlocked, make_client
 from cryptoflow.errors import TemporaryError
+from cryptoflow.stack import LocalStack
 
 
 class _Answering:
@@ -66,3 +70,21 @@ def test_an_overloaded_or_failing_item_fails_the_batch_for_a_retry(status: int) 
     with pytest.raises(TemporaryError, match=f"1 of 3 documents.*{status}"):
         writer.flush()
     assert len(writer) == 3  # kept: the caller retries or rewinds
+
+
+@pytest.mark.integration
+def test_a_write_block_is_a_pause_not_a_rejected_document(local_stack: LocalStack, unique_name: str) -> None:
+    """``index.blocks.write`` answers 403 per item, which used to send every document to the DLQ."""
+    client = make_client(load_settings().elasticsearch)
+    index = f"{unique_name}-blocked"
+    client.indices.create(index=index, settings={"number_of_replicas": 0, "index.blocks.write": True})
+    try:
+        writer = BulkWriter(client)
+        writer.add(index, "id-0", b'{"a":1}', ref=0)
+        with pytest.raises(IndexBlocked) as raised:
+            writer.flush()
+        assert raised.value.indices == [index] and raised.value.setting == "index.blocks.write"
+        assert f'PUT {index}/_settings {{"index.blocks.write": null}}' in str(raised.value)
+        assert len(writer) == 1  # kept for the retry
+    finally:
+        client.indices.delete(index=index)

@@ -1,0 +1,139 @@
+"""The dead-letter queue (``<prefix>.dlq``): what the sink writes there, and reading it back once.
+
+A dead letter is keyed by where the refused message was read, ``<topic>/<partition>/<offset>``, and its
+headers are derived from the message alone. When the sink crashes (or a commit fails) after the dead
+letter was acknowledged but before its offsets were committed, the message is read and dead-lettered
+again: the second copy is byte for byte the first, so a reader (:func:`read_dead_letters`) or log
+compaction tells a re-delivery from a new dead letter by its key.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from cryptoflow.config import KafkaSettings
+from cryptoflow.errors import TemporaryError
+from cryptoflow.kafka import client_config, topic_name
+
+__all__ = ["DLQ_HEADER_PREFIX", "DeadLetter", "dead_letter", "read_dead_letters"]
+
+DLQ_HEADER_PREFIX = "cryptoflow.dlq."
+"""Headers added to dead-lettered messages: ``category``, ``reason``, ``topic``, ``partition``, ``offset``,
+``timestamp_ms``, ``group`` and, when the message had one, its original ``key`` (its own headers are
+kept in front)."""
+
+
+def dead_letter(
+    message: Message, category: str, reason: str, group: str
+) -> tuple[bytes, bytes | None, list[tuple[str, bytes]]]:
+    """``(key, value, headers)`` of the dead letter of ``message``: the same every time it is refused."""
+    topic, partition, offset = message.topic(), message.partition(), message.offset()
+    headers = list(message.headers() or [])
+    headers += [
+        (DLQ_HEADER_PREFIX + "category", category.encode()),
+        (DLQ_HEADER_PREFIX + "reason", reason.encode("utf-8", "replace")[:4000]),
+        (DLQ_HEADER_PREFIX + "topic", topic.encode()),
+        (DLQ_HEADER_PREFIX + "partition", str(partition).encode()),
+        (DLQ_HEADER_PREFIX + "offset", str(offset).encode()),
+        (DLQ_HEADER_PREFIX + "timestamp_ms", str(message.timestamp()[1]).encode()),
+        (DLQ_HEADER_PREFIX + "group", group.encode()),
+    ]
+    if message.key() is not None:
+        headers.append((DLQ_HEADER_PREFIX + "key", message.key()))
+    return f"{topic}/{partition}/{offset}".encode(), message.value(), headers
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """One dead letter as read back: where the refused message was (``topic``, ``partition``,
+    ``offset``; ``id`` joins them), why (``category``, ``reason``), and the message itself (``key``,
+    ``value``, its own ``headers``)."""
+
+    id: str
+    topic: str
+    partition: int
+    offset: int
+    category: str
+    reason: str
+    key: bytes | None
+    value: bytes | None
+    headers: dict[str, bytes | None]
+
+    @classmethod
+    def from_message(cls, message: Message) -> DeadLetter:
+        """Parse a message of the dead-letter topic."""
+        headers: dict[str, Any] = {}
+        own: dict[str, bytes | None] = {}
+        for name, value in message.headers() or []:
+            if name.startswith(DLQ_HEADER_PREFIX):
+                headers[name[len(DLQ_HEADER_PREFIX) :]] = value
+            else:
+                own[name] = value
+
+        def text(name: str) -> str:
+            return (headers.get(name) or b"").decode("utf-8", "replace")
+
+        topic, partition, offset = text("topic"), int(text("partition") or -1), int(text("offset") or -1)
+        letter_id = f"{topic}/{partition}/{offset}"
+        # letters of earlier versions are keyed by the original key, and have no "key" header
+        own_key = message.key() if message.key() != letter_id.encode() else None
+        return cls(
+            id=letter_id,
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            category=text("category"),
+            reason=text("reason"),
+            key=headers.get("key", own_key),
+            value=message.value(),
+            headers=own,
+        )
+
+
+def read_dead_letters(settings: KafkaSettings, timeout_s: float = 60.0) -> list[DeadLetter]:
+    """Every dead letter of ``<prefix>.dlq``, from the start to the end of each partition, once each.
+
+    A copy whose ``id`` was seen already (the same message dead-lettered again after a crash or a failed
+    commit) is left out. Joins no consumer group and commits nothing. Raises
+    :class:`~cryptoflow.errors.TemporaryError` when Kafka does not answer within ``timeout_s``.
+    """
+    consumer = Consumer(
+        {
+            **client_config(settings),
+            "group.id": f"{settings.topic_prefix}-dlq-reader",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+        }
+    )
+    topic = topic_name(settings, "dlq")
+    letters: dict[str, DeadLetter] = {}
+    deadline = time.monotonic() + timeout_s
+    try:
+        try:
+            metadata = consumer.list_topics(topic, timeout=timeout_s).topics[topic]
+        except KafkaException as exc:
+            raise TemporaryError(f"Kafka at {settings.bootstrap_servers} did not answer: {exc}") from None
+        if metadata.error is not None:  # no dead letter was ever written
+            return []
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in metadata.partitions])
+        ended: set[int] = set()
+        while len(ended) < len(metadata.partitions):
+            if time.monotonic() > deadline:
+                raise TemporaryError(f"{topic} was not read to its end within {timeout_s:g} s")
+            message = consumer.poll(0.5)
+            if message is None:
+                continue
+            error = message.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    ended.add(message.partition())
+                continue
+            letter = DeadLetter.from_message(message)
+            letters.setdefault(letter.id, letter)
+    finally:
+        consumer.close()
+    return list(letters.values())
