@@ -15,8 +15,8 @@ app = typer.Typer(
 )
 
 
-def _stack() -> LocalStack:
-    return LocalStack(settings().stack)
+def _stack(secure: bool = False) -> LocalStack:
+    return LocalStack(settings().stack, secure=secure)
 
 
 def _say(message: str) -> None:
@@ -24,14 +24,47 @@ def _say(message: str) -> None:
 
 
 @app.command("up")
-def up() -> None:
+def up(
+    secure: bool = typer.Option(
+        False,
+        "--secure",
+        help="Kafka also listens with SASL_SSL (SCRAM-SHA-512, a CA and certificate made at start) on "
+        "CRYPTOFLOW_STACK__KAFKA_SECURE_PORT; prints the settings a client needs.",
+    ),
+) -> None:
     """Fetch (once), start and wait for Kafka and Elasticsearch on 127.0.0.1. Running it twice is harmless."""
-    status = _stack().up(on_progress=_say)
+    stack = _stack(secure)
+    status = stack.up(on_progress=_say)
     kafka, elastic = status["kafka"], status["elasticsearch"]
     console.print(
         f"[green]up[/]: Kafka {kafka.get('version') or ''} at {kafka['bootstrap']}, "
         f"Elasticsearch {elastic.get('version')} at {elastic['url']} ({elastic.get('health')})",
         highlight=False,
+    )
+    if secure:
+        _print_secure_settings(stack)
+
+
+def _print_secure_settings(stack: LocalStack) -> None:
+    """The settings of a client of the SASL_SSL listener, the password masked (it is in a 0600 file)."""
+    kafka = stack.kafka
+    environment = kafka.client_environment()
+    console.print(
+        f"Kafka also listens with SASL_SSL ({environment['CRYPTOFLOW_KAFKA__SASL_MECHANISM']}) "
+        f"at {kafka.secure_bootstrap}. A client needs:",
+        highlight=False,
+        soft_wrap=True,
+    )
+    for name, value in environment.items():
+        if name.endswith("SASL_PASSWORD"):
+            value = f"***  (in {kafka.password_file})"
+        console.print(f"  {name}={value}", markup=False, highlight=False, soft_wrap=True)
+    console.print(
+        f"All of them, password included, are in {kafka.client_env_file} (mode 600): "
+        f"`set -a; . {kafka.client_env_file}; set +a`, or copy its lines into .env",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
     )
 
 

@@ -3,18 +3,24 @@
 from cryptoflow.kafka._clients import (
     TOPIC_KINDS,
     client_config,
+    cluster_metadata,
     ensure_topics,
+    new_client,
     retry_retriable,
     topic_name,
 )
 from cryptoflow.kafka._producer import DeliveryError, EventProducer
+from cryptoflow.kafka._security import security_error
 
 __all__ = [
     "TOPIC_KINDS",
     "DeliveryError",
     "EventProducer",
     "client_config",
+    "cluster_metadata",
     "ensure_topics",
+    "new_client",
     "retry_retriable",
+    "security_error",
     "topic_name",
 ]
