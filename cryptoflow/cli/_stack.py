@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import typer
 from rich.markup import escape
 
 from cryptoflow.cli._common import console, err_console, settings
+from cryptoflow.errors import ConfigurationError
 from cryptoflow.stack import LocalStack
 
 app = typer.Typer(
@@ -92,8 +94,6 @@ def logs(
     """Show the last lines of the services' logs."""
     files = _stack().log_files()
     if service != "all" and service not in files:
-        from cryptoflow.errors import ConfigurationError
-
         raise ConfigurationError(f"unknown service {service!r}: choose kafka, elasticsearch or all")
     for name, path in files.items():
         if service in ("all", name):
@@ -102,3 +102,38 @@ def logs(
                 path.read_text(errors="replace").splitlines()[-lines:] if path.exists() else ["(no log yet)"]
             )
             console.print("\n".join(text), markup=False, highlight=False)
+
+
+def _owner(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    uid, _, gid = text.partition(":")
+    if not uid.isdigit() or not (gid or uid).isdigit():
+        raise ConfigurationError(f"--owner expects uid or uid:gid as numbers (e.g. 1000:1000), got {text!r}")
+    return int(uid), int(gid or uid)
+
+
+@app.command("certs")
+def certs(
+    folder: Path = typer.Argument(..., help="Where to write them, e.g. the volume of /etc/kafka/secrets."),  # noqa: B008
+    host: list[str] = typer.Option(  # noqa: B008
+        ["kafka"], "--host", help="A name or IP address clients reach the broker by (repeatable)."
+    ),
+    owner: str | None = typer.Option(
+        None, "--owner", help="uid[:gid] that gets the broker's files (the apache/kafka image runs as 1000)."
+    ),
+) -> None:
+    """Make a CA and a broker certificate for a SASL_SSL Kafka in docker (docker/compose.kafka-secure.yml).
+
+    Writes ca.pem (clients: CRYPTOFLOW_KAFKA__SSL_CA_LOCATION), broker.p12 with broker.p12.password and
+    kafka_server_jaas.conf (the apache/kafka image's KAFKA_SSL_* and KAFKA_OPTS). Valid files are kept.
+    """
+    from cryptoflow.stack._tls import kafka_image_secrets
+
+    tls = kafka_image_secrets(folder, host, _owner(owner))
+    console.print(
+        f"Kafka TLS files in {folder} for {', '.join(host)}; clients trust {tls.ca_file}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["BrokerTls", "ensure_broker_tls", "write_private"]
+__all__ = ["BrokerTls", "ensure_broker_tls", "kafka_image_secrets", "write_private"]
 
 _VALID_DAYS = 825  # the longest validity common TLS clients accept for a server certificate
 _RENEW_BEFORE = dt.timedelta(days=30)
@@ -187,4 +187,27 @@ def ensure_broker_tls(folder: Path, hosts: list[str]) -> BrokerTls:
     ca = _load_ca(tls) or _new_ca(tls)
     if not _broker_is_current(tls, ca[0], hosts):
         _new_broker(tls, ca[0], ca[1], hosts)
+    return tls
+
+
+# The JAAS login module a SCRAM listener of the apache/kafka image needs (KAFKA_OPTS points at it).
+_SERVER_JAAS = "KafkaServer {\n  org.apache.kafka.common.security.scram.ScramLoginModule required;\n};\n"
+
+
+def kafka_image_secrets(folder: Path, hosts: list[str], owner: tuple[int, int] | None = None) -> BrokerTls:
+    """What the ``apache/kafka`` image reads from ``/etc/kafka/secrets`` for a SASL_SSL listener: the
+    broker keystore (``broker.p12``), its password file (``broker.p12.password``, for both
+    ``KAFKA_SSL_KEYSTORE_CREDENTIALS`` and ``KAFKA_SSL_KEY_CREDENTIALS``) and ``kafka_server_jaas.conf``,
+    beside the public ``ca.pem`` clients verify the broker with. Kept when still valid.
+
+    ``owner`` (uid, gid) gets the broker's files (the image runs as uid 1000); the CA key stays with
+    the caller.
+    """
+    tls = ensure_broker_tls(folder, hosts)
+    jaas = folder / "kafka_server_jaas.conf"
+    write_private(jaas, _SERVER_JAAS)
+    folder.chmod(0o755)  # clients of other users read ca.pem; every secret file is 0600
+    if owner is not None:
+        for path in (tls.keystore_file, tls.keystore_password_file, jaas):
+            os.chown(path, *owner)
     return tls
