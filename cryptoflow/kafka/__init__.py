@@ -10,7 +10,6 @@ from cryptoflow.kafka._clients import (
     topic_name,
 )
 from cryptoflow.kafka._producer import DeliveryError, EventProducer
-from cryptoflow.kafka._security import security_error
 
 __all__ = [
     "TOPIC_KINDS",
@@ -21,6 +20,5 @@ __all__ = [
     "ensure_topics",
     "new_client",
     "retry_retriable",
-    "security_error",
     "topic_name",
 ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
@@ -20,7 +21,7 @@ from confluent_kafka import KafkaError, KafkaException
 from cryptoflow.config import KafkaSettings
 from cryptoflow.errors import ConfigurationError
 
-__all__ = ["creation_error", "security_callbacks", "security_error"]
+__all__ = ["creation_error", "security_callbacks"]
 
 log = logging.getLogger("cryptoflow.kafka.librdkafka")
 
@@ -75,12 +76,6 @@ def _reason(text: str) -> str:
     return re.sub(r" \(after \d+ms in state \w+\)$", "", text)
 
 
-def security_error(settings: KafkaSettings, error: KafkaError) -> ConfigurationError | None:
-    """The ConfigurationError for a client error that only a change of settings can fix, else ``None``."""
-    message = _classify(settings, error.str(), error.code())
-    return ConfigurationError(message) if message else None
-
-
 def creation_error(settings: KafkaSettings, exc: KafkaException) -> ConfigurationError:
     """The ConfigurationError for a client librdkafka refused to create (its configuration is wrong)."""
     error = exc.args[0] if exc.args else None
@@ -102,18 +97,31 @@ def _redact(settings: KafkaSettings, text: str) -> str:
 
 
 class _Callbacks:
-    """``error_cb`` and ``logger`` of one client (librdkafka calls them from the client's poll)."""
+    """``error_cb`` and ``logger`` of one client (librdkafka calls them from the client's poll, flush,
+    consume, close, and from its destruction)."""
 
     def __init__(self, settings: KafkaSettings) -> None:
         self.settings = settings
+        self.raised = False
 
     def on_error(self, error: KafkaError) -> None:
-        problem = security_error(self.settings, error)
-        if problem is not None:
-            raise problem  # leaves the client's poll/consume/flush: the command stops with exit code 2
-        log.debug("client error: %s", _redact(self.settings, error.str()))
+        if sys.is_finalizing():
+            return
+        message = _classify(self.settings, error.str(), error.code())
+        if message is None:
+            log.debug("client error: %s", _redact(self.settings, error.str()))
+            return
+        if not self.raised:
+            # Once per client: the exception leaves the poll/consume/flush that served the error (the
+            # command stops with exit code 2); later reports of the same failure, e.g. while the
+            # client is destroyed, must not raise again. No local holds the exception, so no frame
+            # of its traceback keeps it (and the client) alive in a reference cycle.
+            self.raised = True
+            raise ConfigurationError(message)
 
     def log(self, level: int, msg: str, *args: Any) -> None:  # the logging.Logger.log signature
+        if sys.is_finalizing():
+            return
         text = _redact(self.settings, msg % args if args else msg)
         if _classify(self.settings, text, None) is not None:
             level = logging.DEBUG  # reported once, as the ConfigurationError

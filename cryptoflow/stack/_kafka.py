@@ -157,8 +157,9 @@ class KafkaService:
                     classpath,
                     "kafka.tools.StorageTool",
                     "format",
-                    "-t",
-                    cluster_id,
+                    # one word: a random id may start with "-", which a separate argument would turn
+                    # into an option ("argument --cluster-id/-t: expected one argument")
+                    f"--cluster-id={cluster_id}",
                     "-c",
                     str(config),
                 ],
