@@ -45,7 +45,7 @@ from cryptoflow.brokers import Broker
 from cryptoflow.candles import Candle, interval_ms
 from cryptoflow.config import KafkaSettings
 from cryptoflow.events import CandleEvent, EventError, decode
-from cryptoflow.kafka import client_config, ensure_topics, topic_name
+from cryptoflow.kafka import ensure_topics, new_client, topic_name
 from cryptoflow.marketdata import BinanceEndpoints, binance_classes, open_client
 from cryptoflow.strategies import Strategy
 
@@ -153,9 +153,10 @@ class CandleTopicWorker:
     # ---- the consumer group ------------------------------------------------------------------------
 
     def _consumer(self) -> Consumer:
-        return Consumer(
+        return new_client(
+            Consumer,
+            self.kafka,
             {
-                **client_config(self.kafka),
                 "group.id": self.group,
                 # a new group starts with the candles that close from now on, never with history
                 "auto.offset.reset": "latest",
@@ -166,7 +167,7 @@ class CandleTopicWorker:
                 "auto.commit.interval.ms": 1000,
                 # a worker that died hands its symbols over after 10 s (Kafka's default is 45 s)
                 "session.timeout.ms": 10_000,
-            }
+            },
         )
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:

@@ -163,10 +163,10 @@ def health(
         from confluent_kafka import KafkaException
         from confluent_kafka.admin import AdminClient
 
-        from cryptoflow.kafka import client_config
+        from cryptoflow.kafka import cluster_metadata, new_client
 
-        try:
-            AdminClient(client_config(settings().kafka)).list_topics(timeout=timeout)
+        try:  # a wrong password or an untrusted certificate is a ConfigurationError (exit code 2)
+            cluster_metadata(new_client(AdminClient, settings().kafka), timeout)
         except KafkaException as exc:
             failures.append(f"kafka: {exc}")
     if elasticsearch:

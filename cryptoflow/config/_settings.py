@@ -163,6 +163,8 @@ class StackSettings(_Section):
     elasticsearch_version: str = "8.19.21"
     kafka_port: int = Field(9092, ge=1, le=65535)
     kafka_controller_port: int = Field(9093, ge=1, le=65535)
+    kafka_secure_port: int = Field(9094, ge=1, le=65535, description="SASL_SSL listener (stack up --secure)")
+    kafka_secure_user: str = Field("cryptoflow", pattern=r"^[A-Za-z0-9_.\-]{1,64}$")
     elasticsearch_port: int = Field(9200, ge=1, le=65535)
     elasticsearch_transport_port: int = Field(9300, ge=1, le=65535)
     kafka_heap: str = Field("512m", pattern=r"^\d+[mMgG]$")

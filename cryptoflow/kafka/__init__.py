@@ -3,7 +3,9 @@
 from cryptoflow.kafka._clients import (
     TOPIC_KINDS,
     client_config,
+    cluster_metadata,
     ensure_topics,
+    new_client,
     retry_retriable,
     topic_name,
 )
@@ -14,7 +16,9 @@ __all__ = [
     "DeliveryError",
     "EventProducer",
     "client_config",
+    "cluster_metadata",
     "ensure_topics",
+    "new_client",
     "retry_retriable",
     "topic_name",
 ]

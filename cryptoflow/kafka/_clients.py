@@ -5,26 +5,32 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka.admin import AdminClient, ClusterMetadata, NewTopic
 
 from cryptoflow.config import KafkaSettings
 from cryptoflow.errors import ConfigurationError, TemporaryError
+from cryptoflow.kafka._security import creation_error, security_callbacks
 
 log = logging.getLogger(__name__)
 
 TOPIC_KINDS = ("candles", "indicators", "signals", "trades", "dlq")
 
 _T = TypeVar("_T")
+_Client = TypeVar("_Client", Producer, Consumer, AdminClient)
 
 
-def client_config(settings: KafkaSettings) -> dict[str, str]:
-    """librdkafka settings (bootstrap and security) shared by producers, consumers and admin clients."""
-    config = {
+def client_config(settings: KafkaSettings) -> dict[str, Any]:
+    """librdkafka settings shared by producers, consumers and admin clients: bootstrap, security, and
+    the callbacks that turn a wrong password or an untrusted certificate into a
+    :class:`~cryptoflow.errors.ConfigurationError` (raised from the client's next poll) and send
+    librdkafka's log lines to the ``cryptoflow.kafka.librdkafka`` logger."""
+    config: dict[str, Any] = {
         "bootstrap.servers": settings.bootstrap_servers,
         "security.protocol": settings.security_protocol,
+        **security_callbacks(settings),
     }
     if settings.sasl_mechanism:
         config["sasl.mechanism"] = settings.sasl_mechanism
@@ -35,6 +41,35 @@ def client_config(settings: KafkaSettings) -> dict[str, str]:
     if settings.ssl_ca_location:
         config["ssl.ca.location"] = str(settings.ssl_ca_location)
     return config
+
+
+def new_client(kind: type[_Client], settings: KafkaSettings, config: dict[str, Any] | None = None) -> _Client:
+    """A ``Producer``, ``Consumer`` or ``AdminClient`` on :func:`client_config` plus ``config``.
+
+    Raises :class:`~cryptoflow.errors.ConfigurationError` when librdkafka refuses the configuration
+    (e.g. a CA file that holds no certificate).
+
+    >>> consumer = new_client(Consumer, settings.kafka, {"group.id": "readers"})  # doctest: +SKIP
+    """
+    try:
+        return kind({**client_config(settings), **(config or {})})
+    except KafkaException as exc:
+        raise creation_error(settings, exc) from None
+
+
+def cluster_metadata(admin: AdminClient, timeout_s: float, topic: str | None = None) -> ClusterMetadata:
+    """``admin.list_topics`` in slices of at most a second, serving the client's callbacks in between:
+    a wrong password or an untrusted certificate raises its ConfigurationError within about a second
+    instead of after ``timeout_s``. Raises ``KafkaException`` when Kafka does not answer in time."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        remaining = deadline - time.monotonic()
+        try:
+            return admin.list_topics(topic, timeout=max(0.1, min(1.0, remaining)))
+        except KafkaException:
+            admin.poll(0)  # error callbacks: a security failure raises here
+            if time.monotonic() >= deadline:
+                raise
 
 
 def topic_name(settings: KafkaSettings, kind: str) -> str:
@@ -51,9 +86,9 @@ def ensure_topics(settings: KafkaSettings, names: list[str], timeout_s: float = 
     Raises :class:`~cryptoflow.errors.TemporaryError` when Kafka does not answer (try again later),
     :class:`~cryptoflow.errors.ConfigurationError` when it refuses the topic for good.
     """
-    admin = AdminClient(client_config(settings))
+    admin = new_client(AdminClient, settings)
     try:
-        existing = set(admin.list_topics(timeout=timeout_s).topics)
+        existing = set(cluster_metadata(admin, timeout_s).topics)
     except KafkaException as exc:
         raise TemporaryError(f"Kafka at {settings.bootstrap_servers} did not answer: {exc}") from None
     missing = [name for name in names if name not in existing]

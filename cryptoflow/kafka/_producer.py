@@ -15,7 +15,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from cryptoflow.config import KafkaSettings
 from cryptoflow.errors import CryptoflowError, TemporaryError, Terminated
 from cryptoflow.events import Event, encode, topic_kind
-from cryptoflow.kafka._clients import client_config, ensure_topics, topic_name
+from cryptoflow.kafka._clients import ensure_topics, new_client, topic_name
 
 __all__ = ["DeliveryError", "EventProducer"]
 
@@ -70,7 +70,6 @@ class EventProducer:
     ) -> None:
         self.settings = settings
         conf: dict[str, Any] = {
-            **client_config(settings),
             "client.id": "cryptoflow-producer",
             "enable.idempotence": True,
             "acks": "all",
@@ -82,7 +81,7 @@ class EventProducer:
             "delivery.timeout.ms": 0,
         }
         conf.update(config or {})
-        self._producer = Producer(conf)
+        self._producer = new_client(Producer, settings, conf)
         self._topics: set[str] = set()
         self._lock = threading.Lock()
         self._failures: list[str] = []

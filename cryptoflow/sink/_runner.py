@@ -14,7 +14,7 @@ from cryptoflow.config import Settings
 from cryptoflow.elastic import FlushResult, IndexBlocked, IndexRouter, install_templates, make_client
 from cryptoflow.errors import DataError, TemporaryError
 from cryptoflow.events import EventError, decode, encode
-from cryptoflow.kafka import DeliveryError, EventProducer, client_config, ensure_topics, topic_name
+from cryptoflow.kafka import DeliveryError, EventProducer, ensure_topics, new_client, topic_name
 from cryptoflow.sink._dlq import dead_letter
 from cryptoflow.sink._health import HealthServer
 from cryptoflow.sink._inflight import TP, Batch, InFlight
@@ -104,8 +104,8 @@ class Sink:
         self._inflight = InFlight(client, self.options.max_in_flight)
         self._batch = self._inflight.new_batch()
         self._producer = EventProducer(self.settings.kafka, linger_ms=5)
-        self._admin = AdminClient(client_config(self.settings.kafka))
-        self._consumer = Consumer(self._consumer_config())
+        self._admin = new_client(AdminClient, self.settings.kafka)
+        self._consumer = new_client(Consumer, self.settings.kafka, self._consumer_config())
         self._consumer.subscribe(
             self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
         )
@@ -131,7 +131,6 @@ class Sink:
 
     def _consumer_config(self) -> dict[str, Any]:
         return {
-            **client_config(self.settings.kafka),
             "group.id": self.group_id,
             "client.id": "cryptoflow-sink",
             "enable.auto.commit": False,

@@ -36,11 +36,15 @@ class LocalStack:
         stack.up()          # fetches once, starts, waits until both answer
         stack.status()      # {"kafka": {"up": True, ...}, "elasticsearch": {...}}
         stack.down()        # stops exactly what up() started
+
+    With ``secure=True``, :meth:`up` starts Kafka with a SASL_SSL listener beside PLAINTEXT (see
+    :class:`KafkaService`) and creates its SCRAM user.
     """
 
-    def __init__(self, settings: StackSettings) -> None:
+    def __init__(self, settings: StackSettings, *, secure: bool = False) -> None:
         self.settings = settings
-        self.kafka = KafkaService(settings)
+        self.secure = secure
+        self.kafka = KafkaService(settings, secure=secure)
         self.elasticsearch = ElasticsearchService(settings)
 
     @property
@@ -61,6 +65,11 @@ class LocalStack:
         started: list[_Service] = []
         for service in self.services:
             if service.ready():
+                if service is self.kafka and self.secure and not self.kafka.listens_securely():
+                    raise StackError(
+                        f"Kafka already runs on port {self.settings.kafka_port} without the SASL_SSL "
+                        "listener; stop it (`cryptoflow stack down`) and run `cryptoflow stack up --secure`"
+                    )
                 on_progress(f"{service.name} already answers on port {self._port(service)}")
                 continue
             if service.probe() is not None:
@@ -76,6 +85,11 @@ class LocalStack:
                     f"port {self._port(service)} is taken by a process that is not a working {service.name}; "
                     f"stop it or choose another port (CRYPTOFLOW_STACK__{service.name.upper()}_PORT)"
                 )
+            if service is self.kafka and self.secure and port_in_use(self.settings.kafka_secure_port):
+                raise StackError(
+                    f"port {self.settings.kafka_secure_port} (the SASL_SSL listener) is taken; stop what "
+                    "listens there or choose another port (CRYPTOFLOW_STACK__KAFKA_SECURE_PORT)"
+                )
             on_progress(f"starting {service.name}")
             service.start()
             started.append(service)
@@ -83,6 +97,9 @@ class LocalStack:
         for service in started:
             self._wait_ready(service, deadline)
             on_progress(f"{service.name} is up")
+        if self.secure:
+            self.kafka.ensure_user(timeout_s=max(10.0, deadline - time.monotonic()))
+            on_progress(f"kafka accepts SASL_SSL logins on {self.kafka.secure_bootstrap}")
         return self.status()
 
     def _wait_ready(self, service: _Service, deadline: float) -> None:
@@ -111,6 +128,7 @@ class LocalStack:
             "kafka": {
                 "up": kafka_probe is not None,
                 "bootstrap": self.kafka.bootstrap,
+                "secure_bootstrap": self.kafka.secure_bootstrap if self.kafka.listens_securely() else None,
                 "version": self.kafka.version() if kafka_process else None,
                 "managed_pid": kafka_process.pid if kafka_process else None,
                 "log": str(self.kafka.log_file),

@@ -1,0 +1,134 @@
+"""Kafka's security failures as one :class:`~cryptoflow.errors.ConfigurationError` naming the setting.
+
+librdkafka does not fail on a wrong password or an untrusted broker certificate: it reports the error
+to the client's error callback and its log, and retries for ever. Every client cryptoflow builds (through
+:func:`~cryptoflow.kafka.client_config`) gets the callbacks defined here: a failure that only a change of
+settings can fix (SASL authentication refused, the broker's certificate not signed by the configured CA,
+a CA file that holds no certificate) raises a ``ConfigurationError`` from the client's next poll, and
+librdkafka's log lines go to the ``cryptoflow.kafka.librdkafka`` logger, those about the failure being
+reported once, as the error, instead of again and again.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException
+
+from cryptoflow.config import KafkaSettings
+from cryptoflow.errors import ConfigurationError
+
+__all__ = ["creation_error", "security_callbacks"]
+
+log = logging.getLogger("cryptoflow.kafka.librdkafka")
+
+_SETTING = "CRYPTOFLOW_KAFKA__"
+_CERT_UNTRUSTED = "certificate verify failed"
+# e.g. "SASL authentication error: Authentication failed during authentication due to invalid
+# credentials with SASL mechanism SCRAM-SHA-512", "SASL handshake failed ... mechanism ... not supported"
+_SASL_FAILED = re.compile(r"SASL authentication error|SASL handshake failed|Unsupported SASL mechanism")
+_MECHANISM_MISSING = re.compile(r"not supported by broker|Unsupported SASL mechanism", re.IGNORECASE)
+
+
+def _ca_advice(settings: KafkaSettings) -> str:
+    where = (
+        f"the CA in {str(settings.ssl_ca_location)!r}"
+        if settings.ssl_ca_location
+        else "the system's CA certificates (no CA file is set)"
+    )
+    return (
+        f"Kafka at {settings.bootstrap_servers}: the broker's TLS certificate is not trusted by {where}; "
+        f"set {_SETTING}SSL_CA_LOCATION to the CA certificate (PEM) that signed the broker's certificate"
+    )
+
+
+def _classify(settings: KafkaSettings, text: str, code: int | None) -> str | None:
+    """The message for a security failure described by ``text``, or ``None`` when it is not one."""
+    if _CERT_UNTRUSTED in text:
+        return _ca_advice(settings)
+    if code == KafkaError._AUTHENTICATION or _SASL_FAILED.search(text):
+        mechanism = settings.sasl_mechanism or "no mechanism"
+        if _MECHANISM_MISSING.search(text):
+            return (
+                f"Kafka at {settings.bootstrap_servers} does not offer SASL mechanism {mechanism}; set "
+                f"{_SETTING}SASL_MECHANISM to one its listener enables (e.g. SCRAM-SHA-512)"
+            )
+        return (
+            f"Kafka at {settings.bootstrap_servers} refused the login of user "
+            f"{settings.sasl_username!r} ({mechanism}): check {_SETTING}SASL_PASSWORD "
+            f"(and {_SETTING}SASL_USERNAME, {_SETTING}SASL_MECHANISM)"
+        )
+    if code == KafkaError._SSL:
+        return (
+            f"Kafka at {settings.bootstrap_servers}: the TLS handshake failed ({_reason(text)}); check that "
+            f"{_SETTING}BOOTSTRAP_SERVERS points at a listener speaking {settings.security_protocol} "
+            f"({_SETTING}SECURITY_PROTOCOL)"
+        )
+    return None
+
+
+def _reason(text: str) -> str:
+    """librdkafka's reason without its ``<protocol>://<host>/<id>: `` prefix and timing suffix."""
+    text = re.sub(r"^\S+://\S+: ", "", text)
+    return re.sub(r" \(after \d+ms in state \w+\)$", "", text)
+
+
+def creation_error(settings: KafkaSettings, exc: KafkaException) -> ConfigurationError:
+    """The ConfigurationError for a client librdkafka refused to create (its configuration is wrong)."""
+    error = exc.args[0] if exc.args else None
+    text = error.str() if isinstance(error, KafkaError) else str(exc)
+    if "ssl.ca.location" in text:
+        log.debug("librdkafka refused the CA file: %s", text)  # OpenSSL's words, for --verbose
+        return ConfigurationError(
+            f"{_SETTING}SSL_CA_LOCATION: {str(settings.ssl_ca_location)!r} holds no CA certificate (PEM); "
+            "set it to the CA certificate file (PEM) that signed the broker's certificate"
+        )
+    return ConfigurationError(
+        f"the Kafka client settings ({_SETTING}*) are not accepted: {_redact(settings, text)}"
+    )
+
+
+def _redact(settings: KafkaSettings, text: str) -> str:
+    password = settings.sasl_password.get_secret_value() if settings.sasl_password else ""
+    return text.replace(password, "***") if password else text
+
+
+class _Callbacks:
+    """``error_cb`` and ``logger`` of one client (librdkafka calls them from the client's poll, flush,
+    consume, close, and from its destruction)."""
+
+    def __init__(self, settings: KafkaSettings) -> None:
+        self.settings = settings
+        self.raised = False
+
+    def on_error(self, error: KafkaError) -> None:
+        if sys.is_finalizing():
+            return
+        message = _classify(self.settings, error.str(), error.code())
+        if message is None:
+            log.debug("client error: %s", _redact(self.settings, error.str()))
+            return
+        if not self.raised:
+            # Once per client: the exception leaves the poll/consume/flush that served the error (the
+            # command stops with exit code 2); later reports of the same failure, e.g. while the
+            # client is destroyed, must not raise again. No local holds the exception, so no frame
+            # of its traceback keeps it (and the client) alive in a reference cycle.
+            self.raised = True
+            raise ConfigurationError(message)
+
+    def log(self, level: int, msg: str, *args: Any) -> None:  # the logging.Logger.log signature
+        if sys.is_finalizing():
+            return
+        text = _redact(self.settings, msg % args if args else msg)
+        if _classify(self.settings, text, None) is not None:
+            level = logging.DEBUG  # reported once, as the ConfigurationError
+        log.log(level, "%s", text)
+
+
+def security_callbacks(settings: KafkaSettings) -> dict[str, Any]:
+    """``error_cb`` and ``logger`` entries for a librdkafka configuration (see the module's doc)."""
+    callbacks = _Callbacks(settings)
+    return {"error_cb": callbacks.on_error, "logger": callbacks}
