@@ -21,7 +21,7 @@ from cryptoflow.events import decode
 from cryptoflow.kafka import TOPIC_KINDS, EventProducer, cluster_metadata, new_client, topic_name
 from cryptoflow.stack import KafkaService
 from cryptoflow.stack._tls import ensure_broker_tls
-from tests.auto_trade.test_chain import _group_ready
+from tests.auto_trade._chain import group_ready
 from tests.conftest import free_port
 from tests.exchange.conftest import make_exchange
 from tests.kafka.conftest import secure_env
@@ -160,7 +160,7 @@ def test_every_component_runs_over_sasl_ssl_from_settings_alone(
             except AssertionError as error:
                 raise AssertionError(f"{error}\n{procs.logs()}") from None
 
-        ready(lambda: _group_ready(settings, group, 1), 90, "the worker to join its group")
+        ready(lambda: group_ready(settings, group, 1), 90, "the worker to join its group")
         procs.start(
             "indicators", "--verbose", "indicators", "--symbols", "ETHUSDT", "--interval", "5m",
             "--run-id", "secure-market",
