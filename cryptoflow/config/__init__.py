@@ -1,5 +1,6 @@
 """Settings: one typed object, read from the environment (``CRYPTOFLOW_*``), ``.env`` and a TOML file."""
 
+from cryptoflow.config._redact import RedactingFilter, mask_credentials, register_secret
 from cryptoflow.config._settings import (
     BinanceSettings,
     ElasticsearchSettings,
@@ -14,8 +15,11 @@ __all__ = [
     "BinanceSettings",
     "ElasticsearchSettings",
     "KafkaSettings",
+    "RedactingFilter",
     "Settings",
     "StackSettings",
     "load_settings",
+    "mask_credentials",
     "masked",
+    "register_secret",
 ]
