@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from cryptoflow.config import Settings, load_settings
+from cryptoflow.config import Settings, load_settings, mask_credentials
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
@@ -27,6 +27,6 @@ def settings(**overrides: object) -> Settings:
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print a user-facing error and return the Exit to raise."""
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    """Print a user-facing error (credentials masked) and return the Exit to raise."""
+    err_console.print(f"[bold red]error:[/] {escape(mask_credentials(message))}", highlight=False)
     return typer.Exit(code)

@@ -4,6 +4,7 @@ from cryptoflow.kafka._clients import (
     TOPIC_KINDS,
     client_config,
     ensure_topics,
+    ping,
     retry_retriable,
     topic_name,
 )
@@ -15,6 +16,7 @@ __all__ = [
     "EventProducer",
     "client_config",
     "ensure_topics",
+    "ping",
     "retry_retriable",
     "topic_name",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from types import FrameType, TracebackType
 from typing import Any
@@ -133,9 +134,13 @@ class EventProducer:
         """Wait until every queued message is acknowledged by Kafka.
 
         Raises :class:`DeliveryError` when a delivery failed or messages are still queued after
-        ``timeout_s`` seconds.
+        ``timeout_s`` seconds. Waits in slices of a second: a blocked librdkafka call would defer
+        Python's signal handlers (a second Ctrl-C) until it returns.
         """
-        remaining = self._producer.flush(timeout_s)
+        deadline = time.monotonic() + timeout_s
+        remaining = self._producer.flush(min(1.0, timeout_s))
+        while remaining and time.monotonic() < deadline:
+            remaining = self._producer.flush(min(1.0, max(0.0, deadline - time.monotonic())))
         self._raise_failures()
         if remaining:
             raise DeliveryError(
@@ -181,14 +186,14 @@ class EventProducer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         try:
-            if exc_type is KeyboardInterrupt:
+            if exc_type is KeyboardInterrupt and self.pending():
                 log.warning("interrupted: delivering the %d queued message(s) before exiting", self.pending())
             try:
                 self.flush()
-            except (DeliveryError, KafkaException, TemporaryError):
+            except (DeliveryError, KafkaException, TemporaryError) as error:
                 if exc_type is None:
                     raise
-                log.exception("could not deliver queued messages while exiting")
+                log.error("could not deliver queued messages while exiting: %s", error)
         finally:
             if self._previous_handler is not None:
                 signal.signal(signal.SIGTERM, self._previous_handler)
