@@ -230,6 +230,28 @@ def test_live_command_waiting_for_kafka_stops_on_a_signal(
     assert process.stdout().splitlines()[-1] == "stopped"
 
 
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 0), (signal.SIGINT, 130)])
+@pytest.mark.parametrize("command", ["trade", "indicators"])
+def test_live_command_waiting_for_the_exchange_logs_one_line_per_attempt_and_stops_on_a_signal(
+    tmp_path: Path, started: list[Started], command: str, signum: int, code: int
+) -> None:
+    port = free_port()
+    env = environment(
+        binance__base_url=f"http://127.0.0.1:{port}", binance__stream_url=f"ws://127.0.0.1:{port}/"
+    )
+    process = Started(tmp_path, (command, "--no-kafka"), env)
+    started.append(process)
+    wait_until(lambda: process.stderr().count("retrying in") >= 2, 60, f"{command} to retry the exchange")
+    assert process.stop(signum) == code
+    no_traceback(process.stdout(), process.stderr())
+    step = re.compile(
+        r"^\S+ \S+ WARNING cryptoflow\.marketdata\._source: exchange REST unreachable "
+        rf"\(ClientConnectorError: Cannot connect to host 127\.0\.0\.1:{port} .*\); retrying in [\d.]+ s$"
+    )
+    for line in process.stderr().splitlines():
+        assert step.match(line) or line == "interrupted", line
+
+
 def test_trade_with_kafka_down_ends_with_one_error(tmp_path: Path) -> None:
     port = free_port()
     env = environment(kafka__bootstrap_servers=f"127.0.0.1:{port}")

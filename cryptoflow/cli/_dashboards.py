@@ -183,7 +183,7 @@ def health(
         from cryptoflow.elastic import describe_error, make_client
 
         config = settings().elasticsearch
-        where = config.cloud_id and "Elastic Cloud" or ", ".join(config.host_list)
+        where = "Elastic Cloud" if config.cloud_id else ", ".join(config.host_list)
         # one attempt, bounded by --timeout: the client's own retries would multiply it
         client = make_client(config).options(request_timeout=timeout, max_retries=0)
         try:
