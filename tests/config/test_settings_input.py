@@ -292,3 +292,19 @@ def test_mask_credentials() -> None:
     assert (
         mask_credentials("http://127.0.0.1:9200/_cluster/health") == "http://127.0.0.1:9200/_cluster/health"
     )
+
+
+def test_secret_settings_are_masked_in_log_lines(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import logging
+
+    from cryptoflow.config import RedactingFilter, load_settings
+
+    monkeypatch.chdir(tmp_path)
+    for name in [n for n in os.environ if n.startswith("CRYPTOFLOW_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("CRYPTOFLOW_BINANCE__API_SECRET", f"binance-{SECRET}")
+    load_settings()  # registers the secret values for masking
+    record = logging.LogRecord(
+        "lib", logging.WARNING, __file__, 1, "signed %s failed", (f"binance-{SECRET}",), None
+    )
+    assert RedactingFilter().filter(record) and record.getMessage() == "signed *** failed"
