@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import sys
 from pathlib import Path
@@ -13,6 +12,8 @@ from rich.markup import escape
 
 from cryptoflow.cli import _backtest, _config, _dashboards, _data, _demo, _live, _pipeline, _retention, _stack
 from cryptoflow.cli._common import err_console, set_config_path, stop_signals, stopped_by
+from cryptoflow.cli._logging import configure_logging
+from cryptoflow.config import mask_credentials
 from cryptoflow.errors import CryptoflowError
 
 __all__ = ["app", "main"]
@@ -37,12 +38,7 @@ def _root(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages.")] = False,
 ) -> None:
     set_config_path(config)
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    if not verbose:  # one line per HTTP request is noise on a terminal
-        logging.getLogger("elastic_transport").setLevel(logging.WARNING)
+    configure_logging(verbose)
 
 
 app.add_typer(_config.app, name="config")
@@ -63,6 +59,18 @@ app.command("health")(_dashboards.health)
 app.command("retention")(_retention.retention)
 
 
+_SERVICE_CLIENTS = ("elasticsearch", "elastic_transport", "confluent_kafka", "cimpl")
+
+
+def _service_error(exc: Exception) -> str:
+    if type(exc).__module__.startswith(("elasticsearch", "elastic_transport")):
+        from cryptoflow.elastic import describe_error
+
+        return f"Elasticsearch: {describe_error(exc)}"
+    error = exc.args[0] if exc.args else exc
+    return mask_credentials(f"Kafka: {error.str() if hasattr(error, 'str') else error}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code: 0 success, 1 failure, 2 usage or configuration, 130
     interrupted (Ctrl-C). A command stopped by SIGTERM (``docker stop``) after a clean stop exits 0. User
@@ -72,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     stop = stopped_by()
     if stop == signal.SIGTERM and code in (0, 130):
         return 0
-    if stop == signal.SIGINT and code in (0, 130):
+    if (stop == signal.SIGINT and code == 0) or code == 130:
         err_console.print("interrupted")
         return 130
     return code
@@ -84,7 +92,7 @@ def _run(argv: list[str] | None) -> int:
         # instead of raising it; that return value is the process's exit code.
         code = app(args=argv, standalone_mode=False)
     except CryptoflowError as exc:
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {escape(mask_credentials(str(exc)))}", highlight=False)
         return exc.exit_code
     except typer.Exit as exc:
         return exc.exit_code
@@ -95,6 +103,16 @@ def _run(argv: list[str] | None) -> int:
         if show is not None:
             show()
         return int(getattr(exc, "exit_code", 2))
+    except Exception as exc:
+        # a service's client error no command translated (Elasticsearch, Kafka): one line, not a traceback
+        if not type(exc).__module__.startswith(_SERVICE_CLIENTS):
+            raise
+        err_console.print(
+            f"[bold red]error:[/] {escape(_service_error(exc))}; check that the service is up and the "
+            "CRYPTOFLOW_* settings that point at it (`cryptoflow config show`; --verbose for details)",
+            highlight=False,
+        )
+        return 1
     return code if isinstance(code, int) else 0
 
 

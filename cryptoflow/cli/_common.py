@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from cryptoflow.config import Settings, load_settings
+from cryptoflow.config import Settings, load_settings, mask_credentials
 from cryptoflow.errors import Terminated
 
 console = Console()
@@ -32,8 +32,8 @@ def settings(**overrides: object) -> Settings:
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print a user-facing error and return the Exit to raise."""
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    """Print a user-facing error (credentials masked) and return the Exit to raise."""
+    err_console.print(f"[bold red]error:[/] {escape(mask_credentials(message))}", highlight=False)
     return typer.Exit(code)
 
 

@@ -13,6 +13,8 @@ from rich.markup import escape
 
 from cryptoflow.cli._common import console, err_console, fail, settings
 from cryptoflow.cli._paths import output_file
+from cryptoflow.config import mask_credentials, register_secret
+from cryptoflow.errors import CryptoflowError, TemporaryError
 
 __all__ = ["dashboard_app", "dashboards_app", "health", "setup"]
 
@@ -49,6 +51,8 @@ def _import(
 ) -> None:
     from cryptoflow.dashboard import KibanaAuth, KibanaClient, read_objects, with_index_prefix
 
+    register_secret(api_key)
+    register_secret(password)
     client = KibanaClient(url, KibanaAuth(api_key=api_key or None, user=user, password=password), space)
     objects = with_index_prefix(
         read_objects(_objects_dir(objects_dir)), settings().elasticsearch.index_prefix
@@ -136,7 +140,18 @@ def setup(
         done_file.unlink()
     client = make_client(config.elasticsearch)
     if kibana_system_password:
-        client.security.change_password(username="kibana_system", password=kibana_system_password)
+        from elasticsearch import ApiError, TransportError
+
+        from cryptoflow.elastic import describe_error
+
+        register_secret(kibana_system_password)
+        try:
+            client.security.change_password(username="kibana_system", password=kibana_system_password)
+        except (ApiError, TransportError) as exc:
+            raise CryptoflowError(
+                f"could not set the kibana_system password ({describe_error(exc)}): check that "
+                "Elasticsearch is up and that CRYPTOFLOW_ELASTICSEARCH__* name a user allowed to manage users"
+            ) from None
         console.print("kibana_system password set")
     created = ensure_topics(config.kafka, [topic_name(config.kafka, kind) for kind in TOPIC_KINDS])
     console.print(f"topics: {len(TOPIC_KINDS)} present ({len(created)} created)")
@@ -160,35 +175,36 @@ def health(
     """Exit 0 when every requested check passes (for container healthchecks); say which failed."""
     failures: list[str] = []
     if kafka:
-        from confluent_kafka import KafkaException
-        from confluent_kafka.admin import AdminClient
-
-        from cryptoflow.kafka import cluster_metadata, new_client
+        from cryptoflow.kafka import ping
 
         try:  # a wrong password or an untrusted certificate is a ConfigurationError (exit code 2)
-            cluster_metadata(new_client(AdminClient, settings().kafka), timeout)
-        except KafkaException as exc:
+            ping(settings().kafka, timeout_s=timeout)
+        except TemporaryError as exc:
             failures.append(f"kafka: {exc}")
     if elasticsearch:
-        from cryptoflow.elastic import make_client
+        from cryptoflow.elastic import describe_error, make_client
 
+        config = settings().elasticsearch
+        where = "Elastic Cloud" if config.cloud_id else ", ".join(config.host_list)
+        # one attempt, bounded by --timeout: the client's own retries would multiply it
+        client = make_client(config).options(request_timeout=timeout, max_retries=0)
         try:
-            answer = make_client(settings().elasticsearch).cluster.health(timeout=f"{int(timeout)}s")
+            answer = client.cluster.health(timeout=f"{max(1, int(timeout))}s")
             if answer["status"] == "red":
-                failures.append("elasticsearch: cluster status red")
+                failures.append(f"elasticsearch at {where}: cluster status red")
         except Exception as exc:  # any failure is the answer of a healthcheck
-            failures.append(f"elasticsearch: {type(exc).__name__}")
+            failures.append(f"elasticsearch at {where}: {describe_error(exc)}")
     for address in url or []:
         try:
             with urlrequest.urlopen(address, timeout=timeout) as response:  # noqa: S310
                 if not 200 <= response.status < 300:
                     failures.append(f"{address}: HTTP {response.status}")
-        except (urlerror.URLError, OSError) as exc:
+        except (urlerror.URLError, OSError, ValueError) as exc:
             failures.append(f"{address}: {getattr(exc, 'reason', exc)}")
     if not (kafka or elasticsearch or url):
         raise fail("nothing to check: give --kafka, --elasticsearch and/or --url", code=2)
     if failures:
         for failure in failures:
-            err_console.print(f"[red]unhealthy[/] {escape(failure)}", highlight=False)
+            err_console.print(f"[red]unhealthy[/] {escape(mask_credentials(failure))}", highlight=False)
         raise typer.Exit(1)
     console.print("healthy")

@@ -13,7 +13,10 @@ import typer
 
 from cryptoflow.cli._common import console
 from cryptoflow.cli._paths import output_dir
+from cryptoflow.config import KafkaSettings
 from cryptoflow.errors import ConfigurationError
+
+_TRADE_KINDS = ("candles", "signals", "trades")
 
 exchange_app = typer.Typer(help="A local fake Binance exchange replaying real candles.", no_args_is_help=True)
 
@@ -107,26 +110,53 @@ def _endpoints(binance: object, testnet: bool) -> object:
     return TESTNET_FUTURES if testnet else configured
 
 
+def _live_interval(interval: str) -> str:
+    """``--interval`` of a live command: one Binance streams (anything else would never get a candle)."""
+    from cryptoflow.candles import BINANCE_INTERVALS
+
+    if interval not in BINANCE_INTERVALS:
+        raise ConfigurationError(
+            f"--interval {interval!r} is not a kline interval Binance streams; use one of "
+            f"{', '.join(BINANCE_INTERVALS)}"
+        )
+    return interval
+
+
 @contextlib.contextmanager
 def _emitter(
-    use_kafka: bool, kafka: object
+    use_kafka: bool, kafka: KafkaSettings, kinds: tuple[str, ...]
 ) -> Iterator[tuple[Callable[[object], None], Callable[[], object]]]:
     """``(emit, flush)``: where the events go (Kafka, or nowhere with ``--no-kafka``) and how to wait
-    until they are acknowledged.
+    until they are acknowledged. With Kafka, its topics of ``kinds`` are made sure of first: Kafka not
+    answering within 30 s is an error before any trading starts.
 
     SIGTERM (``docker stop``) and Ctrl-C end the service cleanly: the run loop unwinds (the broker saves
     its state) and every queued event is delivered; the command then exits 0 (SIGTERM) or 130 (Ctrl-C).
     """
+    producer = None
+    started = False
     try:
         if not use_kafka:
+            started = True
             yield (lambda event: None), (lambda: None)
             return
-        from cryptoflow.kafka import EventProducer
+        from cryptoflow.kafka import EventProducer, ensure_topics, topic_name
 
-        with EventProducer(kafka) as producer:  # type: ignore[arg-type]
+        console.print(f"events go to Kafka at {kafka.bootstrap_servers}", highlight=False)
+        ensure_topics(kafka, [topic_name(kafka, kind) for kind in kinds])
+        with EventProducer(kafka) as producer:
+            started = True
             yield producer.send, producer.flush
     except KeyboardInterrupt:
-        console.print("stopped" + ("; every event was delivered to Kafka" if use_kafka else ""))
+        undelivered = producer.pending() if producer is not None else 0
+        if undelivered:
+            console.print(f"stopped; {undelivered} event(s) were not delivered to Kafka")
+        elif producer is not None:
+            console.print("stopped; every event was delivered to Kafka")
+        else:
+            console.print("stopped")
+        if not started:  # stopped while waiting for Kafka: the with block never ran (main sets the code)
+            raise typer.Exit(0) from None
 
 
 def trade(
@@ -177,6 +207,12 @@ def trade(
         raise ConfigurationError(f"--broker expects paper, testnet or live, got {broker!r}")
     if broker == "live" and not live:
         raise ConfigurationError("--broker live trades real money: add --live to confirm")
+    if live and broker != "live":
+        raise ConfigurationError(
+            f"--live confirms real-money trading with --broker live; it does not go with --broker {broker}: "
+            "drop --live, or use --broker live"
+        )
+    _live_interval(interval)
     config = settings()
     output_dir(state_dir, "--state-dir")
     instance = load_strategy(strategy, **_params(param))
@@ -202,7 +238,7 @@ def trade(
     if not from_kafka:
         chosen = make_broker(trading, run_id)
         options = AutoTradeOptions(universe, interval, run_id, state_dir, market="futures")
-        with _emitter(kafka, config.kafka) as (emit, flush):
+        with _emitter(kafka, config.kafka, _TRADE_KINDS) as (emit, flush):
             runner = AutoTrade(options, instance, chosen, emit, flush=flush, endpoints=endpoints)  # type: ignore[arg-type]
             asyncio.run(runner.run())
         return
@@ -220,7 +256,7 @@ def trade(
         group=group,
         max_candle_age_s=age,
     )
-    with _emitter(kafka, config.kafka) as (emit, flush):
+    with _emitter(kafka, config.kafka, _TRADE_KINDS) as (emit, flush):
         worker = CandleTopicWorker(
             worker_options,
             config.kafka,
@@ -247,8 +283,9 @@ def indicators(
 
     if market not in ("spot", "futures"):
         raise ConfigurationError(f"--market expects spot or futures, got {market!r}")
+    _live_interval(interval)
     config = settings()
     options = RealtimeOptions(_symbols(symbols), interval, run_id, preset=preset, market=market)
     console.print(f"streaming indicators of {', '.join(options.symbols)} {interval}")
-    with _emitter(kafka, config.kafka) as (emit, _):
+    with _emitter(kafka, config.kafka, ("indicators", "candles")) as (emit, _):
         asyncio.run(run_realtime(options, emit, endpoints=_endpoints(config.binance, False)))  # type: ignore[arg-type]

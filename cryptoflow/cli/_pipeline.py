@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 from enum import StrEnum
 from types import FrameType
@@ -97,14 +96,27 @@ def sink(
         float,
         typer.Option("--max-backoff", help="Longest wait between retries while Elasticsearch is down (s)."),
     ] = 30.0,
+    give_up_after: Annotated[
+        float | None,
+        typer.Option(
+            "--give-up-after",
+            help="Exit 1 when Elasticsearch or Kafka stay unreachable this long (s; default 60 with "
+            "--once, never without; 0: never).",
+        ),
+    ] = None,
 ) -> None:
     """Index every event from Kafka into Elasticsearch (at-least-once, idempotent by event id).
 
     Offsets are committed only after Elasticsearch acknowledged the batch; invalid messages and rejected
-    documents go to <prefix>.dlq with their reason. SIGINT/SIGTERM finish the batch and exit.
+    documents go to <prefix>.dlq with their reason. SIGTERM finishes the batch and exits with 0, SIGINT
+    (Ctrl-C) the same with 130; a second signal aborts at once.
     """
     from cryptoflow.sink import Sink, SinkOptions
 
+    if give_up_after is None:
+        give_up_after = 60.0 if once else 0.0
+    if give_up_after < 0:
+        raise ConfigurationError(f"--give-up-after expects seconds >= 0 (0: never), got {give_up_after:g}")
     try:
         options = SinkOptions(
             group_id=group,
@@ -118,19 +130,18 @@ def sink(
             health_port=health_port,
             stall_timeout_s=stall_timeout,
             backoff_max_s=max_backoff,
+            give_up_after_s=give_up_after or None,
         )
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ConfigurationError(f"invalid sink option: {problems}") from None
-    # the sink logs Elasticsearch outages itself, once per retry; the client's node pool would repeat them
-    logging.getLogger("elastic_transport.node_pool").setLevel(logging.ERROR)
     runner = Sink(settings(), options)
-    stops = [0]
+    stops: list[int] = []
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         note_signal(signum)
-        stops[0] += 1
-        if stops[0] > 1:
+        stops.append(signum)
+        if len(stops) > 1:
             raise KeyboardInterrupt
         err_console.print("stopping: writing the current batch and committing (again to abort)")
         runner.stop()
@@ -147,6 +158,8 @@ def sink(
         f"{'y' if stats.retries == 1 else 'ies'} in {stats.elapsed_s:.1f} s",
         highlight=False,
     )
+    if stops and stops[0] == signal.SIGINT:
+        raise typer.Exit(130)  # Ctrl-C: stopped cleanly, but the work was interrupted
 
 
 def replay(

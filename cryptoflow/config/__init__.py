@@ -1,5 +1,6 @@
 """Settings: one typed object, read from the environment (``CRYPTOFLOW_*``), ``.env`` and a TOML file."""
 
+from cryptoflow.config._redact import RedactingFilter, mask_credentials, register_secret
 from cryptoflow.config._settings import (
     BinanceSettings,
     ElasticsearchSettings,
@@ -17,9 +18,12 @@ __all__ = [
     "ElasticsearchSettings",
     "KafkaSettings",
     "PartitionPolicy",
+    "RedactingFilter",
     "RetentionSettings",
     "Settings",
     "StackSettings",
     "load_settings",
+    "mask_credentials",
     "masked",
+    "register_secret",
 ]

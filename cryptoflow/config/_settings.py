@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
+import logging
 import os
 import re
+import tomllib
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple
@@ -17,33 +20,78 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
 
+from cryptoflow.config._redact import mask_credentials, register_secret
 from cryptoflow.errors import ConfigurationError
+
+log = logging.getLogger("cryptoflow.config")
 
 ENV_PREFIX = "CRYPTOFLOW_"
 _HOST_PORT = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.\-]+):(\d{1,5})$")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._\-]*$")
 
-# The TOML file for the settings being loaded; set by load_settings() only.
-_config_file: ContextVar[Path | None] = ContextVar("cryptoflow_config_file", default=None)
+OTHER_VARIABLES = frozenset(
+    {
+        f"{ENV_PREFIX}CONFIG",  # the TOML file
+        f"{ENV_PREFIX}FAKE_API_KEY",  # `cryptoflow exchange serve`
+        f"{ENV_PREFIX}FAKE_API_SECRET",
+        f"{ENV_PREFIX}SHARED_DATA",  # tests and benchmarks
+        f"{ENV_PREFIX}BENCH_VENV",
+    }
+)
+"""``CRYPTOFLOW_*`` environment variables that are not settings; any other one that names no setting is
+reported (a misspelt setting would otherwise do nothing)."""
+
+# The parsed TOML file of the settings being loaded; set by load_settings() only.
+_config_data: ContextVar[dict[str, Any] | None] = ContextVar("cryptoflow_config_data", default=None)
 
 
 class _Section(BaseModel):
+    """A settings section. An empty value (``CRYPTOFLOW_BINANCE__API_KEY=``, as docker compose passes an
+    unset ``${VAR:-}``) of a setting that is unset by default means unset; an empty value of any other
+    setting is refused, naming its default."""
+
     model_config = ConfigDict(extra="forbid", validate_default=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _empty(cls, value: Any, info: ValidationInfo) -> Any:
+        if not (isinstance(value, str) and not value.strip()) or info.field_name is None:
+            return value
+        field = cls.model_fields[info.field_name]
+        default = field.get_default(call_default_factory=True)
+        if default is None:
+            return None
+        raise ValueError(f"must not be empty: give a value, or unset it to use the default {default}")
 
 
 def _check_prefix(value: str) -> str:
     if not _NAME.match(value):
         raise ValueError("expected lowercase letters, digits, '.', '_' or '-' (e.g. 'cryptoflow')")
+    return value
+
+
+def _check_url(value: str | None, schemes: tuple[str, ...], example: str) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    parts = urlsplit(value)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if parts.scheme not in schemes or not parts.hostname or port == -1:
+        raise ValueError(f"expected a {'/'.join(schemes)} URL such as {example}; {value!r} is not")
     return value
 
 
@@ -153,6 +201,18 @@ class BinanceSettings(_Section):
     market: Literal["spot", "futures"] = "futures"
     base_url: str | None = Field(None, description="REST base URL override (fake exchange or testnet)")
     stream_url: str | None = Field(None, description="websocket base URL override")
+
+    @field_validator("base_url")
+    @classmethod
+    def _rest(cls, value: str | None) -> str | None:
+        return _check_url(
+            value, ("http", "https"), "http://127.0.0.1:9010 or https://testnet.binancefuture.com"
+        )
+
+    @field_validator("stream_url")
+    @classmethod
+    def _stream(cls, value: str | None) -> str | None:
+        return _check_url(value, ("ws", "wss"), "ws://127.0.0.1:9010/ or wss://fstream.binancefuture.com/")
 
 
 class StackSettings(_Section):
@@ -266,25 +326,118 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources = [init_settings, env_settings, dotenv_settings]
-        config_file = _config_file.get()
-        if config_file is not None:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        config_data = _config_data.get()
+        if config_data:
+            sources.append(InitSettingsSource(settings_cls, init_kwargs=config_data))
         return tuple(sources)
 
 
-def _find_config_file(explicit: Path | None) -> Path | None:
+def _find_config_file(explicit: Path | None) -> tuple[Path, str] | None:
+    """The TOML file to read and where it was named."""
     if explicit is not None:
-        if not explicit.is_file():
-            raise ConfigurationError(f"config file {str(explicit)!r} does not exist (given with --config)")
-        return explicit
-    from_env = os.environ.get(f"{ENV_PREFIX}CONFIG")
-    if from_env:
-        path = Path(from_env)
-        if not path.is_file():
-            raise ConfigurationError(f"config file {from_env!r} (from {ENV_PREFIX}CONFIG) does not exist")
-        return path
-    local = Path("cryptoflow.toml")
-    return local if local.is_file() else None
+        path, origin = explicit, "given with --config"
+    elif os.environ.get(f"{ENV_PREFIX}CONFIG"):
+        path, origin = Path(os.environ[f"{ENV_PREFIX}CONFIG"]), f"from {ENV_PREFIX}CONFIG"
+    else:
+        local = Path("cryptoflow.toml")
+        return (local, "found in the working directory") if local.is_file() else None
+    if path.is_dir():
+        raise ConfigurationError(
+            f"config file {str(path)!r} ({origin}) is a directory; give the path of a TOML file"
+        )
+    if not path.exists():
+        raise ConfigurationError(f"config file {str(path)!r} ({origin}) does not exist")
+    return path, origin
+
+
+def _suggest(name: str, candidates: list[str], shown: str = "{}") -> str:
+    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+    return f"; did you mean {shown.format(close[0])}?" if close else ""
+
+
+def _sections() -> dict[str, type[BaseModel]]:
+    """``{section name: its model}`` for the settings that are sections (``kafka``, ``stack`` ...)."""
+    return {
+        name: field.annotation
+        for name, field in Settings.model_fields.items()
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
+    }
+
+
+def _read_config_file(path: Path, origin: str) -> dict[str, Any]:
+    """The parsed TOML file; an unreadable or malformed file, an unknown section or an unknown setting
+    in a section is a :class:`ConfigurationError` naming the file (and a close known name)."""
+    where = f"config file {str(path)!r} ({origin})"
+    try:
+        with path.open("rb") as file:
+            data = tomllib.load(file)
+    except OSError as exc:
+        raise ConfigurationError(f"{where} cannot be read: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"{where} is not valid TOML: {exc}; fix the file") from None
+    except UnicodeDecodeError:
+        raise ConfigurationError(f"{where} is not UTF-8 text; is it a TOML file?") from None
+    sections = _sections()
+    top = [name for name in Settings.model_fields if name not in sections]
+    problems = []
+    for key, value in data.items():
+        if key in sections:
+            if not isinstance(value, dict):
+                continue  # pydantic says what is wrong with the value
+            known = list(sections[key].model_fields)
+            problems += [
+                f"[{key}] {inner}: unknown setting"
+                + (_suggest(inner, known) or f" (known: {', '.join(known)})")
+                for inner in value
+                if inner not in known
+            ]
+        elif key not in top:
+            if isinstance(value, dict):
+                hint = _suggest(key, list(sections), "[{}]") or f" (known: {', '.join(sections)})"
+                problems.append(f"[{key}]: unknown section{hint}")
+            else:
+                known = top + list(sections)
+                problems.append(
+                    f"{key}: unknown setting{_suggest(key, known) or ' (known: ' + ', '.join(known) + ')'}"
+                )
+    if problems:
+        raise ConfigurationError(f"{where}:\n  " + "\n  ".join(problems))
+    return data
+
+
+def _known_variables() -> list[str]:
+    names = [ENV_PREFIX + name.upper() for name in Settings.model_fields]
+    for section, model in _sections().items():
+        names += [f"{ENV_PREFIX}{section.upper()}__{name.upper()}" for name in model.model_fields]
+    return names
+
+
+_warned: set[str] = set()
+
+
+def _warn_unknown_variables() -> None:
+    """Log a warning (once per process) for each ``CRYPTOFLOW_*`` variable of the environment or
+    ``.env`` that names no setting: pydantic-settings ignores it, so a misspelt setting does nothing.
+    (A misspelt setting *inside* a known section, ``CRYPTOFLOW_KAFKA__BOOTSTRAP_SERVER``, is an error.)"""
+    names = {name.upper(): "environment" for name in os.environ if name.upper().startswith(ENV_PREFIX)}
+    if Path(".env").is_file():
+        from dotenv import dotenv_values
+
+        for name in dotenv_values(".env"):
+            if name.upper().startswith(ENV_PREFIX):
+                names.setdefault(name.upper(), ".env")
+    known = _known_variables()
+    sections = tuple(f"{ENV_PREFIX}{section.upper()}__" for section in _sections())
+    for name, origin in sorted(names.items()):
+        if name in known or name in OTHER_VARIABLES or name.startswith(sections) or name in _warned:
+            continue
+        _warned.add(name)
+        log.warning(
+            "%s (%s) is not a cryptoflow setting and is ignored%s",
+            name,
+            origin,
+            _suggest(name, known) or " (see `cryptoflow config show` for the settings)",
+        )
 
 
 def _setting_name(loc: tuple[Any, ...]) -> str:
@@ -307,33 +460,54 @@ def _describe(error: dict[str, Any]) -> str:
     if error.get("type") == "missing":
         return f"{name}: missing, set it in the environment, .env or the config file"
     if error.get("type") == "extra_forbidden":
-        return f"{name}: unknown setting; check its spelling (see `cryptoflow config show`)"
-    shown = "***" if _is_secret(loc) else repr(error.get("input"))
+        return f"{name}: unknown setting{_suggest(name, _known_variables())}"
+    if _is_secret(loc):
+        return f"{name}: {message} (got ***)" if not isinstance(error.get("input"), dict) else f"{name}: ***"
+    message = mask_credentials(message)
     if isinstance(error.get("input"), dict):
         return f"{name}: {message}"
-    return f"{name}: {message} (got {shown})"
+    return f"{name}: {message} (got {mask_credentials(repr(error.get('input')))})"
+
+
+def _register_secrets(settings: Settings) -> None:
+    """Hand every secret value to the masking of logs and messages."""
+    for section in _sections():
+        model = getattr(settings, section)
+        for name in type(model).model_fields:
+            value = getattr(model, name)
+            if isinstance(value, SecretStr):
+                register_secret(value.get_secret_value())
+    for url in settings.elasticsearch.host_list:
+        register_secret(urlsplit(url).password)
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Read, validate and return the effective settings.
 
     Raises :class:`~cryptoflow.errors.ConfigurationError` naming every wrong setting, its value (secrets
-    masked) and what is expected.
+    masked) and what is expected, and naming the config file when that is what is wrong (malformed TOML,
+    an unknown section or setting, with the closest known name). ``CRYPTOFLOW_*`` variables that name no
+    setting are logged as warnings.
     """
-    token = _config_file.set(_find_config_file(config_file))
+    found = _find_config_file(config_file)
+    token = _config_data.set(_read_config_file(*found) if found else None)
     try:
-        return Settings(**overrides)
+        _warn_unknown_variables()
+        settings = Settings(**overrides)
     except ValidationError as exc:
         lines = [_describe(error) for error in exc.errors(include_url=False)]
         raise ConfigurationError("invalid settings:\n  " + "\n  ".join(lines)) from None
-    except ValueError as exc:  # a source failed to parse (e.g. malformed TOML or JSON in a variable)
-        raise ConfigurationError(f"could not read settings: {exc}") from None
+    except ValueError as exc:  # a source failed to parse (e.g. JSON in a variable)
+        raise ConfigurationError(f"could not read settings: {mask_credentials(str(exc))}") from None
     finally:
-        _config_file.reset(token)
+        _config_data.reset(token)
+    _register_secrets(settings)
+    return settings
 
 
 def masked(settings: Settings) -> dict[str, Any]:
-    """The settings as plain data, every secret replaced by ``'***'`` (``None`` stays ``None``)."""
+    """The settings as plain data, every secret replaced by ``'***'`` and the credentials inside URLs
+    masked (``http://elastic:***@host:9200``); an unset setting is ``None``."""
 
     def walk(value: Any) -> Any:
         if isinstance(value, SecretStr):
@@ -342,6 +516,8 @@ def masked(settings: Settings) -> dict[str, Any]:
             return {name: walk(getattr(value, name)) for name in type(value).model_fields}
         if isinstance(value, Path):
             return str(value)
+        if isinstance(value, str):
+            return mask_credentials(value)
         return value
 
     return walk(settings)

@@ -1,6 +1,6 @@
 """Elasticsearch: a client from settings, index templates, time partitions, retention and the bulk writer."""
 
-from cryptoflow.elastic._client import make_client, server_version
+from cryptoflow.elastic._client import describe_error, make_client, server_version
 from cryptoflow.elastic._partitions import (
     GRANULARITIES,
     IndexRouter,
@@ -31,6 +31,7 @@ __all__ = [
     "Rejection",
     "RetentionReport",
     "apply_retention",
+    "describe_error",
     "index_alias",
     "install_templates",
     "make_client",

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from elasticsearch import Elasticsearch
+from elasticsearch import ApiError, Elasticsearch, TransportError
 
-from cryptoflow.config import ElasticsearchSettings
+from cryptoflow.config import ElasticsearchSettings, mask_credentials
 
 
 def make_client(settings: ElasticsearchSettings) -> Elasticsearch:
@@ -30,3 +30,16 @@ def server_version(client: Elasticsearch) -> str:
     distribution the local stack runs."""
     nodes = client.nodes.info(node_id="_local", filter_path="nodes.*.version")
     return next(iter(nodes["nodes"].values()))["version"]
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line saying why a request failed, credentials masked: the reason of a connection failure
+    (``HTTPConnection(host='es', port=9200): Failed to establish a new connection: [Errno 111] Connection
+    refused``) rather than the client's nested wrapping of it, or Elasticsearch's status and error type."""
+    if isinstance(exc, ApiError):
+        text = f"HTTP {exc.status_code}: {exc.message}"
+    elif isinstance(exc, TransportError) and isinstance(exc.message, str) and exc.message:
+        text = exc.message
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    return mask_credentials(text)

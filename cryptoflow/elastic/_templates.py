@@ -25,6 +25,7 @@ from elasticsearch import ApiError, Elasticsearch
 from elasticsearch import ConnectionError as ESConnectionError
 
 from cryptoflow.config import ElasticsearchSettings
+from cryptoflow.elastic._client import describe_error
 from cryptoflow.errors import ConfigurationError, TemporaryError
 
 __all__ = ["INDEX_KINDS", "MANAGED_BY", "index_alias", "install_templates", "template_body"]
@@ -82,7 +83,10 @@ def _call(what: str, func: Any, **kwargs: Any) -> Any:
     try:
         return func(**kwargs)
     except ESConnectionError as exc:
-        raise TemporaryError(f"Elasticsearch is unreachable while {what}: {exc}") from None
+        raise TemporaryError(
+            f"Elasticsearch is unreachable while {what} ({describe_error(exc)}): start it, or point "
+            "CRYPTOFLOW_ELASTICSEARCH__HOSTS at where it runs"
+        ) from None
     except ApiError as exc:
         if exc.status_code in (401, 403):
             raise ConfigurationError(

@@ -6,6 +6,7 @@ from cryptoflow.kafka._clients import (
     cluster_metadata,
     ensure_topics,
     new_client,
+    ping,
     retry_retriable,
     topic_name,
 )
@@ -19,6 +20,7 @@ __all__ = [
     "cluster_metadata",
     "ensure_topics",
     "new_client",
+    "ping",
     "retry_retriable",
     "topic_name",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -12,7 +13,7 @@ from confluent_kafka.admin import AdminClient, ClusterMetadata, NewTopic
 
 from cryptoflow.config import KafkaSettings
 from cryptoflow.errors import ConfigurationError, TemporaryError
-from cryptoflow.kafka._security import creation_error, security_callbacks
+from cryptoflow.kafka._security import client_reasons, creation_error, security_callbacks
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,8 @@ def client_config(settings: KafkaSettings) -> dict[str, Any]:
     """librdkafka settings shared by producers, consumers and admin clients: bootstrap, security, and
     the callbacks that turn a wrong password or an untrusted certificate into a
     :class:`~cryptoflow.errors.ConfigurationError` (raised from the client's next poll) and send
-    librdkafka's log lines to the ``cryptoflow.kafka.librdkafka`` logger."""
+    librdkafka's log lines to the ``cryptoflow.kafka.librdkafka`` logger (each distinct line once per five
+    minutes, all of them with ``--verbose``: a broker that is down is not a flood of lines)."""
     config: dict[str, Any] = {
         "bootstrap.servers": settings.bootstrap_servers,
         "security.protocol": settings.security_protocol,
@@ -57,19 +59,39 @@ def new_client(kind: type[_Client], settings: KafkaSettings, config: dict[str, A
         raise creation_error(settings, exc) from None
 
 
-def cluster_metadata(admin: AdminClient, timeout_s: float, topic: str | None = None) -> ClusterMetadata:
+def cluster_metadata(
+    admin: AdminClient,
+    settings: KafkaSettings,
+    timeout_s: float,
+    *,
+    topic: str | None = None,
+    stop: threading.Event | None = None,
+) -> ClusterMetadata:
     """``admin.list_topics`` in slices of at most a second, serving the client's callbacks in between:
-    a wrong password or an untrusted certificate raises its ConfigurationError within about a second
-    instead of after ``timeout_s``. Raises ``KafkaException`` when Kafka does not answer in time."""
+    a wrong password or an untrusted certificate raises its ConfigurationError within about a second,
+    and Ctrl-C or SIGTERM are served (a blocked librdkafka call defers Python's signal handlers).
+
+    Raises :class:`~cryptoflow.errors.TemporaryError`, naming the servers and librdkafka's own reason
+    (refused, unknown host...), when Kafka does not answer within ``timeout_s`` (sooner once ``stop`` is
+    set)."""
     deadline = time.monotonic() + timeout_s
+    reasons: list[str] = []
     while True:
         remaining = deadline - time.monotonic()
         try:
             return admin.list_topics(topic, timeout=max(0.1, min(1.0, remaining)))
-        except KafkaException:
-            admin.poll(0)  # error callbacks: a security failure raises here
-            if time.monotonic() >= deadline:
-                raise
+        except KafkaException as exc:
+            reasons.extend(client_reasons(admin))  # a security failure raises here, within a second
+            if remaining > 1.0 and not (stop is not None and stop.is_set()):
+                continue
+            error = exc.args[0] if exc.args else exc
+            reason = "; ".join(list(dict.fromkeys(reasons))[:2]) or (
+                error.str() if hasattr(error, "str") else str(error)
+            )
+            raise TemporaryError(
+                f"Kafka at {settings.bootstrap_servers} did not answer within {timeout_s:.0f} s ({reason}): "
+                "start it, or point CRYPTOFLOW_KAFKA__BOOTSTRAP_SERVERS at where it runs"
+            ) from None
 
 
 def topic_name(settings: KafkaSettings, kind: str) -> str:
@@ -79,18 +101,28 @@ def topic_name(settings: KafkaSettings, kind: str) -> str:
     return f"{settings.topic_prefix}.{kind}"
 
 
-def ensure_topics(settings: KafkaSettings, names: list[str], timeout_s: float = 30.0) -> list[str]:
+def ping(settings: KafkaSettings, timeout_s: float = 10.0) -> None:
+    """Raise :class:`~cryptoflow.errors.TemporaryError` (naming the servers and librdkafka's reason) unless
+    Kafka answers a metadata request within ``timeout_s``; a security failure is a ConfigurationError."""
+    cluster_metadata(new_client(AdminClient, settings), settings, timeout_s)
+
+
+def ensure_topics(
+    settings: KafkaSettings,
+    names: list[str],
+    timeout_s: float = 30.0,
+    *,
+    stop: threading.Event | None = None,
+) -> list[str]:
     """Create the missing topics (configured partitions and replication); returns those it created.
     The dead-letter topic is compacted as well as expired (``cleanup.policy=compact,delete``).
 
-    Raises :class:`~cryptoflow.errors.TemporaryError` when Kafka does not answer (try again later),
+    Raises :class:`~cryptoflow.errors.TemporaryError` when Kafka does not answer within ``timeout_s``
+    (sooner once ``stop`` is set; signals are served meanwhile),
     :class:`~cryptoflow.errors.ConfigurationError` when it refuses the topic for good.
     """
     admin = new_client(AdminClient, settings)
-    try:
-        existing = set(cluster_metadata(admin, timeout_s).topics)
-    except KafkaException as exc:
-        raise TemporaryError(f"Kafka at {settings.bootstrap_servers} did not answer: {exc}") from None
+    existing = set(cluster_metadata(admin, settings, timeout_s, stop=stop).topics)
     missing = [name for name in names if name not in existing]
     if not missing:
         return []

@@ -142,12 +142,16 @@ class EventProducer:
         ``timeout_s=None`` waits for as long as Kafka is away, with a warning every 30 s (services that
         must not go on before their events are stored, e.g. a trading worker recording a decision).
         Raises :class:`DeliveryError` when a delivery failed or messages are still queued after
-        ``timeout_s`` seconds.
+        ``timeout_s`` seconds. Waits in slices of a second: a blocked librdkafka call would defer
+        Python's signal handlers (a second Ctrl-C) until it returns.
         """
         if timeout_s is None:
             self._flush_until_delivered()
             return
-        remaining = self._producer.flush(timeout_s)
+        deadline = time.monotonic() + timeout_s  # short steps: a signal handler runs between them
+        remaining = self._producer.flush(min(1.0, timeout_s))
+        while remaining and time.monotonic() < deadline:
+            remaining = self._producer.flush(min(1.0, max(0.0, deadline - time.monotonic())))
         self._raise_failures()
         if remaining:
             raise DeliveryError(
@@ -230,7 +234,7 @@ class EventProducer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         try:
-            if exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
+            if exc_type is not None and issubclass(exc_type, KeyboardInterrupt) and self.pending():
                 log.warning("interrupted: delivering the %d queued message(s) before exiting", self.pending())
             try:
                 self.flush()

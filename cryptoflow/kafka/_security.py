@@ -6,7 +6,10 @@ to the client's error callback and its log, and retries for ever. Every client c
 settings can fix (SASL authentication refused, the broker's certificate not signed by the configured CA,
 a CA file that holds no certificate) raises a ``ConfigurationError`` from the client's next poll, and
 librdkafka's log lines go to the ``cryptoflow.kafka.librdkafka`` logger, those about the failure being
-reported once, as the error, instead of again and again.
+reported once, as the error, instead of again and again. librdkafka repeats a failure at every reconnect
+attempt (every 0.1 to 10 s, for every client), so each distinct line is logged once per five minutes at
+most, at WARNING at most (every line with ``--verbose``); what the user must act on is said by our own
+errors, which carry librdkafka's reason (:func:`client_reasons`).
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import threading
+import time
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
@@ -21,7 +26,7 @@ from confluent_kafka import KafkaError, KafkaException
 from cryptoflow.config import KafkaSettings
 from cryptoflow.errors import ConfigurationError
 
-__all__ = ["creation_error", "security_callbacks"]
+__all__ = ["client_reasons", "creation_error", "security_callbacks"]
 
 log = logging.getLogger("cryptoflow.kafka.librdkafka")
 
@@ -122,10 +127,51 @@ class _Callbacks:
     def log(self, level: int, msg: str, *args: Any) -> None:  # the logging.Logger.log signature
         if sys.is_finalizing():
             return
-        text = _redact(self.settings, msg % args if args else msg)
+        text = _THREAD_TAG.sub("", _redact(self.settings, msg % args if args else msg))
+        captured = getattr(_capture, "lines", None)
+        if captured is not None:  # client_reasons(): the reason goes into our error, not a line of its own
+            captured.append(_THREAD_TAG.sub("", _redact(self.settings, str(args[-1]) if args else msg)))
+            if not log.isEnabledFor(logging.DEBUG):
+                return
         if _classify(self.settings, text, None) is not None:
             level = logging.DEBUG  # reported once, as the ConfigurationError
-        log.log(level, "%s", text)
+        if log.isEnabledFor(logging.DEBUG):
+            log.log(level, "%s", text)
+        elif _first_in_window(text):
+            log.log(min(level, logging.WARNING), "%s", text)
+
+
+_THREAD_TAG = re.compile(r"\[thrd:[^\]]*\]: ")
+_VARIABLE = re.compile(r"\(after \d+ms in state \w+[^)]*\)|#\w+-\d+|\d+ms")
+_WINDOW_S = 300.0
+_seen: dict[str, float] = {}
+_seen_lock = threading.Lock()
+_capture = threading.local()  # lines served by a poll are delivered in the polling thread
+
+
+def _first_in_window(text: str) -> bool:
+    """Whether this line (its variable parts aside) was not logged in the last five minutes."""
+    key = _VARIABLE.sub("", text)
+    now = time.monotonic()
+    with _seen_lock:
+        if now - _seen.get(key, -_WINDOW_S) < _WINDOW_S:
+            return False
+        if len(_seen) > 1000:
+            _seen.clear()
+        _seen[key] = now
+    return True
+
+
+def client_reasons(client: Any) -> list[str]:
+    """Serve ``client``'s pending callbacks (a security failure raises its ConfigurationError) and
+    return librdkafka's pending log lines instead of logging them: the reason a broker does not answer
+    (refused, unknown host...), to put into an error message."""
+    _capture.lines = lines = []
+    try:
+        client.poll(0)
+    finally:
+        _capture.lines = None
+    return list(dict.fromkeys(_VARIABLE.sub("", line).strip() for line in lines))
 
 
 def security_callbacks(settings: KafkaSettings) -> dict[str, Any]:

@@ -35,6 +35,8 @@ class SinkOptions(BaseModel):
     stall_timeout_s: see ``health_port`` (default 60 s).
     backoff_initial_s, backoff_max_s: retry delays while Elasticsearch is unavailable (exponential,
         with jitter; ``retry.backoff.ms``/``max.retry.backoff.ms``), default 0.5 s and 30 s.
+    give_up_after_s: stop with :class:`~cryptoflow.errors.TemporaryError` once Elasticsearch or Kafka
+        stayed unavailable this long (default ``None``: wait for them as long as it takes).
     session_timeout_ms: Kafka consumer session timeout: how soon a dead sink's partitions move to
         the others (default 10 s).
     refresh_interval: index refresh interval set in the index templates (default ``1s``).
@@ -56,6 +58,7 @@ class SinkOptions(BaseModel):
     stall_timeout_s: float = Field(60.0, gt=0)
     backoff_initial_s: float = Field(0.5, gt=0)
     backoff_max_s: float = Field(30.0, gt=0)
+    give_up_after_s: float | None = Field(None, gt=0)
     session_timeout_ms: int = Field(10_000, ge=1000, le=3_600_000)
     refresh_interval: str = Field("1s", pattern=r"^(-1|\d+(ms|s|m|h))$")
     consumer_config: dict[str, Any] = Field(default_factory=dict)

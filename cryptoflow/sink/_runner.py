@@ -36,10 +36,11 @@ class Sink:
     documents are written by ``event_id`` into the time partition of the event's own time (see
     :class:`~cryptoflow.elastic.IndexRouter`), so what is read again after a crash overwrites itself. When
     Elasticsearch is unreachable, overloaded or failing the sink pauses its partitions, waits
-    (exponential backoff with jitter), seeks back to the first unwritten offset and goes on; it does
-    not exit. An index block (the flood-stage disk watermark's read-only block) pauses it the same
-    way, with one error line naming the block and how to lift it, and makes it unhealthy at once. Up to
-    ``max_in_flight`` bulk requests run at once while the next batch is read.
+    (exponential backoff with jitter), seeks back to the first unwritten offset and goes on; it exits
+    only when the outage lasts longer than ``give_up_after_s`` (if set). An index block (the flood-stage
+    disk watermark's read-only block) pauses it the same way, with one error line naming the block and
+    how to lift it, and makes it unhealthy at once. Up to ``max_in_flight`` bulk requests run at once
+    while the next batch is read.
 
     Example::
 
@@ -74,6 +75,7 @@ class Sink:
         self._ever_assigned = False
         self._aborting = False
         self._next_lag = 0.0
+        self._unavailable_since: float | None = None  # start of the current outage
 
     @property
     def stats(self) -> SinkStats:
@@ -97,6 +99,10 @@ class Sink:
         """
         started = time.monotonic()
         client = self._prepare()
+        if client is None:  # stopped while waiting for Elasticsearch or Kafka: nothing was read
+            self.stats.elapsed_s = time.monotonic() - started
+            log.info("sink: stopped before it started")
+            return self.stats
         health = None
         if self.options.health_port is not None:
             health = HealthServer(self.health, self.options.health_port, self.options.health_host).start()
@@ -142,20 +148,45 @@ class Sink:
         }
 
     def _prepare(self) -> Any:
-        """Templates and topics; waits (with backoff) while Elasticsearch or Kafka are unavailable."""
+        """Templates and topics; waits (with backoff) while Elasticsearch or Kafka are unavailable.
+        Returns the client, or None when stopped meanwhile."""
         backoff = Backoff(self.options.backoff_initial_s, self.options.backoff_max_s)
         client = make_client(self.settings.elasticsearch)
+        self._unavailable_since = time.monotonic()  # the wait for the services starts now
         while True:
             try:
                 install_templates(client, self.settings.elasticsearch, self.options.refresh_interval)
-                ensure_topics(self.settings.kafka, [*self.topics, self.dlq_topic])
+                ensure_topics(
+                    self.settings.kafka,
+                    [*self.topics, self.dlq_topic],
+                    timeout_s=self._attempt_timeout(30.0),
+                    stop=self._stop,
+                )
                 break
             except TemporaryError as exc:
-                delay = backoff.next_delay()
+                self._give_up_if_too_long(exc)
+                delay = min(backoff.next_delay(), self._attempt_timeout(3600.0))
                 log.warning("sink: cannot start yet (%s); retrying in %.1f s", exc, delay)
                 if self._stop.wait(delay):
-                    raise
+                    return None
+        self._unavailable_since = None
         return client
+
+    def _attempt_timeout(self, longest_s: float) -> float:
+        """How long one attempt may wait: ``longest_s``, or less when giving up comes sooner."""
+        if self.options.give_up_after_s is None:
+            return longest_s
+        since = self._unavailable_since if self._unavailable_since is not None else time.monotonic()
+        return max(0.5, min(longest_s, since + self.options.give_up_after_s - time.monotonic()))
+
+    def _give_up_if_too_long(self, exc: BaseException) -> None:
+        """Note the start of an outage; raise when it lasted longer than ``give_up_after_s``."""
+        now = time.monotonic()
+        if self._unavailable_since is None:
+            self._unavailable_since = now
+        limit = self.options.give_up_after_s
+        if limit is not None and now - self._unavailable_since >= limit:
+            raise TemporaryError(f"gave up after {limit:g} s of waiting (--give-up-after): {exc}") from None
 
     # -- the loop -------------------------------------------------------------------------------------
 
@@ -263,6 +294,7 @@ class Sink:
             log.info("sink: Elasticsearch is back; resumed")
         self.monitor.paused = self.monitor.blocked = None
         self._backoff.reset()
+        self._unavailable_since = None
 
     def _dead_letter(self, dead: list[tuple[Any, str, str]]) -> None:
         assert self._producer is not None
@@ -312,6 +344,7 @@ class Sink:
         """Pause, back off, seek back to the first unwritten offsets, resume: the batches are read again."""
         assert self._consumer is not None
         rewind = self._abandon()
+        self._give_up_if_too_long(exc)
         delay = self._backoff.next_delay()
         self.stats.retries += 1
         if isinstance(exc, IndexBlocked):  # may last hours: one line when it starts, not one per retry

@@ -69,11 +69,16 @@ def test_unknown_setting_in_config_file_is_named(tmp_path: Path) -> None:
     config.write_text("[kafka]\nbootstrap_server = 'x:1'\n")
     with pytest.raises(ConfigurationError) as error:
         load_settings(config)
-    assert "CRYPTOFLOW_KAFKA__BOOTSTRAP_SERVER: unknown setting" in str(error.value)
+    assert str(error.value) == (
+        f"config file {str(config)!r} (given with --config):\n"
+        "  [kafka] bootstrap_server: unknown setting; did you mean bootstrap_servers?"
+    )
 
 
 def test_missing_config_file_is_named(tmp_path: Path) -> None:
-    with pytest.raises(ConfigurationError, match=r"config file '.*nope\.toml' does not exist"):
+    with pytest.raises(
+        ConfigurationError, match=r"config file '.*nope\.toml' \(given with --config\) does not exist"
+    ):
         load_settings(tmp_path / "nope.toml")
 
 
@@ -122,8 +127,8 @@ def test_config_show_masks_secrets(tmp_path: Path) -> None:
         (
             "CRYPTOFLOW_KAFKA__BOOTSTRAP_SERVERS",
             "",
-            "CRYPTOFLOW_KAFKA__BOOTSTRAP_SERVERS: expected host:port[,host:port...] "
-            "(e.g. 127.0.0.1:9092) (got '')",
+            "CRYPTOFLOW_KAFKA__BOOTSTRAP_SERVERS: must not be empty: give a value, or unset it to use "
+            "the default 127.0.0.1:9092 (got '')",
         ),
         (
             "CRYPTOFLOW_KAFKA__BOOTSTRAP_SERVERS",

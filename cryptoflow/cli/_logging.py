@@ -1,0 +1,42 @@
+"""Logging of the ``cryptoflow`` command, set up in one place: secrets masked in every line, and no
+library's traceback on the terminal for what is an ordinary outage (one line with the reason instead);
+``--verbose`` shows the libraries' retries and requests too."""
+
+from __future__ import annotations
+
+import logging
+
+from cryptoflow.config import RedactingFilter
+
+__all__ = ["configure_logging"]
+
+_OWN = ("cryptoflow", "auto_trade", "realtime_indicator", "backtesting", "backtesting_trade", "benchmarks")
+
+# Libraries that log every retry of theirs as a warning (elastic_transport: a traceback per attempt and a
+# line per node put on timeout); our own code logs one line per backoff step with the reason instead.
+_CHATTY = ("elastic_transport",)
+
+
+class _OneLineForLibraries(logging.Filter):
+    """A library's record with a traceback becomes one line ending in the exception's type and message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None and not record.name.startswith(_OWN):
+            error = record.exc_info[1]
+            record.msg, record.args = f"{record.getMessage()}: {type(error).__name__}: {error}", None
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def configure_logging(verbose: bool) -> None:
+    """Log to stderr at INFO (DEBUG with ``verbose``), every line through the secret masking."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_OneLineForLibraries())
+        handler.addFilter(RedactingFilter())  # last: it also masks what the filters before it wrote
+    if not verbose:
+        for name in _CHATTY:
+            logging.getLogger(name).setLevel(logging.ERROR)
