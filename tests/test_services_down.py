@@ -126,7 +126,7 @@ def test_setup_with_elasticsearch_down_is_one_error(prefixed: Settings) -> None:
     assert result.returncode == 1
     no_traceback(result.stdout, result.stderr)
     assert result.stderr.splitlines()[-1] == (
-        f"error: Elasticsearch is unreachable while installing index template "
+        f"error: Elasticsearch is unreachable while checking index "
         f"{prefixed.elasticsearch.index_prefix}-candles ({refused(port)}): start it, or point "
         "CRYPTOFLOW_ELASTICSEARCH__HOSTS at where it runs"
     )
@@ -165,9 +165,7 @@ def test_sink_once_gives_up_after_a_bounded_wait(tmp_path: Path) -> None:
     assert result.returncode == 1
     no_traceback(result.stdout, result.stderr)
     *waits, last = result.stderr.splitlines()
-    reason = (
-        f"Elasticsearch is unreachable while installing index template cryptoflow-candles ({refused(port)})"
-    )
+    reason = f"Elasticsearch is unreachable while checking index cryptoflow-candles ({refused(port)})"
     hint = "start it, or point CRYPTOFLOW_ELASTICSEARCH__HOSTS at where it runs"
     assert last == f"error: gave up after 3 s of waiting (--give-up-after): {reason}: {hint}"
     assert waits, "one line per backoff step"
@@ -205,10 +203,12 @@ def test_sink_waiting_for_kafka_stops_on_a_signal(
     )
     sink = Started(tmp_path, ("sink",), env)
     started.append(sink)
-    # the index templates come first: once the last alias exists the sink is waiting for Kafka
+    # the index templates come first: once the last template exists the sink is waiting for Kafka
     client = make_client(prefixed.elasticsearch)
     last = index_alias(prefixed.elasticsearch, "trades")
-    wait_until(lambda: bool(client.indices.exists_alias(name=last)), 60, "the sink to install its templates")
+    wait_until(
+        lambda: bool(client.indices.exists_index_template(name=last)), 60, "the sink to install its templates"
+    )
     assert sink.stop(signum) == code  # before: the handler ran only after librdkafka's 30 s wait
     no_traceback(sink.stdout(), sink.stderr())
 

@@ -67,7 +67,7 @@ def test_the_event_producer_delivers_over_sasl_ssl(secure_kafka: KafkaService, p
     # the SASL_SSL listener is the only way in with these settings: nothing reached the shared broker
     plain = load_settings(kafka={"topic_prefix": prefix})
     admin = new_client(AdminClient, plain.kafka)
-    assert topic_name(plain.kafka, "candles") not in cluster_metadata(admin, 10).topics
+    assert topic_name(plain.kafka, "candles") not in cluster_metadata(admin, plain.kafka, 10).topics
 
 
 class _Processes:
@@ -131,7 +131,7 @@ def test_every_component_runs_over_sasl_ssl_from_settings_alone(
         outputs["setup"] = setup.stdout + setup.stderr
         assert setup.returncode == 0, outputs["setup"]
         admin = new_client(AdminClient, settings.kafka)
-        topics = set(cluster_metadata(admin, 10).topics)
+        topics = set(cluster_metadata(admin, settings.kafka, 10).topics)
         assert {topic_name(settings.kafka, kind) for kind in TOPIC_KINDS} <= topics
         templates = make_client(settings.elasticsearch).indices.get_index_template(name=f"{prefix}-*")
         assert {t["name"] for t in templates["index_templates"]} == {
