@@ -11,8 +11,8 @@ import typer
 from rich.markup import escape
 
 from cryptoflow.cli import _backtest, _config, _dashboards, _data, _demo, _live, _pipeline, _stack
-from cryptoflow.cli._common import err_console, set_config_path
-from cryptoflow.errors import CryptoflowError
+from cryptoflow.cli._common import err_console, set_config_path, settings
+from cryptoflow.errors import ConfigurationError, CryptoflowError
 
 __all__ = ["app", "main"]
 
@@ -33,15 +33,29 @@ def _root(
             "--config", "-c", help="TOML settings file (default: $CRYPTOFLOW_CONFIG or ./cryptoflow.toml)."
         ),
     ] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log debug messages (default: $CRYPTOFLOW_LOG_LEVEL).")
+    ] = False,
 ) -> None:
     set_config_path(config)
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    if not verbose:  # one line per HTTP request is noise on a terminal
-        logging.getLogger("elastic_transport").setLevel(logging.WARNING)
+    level = logging.DEBUG if verbose else _configured_level()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if level > logging.DEBUG:  # one line per HTTP request is noise on a terminal
+        logging.getLogger("elastic_transport").setLevel(max(level, logging.WARNING))
+
+
+def _configured_level() -> int:
+    """The ``log_level`` setting (``CRYPTOFLOW_LOG_LEVEL``, ``.env`` or the TOML file) as a logging level.
+
+    Other invalid settings do not stop a command that may not need them: the level is then INFO, and a
+    command reading the settings reports them. An invalid level itself is reported here.
+    """
+    try:
+        return logging.getLevelName(settings().log_level)
+    except ConfigurationError as exc:
+        if "CRYPTOFLOW_LOG_LEVEL:" in str(exc):
+            raise
+        return logging.INFO
 
 
 app.add_typer(_config.app, name="config")
