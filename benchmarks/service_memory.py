@@ -14,8 +14,9 @@ shared local Kafka broker and Elasticsearch node (``cryptoflow stack up``; for E
 JVM and the server JVM it starts, as in the Docker image) are measured the same way, with their JVM heap
 settings (``-Xmx``) beside:
 their figures are of the node serving everybody's tests at that moment, a heavier load than this run
-alone. ``kafka-healthcheck`` is the compose file's Kafka probe (``BrokerApiVersionsCommand``, ``-Xmx64m``)
-run once against the broker. Kibana and kafka-ui do not run here; their figures come from their
+alone. ``healthcheck_peak_rss_mib``: the service's compose healthcheck (``cryptoflow health …``), run
+once at the end; ``kafka-healthcheck`` is the compose file's Kafka probe (``BrokerApiVersionsCommand``,
+``-Xmx64m``) run once against the broker. Kibana and kafka-ui do not run here; their figures come from their
 documentation (see the README). Topics, indices and templates of the run are deleted at the end.
 """
 
@@ -206,11 +207,22 @@ def run(minutes: float, symbols: int, speed: float, data: Path) -> dict[str, Any
             time.sleep(1.0)
         for name, pid in [*((n, p.pid) for n, p in processes.items()), *jvms.items()]:
             kib = samples[name]
+            if not Path(f"/proc/{pid}").exists():  # a shared node restarted by someone else meanwhile
+                raise SystemExit(f"{name} (pid {pid}) ended during the run: no figure; run it again")
             results[name] = {
                 "peak_rss_mib": round((_tree_kib(pid, "VmHWM") or 0) / 1024, 1),
                 "last_rss_mib": round(kib[-1] / 1024, 1) if kib else None,
                 "mean_rss_mib": round(sum(kib) / len(kib) / 1024, 1) if kib else None,
             }
+        checks = {  # each service's compose healthcheck, a process of its own inside the same container
+            "sink": ["--kafka", "--elasticsearch"],
+            "realtime-indicator": ["--kafka"],
+            "auto-trade": ["--kafka"],
+            "dashboard": ["--url", dashboard_url + "/healthz"],
+        }
+        for name, check in checks.items():
+            code, peak = _run_sampled([*cli, "health", *check], env)
+            results[name]["healthcheck_peak_rss_mib"] = peak if code == 0 else None
         results["kafka"]["heap"] = _jvm_option(jvms["kafka"], "-Xmx")
         results["kafka-healthcheck"] = {
             "peak_rss_mib": _probe_peak_mib(jvms["kafka"], str(status["kafka"]["bootstrap"])),

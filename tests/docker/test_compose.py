@@ -203,7 +203,8 @@ def test_each_service_gets_valid_settings(
     _in_service_env(service, monkeypatch, tmp_path)
     settings = load_settings()
     if any(n.startswith("CRYPTOFLOW_KAFKA__") for n in passed):
-        assert settings.kafka.bootstrap_servers == "kafka:9092"
+        hosts = {server.rsplit(":", 1)[0] for server in settings.kafka.bootstrap_servers.split(",")}
+        assert hosts == {"kafka"}, f"{name} reaches Kafka at {settings.kafka.bootstrap_servers}"
     elastic = settings.elasticsearch
     if name in ("setup", "sink", "dashboard"):  # the services that read or write Elasticsearch
         if stack.elastic == "bundled":
@@ -232,3 +233,10 @@ def test_the_cli_accepts_each_service_command_with_its_environment(
         if name == "kibana-import":
             assert auth.header() is not None, "the Kibana import gets no credentials"
             assert params.get("kibana_url"), "the Kibana import gets no Kibana URL"
+
+
+def test_env_example_keeps_secrets_empty_or_placeholders() -> None:
+    for line in (DOCKER / ".env.example").read_text(encoding="utf-8").splitlines():
+        match = re.match(r"^#?\s*([A-Z0-9_]*(KEY|SECRET|PASSWORD|CLOUD_ID)[A-Z0-9_]*)=(.*)$", line)
+        if match and match.group(3) and match.group(1) != "ELASTIC_CLOUD_ID":
+            assert "change-me" in match.group(3), f"{match.group(1)} in .env.example looks like a real secret"

@@ -147,6 +147,9 @@ def test_limits_are_sized_from_measurements(project: dict[str, Any]) -> None:
         if name in services:
             peak = figures["peak_rss_mib"]
             assert _limit(services[name]) >= HEADROOM * peak, f"{name}: limit below {HEADROOM} x {peak} MiB"
+            if "healthcheck_peak_rss_mib" in figures:  # `cryptoflow health` runs inside the same container
+                both = peak + figures["healthcheck_peak_rss_mib"]
+                assert _limit(services[name]) >= 1.1 * both, f"{name}: no room for its healthcheck"
     probe = MEASURED["kafka-healthcheck"]["peak_rss_mib"]
     kafka_peak = MEASURED["kafka"]["peak_rss_mib"]
     # the probe (about a second every 15 s) runs inside the broker's limit
