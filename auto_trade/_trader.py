@@ -18,7 +18,7 @@ import numpy as np
 from backtesting import REASONS, exit_on_close
 from cryptoflow.brokers import Broker, ClosedTrade, Position, StateFile, client_order_id
 from cryptoflow.candles import Candle
-from cryptoflow.errors import CryptoflowError, ExchangeRejection, TemporaryError
+from cryptoflow.errors import CryptoflowError, ExchangeRejection, RestrictedLocation, TemporaryError
 from cryptoflow.events import (
     Event,
     SignalEvent,
@@ -169,6 +169,8 @@ class SymbolTrader:
                 "%s: %s; decision on the candle opened at %d skipped", self.symbol, exc, candle.open_time
             )
             self.errors.append(str(exc))
+        except RestrictedLocation:
+            raise  # the exchange refuses this server's region: no later decision can succeed
         except CryptoflowError as exc:
             log.error("%s: %s", self.symbol, exc)
             self.errors.append(str(exc))

@@ -20,6 +20,7 @@ __all__ = [
     "ExchangeRejection",
     "StackError",
     "DataError",
+    "RestrictedLocation",
     "Terminated",
 ]
 
@@ -60,3 +61,19 @@ class StackError(CryptoflowError):
 class Terminated(KeyboardInterrupt):
     """SIGTERM asked the process to stop (``docker stop``, systemd). It unwinds like Ctrl-C, so every
     ``except KeyboardInterrupt`` clean-up runs, but the command then exits 0: stopping was requested."""
+
+
+class RestrictedLocation(CryptoflowError):
+    """The exchange refuses to serve this server's region (HTTP 451): run cryptoflow somewhere else.
+
+    Binance answers every request from a restricted location, the United States and so every AWS US
+    region included, with HTTP 451; retrying cannot help, so whatever meets it stops with this message.
+    """
+
+    def __init__(self, what: str) -> None:
+        super().__init__(
+            f"Binance refuses this server's region (HTTP 451 'Service unavailable from a restricted "
+            f"location' from its {what}); run cryptoflow in a region Binance serves, e.g. AWS "
+            "eu-central-1 (Frankfurt) or ap-east-1 (Hong Kong), not a US region (Binance's terms, "
+            "'b. Eligibility', list the restricted locations)"
+        )

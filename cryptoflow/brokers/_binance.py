@@ -16,8 +16,8 @@ from binance.exceptions import BinanceAPIException, BinanceRequestException
 from cryptoflow.brokers._base import ClosedTrade, Position, StateFile, TradingConfig
 from cryptoflow.brokers._rounding import SymbolFilters
 from cryptoflow.candles import Candle
-from cryptoflow.errors import ConfigurationError, ExchangeRejection, TemporaryError
-from cryptoflow.marketdata import BinanceEndpoints, binance_classes, open_client
+from cryptoflow.errors import ConfigurationError, ExchangeRejection, RestrictedLocation, TemporaryError
+from cryptoflow.marketdata import BinanceEndpoints, binance_classes, is_restricted_location, open_client
 
 __all__ = ["BinanceFuturesBroker"]
 
@@ -45,7 +45,8 @@ class BinanceFuturesBroker:
     same client order id, so a request that did reach the exchange is never doubled (Binance answers
     -4116, and the existing order is fetched instead). Any other rejection raises
     :class:`~cryptoflow.errors.ExchangeRejection` with Binance's code and message; the caller skips
-    that decision.
+    that decision. HTTP 451 (Binance refuses this server's region) raises
+    :class:`~cryptoflow.errors.RestrictedLocation`, which no caller skips: trading stops.
     """
 
     def __init__(
@@ -87,6 +88,8 @@ class BinanceFuturesBroker:
             try:
                 return await getattr(self.client, name)(**params)
             except BinanceAPIException as exc:
+                if is_restricted_location(exc):
+                    raise RestrictedLocation("REST API") from None
                 if exc.code == _TIMESTAMP and attempt < self.retries:
                     answer = await self.client.futures_time()
                     self.client.timestamp_offset = int(answer["serverTime"]) - int(time.time() * 1000)
@@ -105,6 +108,8 @@ class BinanceFuturesBroker:
         try:
             self.client = await open_client(self._client_cls, "futures", self._key, self._secret)
         except BinanceAPIException as exc:
+            if is_restricted_location(exc):
+                raise RestrictedLocation("REST API") from None
             raise ExchangeRejection(exc.code, exc.message) from None
         except _NETWORK as exc:
             raise TemporaryError(f"exchange unreachable: {exc}") from None

@@ -13,7 +13,7 @@ from typing import Any, Literal, Protocol
 from cryptoflow.candles._columns import BINANCE_KLINE_FIELDS
 from cryptoflow.candles._load import load_candles
 from cryptoflow.candles._model import interval_ms
-from cryptoflow.errors import DataError, ExchangeRejection, TemporaryError
+from cryptoflow.errors import DataError, ExchangeRejection, RestrictedLocation, TemporaryError
 
 log = logging.getLogger("cryptoflow.candles.download")
 
@@ -21,6 +21,7 @@ Market = Literal["spot", "futures"]
 #: Columns of the files ``download_candles`` writes (Binance's kline fields, minus ``ignore``).
 DOWNLOAD_COLUMNS = BINANCE_KLINE_FIELDS[:-1]
 _RETRY_STATUS = {418, 429, 500, 502, 503, 504}
+_RESTRICTED_LOCATION = 451  # Binance refuses this server's region: no retry helps
 
 
 class KlineSource(Protocol):
@@ -96,7 +97,8 @@ def download_candles(
     interrupted run is continued by running it again; rows are only ever appended once per open time.
     Requests are spaced by ``min_request_interval_s``; HTTP 418/429/5xx and connection errors are retried
     with exponential backoff (honouring Retry-After), then raise :class:`TemporaryError`. An exchange
-    rejection (e.g. an unknown symbol) raises :class:`ExchangeRejection` with Binance's code and message.
+    rejection (e.g. an unknown symbol) raises :class:`ExchangeRejection` with Binance's code and message;
+    HTTP 451 (Binance refuses this server's region) raises :class:`RestrictedLocation` at once.
 
     ``progress(done_ms, total_ms)`` is called after each page. ``base_url`` points python-binance at
     another REST root (settings: ``binance.base_url``).
@@ -164,6 +166,8 @@ def _fetch_page(
         try:
             return fetch(symbol=symbol, interval=interval, startTime=start, endTime=end - 1, limit=limit)
         except BinanceAPIException as exc:
+            if exc.status_code == _RESTRICTED_LOCATION:
+                raise RestrictedLocation("REST API") from None
             if exc.status_code not in _RETRY_STATUS:
                 raise ExchangeRejection(int(exc.code or exc.status_code), str(exc.message)) from exc
             retry_after = getattr(getattr(exc, "response", None), "headers", {}).get("Retry-After")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 from pathlib import Path
@@ -11,10 +12,10 @@ import typer
 from rich.markup import escape
 
 from cryptoflow.cli import _backtest, _config, _dashboards, _data, _demo, _live, _pipeline, _retention, _stack
-from cryptoflow.cli._common import err_console, set_config_path, stop_signals, stopped_by
+from cryptoflow.cli._common import err_console, set_config_path, settings, stop_signals, stopped_by
 from cryptoflow.cli._logging import configure_logging
 from cryptoflow.config import mask_credentials
-from cryptoflow.errors import CryptoflowError
+from cryptoflow.errors import ConfigurationError, CryptoflowError
 
 __all__ = ["app", "main"]
 
@@ -35,10 +36,26 @@ def _root(
             "--config", "-c", help="TOML settings file (default: $CRYPTOFLOW_CONFIG or ./cryptoflow.toml)."
         ),
     ] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log debug messages (default: $CRYPTOFLOW_LOG_LEVEL).")
+    ] = False,
 ) -> None:
     set_config_path(config)
-    configure_logging(verbose)
+    configure_logging(logging.DEBUG if verbose else _configured_level())
+
+
+def _configured_level() -> int:
+    """The ``log_level`` setting (``CRYPTOFLOW_LOG_LEVEL``, ``.env`` or the TOML file) as a logging level.
+
+    Other invalid settings do not stop a command that may not need them: the level is then INFO, and a
+    command reading the settings reports them. An invalid level itself is reported here.
+    """
+    try:
+        return logging.getLevelName(settings().log_level)
+    except ConfigurationError as exc:
+        if "CRYPTOFLOW_LOG_LEVEL:" in str(exc):
+            raise
+        return logging.INFO
 
 
 app.add_typer(_config.app, name="config")

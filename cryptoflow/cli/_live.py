@@ -54,7 +54,8 @@ def serve(
     """Serve Binance's REST and websocket protocol (spot and USD-M futures) replaying candle files.
 
     Keys: CRYPTOFLOW_FAKE_API_KEY / CRYPTOFLOW_FAKE_API_SECRET (default fake-api-key / fake-api-secret).
-    Faults: POST /_fake/drop, /_fake/silence?seconds=S, /_fake/reject?count=N&code=C; GET /_fake/state.
+    Faults: POST /_fake/drop, /_fake/silence?seconds=S, /_fake/reject?count=N&code=C, /_fake/restrict[?on=0]
+    (HTTP 451, as Binance answers a restricted location); GET /_fake/state.
     """
     from cryptoflow.exchange import FakeExchange, ReplayMarket
 

@@ -28,15 +28,13 @@ class _OneLineForLibraries(logging.Filter):
         return True
 
 
-def configure_logging(verbose: bool) -> None:
-    """Log to stderr at INFO (DEBUG with ``verbose``), every line through the secret masking."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+def configure_logging(level: int = logging.INFO) -> None:
+    """Log to stderr from ``level`` on (``--verbose`` or ``CRYPTOFLOW_LOG_LEVEL=DEBUG``: DEBUG), every line
+    through the secret masking."""
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:
         handler.addFilter(_OneLineForLibraries())
         handler.addFilter(RedactingFilter())  # last: it also masks what the filters before it wrote
-    if not verbose:
+    if level > logging.DEBUG:
         for name in _CHATTY:
             logging.getLogger(name).setLevel(logging.ERROR)

@@ -26,6 +26,13 @@ log = logging.getLogger(__name__)
 _KLINE = re.compile(r"^([a-z0-9]+)@kline_([0-9]+[smhdwM])$")
 _CONTINUOUS = re.compile(r"^([a-z0-9]+)_perpetual@continuouskline_([0-9]+[smhdwM])$", re.IGNORECASE)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# What Binance answers to every request from a restricted location (the United States among them): HTTP 451,
+# this JSON (pretty-printed, as Binance sends it) on REST, an empty 451 on a websocket handshake.
+RESTRICTED_LOCATION_BODY = (
+    '{\n  "code": 0,\n  "msg": "Service unavailable from a restricted location according to '
+    "'b. Eligibility' in https://www.binance.com/en/terms. Please contact customer service if you "
+    'believe you received this message in error."\n}'
+)
 
 
 @dataclass(eq=False)
@@ -56,7 +63,7 @@ class FakeExchange:
     ``lockstep_timeout_s`` the clock waits after each close until :meth:`release` is called (or the
     timeout passes), so a test can make orders meet the price they were decided on. The replay starts with
     :meth:`start_replay` (or at once with ``autostart``). Faults for tests: :meth:`drop_connections`,
-    :meth:`silence`, ``account.reject_next_orders``.
+    :meth:`silence`, :meth:`restrict_location`, ``account.reject_next_orders``.
 
     >>> exchange = FakeExchange(ReplayMarket.from_files(["ETHUSDT_5m.csv"]))  # doctest: +SKIP
     >>> exchange.start_in_thread(); exchange.start_replay()                     # doctest: +SKIP
@@ -86,6 +93,7 @@ class FakeExchange:
         self.subscribers: list[Subscriber] = []
         self.connections_total = 0
         self.silent_until = 0.0
+        self.restricted = False
         self.replay_done: asyncio.Event | None = None
         self._started: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -133,6 +141,7 @@ class FakeExchange:
         r.add_post("/_fake/drop", self._control_drop)
         r.add_post("/_fake/silence", self._control_silence)
         r.add_post("/_fake/reject", self._control_reject)
+        r.add_post("/_fake/restrict", self._control_restrict)
         r.add_post("/_fake/start", self._control_start)
         r.add_get("/_fake/state", self._control_state)
         return app
@@ -235,6 +244,11 @@ class FakeExchange:
         """Keep connections open but send nothing for ``seconds`` (the replay goes on; thread-safe)."""
         self.silent_until = time.monotonic() + seconds
 
+    def restrict_location(self, restricted: bool = True) -> None:
+        """Answer every REST request and websocket handshake as Binance answers a restricted location
+        (HTTP 451), or stop doing so; open connections stay open (thread-safe)."""
+        self.restricted = restricted
+
     def wait_done(self, timeout: float = 60.0) -> bool:
         """Block until the replay has sent its last candle (for threaded use)."""
         deadline = time.monotonic() + timeout
@@ -298,6 +312,10 @@ class FakeExchange:
 
     @web.middleware
     async def _errors(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if self.restricted and not request.path.startswith("/_fake/"):
+            if request.headers.get("Upgrade", "").lower() == "websocket":
+                return web.Response(status=451)
+            return web.Response(status=451, text=RESTRICTED_LOCATION_BODY, content_type="application/json")
         try:
             response = await handler(request)
         except BinanceError as exc:
@@ -517,6 +535,11 @@ class FakeExchange:
             int(q.get("count", 1)), int(q.get("code", -2019)), q.get("msg", "Margin is insufficient.")
         )
         return web.json_response({"rejecting": len(self.account.rejections)})
+
+    async def _control_restrict(self, request: web.Request) -> web.Response:
+        restricted = request.query.get("on", "1") not in ("0", "false")
+        self.restrict_location(restricted)
+        return web.json_response({"restricted": restricted})
 
     async def _control_start(self, request: web.Request) -> web.Response:
         self.start_replay()

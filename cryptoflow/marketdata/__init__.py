@@ -7,7 +7,12 @@
 
 from cryptoflow.marketdata._events import candle_event, indicator_values
 from cryptoflow.marketdata._source import KlineEvent, KlineSource, SourceOptions
-from cryptoflow.marketdata._urls import BinanceEndpoints, binance_classes, open_client
+from cryptoflow.marketdata._urls import (
+    BinanceEndpoints,
+    binance_classes,
+    is_restricted_location,
+    open_client,
+)
 
 __all__ = [
     "BinanceEndpoints",
@@ -17,5 +22,6 @@ __all__ = [
     "binance_classes",
     "candle_event",
     "indicator_values",
+    "is_restricted_location",
     "open_client",
 ]

@@ -5,7 +5,8 @@ goes quiet, ends the stream when its 100-message queue overflows, and reports tr
 messages. :class:`KlineSource` wraps it: every error message, overflow or silence longer than
 ``silence_timeout_s`` closes the connection and opens a new one with exponential backoff, forever;
 missed closed candles are then fetched through REST, so each closed candle is delivered exactly once, in
-open-time order per symbol.
+open-time order per symbol. One answer stops it instead: HTTP 451, Binance refusing this server's region
+(:class:`~cryptoflow.errors.RestrictedLocation`), which no retry can change.
 """
 
 from __future__ import annotations
@@ -21,8 +22,13 @@ from typing import Any, Literal
 from binance.ws.reconnecting_websocket import ReconnectingWebsocket
 
 from cryptoflow.candles import Candle, interval_ms
-from cryptoflow.errors import ConfigurationError, TemporaryError
-from cryptoflow.marketdata._urls import BinanceEndpoints, binance_classes, open_client
+from cryptoflow.errors import ConfigurationError, RestrictedLocation, TemporaryError
+from cryptoflow.marketdata._urls import (
+    BinanceEndpoints,
+    binance_classes,
+    is_restricted_location,
+    open_client,
+)
 
 __all__ = ["KlineEvent", "KlineSource", "SourceOptions"]
 
@@ -181,6 +187,8 @@ class KlineSource:
             try:
                 self._client = await open_client(self._client_cls, self.market)
             except Exception as exc:  # network errors of every kind: retry, never give up
+                if is_restricted_location(exc):  # ... except a refusal to serve this region
+                    raise RestrictedLocation("REST API") from None
                 attempt += 1
                 delay = self._backoff(attempt)
                 log.warning(
@@ -309,6 +317,9 @@ class KlineSource:
                 except Exception as exc:  # python-binance and websockets raise many types; keep going
                     if isinstance(exc, asyncio.CancelledError):
                         raise
+                    if is_restricted_location(exc):  # no reconnect can help: stop, saying why
+                        what = "websocket" if type(exc).__module__.startswith("websockets") else "REST API"
+                        raise RestrictedLocation(what) from None
                     reason = f"{type(exc).__name__}: {exc}"
                 attempt += 1
                 self._reconnects += 1

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 from binance import AsyncClient, BinanceSocketManager
 
-__all__ = ["BinanceEndpoints", "binance_classes", "open_client"]
+__all__ = ["BinanceEndpoints", "binance_classes", "is_restricted_location", "open_client"]
 
 TESTNET_REST = "https://testnet.binancefuture.com"
+RESTRICTED_LOCATION_STATUS = 451
 TESTNET_SPOT_REST = "https://testnet.binance.vision"
 
 
@@ -64,6 +65,17 @@ def binance_classes(endpoints: BinanceEndpoints) -> tuple[type[AsyncClient], typ
     client = type("EndpointAsyncClient", (AsyncClient,), client_attrs)
     sockets = type("EndpointSocketManager", (BinanceSocketManager,), socket_attrs)
     return client, sockets
+
+
+def is_restricted_location(exc: BaseException) -> bool:
+    """Whether ``exc`` is Binance refusing this server's region: HTTP 451 on a REST call
+    (python-binance's ``BinanceAPIException``, ``requests``) or on a websocket handshake
+    (``websockets``' ``InvalidStatus``)."""
+    status = getattr(exc, "status_code", None)
+    response = getattr(exc, "response", None)
+    if status is None and response is not None:
+        status = getattr(response, "status_code", None) or getattr(response, "status", None)
+    return status == RESTRICTED_LOCATION_STATUS
 
 
 async def open_client(

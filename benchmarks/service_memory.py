@@ -1,0 +1,286 @@
+"""Resident memory of every service of the docker-compose stack, measured on the local stack: what the
+memory limits and heaps in ``docker/docker-compose.yml`` are sized from.
+
+    python -m benchmarks.service_memory [--json OUT] [--minutes 3] [--symbols 5] [--speed 2]
+
+The fake exchange (in this process) replays the five real 2025-08 5m files; the app services run as the
+compose file runs them, each a real ``cryptoflow`` process with this run's own topic and index prefix:
+``setup`` (one shot), then ``sink``, ``indicators``, ``trade --broker paper`` and ``dashboard serve``
+(whose page is fetched every two seconds) for ``--minutes``. Every second the resident memory (RSS) of
+each process is read from ``/proc``; reported per service: the peak RSS (``VmHWM``, kernel-tracked, so
+no short peak is missed; one-shots: ``VmHWM`` read every 20 ms until they exit), the last RSS and the
+mean, each summed over the process and its children. The
+shared local Kafka broker and Elasticsearch node (``cryptoflow stack up``; for Elasticsearch its launcher
+JVM and the server JVM it starts, as in the Docker image) are measured the same way, with their JVM heap
+settings (``-Xmx``) beside:
+their figures are of the node serving everybody's tests at that moment, a heavier load than this run
+alone. ``healthcheck_peak_rss_mib``: the service's compose healthcheck (``cryptoflow health …``), run
+once at the end; ``kafka-healthcheck`` is the compose file's Kafka probe (``BrokerApiVersionsCommand``,
+``-Xmx64m``) run once against the broker. Kibana and kafka-ui do not run here; their figures come from their
+documentation (see the README). Topics, indices and templates of the run are deleted at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib import request
+
+from cryptoflow.config import load_settings
+from cryptoflow.exchange import FakeExchange, ReplayMarket
+from cryptoflow.stack import LocalStack
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent.parent / "shared" / "data"
+SYMBOLS = ("ETHUSDT", "BTCUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT")
+PAGES = ("/", "/api/market?symbol=ETHUSDT&interval=5m", "/api/realtime?symbol=ETHUSDT&interval=5m")
+
+
+def _status(pid: int) -> dict[str, int]:
+    """``VmRSS`` and ``VmHWM`` of a process, in KiB (empty once it is gone)."""
+    out: dict[str, int] = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            name, _, value = line.partition(":")
+            if name in ("VmRSS", "VmHWM"):
+                out[name] = int(value.split()[0])
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return out
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (Elasticsearch's launcher JVM starts the server JVM as a child; a
+    container holds both)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, []))
+    return found
+
+
+def _tree_kib(pid: int, field: str) -> int | None:
+    """``VmRSS`` or ``VmHWM`` summed over the process tree of ``pid`` (None once it is gone)."""
+    values = [_status(p).get(field) for p in _tree(pid)]
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
+
+
+def _jvm_option(pid: int, prefix: str) -> str | None:
+    """The last JVM option starting with ``prefix`` of each JVM in the tree of ``pid``, joined."""
+    found = []
+    for member in _tree(pid):
+        try:
+            args = Path(f"/proc/{member}/cmdline").read_bytes().split(b"\0")
+        except FileNotFoundError:
+            continue
+        options = [a.decode() for a in args if a.startswith(prefix.encode())]
+        if options:
+            found.append(options[-1])
+    return " + ".join(found) or None
+
+
+def _run_sampled(argv: list[str], env: dict[str, str] | None = None) -> tuple[int, float]:
+    """Run a one-shot command to its end; its exit code and peak RSS in MiB (``VmHWM``, read every 20 ms).
+
+    Not ``wait4``'s ``ru_maxrss``: on Linux a child's figure starts at its parent's high-water mark (exec
+    records the old memory map's), so a child of this process reports at least this process's size."""
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peak = 0
+    while process.poll() is None:
+        peak = max(peak, _status(process.pid).get("VmHWM", 0))
+        time.sleep(0.02)
+    return process.returncode, round(peak / 1024, 1)
+
+
+def _probe_peak_mib(kafka_pid: int, bootstrap: str) -> float | None:
+    """Peak RSS of the compose file's Kafka healthcheck (``kafka-broker-api-versions.sh`` runs
+    ``kafka.admin.BrokerApiVersionsCommand``) with the probe's own heap, ``-Xmx64m``, against the broker."""
+    args = Path(f"/proc/{kafka_pid}/cmdline").read_bytes().decode().split("\0")
+    classpath = args[args.index("-cp") + 1] if "-cp" in args else None
+    if classpath is None:
+        return None
+    code, peak = _run_sampled(
+        [args[0], "-Xmx64m", "-cp", classpath, "kafka.admin.BrokerApiVersionsCommand",
+         "--bootstrap-server", bootstrap]
+    )  # fmt: skip
+    return peak if code == 0 else None
+
+
+def _data_dir(given: str | None) -> Path:
+    for candidate in (Path(given) if given else None, DATA, Path("/work/shared/data")):
+        if candidate is not None and (candidate / "ETHUSDT_5m_2025-08.csv").is_file():
+            return candidate
+    raise SystemExit("the real 2025-08 5m candle files were not found; give --data DIR")
+
+
+def _cleanup(prefix: str) -> None:
+    from tests.sink._support import cleanup
+
+    cleanup(load_settings(kafka={"topic_prefix": prefix}, elasticsearch={"index_prefix": prefix}))
+
+
+def run(minutes: float, symbols: int, speed: float, data: Path) -> dict[str, Any]:
+    """Run the services for ``minutes`` and return their memory figures."""
+    stack = LocalStack(load_settings().stack)
+    status = stack.status()
+    if not (status["kafka"]["up"] and status["elasticsearch"]["up"]):
+        raise SystemExit("the local stack is not up: run `cryptoflow stack up` first")
+    chosen = SYMBOLS[:symbols]
+    market = ReplayMarket.from_files(
+        [data / f"{s}_5m_2025-08.csv" for s in chosen], history=300, updates_per_candle=3
+    )
+    exchange = FakeExchange(market, speed=speed, autostart=True).start_in_thread()
+    prefix = f"bench-mem-{uuid.uuid4().hex[:8]}"
+    state = Path(f"/tmp/{prefix}")
+    env = {
+        **os.environ,
+        "CRYPTOFLOW_KAFKA__TOPIC_PREFIX": prefix,
+        "CRYPTOFLOW_ELASTICSEARCH__INDEX_PREFIX": prefix,
+        "CRYPTOFLOW_BINANCE__BASE_URL": exchange.base_url,
+        "CRYPTOFLOW_BINANCE__STREAM_URL": exchange.stream_url,
+        "CRYPTOFLOW_LOG_LEVEL": "WARNING",
+    }
+    cli = [sys.executable, "-m", "cryptoflow"]
+    names = ",".join(chosen)
+    commands = {
+        "sink": ["sink"],
+        "realtime-indicator": ["indicators", "--symbols", names, "--interval", "5m"],
+        "auto-trade": ["trade", "--broker", "paper", "--symbols", names, "--interval", "5m",
+                       "--strategy", "custom", "--state-dir", str(state)],
+        "dashboard": ["dashboard", "serve", "--port", "0"],
+    }  # fmt: skip
+    results: dict[str, Any] = {}
+    processes: dict[str, subprocess.Popen[bytes]] = {}
+    try:
+        code, peak = _run_sampled([*cli, "setup"], env)
+        if code != 0:
+            raise SystemExit(f"cryptoflow setup failed ({code})")
+        results["setup"] = {"peak_rss_mib": peak}
+        _, peak = _run_sampled([*cli, "dashboards", "import", "--kibana-url", "http://127.0.0.1:9"], env)
+        results["kibana-import"] = {
+            "peak_rss_mib": peak,
+            "note": "no Kibana here: reads and prepares the saved objects, then fails to connect",
+        }
+        for name, args in commands.items():
+            processes[name] = subprocess.Popen(
+                [*cli, *args], env=env, stdout=subprocess.PIPE if name == "dashboard" else subprocess.DEVNULL
+            )
+        dashboard_url = _dashboard_url(processes["dashboard"])
+        jvms = {
+            "kafka": int(status["kafka"]["managed_pid"]),
+            "elasticsearch": int(status["elasticsearch"]["managed_pid"]),
+        }
+        samples: dict[str, list[int]] = {name: [] for name in [*processes, *jvms]}
+        deadline = time.monotonic() + minutes * 60
+        while time.monotonic() < deadline:
+            for name, process in processes.items():
+                if process.poll() is not None:
+                    raise SystemExit(f"{name} exited early ({process.returncode})")
+            for name, pid in [*((n, p.pid) for n, p in processes.items()), *jvms.items()]:
+                rss = _tree_kib(pid, "VmRSS")
+                if rss is not None:
+                    samples[name].append(rss)
+            for path in PAGES:
+                try:
+                    request.urlopen(dashboard_url + path, timeout=10).read()  # noqa: S310 - loopback
+                except OSError:
+                    pass
+            time.sleep(1.0)
+        for name, pid in [*((n, p.pid) for n, p in processes.items()), *jvms.items()]:
+            kib = samples[name]
+            if not Path(f"/proc/{pid}").exists():  # a shared node restarted by someone else meanwhile
+                raise SystemExit(f"{name} (pid {pid}) ended during the run: no figure; run it again")
+            results[name] = {
+                "peak_rss_mib": round((_tree_kib(pid, "VmHWM") or 0) / 1024, 1),
+                "last_rss_mib": round(kib[-1] / 1024, 1) if kib else None,
+                "mean_rss_mib": round(sum(kib) / len(kib) / 1024, 1) if kib else None,
+            }
+        checks = {  # each service's compose healthcheck, a process of its own inside the same container
+            "sink": ["--kafka", "--elasticsearch"],
+            "realtime-indicator": ["--kafka"],
+            "auto-trade": ["--kafka"],
+            "dashboard": ["--url", dashboard_url + "/healthz"],
+        }
+        for name, check in checks.items():
+            code, peak = _run_sampled([*cli, "health", *check], env)
+            results[name]["healthcheck_peak_rss_mib"] = peak if code == 0 else None
+        results["kafka"]["heap"] = _jvm_option(jvms["kafka"], "-Xmx")
+        results["kafka-healthcheck"] = {
+            "peak_rss_mib": _probe_peak_mib(jvms["kafka"], str(status["kafka"]["bootstrap"])),
+            "heap": "-Xmx64m",
+        }
+        results["elasticsearch"]["heap"] = _jvm_option(jvms["elasticsearch"], "-Xmx")
+        results["kafka"]["note"] = results["elasticsearch"]["note"] = (
+            "the shared local node, serving every test running on this machine meanwhile"
+        )
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in processes.values():
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        exchange.stop_thread()
+        _cleanup(prefix)
+    return {
+        "benchmark": "service_memory",
+        "minutes": minutes,
+        "symbols": list(chosen),
+        "speed_candles_per_s": speed,
+        "candles_replayed": market.cursor,
+        "python": platform.python_version(),
+        "machine": {"cpus": os.cpu_count(), "page_size": resource.getpagesize()},
+        "services": results,
+    }
+
+
+def _dashboard_url(process: subprocess.Popen[bytes]) -> str:
+    """The URL the dashboard prints on its first line (``dashboard at http://…``)."""
+    assert process.stdout is not None
+    line = process.stdout.readline().decode()
+    for word in line.split():
+        if word.startswith("http://"):
+            return word.rstrip("/")
+    raise SystemExit(f"the dashboard did not print its URL: {line!r}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: run and print (or write) the JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", type=Path, help="Write the JSON here too.")
+    parser.add_argument("--minutes", type=float, default=3.0)
+    parser.add_argument("--symbols", type=int, default=5, choices=range(1, 6))
+    parser.add_argument("--speed", type=float, default=2.0, help="Candles per second of the replay.")
+    parser.add_argument("--data", help="Folder of the real candle files (default: ../shared/data).")
+    args = parser.parse_args(argv)
+    result = run(args.minutes, args.symbols, args.speed, _data_dir(args.data))
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
