@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from cryptoflow.cli._common import console, err_console
-from cryptoflow.cli._paths import output_file, writing
+from cryptoflow.cli._paths import input_file, output_file, writing
 from cryptoflow.errors import ConfigurationError
 
 __all__ = ["backtest", "optimize"]
@@ -84,6 +84,8 @@ def _load(
         raise ConfigurationError(
             f"give one --symbol per --data file ({len(data)} files, {len(symbols)} given)"
         )
+    for path in data:
+        input_file(path, "--data")
     frames = {}
     for k, path in enumerate(data):
         symbol = symbols[k] if symbols and len(symbols) == len(data) else (symbols[0] if symbols else None)

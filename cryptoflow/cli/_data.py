@@ -12,7 +12,7 @@ import typer
 
 from cryptoflow.cli._backtest import OnGap
 from cryptoflow.cli._common import console, settings
-from cryptoflow.cli._paths import output_file, writing
+from cryptoflow.cli._paths import input_file, output_file, writing
 from cryptoflow.errors import ConfigurationError, DataError
 
 app = typer.Typer(help="Check, resample and download candle files.", no_args_is_help=True)
@@ -64,6 +64,7 @@ def check(
     from cryptoflow.candles import read_candles
     from cryptoflow.candles._validate import iso
 
+    input_file(path)
     candles, report = read_candles(
         path,
         symbol=symbol,
@@ -113,6 +114,7 @@ def resample(
     from cryptoflow.candles import load_candles, resample_candles
 
     _interval(to, "--to")
+    input_file(path)
     output_file(out, "--out", inputs=[path])
     candles = resample_candles(load_candles(path), to, drop_partial=not keep_partial)
     frame = candles.reset_index()

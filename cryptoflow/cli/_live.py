@@ -12,7 +12,7 @@ from pathlib import Path
 import typer
 
 from cryptoflow.cli._common import console
-from cryptoflow.cli._paths import output_dir
+from cryptoflow.cli._paths import input_file, output_dir
 from cryptoflow.config import KafkaSettings
 from cryptoflow.errors import ConfigurationError
 
@@ -65,8 +65,7 @@ def serve(
     for path in paths:
         if path.is_dir():
             raise ConfigurationError(f"--data {path}: is a folder; give candle files, comma-separated")
-        if not path.exists():
-            raise ConfigurationError(f"--data {path}: no such file")
+        input_file(path, "--data")
     market = ReplayMarket.from_files(paths, history=history, updates_per_candle=updates, limit=limit)
     exchange = FakeExchange(
         market,

@@ -27,7 +27,17 @@ from pathlib import Path
 
 from cryptoflow.errors import ConfigurationError, CryptoflowError
 
-__all__ = ["output_dir", "output_file", "writing"]
+__all__ = ["input_file", "output_dir", "output_file", "writing"]
+
+
+def input_file(path: Path, option: str | None = None) -> Path:
+    """An input the command line names must exist: a path that does not is a usage error (exit 2,
+    ``--data x.csv: no such file``). One that exists but cannot be read as candles is the loader's
+    :class:`~cryptoflow.errors.DataError` (exit 1), which says what the file holds instead."""
+    if not path.exists():
+        where = f"{option} {path}" if option else str(path)
+        raise ConfigurationError(f"{where}: no such file")
+    return path
 
 
 def _reason(exc: OSError, folder: Path) -> str:

@@ -69,106 +69,55 @@ def test_success_is_0(tmp_path: Path) -> None:
     assert_exit(cryptoflow(tmp_path, "stack", "down"), 0, "nothing of the stack was running")
 
 
-@pytest.mark.parametrize(
-    ("args", "settings", "code", "text"),
-    [
-        pytest.param(
-            ["config", "show"],
-            {"KAFKA__PARTITIONS": "0"},
-            2,
-            "CRYPTOFLOW_KAFKA__PARTITIONS: Input should be greater than or equal to 1",
-            id="config show: a wrong setting",
-        ),
-        pytest.param(
-            ["stack", "logs", "kafkaa"],
-            {},
-            2,
-            "unknown service 'kafkaa': choose kafka, elasticsearch or all",
-            id="stack logs: unknown",
-        ),
-        pytest.param(
-            ["data", "check", "missing.csv"],
-            {},
-            1,
-            "missing.csv: no such file",
-            id="data check: no such file",
-        ),
-        pytest.param(
-            ["exchange", "serve", "--data", "missing.csv"],
-            {},
-            2,
-            "--data missing.csv: no such file",
-            id="exchange serve: no such file",
-        ),
-        pytest.param(
-            ["trade", "--broker", "live"],
-            {},
-            2,
-            "--broker live trades real money: add --live",
-            id="trade: live without --live",
-        ),
-        pytest.param(
-            ["trade", "--broker", "testnet"],
-            {},
-            2,
-            "the testnet broker needs CRYPTOFLOW_BINANCE__API_KEY and CRYPTOFLOW_BINANCE__API_SECRET",
-            id="trade: testnet without keys",
-        ),
-        pytest.param(
-            ["indicators", "--symbols", ","],
-            {},
-            2,
-            "--symbols expects e.g. ETHUSDT",
-            id="indicators: no symbols",
-        ),
-        pytest.param(
-            ["backtest", "--data", str(SAMPLE), "--strategy", "nosuch"],
-            {},
-            2,
-            "unknown strategy 'nosuch'",
-            id="backtest: unknown strategy",
-        ),
-        pytest.param(
-            ["optimize", "--data", str(SAMPLE), "--nosuch"],
-            {},
-            2,
-            "No such option: --nosuch",
-            id="optimize: unknown option",
-        ),
-        pytest.param(
-            ["replay", "--data", str(SAMPLE), "--run-id", "two words"],
-            {},
-            2,
-            "run ids are one word",
-            id="replay: bad run id",
-        ),
-        pytest.param(
-            ["demo", "--duration", "-1"],
-            {},
-            2,
-            "Invalid value for '--duration'",
-            id="demo: negative duration",
-        ),
-        pytest.param(
-            ["dashboards", "import"],
-            {},
-            2,
-            "Missing option '--kibana-url'",
-            id="dashboards import: no Kibana",
-        ),
-        pytest.param(
-            ["health"],
-            {},
-            2,
-            "nothing to check: give --kafka, --elasticsearch and/or --url",
-            id="health: nothing to check",
-        ),
-        pytest.param(["no-such-command"], {}, 2, "No such command 'no-such-command'", id="unknown command"),
-    ],
-)
-def test_usage_configuration_and_input_errors(
-    tmp_path: Path, args: list[str], settings: dict[str, str], code: int, text: str
-) -> None:
+# what the user runs -> (settings, exit code, what the error says)
+# fmt: off
+USAGE_AND_INPUT_ERRORS: dict[str, tuple[list[str], dict[str, str], int, str]] = {
+    "config show: a wrong setting": (
+        ["config", "show"], {"KAFKA__PARTITIONS": "0"}, 2,
+        "CRYPTOFLOW_KAFKA__PARTITIONS: Input should be greater than or equal to 1"),
+    "stack logs: unknown service": (
+        ["stack", "logs", "kafkaa"], {}, 2, "unknown service 'kafkaa': choose kafka, elasticsearch or all"),
+    "data check: no such file": (["data", "check", "missing.csv"], {}, 2, "missing.csv: no such file"),
+    "data check: not candles": (["data", "check", "{binary}"], {}, 1, "binary.csv"),
+    "data resample: bad interval": (
+        ["data", "resample", str(SAMPLE), "--to", "7x", "--out", "x.csv"], {}, 2,
+        "--to: unknown candle interval '7x'"),
+    "exchange serve: no such file": (
+        ["exchange", "serve", "--data", "missing.csv"], {}, 2, "--data missing.csv: no such file"),
+    "trade: live without --live": (
+        ["trade", "--broker", "live"], {}, 2, "--broker live trades real money: add --live"),
+    "trade: --live with paper": (
+        ["trade", "--broker", "paper", "--live"], {}, 2,
+        "--live confirms real-money trading with --broker live"),
+    "trade: testnet without keys": (
+        ["trade", "--broker", "testnet"], {}, 2,
+        "the testnet broker needs CRYPTOFLOW_BINANCE__API_KEY and CRYPTOFLOW_BINANCE__API_SECRET"),
+    "trade: an interval Binance does not stream": (
+        ["trade", "--interval", "7m"], {}, 2, "--interval '7m' is not a kline interval Binance streams"),
+    "indicators: no symbols": (["indicators", "--symbols", ","], {}, 2, "--symbols expects e.g. ETHUSDT"),
+    "backtest: no such file": (
+        ["backtest", "--data", "missing.csv"], {}, 2, "--data missing.csv: no such file"),
+    "backtest: unknown strategy": (
+        ["backtest", "--data", str(SAMPLE), "--strategy", "nosuch"], {}, 2, "unknown strategy 'nosuch'"),
+    "optimize: unknown option": (
+        ["optimize", "--data", str(SAMPLE), "--nosuch"], {}, 2, "No such option: --nosuch"),
+    "replay: bad run id": (
+        ["replay", "--data", str(SAMPLE), "--run-id", "two words"], {}, 2, "run ids are one word"),
+    "retention: unknown kind": (["retention", "--kind", "nosuch"], {}, 2, "Invalid value for --kind: nosuch"),
+    "demo: negative duration": (["demo", "--duration", "-1"], {}, 2, "Invalid value for '--duration'"),
+    "dashboards import: no Kibana": (["dashboards", "import"], {}, 2, "Missing option '--kibana-url'"),
+    "health: nothing to check": (
+        ["health"], {}, 2, "nothing to check: give --kafka, --elasticsearch and/or --url"),
+    "an unknown command": (["no-such-command"], {}, 2, "No such command 'no-such-command'"),
+}
+# fmt: on
+
+
+@pytest.mark.parametrize("case", USAGE_AND_INPUT_ERRORS)
+def test_usage_configuration_and_input_errors(tmp_path: Path, case: str) -> None:
+    args, settings, code, text = USAGE_AND_INPUT_ERRORS[case]
+    (tmp_path / "binary.csv").write_bytes(bytes(range(256)) * 64)
+    args = [arg.replace("{binary}", str(tmp_path / "binary.csv")) for arg in args]
     assert_exit(cryptoflow(tmp_path, *args, **settings), code, text)
 
 
@@ -181,6 +130,7 @@ def test_services_that_are_down_are_failures(tmp_path: Path, closed_port: int, t
         f"port {taken_port} is taken by a process that is not a working kafka",
     )
     url = f"http://127.0.0.1:{closed_port}/healthz"
+    es_down = f"http://127.0.0.1:{closed_port}"
     assert_exit(cryptoflow(tmp_path, "health", "--url", url, "--timeout", "2"), 1, f"unhealthy {url}")
     assert_exit(
         cryptoflow(
@@ -193,6 +143,19 @@ def test_services_that_are_down_are_failures(tmp_path: Path, closed_port: int, t
         ),
         1,
         "unhealthy kafka",
+    )
+    assert_exit(
+        cryptoflow(tmp_path, "health", "--elasticsearch", "--timeout", "2", ELASTICSEARCH__HOSTS=es_down),
+        1,
+        f"unhealthy elasticsearch at {es_down}",
+    )
+    assert_exit(
+        cryptoflow(tmp_path, "retention", ELASTICSEARCH__HOSTS=es_down), 1, "Elasticsearch is unreachable"
+    )
+    assert_exit(
+        cryptoflow(tmp_path, "sink", "--once", "--give-up-after", "2", ELASTICSEARCH__HOSTS=es_down),
+        1,
+        "gave up after 2 s of waiting (--give-up-after)",
     )
     assert_exit(
         cryptoflow(tmp_path, "dashboards", "import", "--kibana-url", f"http://127.0.0.1:{closed_port}"),
