@@ -146,7 +146,8 @@ def _emitter(
         ensure_topics(kafka, [topic_name(kafka, kind) for kind in kinds])
         with EventProducer(kafka) as producer:
             started = True
-            yield producer.send, producer.flush
+            # a decision is recorded only once its events are in Kafka: wait for as long as Kafka is away
+            yield producer.send, lambda: producer.flush(None)
     except KeyboardInterrupt:
         undelivered = producer.pending() if producer is not None else 0
         if undelivered:

@@ -103,7 +103,8 @@ def test_kafka_killed_and_restarted_mid_stream_every_process_recovers_by_itself(
         _kill_9(own_kafka)  # mid-stream: the replay goes on while the broker is gone
         killed_at = exchange.market.cursor
         producer.send_many(probes[1:])
-        waiting = threading.Thread(target=producer.flush, args=(None,))
+        # daemon: a failed test must not hang the run
+        waiting = threading.Thread(target=producer.flush, args=(None,), daemon=True)
         waiting.start()
         time.sleep(OUTAGE_S)
         procs.check_alive()
