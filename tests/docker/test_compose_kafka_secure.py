@@ -9,19 +9,26 @@ limits, healthchecks, ...) run on these combinations too: the override is regist
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
 import subprocess
 import sys
+import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from cryptoflow.config import load_settings
+from cryptoflow.stack import LocalStack
+from tests.conftest import free_port
 from tests.docker._compose import (
     ALL_STACKS,
     DOCKER,
@@ -363,6 +370,152 @@ def test_the_clients_settings_validate_with_the_ca_stack_certs_writes(
     env = _kafka_env(project)
     cert, _ = _broker_certificate(certs, env["KAFKA_SSL_KEYSTORE_CREDENTIALS"])
     cert.verify_directly_issued_by(ca)
+
+
+# ---- the broker, run -----------------------------------------------------------------------------------
+
+# KAFKA_* variables the apache/kafka image's scripts do not turn into server.properties (its
+# kafka-propertiesSpec.json; KAFKA_HEAP_OPT* by prefix)
+NOT_PROPERTIES = {
+    "KAFKA_VERSION", "KAFKA_LOG4J_OPTS", "KAFKA_OPTS", "KAFKA_JMX_OPTS", "KAFKA_JVM_PERFORMANCE_OPTS",
+    "KAFKA_GC_LOG_OPTS", "KAFKA_LOG4J_ROOT_LOGLEVEL", "KAFKA_LOG4J_LOGGERS", "KAFKA_TOOLS_LOG4J_LOGLEVEL",
+}  # fmt: skip
+LOG4J = """log4j.rootLogger=INFO, stdout
+log4j.appender.stdout=org.apache.log4j.ConsoleAppender
+log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
+log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
+"""
+
+
+def _image_properties(env: dict[str, str], secrets: Path) -> str:
+    """server.properties as the apache/kafka image's ``configure`` writes it from the container's KAFKA_*
+    variables: the keystore and its passwords from the files named in /etc/kafka/secrets (here
+    ``secrets``), then every variable as a property (``_`` -> ``.``, ``__`` -> ``_``, ``___`` -> ``-``)."""
+    env = dict(env)
+    if "SSL://" in env.get("KAFKA_ADVERTISED_LISTENERS", ""):
+        env["KAFKA_SSL_KEYSTORE_LOCATION"] = str(secrets / env["KAFKA_SSL_KEYSTORE_FILENAME"])
+        env["KAFKA_SSL_KEY_PASSWORD"] = (secrets / env["KAFKA_SSL_KEY_CREDENTIALS"]).read_text().rstrip("\n")
+        env["KAFKA_SSL_KEYSTORE_PASSWORD"] = (
+            (secrets / env["KAFKA_SSL_KEYSTORE_CREDENTIALS"]).read_text().rstrip("\n")
+        )
+    lines = []
+    for name, value in env.items():
+        if name.startswith("KAFKA_") and name not in NOT_PROPERTIES and not name.startswith("KAFKA_HEAP_OPT"):
+            key = re.sub(r"_{1,3}", lambda m: {1: ".", 2: "_", 3: "-"}[len(m.group())], name[6:].lower())
+            lines.append(f"{key}={value}")
+    return "\n".join(lines) + "\n"
+
+
+def _on_this_machine(env: dict[str, str], ports: dict[int, int], data: Path) -> dict[str, str]:
+    """The broker's variables with the compose ports moved to free ones, every listener on the loopback
+    (the shared broker holds 9092; nothing here listens beyond 127.0.0.1) and its data in ``data``."""
+    moved = dict(env)
+    for key in ("KAFKA_LISTENERS", "KAFKA_ADVERTISED_LISTENERS", "KAFKA_CONTROLLER_QUORUM_VOTERS"):
+        value = re.sub(r":(\d+)(?=,|$)", lambda m: f":{ports[int(m.group(1))]}", env[key])
+        moved[key] = value.replace("://:", "://127.0.0.1:")
+    moved["KAFKA_LOG_DIRS"] = str(data)
+    return moved
+
+
+def test_the_broker_and_its_one_shots_are_the_same_on_every_stack(tmp_path: Path) -> None:
+    """So the run below, on one stack, holds for each."""
+    kafka_side = ("kafka", "kafka-certs", "kafka-scram")
+    projects = [load(stack.files, example_env(), tmp_path)["services"] for stack in SECURE_STACKS]
+    assert len(projects) == 2
+    for name in kafka_side:
+        assert projects[0][name] == projects[1][name], name
+
+
+@pytest.mark.integration
+def test_the_override_broker_lets_in_the_user_kafka_scram_creates(
+    local_stack: LocalStack, tmp_path: Path
+) -> None:
+    """The kafka service's own settings on a real broker of this test (Kafka's version, the image's rules
+    for turning them into server.properties, the files kafka-certs writes): kafka-scram's command creates
+    the user over the loopback PLAINTEXT listener, and `cryptoflow health --kafka` with setup's settings
+    logs in through the host's SASL_SSL port; a wrong password is refused."""
+    stack = SECURE_STACKS[0]
+    project = load(stack.files, example_env(), tmp_path)
+    env = _kafka_env(project)
+    secrets_dir = _certs_folder(project)
+    certs = tmp_path / "kafka-secrets"
+    command = project["services"]["kafka-certs"]["command"]
+    args = [str(certs) if word == secrets_dir else word for word in command[1:]]
+    args[args.index("--owner") + 1] = f"{os.getuid()}:{os.getgid()}"
+    assert subprocess.run([str(CRYPTOFLOW), *args], capture_output=True, timeout=120).returncode == 0
+    used = {int(port) for port in re.findall(r":(\d+)(?=,|$)", env["KAFKA_LISTENERS"])}
+    ports = {port: free_port() for port in used}
+    broker_env = _on_this_machine(env, ports, tmp_path / "data")
+    config = tmp_path / "server.properties"
+    config.write_text(_image_properties(broker_env, certs))
+    (tmp_path / "log4j.properties").write_text(LOG4J)
+    shared = local_stack.status()["kafka"]["managed_pid"]
+    jvm = Path(f"/proc/{shared}/cmdline").read_bytes().decode().split("\0")
+    java, classpath = jvm[0], jvm[jvm.index("-cp") + 1]
+    log4j = f"-Dlog4j.configuration=file:{tmp_path / 'log4j.properties'}"
+    formatted = subprocess.run(
+        [java, "-Xmx256m", log4j, "-cp", classpath, "kafka.tools.StorageTool", "format",
+         f"--cluster-id={base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip('=')}",
+         "-c", str(config)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert formatted.returncode == 0, formatted.stdout + formatted.stderr
+    options = env.get("KAFKA_OPTS", "").replace(secrets_dir, str(certs)).split()
+    log = tmp_path / "kafka.log"
+    with log.open("wb") as out:
+        heap = env["KAFKA_HEAP_OPTS"].split()
+        broker = subprocess.Popen(
+            [java, *heap, *options, log4j, "-cp", classpath, "kafka.Kafka", str(config)],
+            stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        plaintext = f"localhost:{ports[_listeners(env['KAFKA_LISTENERS'])['PLAINTEXT'][1]]}"
+        admin = AdminClient({"bootstrap.servers": plaintext})
+        deadline = time.monotonic() + 180
+        while True:  # the broker's metadata answers on its loopback listener, as the healthcheck asks
+            assert broker.poll() is None, f"the broker stopped:\n{log.read_text()[-3000:]}"
+            try:
+                admin.list_topics(timeout=5)
+                break
+            except KafkaException:  # not up yet
+                assert time.monotonic() < deadline, f"the broker did not answer:\n{log.read_text()[-3000:]}"
+        _, scram = _run_scram(project, tmp_path, KAFKA_PASSWORD=PASSWORD)
+        scram[scram.index("--bootstrap-server") + 1] = plaintext
+        scram_heap = project["services"]["kafka-scram"]["environment"]["KAFKA_HEAP_OPTS"].split()
+        created = subprocess.run(
+            [java, *scram_heap, "-cp", classpath, "kafka.admin.ConfigCommand", *scram],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert created.returncode == 0, created.stdout + created.stderr
+        host_port = project["services"]["kafka"]["ports"][0]["target"]
+        setup = passed_environment(project["services"]["setup"])
+        client = {
+            "PATH": os.environ["PATH"],
+            "HOME": str(tmp_path),
+            **setup,
+            "CRYPTOFLOW_KAFKA__BOOTSTRAP_SERVERS": f"127.0.0.1:{ports[host_port]}",
+            "CRYPTOFLOW_KAFKA__SASL_PASSWORD": PASSWORD,
+            "CRYPTOFLOW_KAFKA__SSL_CA_LOCATION": str(certs / "ca.pem"),
+        }
+        health = subprocess.run(
+            [str(CRYPTOFLOW), "health", "--kafka"], env=client, cwd=tmp_path,
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert health.returncode == 0, health.stdout + health.stderr
+        client["CRYPTOFLOW_KAFKA__SASL_PASSWORD"] = PASSWORD[::-1]
+        refused = subprocess.run(
+            [str(CRYPTOFLOW), "health", "--kafka"], env=client, cwd=tmp_path,
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        assert "refused the login of user 'cryptoflow' (SCRAM-SHA-512)" in refused.stderr
+    finally:
+        broker.terminate()
+        try:
+            broker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            broker.kill()
+            broker.wait()
 
 
 # ---- what the user is told ---------------------------------------------------------------------------
