@@ -18,6 +18,12 @@ alone. ``healthcheck_peak_rss_mib``: the service's compose healthcheck (``crypto
 once at the end; ``kafka-healthcheck`` is the compose file's Kafka probe (``BrokerApiVersionsCommand``,
 ``-Xmx64m``) run once against the broker. Kibana and kafka-ui do not run here; their figures come from their
 documentation (see the README). Topics, indices and templates of the run are deleted at the end.
+
+The one-shots of ``docker/compose.kafka-secure.yml`` are measured too, as that file runs them:
+``kafka-certs`` (``cryptoflow stack certs`` with its hosts, into a temporary folder) and ``kafka-scram``
+(Kafka's ``ConfigCommand``, what ``kafka-configs.sh`` runs, with the file's ``KAFKA_HEAP_OPTS``, creating
+a SCRAM-SHA-512 user on a fresh broker of this run's own: the shared one is never reconfigured).
+``--kafka-secure-only`` measures just those two and updates their entries in ``--json``.
 """
 
 from __future__ import annotations
@@ -27,18 +33,24 @@ import json
 import os
 import platform
 import resource
+import secrets
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 from urllib import request
 
+import yaml
+
 from cryptoflow.config import load_settings
 from cryptoflow.exchange import FakeExchange, ReplayMarket
-from cryptoflow.stack import LocalStack
+from cryptoflow.stack import KafkaService, LocalStack
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent.parent / "shared" / "data"
@@ -123,6 +135,49 @@ def _probe_peak_mib(kafka_pid: int, bootstrap: str) -> float | None:
          "--bootstrap-server", bootstrap]
     )  # fmt: skip
     return peak if code == 0 else None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def kafka_secure_one_shots() -> dict[str, Any]:
+    """Peak RSS of the two one-shots ``docker/compose.kafka-secure.yml`` adds, run as the file runs them."""
+    services = yaml.safe_load((REPO / "docker" / "compose.kafka-secure.yml").read_text())["services"]
+    results: dict[str, Any] = {}
+    command = services["kafka-certs"]["command"]
+    folder = command[command.index("certs") + 1]
+    with tempfile.TemporaryDirectory() as tmp:
+        args = [tmp if word == folder else word for word in command[1:]]
+        args[args.index("--owner") + 1] = f"{os.getuid()}:{os.getgid()}"  # the image's uid may not exist here
+        code, peak = _run_sampled([sys.executable, "-m", "cryptoflow", *args])
+    if code != 0:
+        raise SystemExit(f"kafka-certs failed ({code})")
+    results["kafka-certs"] = {"peak_rss_mib": peak}
+    heap = services["kafka-scram"]["environment"]["KAFKA_HEAP_OPTS"]
+    settings = load_settings().stack.model_copy(
+        update={"kafka_port": _free_port(), "kafka_controller_port": _free_port()}
+    )
+    broker = KafkaService(settings, name=f"kafka-bench-{uuid.uuid4().hex[:8]}")
+    process = broker.start()
+    try:
+        broker.wait_ready(120)
+        args = Path(f"/proc/{process.pid}/cmdline").read_bytes().decode().split("\0")
+        code, peak = _run_sampled(
+            [args[0], *heap.split(), "-cp", args[args.index("-cp") + 1], "kafka.admin.ConfigCommand",
+             "--bootstrap-server", broker.bootstrap, "--alter", "--entity-type", "users",
+             "--entity-name", "cryptoflow",
+             "--add-config", f"SCRAM-SHA-512=[iterations=8192,password={secrets.token_hex(16)}]"]
+        )  # fmt: skip
+    finally:
+        broker.stop(timeout_s=20)
+        shutil.rmtree(broker.run_dir, ignore_errors=True)
+    if code != 0:
+        raise SystemExit(f"kafka-scram failed ({code})")
+    results["kafka-scram"] = {"peak_rss_mib": peak, "heap": heap}
+    return results
 
 
 def _data_dir(given: str | None) -> Path:
@@ -229,6 +284,7 @@ def run(minutes: float, symbols: int, speed: float, data: Path) -> dict[str, Any
             "heap": "-Xmx64m",
         }
         results["elasticsearch"]["heap"] = _jvm_option(jvms["elasticsearch"], "-Xmx")
+        results.update(kafka_secure_one_shots())
         results["kafka"]["note"] = results["elasticsearch"]["note"] = (
             "the shared local node, serving every test running on this machine meanwhile"
         )
@@ -273,8 +329,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--symbols", type=int, default=5, choices=range(1, 6))
     parser.add_argument("--speed", type=float, default=2.0, help="Candles per second of the replay.")
     parser.add_argument("--data", help="Folder of the real candle files (default: ../shared/data).")
+    parser.add_argument(
+        "--kafka-secure-only",
+        action="store_true",
+        help="Measure only the one-shots of docker/compose.kafka-secure.yml; update them in --json.",
+    )
     args = parser.parse_args(argv)
-    result = run(args.minutes, args.symbols, args.speed, _data_dir(args.data))
+    if args.kafka_secure_only:
+        if not args.json:
+            parser.error("--kafka-secure-only updates the figures of --json FILE: give it")
+        result = json.loads(args.json.read_text())
+        result["services"].update(kafka_secure_one_shots())
+    else:
+        result = run(args.minutes, args.symbols, args.speed, _data_dir(args.data))
     text = json.dumps(result, indent=2)
     print(text)
     if args.json:

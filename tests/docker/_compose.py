@@ -15,15 +15,18 @@ import os
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 import typer
 import typer.main
+from pydantic import BaseModel
 
 from cryptoflow.cli import app
+from cryptoflow.config import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKER = REPO / "docker"
@@ -34,15 +37,38 @@ SECRET = re.compile(r"(KEY|SECRET|PASSWORD|CLOUD_ID)")
 
 
 @dataclass(frozen=True)
+class Override:
+    """A compose file applied on top of a stack (``-f STACK -f OVERRIDE``), and what it adds: the checks
+    that know every service or every secret of a stack take these into account."""
+
+    file: str
+    stacks: tuple[str, ...]  # the names of the stacks it applies to
+    one_shots: frozenset[str] = frozenset()  # services it adds that run once and exit (no healthcheck)
+    # variables of docker/.env it uses -> the only services their values may reach
+    secrets: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Stack:
     """A way to run cryptoflow with docker compose: its compose files, in order, as the README gives them."""
 
     name: str
     files: tuple[str, ...]
     elastic: str  # "bundled" or "cloud"
+    override: Override | None = None
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def one_shots(self) -> frozenset[str]:
+        """The one-shot services its override adds (the stack files' own are known to each test)."""
+        return self.override.one_shots if self.override else frozenset()
+
+    @property
+    def secrets(self) -> Mapping[str, frozenset[str]]:
+        """The secrets its override adds, each with the services it may reach."""
+        return self.override.secrets if self.override else {}
 
 
 STACKS = (
@@ -50,14 +76,26 @@ STACKS = (
     Stack("elastic-cloud", ("compose.elastic-cloud.yml",), "cloud"),
 )
 SHARED_FILE = "compose.services.yml"  # extended by every stack file; not a stack of its own
+# Kafka's SCRAM user: created by kafka-scram, used by the services that talk to Kafka and by Kafka UI.
+KAFKA_USERS = frozenset({"kafka-scram", "kafka-ui", "setup", "sink", "realtime-indicator", "auto-trade"})
 # Override files applied on top of a stack (`-f STACK -f OVERRIDE`): register each here, with the stacks
-# it applies to, so every check runs on the combination too (e.g. a SASL_SSL Kafka override).
-OVERRIDES: dict[str, tuple[str, ...]] = {"compose.kafka-secure.yml": ("bundled", "elastic-cloud")}
+# it applies to, the one-shots it adds and the secrets it uses, so every check runs on the combination too.
+OVERRIDES = {
+    override.file: override
+    for override in (
+        Override(
+            "compose.kafka-secure.yml",
+            ("bundled", "elastic-cloud"),
+            one_shots=frozenset({"kafka-certs", "kafka-scram"}),
+            secrets={"KAFKA_PASSWORD": KAFKA_USERS},
+        ),
+    )
+}
 ALL_STACKS = STACKS + tuple(
-    Stack(f"{stack.name}+{override}", (*stack.files, override), stack.elastic)
-    for override, names in OVERRIDES.items()
+    Stack(f"{stack.name}+{override.file}", (*stack.files, override.file), stack.elastic, override)
+    for override in OVERRIDES.values()
     for stack in STACKS
-    if stack.name in names
+    if stack.name in override.stacks
 )
 
 
@@ -167,3 +205,55 @@ def resolve_command(argv: list[str]) -> tuple[Any, list[str]]:
 def memory_mib(limit: str | int) -> float:
     """A resolved memory limit (bytes) in MiB."""
     return int(limit) / 1024 / 1024
+
+
+def setting_types(model: type[BaseModel] = Settings, prefix: str = "CRYPTOFLOW_") -> dict[str, Any]:
+    """Every setting as the environment variable that sets it, with its type."""
+    found: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            found |= setting_types(annotation, f"{prefix}{name.upper()}__")
+        else:
+            found[f"{prefix}{name.upper()}"] = annotation
+    return found
+
+
+def mounted_volume(service: dict[str, Any], path: str) -> tuple[str, str]:
+    """The named volume a file of the container lies on, and the file's path inside that volume; fails
+    when no volume is mounted there (the app image holds no file a setting could name)."""
+    for mount in service.get("volumes") or []:
+        target = mount["target"].rstrip("/")
+        if mount["type"] == "volume" and path.startswith(target + "/"):
+            return mount["source"], path.removeprefix(target + "/")
+    raise AssertionError(f"{path} is on no volume the container mounts: {service.get('volumes')}")
+
+
+def use_service_environment(
+    service: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    workdir: Path,
+    volumes: Mapping[str, Path] | None = None,
+) -> None:
+    """Make this process's environment the container's (nothing else: no CRYPTOFLOW_* or KIBANA_* of the
+    runner, no .env or cryptoflow.toml of the working directory).
+
+    A setting naming a file (a CA certificate) is pointed at that file in ``volumes[volume]``, the folder
+    standing for the volume the container mounts there; for a volume not given, at an empty stand-in
+    under ``workdir``. Either way the file must be on a mounted volume.
+    """
+    for name in list(os.environ):
+        if name.startswith(("CRYPTOFLOW_", "KIBANA_")):
+            monkeypatch.delenv(name)
+    files = {name for name, kind in setting_types().items() if kind is Path or Path in get_args(kind)}
+    for name, value in passed_environment(service).items():
+        if name in files:
+            volume, inside = mounted_volume(service, value)
+            folder = (volumes or {}).get(volume)
+            if folder is None:
+                folder = workdir / "volumes" / volume
+                (folder / inside).parent.mkdir(parents=True, exist_ok=True)
+                (folder / inside).touch()
+            value = str(folder / inside)
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(workdir)

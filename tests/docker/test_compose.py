@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from cryptoflow.config import Settings, StackSettings, load_settings
+from cryptoflow.config import StackSettings, load_settings
 from tests.docker._compose import (
     ALL_STACKS,
     DOCKER,
@@ -25,6 +25,8 @@ from tests.docker._compose import (
     load,
     passed_environment,
     resolve_command,
+    setting_types,
+    use_service_environment,
 )
 
 TOP_LEVEL = {"version", "name", "include", "services", "networks", "volumes", "secrets", "configs", "models"}
@@ -62,9 +64,10 @@ def test_raw_files_follow_the_compose_specification() -> None:
             assert "env_file" not in service, f"{path.name} {name}: env_file hands the whole .env to it"
 
 
-def test_structure(project: dict[str, Any]) -> None:
+def test_structure(stack: Stack, project: dict[str, Any]) -> None:
     services = project["services"]
-    assert set(app_services(project)) == APP_SERVICES
+    assert stack.one_shots <= set(services), f"{stack}: the override's one-shots are missing"
+    assert set(app_services(project)) - stack.one_shots == APP_SERVICES
     volumes = set(project.get("volumes") or {})
     for name, service in services.items():
         assert re.match(r"^[a-zA-Z0-9._-]+$", name)
@@ -102,10 +105,14 @@ def test_kafka_ui_is_the_maintained_fork(project: dict[str, Any]) -> None:
 
 
 def test_versions_match_the_local_stack(project: dict[str, Any]) -> None:
-    """Tests run against the local stack's Kafka and Elasticsearch; production runs the same versions."""
+    """Tests run against the local stack's Kafka and Elasticsearch; production runs the same versions
+    (every service running the Kafka image too, e.g. a one-shot using its tools)."""
     versions = StackSettings()
     services = project["services"]
     assert services["kafka"]["image"] == f"apache/kafka:{versions.kafka_version}"
+    for name, service in services.items():
+        if service["image"].split(":")[0] == "apache/kafka":
+            assert service["image"] == f"apache/kafka:{versions.kafka_version}", name
     for name in ("elasticsearch", "kibana"):
         if name in services:
             assert services[name]["image"].endswith(f":{versions.elasticsearch_version}"), name
@@ -125,9 +132,9 @@ def test_one_service_builds_the_app_image(project: dict[str, Any]) -> None:
             )
 
 
-def test_long_running_services_have_healthchecks(project: dict[str, Any]) -> None:
+def test_long_running_services_have_healthchecks(stack: Stack, project: dict[str, Any]) -> None:
     for name, service in project["services"].items():
-        if name in ONE_SHOTS:
+        if name in ONE_SHOTS | stack.one_shots:
             assert not str(service["restart"]).startswith(("always", "unless-stopped")), name
             continue
         check = service.get("healthcheck")
@@ -164,43 +171,17 @@ def test_app_commands_exist_in_the_cli(project: dict[str, Any]) -> None:
                 assert word.split("=", 1)[0] in options, f"{where}: option {word} unknown to `{command.name}`"
 
 
-def _setting_paths(model: type, prefix: str = "") -> set[str]:
-    from pydantic import BaseModel
-
-    paths = set()
-    for name, field in model.model_fields.items():
-        annotation = field.annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            paths |= _setting_paths(annotation, f"{prefix}{name}__")
-        else:
-            paths.add(f"{prefix}{name}".upper())
-    return paths
-
-
-def _in_service_env(service: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Make this process's environment the container's (nothing else: no CRYPTOFLOW_* of the runner, no
-    .env or cryptoflow.toml of the working directory)."""
-    import os
-
-    for name in list(os.environ):
-        if name.startswith(("CRYPTOFLOW_", "KIBANA_")):
-            monkeypatch.delenv(name)
-    for name, value in passed_environment(service).items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.chdir(tmp_path)
-
-
 @pytest.mark.parametrize("name", sorted(APP_SERVICES))
 def test_each_service_gets_valid_settings(
     project: dict[str, Any], stack: Stack, name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """Every CRYPTOFLOW_* a service gets is a setting, they validate together, and they point at the
-    stack's own Kafka and Elasticsearch."""
+    """Every CRYPTOFLOW_* a service gets is a setting, they validate together (a file they name is on a
+    volume the container mounts), and they point at the stack's own Kafka and Elasticsearch."""
     service = project["services"][name]
-    known = {f"CRYPTOFLOW_{path}" for path in _setting_paths(Settings)} | {"CRYPTOFLOW_CONFIG"}
+    known = set(setting_types()) | {"CRYPTOFLOW_CONFIG"}
     passed = {n for n in passed_environment(service) if n.startswith("CRYPTOFLOW_")}
     assert not sorted(passed - known), f"{name}: not settings of cryptoflow: {sorted(passed - known)}"
-    _in_service_env(service, monkeypatch, tmp_path)
+    use_service_environment(service, monkeypatch, tmp_path)  # a file setting must be on a mounted volume
     settings = load_settings()
     if any(n.startswith("CRYPTOFLOW_KAFKA__") for n in passed):
         hosts = {server.rsplit(":", 1)[0] for server in settings.kafka.bootstrap_servers.split(",")}
@@ -225,7 +206,7 @@ def test_the_cli_accepts_each_service_command_with_its_environment(
     from cryptoflow.dashboard import KibanaAuth
 
     service = project["services"][name]
-    _in_service_env(service, monkeypatch, tmp_path)
+    use_service_environment(service, monkeypatch, tmp_path)
     command, words = resolve_command(service["command"])
     params = command.make_context(command.name, list(words)).params  # click's own parse: a wrong option fails
     if "api_key" in params:
