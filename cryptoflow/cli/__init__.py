@@ -41,7 +41,10 @@ def _root(
     ] = False,
 ) -> None:
     set_config_path(config)
-    configure_logging(logging.DEBUG if verbose else _configured_level())
+    # logging first, so that what reading the settings warns about is formatted and masked like the rest
+    configure_logging(logging.DEBUG if verbose else logging.INFO)
+    if not verbose:
+        configure_logging(_configured_level())
 
 
 def _configured_level() -> int:

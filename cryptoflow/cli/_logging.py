@@ -30,11 +30,13 @@ class _OneLineForLibraries(logging.Filter):
 
 def configure_logging(level: int = logging.INFO) -> None:
     """Log to stderr from ``level`` on (``--verbose`` or ``CRYPTOFLOW_LOG_LEVEL=DEBUG``: DEBUG), every line
-    through the secret masking."""
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(_OneLineForLibraries())
-        handler.addFilter(RedactingFilter())  # last: it also masks what the filters before it wrote
-    if level > logging.DEBUG:
-        for name in _CHATTY:
-            logging.getLogger(name).setLevel(logging.ERROR)
+    through the secret masking. Called again, it only changes the level."""
+    root = logging.getLogger()
+    if not any(isinstance(f, RedactingFilter) for h in root.handlers for f in h.filters):
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        for handler in root.handlers:
+            handler.addFilter(_OneLineForLibraries())
+            handler.addFilter(RedactingFilter())  # last: it also masks what the filters before it wrote
+    root.setLevel(level)
+    for name in _CHATTY:
+        logging.getLogger(name).setLevel(logging.ERROR if level > logging.DEBUG else logging.NOTSET)
