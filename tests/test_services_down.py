@@ -134,11 +134,12 @@ def test_setup_with_elasticsearch_down_is_one_error(prefixed: Settings) -> None:
 
 def test_setup_with_kafka_down_ends_with_one_error() -> None:
     port = free_port()
-    result = run("setup", env=environment(kafka__bootstrap_servers=f"127.0.0.1:{port}"))
+    env = environment(kafka__bootstrap_servers=f"127.0.0.1:{port}", kafka__connect_timeout_s="3")
+    result = run("setup", env=env)
     assert result.returncode == 1
     assert result.stdout == ""
     assert result.stderr == (
-        f"error: Kafka at 127.0.0.1:{port} did not answer within 30 s (127.0.0.1:{port}/bootstrap: Connect "
+        f"error: Kafka at 127.0.0.1:{port} did not answer within 3 s (127.0.0.1:{port}/bootstrap: Connect "
         f"to ipv4#127.0.0.1:{port} failed: Connection refused): start it, or point "
         "CRYPTOFLOW_KAFKA__BOOTSTRAP_SERVERS at where it runs\n"
     )
@@ -254,7 +255,7 @@ def test_live_command_waiting_for_the_exchange_logs_one_line_per_attempt_and_sto
 
 def test_trade_with_kafka_down_ends_with_one_error(tmp_path: Path) -> None:
     port = free_port()
-    env = environment(kafka__bootstrap_servers=f"127.0.0.1:{port}")
+    env = environment(kafka__bootstrap_servers=f"127.0.0.1:{port}", kafka__connect_timeout_s="3")
     result = subprocess.run(
         [CRYPTOFLOW, "trade", "--state-dir", str(tmp_path)],
         capture_output=True,
@@ -265,7 +266,7 @@ def test_trade_with_kafka_down_ends_with_one_error(tmp_path: Path) -> None:
     assert result.returncode == 1  # before: it traded on, every event queued for a Kafka that never came
     assert result.stdout.splitlines()[-1] == f"events go to Kafka at 127.0.0.1:{port}"
     assert result.stderr == (
-        f"error: Kafka at 127.0.0.1:{port} did not answer within 30 s (127.0.0.1:{port}/bootstrap: Connect "
+        f"error: Kafka at 127.0.0.1:{port} did not answer within 3 s (127.0.0.1:{port}/bootstrap: Connect "
         f"to ipv4#127.0.0.1:{port} failed: Connection refused): start it, or point "
         "CRYPTOFLOW_KAFKA__BOOTSTRAP_SERVERS at where it runs\n"
     )
@@ -294,6 +295,7 @@ def test_credentials_never_appear_in_the_output(verbose: tuple[str, ...], comman
         kafka__sasl_username="alice",
         kafka__sasl_password=f"sasl-{SECRET}",
         kafka__topic_prefix="test-unused",
+        kafka__connect_timeout_s="3",
     )
     result = run(*verbose, *command, env=env)
     output = result.stdout + result.stderr

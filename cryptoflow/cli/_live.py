@@ -128,7 +128,7 @@ def _emitter(
 ) -> Iterator[tuple[Callable[[object], None], Callable[[], object]]]:
     """``(emit, flush)``: where the events go (Kafka, or nowhere with ``--no-kafka``) and how to wait
     until they are acknowledged. With Kafka, its topics of ``kinds`` are made sure of first: Kafka not
-    answering within 30 s is an error before any trading starts.
+    answering within ``CRYPTOFLOW_KAFKA__CONNECT_TIMEOUT_S`` (30 s) is an error before any trading starts.
 
     SIGTERM (``docker stop``) and Ctrl-C end the service cleanly: the run loop unwinds (the broker saves
     its state) and every queued event is delivered; the command then exits 0 (SIGTERM) or 130 (Ctrl-C).

@@ -118,6 +118,9 @@ class KafkaSettings(_Section):
     topic_prefix: NamePrefix = "cryptoflow"
     partitions: int = Field(3, ge=1, le=1000)
     replication_factor: int = Field(1, ge=1, le=10)
+    connect_timeout_s: float = Field(
+        30.0, gt=0, le=3600, description="how long a command waits for Kafka to answer before it says so"
+    )
 
     @field_validator("bootstrap_servers")
     @classmethod

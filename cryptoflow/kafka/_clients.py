@@ -110,7 +110,7 @@ def ping(settings: KafkaSettings, timeout_s: float = 10.0) -> None:
 def ensure_topics(
     settings: KafkaSettings,
     names: list[str],
-    timeout_s: float = 30.0,
+    timeout_s: float | None = None,
     *,
     stop: threading.Event | None = None,
 ) -> list[str]:
@@ -118,9 +118,11 @@ def ensure_topics(
     The dead-letter topic is compacted as well as expired (``cleanup.policy=compact,delete``).
 
     Raises :class:`~cryptoflow.errors.TemporaryError` when Kafka does not answer within ``timeout_s``
-    (sooner once ``stop`` is set; signals are served meanwhile),
+    (default: ``settings.connect_timeout_s``; sooner once ``stop`` is set; signals are served meanwhile),
     :class:`~cryptoflow.errors.ConfigurationError` when it refuses the topic for good.
     """
+    if timeout_s is None:
+        timeout_s = settings.connect_timeout_s
     admin = new_client(AdminClient, settings)
     existing = set(cluster_metadata(admin, settings, timeout_s, stop=stop).topics)
     missing = [name for name in names if name not in existing]

@@ -159,7 +159,7 @@ class Sink:
                 ensure_topics(
                     self.settings.kafka,
                     [*self.topics, self.dlq_topic],
-                    timeout_s=self._attempt_timeout(30.0),
+                    timeout_s=self._attempt_timeout(self.settings.kafka.connect_timeout_s),
                     stop=self._stop,
                 )
                 break
