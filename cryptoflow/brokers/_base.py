@@ -102,12 +102,20 @@ def client_order_id(run_id: str, symbol: str, open_time: int, action: str) -> st
 class StateFile:
     """A JSON document on disk, replaced atomically on every save (a crash leaves the old or the new).
 
-    A save writes ``<name>.tmp`` in the same folder, fsyncs it, renames it over the file and fsyncs the
-    folder; a temp file a crash left half-written is never read, and the next save replaces it.
+    A save writes ``<name>.<pid>.tmp`` in the same folder, fsyncs it, renames it over the file and
+    fsyncs the folder; a temp file a crash left half-written is never read. The temp file is the
+    process's own: while a symbol moves between workers, the worker giving it up may still be saving its
+    last decision as the one taking it over saves its first, and neither may pull the other's temp file
+    away (the last rename wins, and both documents are whole).
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
+
+    @property
+    def temp(self) -> Path:
+        """Where this process writes the next version before renaming it over :attr:`path`."""
+        return self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
 
     def load(self) -> dict[str, Any]:
         """The saved document, or ``{}`` when there is none yet."""
@@ -118,7 +126,7 @@ class StateFile:
     def save(self, document: dict[str, Any]) -> None:
         """Write ``document`` (fsync'd temp file, rename, fsync'd folder)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(self.path.suffix + ".tmp")
+        tmp = self.temp
         with open(tmp, "w") as handle:
             json.dump(document, handle, indent=1, sort_keys=True)
             handle.flush()

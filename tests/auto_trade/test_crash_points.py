@@ -66,7 +66,7 @@ def _crashing_saves(monkeypatch: pytest.MonkeyPatch, points: _Points) -> None:
         name = self.path.name
         points.reach(f"before writing {name}")
         if points.reached + 1 == points.target:  # dies half-way through the temp file
-            tmp = self.path.with_suffix(self.path.suffix + ".tmp")
+            tmp = self.temp
             text = json.dumps(document)
             tmp.parent.mkdir(parents=True, exist_ok=True)
             tmp.write_text(text[: len(text) // 2])
