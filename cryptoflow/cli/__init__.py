@@ -106,6 +106,20 @@ def main(argv: list[str] | None = None) -> int:
     return code
 
 
+def _let_go(exc: BaseException) -> None:
+    """Drop what a reported error holds: its traceback (every frame it left, with their locals) and the
+    error it was raised from.
+
+    confluent-kafka keeps a reference to an exception raised from a client's callback, as the
+    ConfigurationError of a wrong password or an untrusted certificate is, for ever. Through the frames of
+    its traceback the Kafka client stayed alive, so it was never destroyed: its threads still ran while
+    the interpreter shut down, and the process sometimes died of SIGSEGV instead of exiting with 2.
+    """
+    exc.__traceback__ = None
+    exc.__context__ = None
+    exc.__cause__ = None
+
+
 def _run(argv: list[str] | None) -> int:
     try:
         # Without standalone mode click *returns* the code of a typer.Exit (and turns Ctrl-C into 130)
@@ -113,6 +127,7 @@ def _run(argv: list[str] | None) -> int:
         code = app(args=argv, standalone_mode=False)
     except CryptoflowError as exc:
         err_console.print(f"[bold red]error:[/] {escape(mask_credentials(str(exc)))}", highlight=False)
+        _let_go(exc)
         return exc.exit_code
     except typer.Exit as exc:
         return exc.exit_code

@@ -119,8 +119,9 @@ class _Callbacks:
         if not self.raised:
             # Once per client: the exception leaves the poll/consume/flush that served the error (the
             # command stops with exit code 2); later reports of the same failure, e.g. while the
-            # client is destroyed, must not raise again. No local holds the exception, so no frame
-            # of its traceback keeps it (and the client) alive in a reference cycle.
+            # client is destroyed, must not raise again. confluent-kafka keeps a reference to an
+            # exception raised here for ever: whoever catches it drops its traceback, or the frames
+            # in it keep the client alive (the CLI does, see cryptoflow.cli._let_go).
             self.raised = True
             raise ConfigurationError(message)
 

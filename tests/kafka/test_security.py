@@ -339,3 +339,37 @@ def test_stack_up_secure_prints_what_a_client_needs_without_the_password(
         assert (secure / "sasl.password").read_text().strip() == password
     finally:
         broker.stop(timeout_s=20)
+
+
+_CLIENTS_LEFT = """
+import gc, sys
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient
+from cryptoflow.cli import main
+code = main(sys.argv[1:])
+gc.collect()
+left = [type(o).__name__ for o in gc.get_objects() if isinstance(o, (AdminClient, Consumer, Producer))]
+print("kafka clients left:", left, file=sys.stderr)
+sys.exit(code)
+"""
+
+
+@pytest.mark.parametrize("command", ["health", "trade"])
+def test_a_refused_login_leaves_no_kafka_client_alive_when_the_command_returns(
+    secure_kafka: KafkaService, prefix: str, tmp_path: Path, command: str
+) -> None:
+    """A client still alive at interpreter shutdown keeps its librdkafka threads running while Python
+    tears down (the process died of SIGSEGV now and then, instead of exiting with 2). confluent-kafka
+    holds the exception our error callback raises, and with it every frame it passed."""
+    env, expected = _failing("wrong_password", secure_kafka, prefix, tmp_path)
+    args = [a.format(tmp=tmp_path / "state") for a in COMMANDS[command]]
+    result = subprocess.run(
+        [sys.executable, "-c", _CLIENTS_LEFT, "--verbose", *args],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert result.returncode == 2 and expected[0] in result.stderr.splitlines(), result.stderr
+    assert "kafka clients left: []" in result.stderr.splitlines(), result.stderr
