@@ -10,11 +10,12 @@ from cryptoflow.kafka._clients import (
     retry_retriable,
     topic_name,
 )
-from cryptoflow.kafka._producer import DeliveryError, EventProducer
+from cryptoflow.kafka._producer import DeliveryError, DeliveryListener, EventProducer
 
 __all__ = [
     "TOPIC_KINDS",
     "DeliveryError",
+    "DeliveryListener",
     "EventProducer",
     "client_config",
     "cluster_metadata",
