@@ -9,7 +9,7 @@ from cryptoflow.candles._download import DownloadResult, binance_client, downloa
 from cryptoflow.candles._load import load_candles, read_candles
 from cryptoflow.candles._model import BINANCE_INTERVALS, Candle, bucket_start, interval_ms
 from cryptoflow.candles._resample import resample_candles
-from cryptoflow.candles._samples import sample_path, sample_symbols
+from cryptoflow.candles._samples import sample_path, sample_symbols, shared_data_dir
 from cryptoflow.candles._validate import Gap, LoadReport
 
 __all__ = [
@@ -29,4 +29,5 @@ __all__ = [
     "resample_candles",
     "sample_path",
     "sample_symbols",
+    "shared_data_dir",
 ]

@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from cryptoflow.candles import shared_data_dir
+
 CRYPTOFLOW = str(Path(sys.executable).with_name("cryptoflow"))
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "ETHUSDT_5m_2025-08.csv"
+SAMPLE = shared_data_dir() / "ETHUSDT_5m_2025-08.csv"
 
 
 @pytest.fixture
