@@ -5,25 +5,25 @@ it at the end."""
 from __future__ import annotations
 
 import shutil
-import socket
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from cryptoflow.candles import shared_data_dir
 from cryptoflow.config import Settings, load_settings
 from cryptoflow.stack import KafkaService, LocalStack
-
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+from cryptoflow.testing.services import free_port
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """The real candles in ../shared/data (see its README)."""
-    if not SHARED_DATA.is_dir():
-        pytest.fail(f"real candle files expected in {SHARED_DATA}")
-    return SHARED_DATA
+    """The real candles in ../shared/data or $CRYPTOFLOW_SHARED_DATA (see its README)."""
+    folder = shared_data_dir()
+    if not folder.is_dir():
+        pytest.fail(f"real candle files expected in {folder}")
+    return folder
 
 
 @pytest.fixture(scope="session")
@@ -93,13 +93,6 @@ def _remove_created(settings: Settings, names: tuple[str, ...]) -> None:
     for template in client.indices.get_index_template().body["index_templates"]:
         if template["name"].startswith(names):
             client.indices.delete_index_template(name=template["name"])
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

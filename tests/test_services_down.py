@@ -18,8 +18,7 @@ import pytest
 from cryptoflow.config import Settings
 from cryptoflow.elastic import index_alias, make_client
 from cryptoflow.stack import LocalStack
-from tests.conftest import free_port
-from tests.sink._support import cleanup, prefixed_settings, wait_until
+from cryptoflow.testing.services import cleanup, free_port, prefixed_settings, wait_until
 
 CRYPTOFLOW = str(Path(sys.executable).with_name("cryptoflow"))  # the console script pip installed
 SECRET = "hunter2xyz"

@@ -1,4 +1,5 @@
-"""Events for the pipeline tests."""
+"""Small, deterministic events for tests of the pipeline: candles of a few symbols and one event of
+every other kind, all from fixed times, so the same call always gives the same event ids."""
 
 from __future__ import annotations
 
@@ -15,13 +16,23 @@ from cryptoflow.events import (
     TradePayload,
 )
 
+__all__ = ["MINUTE", "START_MS", "candle_events", "one_of_each_other_kind"]
+
 START_MS = 1_700_000_000_000
+"""Open time (epoch ms) of the first candle :func:`candle_events` makes."""
 MINUTE = 60_000
+"""One minute in milliseconds: the candles' interval."""
 
 
 def candle_events(
     count: int, symbols: tuple[str, ...] = ("ETHUSDT", "BTCUSDT"), run_id: str = "run-1"
 ) -> list[Event]:
+    """``count`` closed 1m ``replay`` candle events with indicators, cycling through ``symbols`` (one
+    candle of each symbol per minute from :data:`START_MS`).
+
+    >>> [e.symbol for e in candle_events(3)]
+    ['ETHUSDT', 'BTCUSDT', 'ETHUSDT']
+    """
     events: list[Event] = []
     for i in range(count):
         symbol = symbols[i % len(symbols)]
@@ -51,6 +62,7 @@ def candle_events(
 
 
 def one_of_each_other_kind(run_id: str = "run-1") -> list[Event]:
+    """An ``indicator``, a ``signal`` and the two legs (open, close) of a ``trade`` of ETHUSDT 1m."""
     values = IndicatorValues(rsi=45.0, cci=-80.0)
     open_leg = TradePayload(
         leg="open",

@@ -1,10 +1,22 @@
-"""Helpers of the pipeline's integration tests: per-test topic/index prefixes and their cleanup."""
+"""Helpers of the integration tests against the real Kafka and Elasticsearch: per-test topic and index
+prefixes, reading what a test published or indexed, cleaning up, waiting for a condition, a free port.
+
+Example::
+
+    settings = prefixed_settings("test-abc123")
+    try:
+        ...  # run the code under test with ``settings`` (or ``prefix_env`` for a subprocess)
+        assert es_count(settings, "candles") == 10
+    finally:
+        cleanup(settings)
+"""
 
 from __future__ import annotations
 
 import os
+import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +28,21 @@ from cryptoflow.config import Settings, load_settings
 from cryptoflow.elastic import INDEX_KINDS, index_alias, make_client
 from cryptoflow.kafka import TOPIC_KINDS, client_config, topic_name
 
+__all__ = [
+    "REPO",
+    "cleanup",
+    "es_count",
+    "es_docs",
+    "free_port",
+    "headers_of",
+    "prefix_env",
+    "prefixed_settings",
+    "read_topic",
+    "wait_until",
+]
+
 REPO = Path(__file__).resolve().parents[2]
+"""The checkout (the working directory of the ``cryptoflow`` subprocesses tests start)."""
 
 
 def prefixed_settings(prefix: str) -> Settings:
@@ -77,6 +103,7 @@ def _once_shards_started(call: Callable[[], Any], timeout_s: float = 30.0) -> An
 
 
 def es_count(settings: Settings, kind: str) -> int:
+    """How many documents of ``kind`` (``candles``, ``trades``, ...) are indexed, after a refresh."""
     client = make_client(settings.elasticsearch)
     alias = index_alias(settings.elasticsearch, kind)
 
@@ -144,6 +171,8 @@ def read_topic(
 
 
 def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str, every_s: float = 0.5) -> None:
+    """Call ``predicate`` every ``every_s`` seconds until it is true; after ``timeout_s`` seconds raise
+    ``AssertionError`` naming ``what`` was awaited."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if predicate():
@@ -153,8 +182,12 @@ def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str, every
 
 
 def headers_of(message: Message) -> dict[str, str]:
+    """A Kafka message's headers as text (``{name: value}``; a header without value reads ``""``)."""
     return {key: (value or b"").decode() for key, value in (message.headers() or [])}
 
 
-def iter_lines(path: Path) -> Iterator[str]:
-    yield from path.read_text(encoding="utf-8", errors="replace").splitlines()
+def free_port() -> int:
+    """A TCP port nothing listens on now (for a service of the test's own)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -20,10 +20,10 @@ from cryptoflow.config import Settings
 from cryptoflow.events import decode
 from cryptoflow.stack import LocalStack
 from cryptoflow.strategies import load_strategy
+from cryptoflow.testing.services import cleanup, es_docs, prefix_env, prefixed_settings, read_topic
 from tests.auto_trade._chain import Processes, activated, backtest_trades, closed_trades, group_ready
 from tests.auto_trade.test_parity import STRATEGIES
 from tests.exchange.conftest import make_exchange
-from tests.sink._support import cleanup, es_docs, prefix_env, prefixed_settings, read_topic
 
 pytestmark = pytest.mark.integration
 

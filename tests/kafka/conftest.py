@@ -12,7 +12,7 @@ import pytest
 
 from cryptoflow.config import Settings
 from cryptoflow.stack import KafkaService, LocalStack
-from tests.conftest import free_port
+from cryptoflow.testing.services import free_port
 
 
 @pytest.fixture(scope="session")

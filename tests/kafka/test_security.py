@@ -21,12 +21,11 @@ from cryptoflow.events import decode
 from cryptoflow.kafka import TOPIC_KINDS, EventProducer, cluster_metadata, new_client, topic_name
 from cryptoflow.stack import KafkaService
 from cryptoflow.stack._tls import ensure_broker_tls
+from cryptoflow.testing.events import candle_events
+from cryptoflow.testing.services import cleanup, es_count, es_docs, free_port, read_topic, wait_until
 from tests.auto_trade._chain import group_ready
-from tests.conftest import free_port
 from tests.exchange.conftest import make_exchange
 from tests.kafka.conftest import secure_env
-from tests.sink._events import candle_events
-from tests.sink._support import cleanup, es_count, es_docs, read_topic, wait_until
 
 pytestmark = pytest.mark.integration
 

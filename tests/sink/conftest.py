@@ -8,7 +8,7 @@ import pytest
 
 from cryptoflow.config import Settings
 from cryptoflow.stack import LocalStack
-from tests.sink._support import cleanup, prefixed_settings
+from cryptoflow.testing.services import cleanup, prefixed_settings
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from cryptoflow.config import Settings
 from cryptoflow.events import decode
 from cryptoflow.kafka import DeliveryError, EventProducer, client_config, topic_name
-from tests.sink._events import candle_events, one_of_each_other_kind
-from tests.sink._support import REPO, prefix_env, read_topic
+from cryptoflow.testing.events import candle_events, one_of_each_other_kind
+from cryptoflow.testing.services import REPO, prefix_env, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -56,7 +56,7 @@ _SCRIPT = textwrap.dedent(
     """
     import os, signal, sys
     from cryptoflow.config import load_settings
-    from tests.sink._events import candle_events
+    from cryptoflow.testing.events import candle_events
     from cryptoflow.kafka import EventProducer
 
     events = candle_events(20_000)
