@@ -327,7 +327,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--minutes", type=float, default=3.0)
     parser.add_argument("--symbols", type=int, default=5, choices=range(1, 6))
     parser.add_argument("--speed", type=float, default=2.0, help="Candles per second of the replay.")
-    parser.add_argument("--data", help="Folder of the real candle files (default: ../shared/data or $CRYPTOFLOW_SHARED_DATA).")
+    parser.add_argument(
+        "--data", help="Folder of the real candle files (default: ../shared/data or $CRYPTOFLOW_SHARED_DATA)."
+    )
     parser.add_argument(
         "--kafka-secure-only",
         action="store_true",

@@ -17,9 +17,7 @@ import pytest
 from cryptoflow.brokers import PaperBroker, StateFile, TradingConfig
 from cryptoflow.candles import Candle
 from cryptoflow.strategies import load_strategy
-from tests.auto_trade.test_parity import HISTORY, STRATEGIES, run_trader
-from tests.auto_trade.test_worker import _live_candles, _worker
-from tests.auto_trade.test_worker import exchange as exchange  # a fixture
+from tests.auto_trade._trading import HISTORY, STRATEGIES, live_candles, make_worker, run_trader
 from tests.exchange.conftest import make_exchange
 
 CANDLES = 16  # two round trips, then a position held over four candles: every kind of write
@@ -79,7 +77,7 @@ def _crashing_saves(monkeypatch: pytest.MonkeyPatch, points: _Points) -> None:
 
 def _run(market, folder: Path, candles: list[Candle], kafka: _Kafka, crash_ok: bool) -> None:
     async def main() -> None:
-        worker = _worker(market, folder, kafka.pending, PARAMS, flush=kafka.flush)
+        worker = make_worker(market, folder, kafka.pending, PARAMS, flush=kafka.flush)
         try:
             for candle in candles:
                 await worker._handle(candle, partition=0)
@@ -104,7 +102,7 @@ def test_a_crash_at_every_point_recovers_the_state_of_a_run_without_one(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    candles = _live_candles(shared_data, CANDLES)
+    candles = live_candles(shared_data, CANDLES)
     clean = _Points(None)
     _crashing_saves(monkeypatch, clean)
     reference = _Kafka(clean)
@@ -132,7 +130,7 @@ def test_a_crash_at_every_point_recovers_the_state_of_a_run_without_one(
 def test_state_of_an_older_version_in_two_files_still_loads(
     exchange, shared_data: Path, tmp_path: Path
 ) -> None:
-    candles = _live_candles(shared_data, 6)
+    candles = live_candles(shared_data, 6)
     first = _Kafka(_Points(None))
     _run(exchange, tmp_path / "new", candles[:4], first, crash_ok=False)
     state = _state(tmp_path / "new")

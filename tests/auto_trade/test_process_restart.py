@@ -14,7 +14,7 @@ from pathlib import Path
 
 from cryptoflow.brokers import client_order_id
 from cryptoflow.exchange import FakeExchange
-from tests.auto_trade.test_parity import HISTORY, LIVE, STRATEGIES
+from tests.auto_trade._trading import HISTORY, LIVE, STRATEGIES
 from tests.exchange.conftest import KEY, SECRET, make_exchange
 
 REPO = Path(__file__).resolve().parents[2]

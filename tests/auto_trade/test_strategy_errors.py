@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.auto_trade.test_parity import HISTORY, STRATEGIES
+from tests.auto_trade._trading import HISTORY, STRATEGIES
 from tests.exchange.conftest import KEY, SECRET, make_exchange
 
 REPO = Path(__file__).resolve().parents[2]
