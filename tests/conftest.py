@@ -1,6 +1,10 @@
 """Shared fixtures. Integration tests talk to the real local Kafka and Elasticsearch: a running stack is
 used as it is; otherwise the session starts one through the same code as `cryptoflow stack up` and stops
-it at the end."""
+it at the end.
+
+Every test using a fixture that needs the stack or a broker of its own (:data:`INTEGRATION_FIXTURES`) is
+marked ``integration`` here, so ``pytest -m "not integration and not slow"`` (the fast lane) never
+reaches for Kafka or Elasticsearch; modules that talk to them otherwise carry the mark themselves."""
 
 from __future__ import annotations
 
@@ -15,6 +19,14 @@ from cryptoflow.candles import shared_data_dir
 from cryptoflow.config import Settings, load_settings
 from cryptoflow.stack import KafkaService, LocalStack
 from cryptoflow.testing.services import free_port
+
+INTEGRATION_FIXTURES = frozenset({"local_stack", "own_kafka", "secure_kafka", "pipeline"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if INTEGRATION_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(scope="session")
