@@ -47,8 +47,8 @@ from cryptoflow.elastic import INDEX_KINDS, IndexRouter, index_alias, install_te
 from cryptoflow.events import Event, encode
 from cryptoflow.kafka import TOPIC_KINDS, EventProducer, client_config, ensure_topics, topic_name
 from cryptoflow.sink import Sink, SinkOptions
+from cryptoflow.testing.services import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT")
 
 

@@ -52,9 +52,8 @@ from cryptoflow.candles import shared_data_dir
 from cryptoflow.config import load_settings
 from cryptoflow.exchange import FakeExchange, ReplayMarket
 from cryptoflow.stack import KafkaService, LocalStack
-from cryptoflow.testing.services import cleanup
+from cryptoflow.testing.services import REPO, cleanup
 
-REPO = Path(__file__).resolve().parents[1]
 SYMBOLS = ("ETHUSDT", "BTCUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT")
 PAGES = ("/", "/api/market?symbol=ETHUSDT&interval=5m", "/api/realtime?symbol=ETHUSDT&interval=5m")
 

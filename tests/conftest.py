@@ -18,7 +18,7 @@ import pytest
 from cryptoflow.candles import shared_data_dir
 from cryptoflow.config import Settings, load_settings
 from cryptoflow.stack import KafkaService, LocalStack
-from cryptoflow.testing.services import free_port
+from cryptoflow.testing.services import cleanup, free_port, prefixed_settings
 
 INTEGRATION_FIXTURES = frozenset({"local_stack", "own_kafka", "secure_kafka", "pipeline"})
 
@@ -77,6 +77,14 @@ def new_name() -> Callable[[str], str]:
 def unique_name(new_name: Callable[[str], str]) -> str:
     """A name no other test uses (topics, indices, consumer groups)."""
     return new_name("test")
+
+
+@pytest.fixture
+def pipeline(local_stack: LocalStack, unique_name: str) -> Iterator[Settings]:
+    """Settings whose topics (``<unique>.*``) and indices (``<unique>-*``) belong to this test only."""
+    settings = prefixed_settings(unique_name)
+    yield settings
+    cleanup(settings)
 
 
 def _remove_created(settings: Settings, names: tuple[str, ...]) -> None:

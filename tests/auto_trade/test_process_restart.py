@@ -14,10 +14,10 @@ from pathlib import Path
 
 from cryptoflow.brokers import client_order_id
 from cryptoflow.exchange import FakeExchange
+from cryptoflow.testing.services import REPO
 from tests.auto_trade._trading import HISTORY, LIVE, STRATEGIES
 from tests.exchange.conftest import KEY, SECRET, make_exchange
 
-REPO = Path(__file__).resolve().parents[2]
 SYMBOL = "ETHUSDT"
 RUN_ID = "kill-restart"
 SPEED = 2.0  # candles per second: a position opens within seconds and lasts a few hundred ms at least

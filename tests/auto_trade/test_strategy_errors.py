@@ -11,10 +11,9 @@ import sys
 import time
 from pathlib import Path
 
+from cryptoflow.testing.services import REPO
 from tests.auto_trade._trading import HISTORY, STRATEGIES
 from tests.exchange.conftest import KEY, SECRET, make_exchange
-
-REPO = Path(__file__).resolve().parents[2]
 
 # BTCUSDT trades near 110,000 and ETHUSDT near 4,000 in the shared files: the rule answers "no" (a string,
 # true for bool()) for BTCUSDT only, and the basic strategy's booleans for ETHUSDT.

@@ -25,9 +25,23 @@ from cryptoflow.testing.events import candle_events
 from cryptoflow.testing.services import cleanup, es_count, es_docs, free_port, read_topic, wait_until
 from tests.auto_trade._chain import group_ready
 from tests.exchange.conftest import make_exchange
-from tests.kafka.conftest import secure_env
 
 pytestmark = pytest.mark.integration
+
+
+def secure_env(broker: KafkaService, prefix: str, **extra: str) -> dict[str, str]:
+    """The environment of a ``cryptoflow`` process that reaches ``broker`` from settings alone (its
+    SASL_SSL listener), with the test's topic and index prefixes."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("CRYPTOFLOW_KAFKA__")}
+    return {
+        **inherited,
+        **broker.client_environment(),
+        "CRYPTOFLOW_KAFKA__TOPIC_PREFIX": prefix,
+        "CRYPTOFLOW_ELASTICSEARCH__INDEX_PREFIX": prefix,
+        "PYTHONUNBUFFERED": "1",
+        **extra,
+    }
+
 
 CRYPTOFLOW = Path(sys.executable).with_name("cryptoflow")
 SETTING = "CRYPTOFLOW_KAFKA__"

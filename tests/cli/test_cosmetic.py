@@ -15,8 +15,8 @@ import typer
 
 from cryptoflow.candles import sample_path
 from cryptoflow.cli import app
+from cryptoflow.testing.services import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 ETH_1H = sample_path("1h")
 
 
