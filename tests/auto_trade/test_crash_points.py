@@ -20,6 +20,8 @@ from cryptoflow.strategies import load_strategy
 from tests.auto_trade._trading import HISTORY, STRATEGIES, live_candles, make_worker, run_trader
 from tests.exchange.conftest import make_exchange
 
+pytestmark = pytest.mark.slow  # replays candles through the fake exchange in real time, once per crash point
+
 CANDLES = 16  # two round trips, then a position held over four candles: every kind of write
 PARAMS = STRATEGIES["trail_hold"]
 

@@ -13,6 +13,8 @@ from cryptoflow.strategies import load_strategy
 from tests.auto_trade._trading import HISTORY, LIVE, STRATEGIES, SYMBOLS, backtest_trades, run_trader
 from tests.exchange.conftest import make_exchange
 
+pytestmark = pytest.mark.slow  # replays candles through the fake exchange in real time
+
 
 @pytest.mark.parametrize("name", sorted(STRATEGIES))
 def test_paper_trades_equal_backtest_trades(shared_data: Path, tmp_path: Path, name: str) -> None:

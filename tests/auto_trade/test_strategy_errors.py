@@ -20,6 +20,8 @@ from tests.exchange.conftest import KEY, SECRET, make_exchange
 PICKY = """
 from cryptoflow.strategies import BasicStrategy
 
+pytestmark = pytest.mark.slow  # runs a trading process against a real-time replay
+
 
 class Picky(BasicStrategy):
     name = "picky"

@@ -14,6 +14,8 @@ from cryptoflow.strategies import load_strategy
 from tests.auto_trade._trading import HISTORY, LIVE, STRATEGIES, SYMBOLS, backtest_trades, run_trader
 from tests.exchange.conftest import KEY, SECRET, make_exchange
 
+pytestmark = pytest.mark.slow  # replays candles through the fake exchange in real time
+
 CONFIG = TradingConfig(cash=10_000, fee_rate=0.0004, fraction=0.5, leverage=2, margin_type="ISOLATED")
 
 

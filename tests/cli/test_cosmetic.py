@@ -17,6 +17,8 @@ from cryptoflow.candles import sample_path
 from cryptoflow.cli import app
 from cryptoflow.testing.services import REPO
 
+pytestmark = pytest.mark.slow  # one console-script process per case
+
 ETH_1H = sample_path("1h")
 
 

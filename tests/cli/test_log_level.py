@@ -14,6 +14,8 @@ import pytest
 from cryptoflow.exchange import FakeExchange
 from tests.exchange.conftest import make_exchange
 
+pytestmark = pytest.mark.slow  # one console-script process per case
+
 CONSOLE_SCRIPT = Path(sys.executable).with_name("cryptoflow")
 INFO_LINE = " INFO cryptoflow.candles.download: downloaded "
 DEBUG_LINE = " DEBUG urllib3.connectionpool: Starting new HTTP connection"

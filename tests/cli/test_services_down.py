@@ -20,6 +20,8 @@ from cryptoflow.elastic import index_alias, make_client
 from cryptoflow.stack import LocalStack
 from cryptoflow.testing.services import cleanup, free_port, prefixed_settings, wait_until
 
+pytestmark = pytest.mark.slow  # waits out backoff steps and bounded waits
+
 CRYPTOFLOW = str(Path(sys.executable).with_name("cryptoflow"))  # the console script pip installed
 SECRET = "hunter2xyz"
 STOP_S = 20  # a hang guard: before, these waited 30 s in librdkafka or never ended
