@@ -11,16 +11,18 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from cryptoflow.testing.services import REPO
 from tests.auto_trade._trading import HISTORY, STRATEGIES
 from tests.exchange.conftest import KEY, SECRET, make_exchange
+
+pytestmark = pytest.mark.slow  # runs a trading process against a real-time replay
 
 # BTCUSDT trades near 110,000 and ETHUSDT near 4,000 in the shared files: the rule answers "no" (a string,
 # true for bool()) for BTCUSDT only, and the basic strategy's booleans for ETHUSDT.
 PICKY = """
 from cryptoflow.strategies import BasicStrategy
-
-pytestmark = pytest.mark.slow  # runs a trading process against a real-time replay
 
 
 class Picky(BasicStrategy):
