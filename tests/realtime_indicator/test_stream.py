@@ -17,6 +17,17 @@ from tests.exchange.conftest import make_exchange
 HISTORY, LIVE = 200, 20
 
 
+def until_the_end(exchange, run_id: str) -> RealtimeOptions:
+    """Stream ETHUSDT and BTCUSDT 5m from ``exchange`` until its last candle closed."""
+    return RealtimeOptions(
+        symbols=["ETHUSDT", "BTCUSDT"],
+        interval="5m",
+        run_id=run_id,
+        source=SourceOptions(warmup_candles=HISTORY),
+        until_open_time=int(exchange.market.grid[-1]),
+    )
+
+
 def run(exchange, options: RealtimeOptions, events: list | None = None, **hooks) -> list:
     events = [] if events is None else events
 
@@ -44,13 +55,7 @@ def run(exchange, options: RealtimeOptions, events: list | None = None, **hooks)
 
 def test_indicator_events_per_update_and_candle_events_per_close(shared_data: Path) -> None:
     exchange = make_exchange(shared_data, history=HISTORY, limit=LIVE)
-    options = RealtimeOptions(
-        symbols=["ETHUSDT", "BTCUSDT"],
-        interval="5m",
-        run_id="rt-test",
-        source=SourceOptions(warmup_candles=HISTORY),
-        until_open_time=int(exchange.market.grid[-1]),
-    )
+    options = until_the_end(exchange, "rt-test")
     try:
         events = run(exchange, options)
     finally:
@@ -79,13 +84,7 @@ def test_indicator_events_per_update_and_candle_events_per_close(shared_data: Pa
 
 def test_on_received_sees_each_kline_before_the_events_it_leads_to(shared_data: Path) -> None:
     exchange = make_exchange(shared_data, history=HISTORY, limit=3)
-    options = RealtimeOptions(
-        symbols=["ETHUSDT", "BTCUSDT"],
-        interval="5m",
-        run_id="rt-hooks",
-        source=SourceOptions(warmup_candles=HISTORY),
-        until_open_time=int(exchange.market.grid[-1]),
-    )
+    options = until_the_end(exchange, "rt-hooks")
     events: list = []
     received: list = []  # (kline event, events emitted before it was seen)
     handled: list[int] = []  # events emitted when on_event saw it
