@@ -1,7 +1,7 @@
 """One symbol's trading loop: closed candle -> streaming indicators -> strategy -> engine rules -> broker.
 
 The rules are the backtester's ``close`` fill model, through the same compiled function
-(:func:`backtesting.exit_on_close`): with a position open only exits are checked (stop-loss,
+(:func:`cryptoflow.strategies.exit_on_close`): with a position open only exits are checked (stop-loss,
 take-profit, trailing stop, exit signal, holding limit, in that order), flat only entries; everything
 fills at the candle's close.
 """
@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from backtesting import REASONS, exit_on_close
 from cryptoflow.brokers import Broker, ClosedTrade, Position, StateFile, client_order_id
 from cryptoflow.candles import Candle
 from cryptoflow.errors import CryptoflowError, ExchangeRejection, RestrictedLocation, TemporaryError
@@ -28,7 +27,7 @@ from cryptoflow.events import (
 )
 from cryptoflow.indicators import StreamingIndicators
 from cryptoflow.marketdata import candle_event
-from cryptoflow.strategies import Strategy, StrategyError
+from cryptoflow.strategies import REASONS, Strategy, StrategyError, exit_on_close
 
 __all__ = ["SymbolTrader", "engine_record", "log_resumed"]
 

@@ -27,9 +27,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from backtesting._rules import REASONS, exit_on_close
+from cryptoflow.strategies import exit_on_close
 
-__all__ = ["REASONS", "simulate"]
+__all__ = ["simulate"]
 
 _STOP, _TAKE, _SIGNAL, _END, _TRAIL, _HOLD = 0, 1, 2, 3, 4, 5
 

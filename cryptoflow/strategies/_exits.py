@@ -1,8 +1,9 @@
-"""Position rules shared by the backtester's ``close`` fill model and live trading (``auto_trade``).
+"""Exit rules shared by the backtester's ``close`` fill model and live trading (``auto_trade``).
 
-One compiled function decides, on a closed candle, whether an open position exits and why; the kernel
-calls it for every candle of a backtest and live trading for every candle as it closes, so the two
-cannot drift apart.
+One compiled function decides, on a closed candle, whether an open position exits and why; the
+backtester's kernel calls it for every candle of a backtest and live trading for every candle as it
+closes, so the two cannot drift apart. It lives with the strategies, which both sides import, so
+neither application imports the other.
 """
 
 from __future__ import annotations
