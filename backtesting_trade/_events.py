@@ -17,18 +17,18 @@ from backtesting import BacktestResult, SymbolResult
 from cryptoflow.candles import BINANCE_INTERVALS, interval_ms
 from cryptoflow.errors import DataError
 from cryptoflow.events import (
+    INDICATOR_NAMES,
     CandleEvent,
     CandlePayload,
     Event,
     IndicatorValues,
+    Source,
     TradeEvent,
     TradePayload,
 )
-from cryptoflow.indicators import INDICATOR_COLUMNS
 
 __all__ = ["backtest_events", "count_events", "default_run_id", "result_interval"]
 
-Source = str
 _UNSAFE = re.compile(r"[^A-Za-z0-9._:\-]+")
 
 
@@ -128,9 +128,7 @@ def _candle_events(
         )
         if name in candles
     }  # fmt: skip
-    values = {
-        name: indicators[name].to_numpy(dtype=float) for name in INDICATOR_COLUMNS if name in indicators
-    }
+    values = {name: indicators[name].to_numpy(dtype=float) for name in INDICATOR_NAMES if name in indicators}
     for i in range(len(candles)):
         optional = {
             name: _opt(columns[name][i])
@@ -146,7 +144,7 @@ def _candle_events(
             close=float(columns["close"][i]),
             volume=float(columns["volume"][i]) if "volume" in columns else 0.0,
             trades=None if trades is None else int(trades),
-            indicators=IndicatorValues(**{name: _opt(array[i]) for name, array in values.items()}),
+            indicators=IndicatorValues.of({name: array[i] for name, array in values.items()}),
             **optional,
         )
         event = CandleEvent.create(
@@ -183,36 +181,29 @@ def _trade_events(
         entry_ms, exit_ms = _ms(row.entry_time), _ms(row.exit_time)
         quantity, entry_price = float(row.quantity), float(row.entry_price)
         notional = quantity * entry_price
-        common = {
+        entry = {
             "side": row.side,
             "quantity": quantity,
             "entry_time_ms": entry_ms,
             "entry_price": entry_price,
         }
-        leg(TradePayload(leg="open", price=entry_price, fees=notional * fee_rate, **common), 2 * k)
-        leg(
-            TradePayload(
-                leg="close",
-                price=float(row.exit_price),
-                exit_time_ms=exit_ms,
-                exit_price=float(row.exit_price),
-                exit_reason=str(row.exit_reason),
-                fees=float(row.fees),
-                pnl=float(row.pnl),
-                pnl_pct=float(row.pnl) / notional * 100.0 if notional else None,
-                **common,
-            ),
-            2 * k + 1,
+        leg(TradePayload.open_leg(fees=notional * fee_rate, **entry), 2 * k)
+        closed = TradePayload.close_leg(
+            exit_time_ms=exit_ms,
+            exit_price=float(row.exit_price),
+            exit_reason=str(row.exit_reason),
+            fees=float(row.fees),
+            pnl=float(row.pnl),
+            **entry,
         )
+        leg(closed, 2 * k + 1)
     position = symbol_result.open_position
     if position is not None:
         entry_ms = _ms(pd.Timestamp(position["entry_time"], tz="UTC"))
         quantity, entry_price = float(position["quantity"]), float(position["entry_price"])
-        payload = TradePayload(
-            leg="open",
+        payload = TradePayload.open_leg(
             side=position["side"],
             quantity=quantity,
-            price=entry_price,
             entry_time_ms=entry_ms,
             entry_price=entry_price,
             fees=quantity * entry_price * fee_rate,

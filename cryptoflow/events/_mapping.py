@@ -14,16 +14,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from cryptoflow.events._codec import EVENT_KINDS
-from cryptoflow.events._models import CandleEvent, IndicatorEvent, SignalEvent, TradeEvent
+from cryptoflow.events._models import Event
+from cryptoflow.events._vocabulary import EVENT_TOPICS
 
 __all__ = ["index_mappings", "model_mapping"]
 
+# the members of the Event union, each by its schema name
 _MODELS: dict[str, type[BaseModel]] = {
-    "candle": CandleEvent,
-    "indicator": IndicatorEvent,
-    "signal": SignalEvent,
-    "trade": TradeEvent,
+    model.model_fields["schema_name"].default: model for model in typing.get_args(typing.get_args(Event)[0])
 }
 
 
@@ -83,4 +81,4 @@ def index_mappings() -> dict[str, dict[str, Any]]:
             out["properties"][key] = strict(value) if "properties" in value else value
         return out
 
-    return {EVENT_KINDS[name]: strict(model_mapping(model)) for name, model in _MODELS.items()}
+    return {EVENT_TOPICS[name]: strict(model_mapping(model)) for name, model in _MODELS.items()}

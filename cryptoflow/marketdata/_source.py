@@ -22,6 +22,7 @@ from typing import Any, Literal
 from binance.ws.reconnecting_websocket import ReconnectingWebsocket
 
 from cryptoflow.candles import Candle, interval_ms
+from cryptoflow.config import Market
 from cryptoflow.errors import ConfigurationError, RestrictedLocation, TemporaryError
 from cryptoflow.marketdata._urls import (
     BinanceEndpoints,
@@ -104,7 +105,7 @@ class KlineSource:
         symbols: Sequence[str],
         interval: str,
         *,
-        market: Literal["spot", "futures"] = "futures",
+        market: Market = "futures",
         endpoints: BinanceEndpoints | None = None,
         options: SourceOptions | None = None,
     ) -> None:
