@@ -14,7 +14,12 @@ def indicator_values(values: dict[str, float | int]) -> IndicatorValues:
 
 
 def candle_event(
-    candle: Candle, values: dict[str, float | int], *, source: Source, run_id: str, strategy: str | None = None
+    candle: Candle,
+    values: dict[str, float | int],
+    *,
+    source: Source,
+    run_id: str,
+    strategy: str | None = None,
 ) -> CandleEvent:
     """The ``candle`` event of a closed candle and its indicators (``source``: live, paper, testnet...)."""
     return CandleEvent.of_candle(candle, values, source=source, run_id=run_id, strategy=strategy)
