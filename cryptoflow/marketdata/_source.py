@@ -36,7 +36,7 @@ __all__ = ["KlineEvent", "KlineSource", "SourceOptions"]
 log = logging.getLogger(__name__)
 
 MAX_STREAMS_PER_CONNECTION = 200
-EventKind = Literal["warmup", "backfill", "live"]
+KlineKind = Literal["warmup", "backfill", "live"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +51,7 @@ class KlineEvent:
     """
 
     candle: Candle
-    kind: EventKind
+    kind: KlineKind
     received_ns: int
     event_time: int = 0
 
@@ -146,7 +146,7 @@ class KlineSource:
         fetch = self._client.futures_klines if self.market == "futures" else self._client.get_klines
         return await fetch(symbol=symbol, interval=self.interval, **params)
 
-    async def _history(self, symbol: str, before: int) -> tuple[EventKind, list[Candle]]:
+    async def _history(self, symbol: str, before: int) -> tuple[KlineKind, list[Candle]]:
         """Closed candles of ``symbol`` opening before ``before``: the warm-up (first time) or every
         candle after the last one delivered (after a reconnect or a gap)."""
         last = self.last_closed[symbol]

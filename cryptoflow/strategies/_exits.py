@@ -13,7 +13,8 @@ from numba import njit
 __all__ = ["REASONS", "exit_on_close"]
 
 REASONS = ("stop_loss", "take_profit", "signal", "end", "trailing_stop", "max_holding")
-STOP, TAKE, SIGNAL, END, TRAIL, HOLD = 0, 1, 2, 3, 4, 5
+"""Why a position exits, by code: the exit rules and the backtester's kernel return an index into this."""
+STOP, TAKE, SIGNAL, END, TRAIL, HOLD = range(len(REASONS))
 
 
 @njit(cache=True, nogil=True)
