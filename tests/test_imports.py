@@ -11,6 +11,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 APPLICATIONS = ("auto_trade", "backtesting", "backtesting_trade", "realtime_indicator")
+# the packages whose modules keep to other packages' public names (``cryptoflow`` and ``benchmarks``
+# join once the CLI and the benchmarks no longer reach into private modules)
+PUBLIC_ONLY = APPLICATIONS
 
 
 def module_name(path: Path) -> str:
@@ -50,13 +53,13 @@ def reaches_in(importer: str, name: str) -> bool:
     return owner is not None and importer != owner and not importer.startswith(owner + ".")
 
 
-def application_imports(application: str) -> list[tuple[str, str, str]]:
-    """``(file:line, importing module, imported module)`` of every import in ``application``."""
+def package_imports(package: str) -> list[tuple[str, str, str]]:
+    """``(file:line, importing module, imported module)`` of every import in ``package``."""
     found = []
-    for path in sorted((ROOT / application).rglob("*.py")):
+    for path in sorted((ROOT / package).rglob("*.py")):
         importer = module_name(path)
-        package = importer if path.name == "__init__.py" else importer.rpartition(".")[0]
-        for line, name in imports_of(path.read_text(encoding="utf-8"), package):
+        own = importer if path.name == "__init__.py" else importer.rpartition(".")[0]
+        for line, name in imports_of(path.read_text(encoding="utf-8"), own):
             found.append((f"{path.relative_to(ROOT)}:{line}", importer, name))
     return found
 
@@ -66,17 +69,17 @@ def test_no_application_package_imports_another(application: str) -> None:
     others = set(APPLICATIONS) - {application}
     offending = [
         f"{where} imports {name}"
-        for where, _, name in application_imports(application)
+        for where, _, name in package_imports(application)
         if name.split(".")[0] in others
     ]
     assert not offending, "\n".join(offending)
 
 
-@pytest.mark.parametrize("application", APPLICATIONS)
-def test_no_application_module_imports_another_packages_private_module(application: str) -> None:
+@pytest.mark.parametrize("package", PUBLIC_ONLY)
+def test_no_module_imports_another_packages_private_module(package: str) -> None:
     offending = [
         f"{where} imports {name}"
-        for where, importer, name in application_imports(application)
+        for where, importer, name in package_imports(package)
         if reaches_in(importer, name)
     ]
     assert not offending, "\n".join(offending)
