@@ -176,13 +176,13 @@ def _start_live(children: _Children, exchange_port: int, speed: float, out_dir: 
 
 def _live_summary(config: Settings) -> str:
     """What the live chain has put into Elasticsearch so far."""
-    from cryptoflow.elastic import INDEX_KINDS, make_client
+    from cryptoflow.elastic import make_client
 
     client = make_client(config.elasticsearch)
     prefix = config.elasticsearch.index_prefix
     query = {"term": {"run_id": LIVE_RUN_ID}}
     counts = {}
-    for kind in INDEX_KINDS:
+    for kind in ("candles", "indicators", "signals", "trades"):
         try:
             counts[kind] = client.count(index=f"{prefix}-{kind}", query=query)["count"]
         except Exception:  # the index appears with the sink's first batch of that kind

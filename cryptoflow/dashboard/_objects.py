@@ -17,12 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cryptoflow.elastic import INDEX_KINDS
-
 __all__ = ["DATA_VIEW_IDS", "DEFAULT_PREFIX", "build_objects", "to_ndjson", "with_index_prefix"]
 
 DEFAULT_PREFIX = "cryptoflow"
-DATA_VIEW_IDS = {kind: f"cryptoflow-dv-{kind}" for kind in INDEX_KINDS}
+KINDS = ("candles", "indicators", "signals", "trades")
+DATA_VIEW_IDS = {kind: f"cryptoflow-dv-{kind}" for kind in KINDS}
 """Stable ids of the data views, by index kind."""
 
 _CORE_VERSION = "8.9.0"
@@ -772,7 +771,7 @@ def build_objects() -> list[dict[str, Any]]:
             5000,
         ),
     ]
-    return [*(_data_view(kind) for kind in INDEX_KINDS), *market, *trading, *realtime, search, *dashboards]
+    return [*(_data_view(kind) for kind in KINDS), *market, *trading, *realtime, search, *dashboards]
 
 
 def to_ndjson(objects: list[dict[str, Any]]) -> str:

@@ -17,7 +17,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 
 from cryptoflow.config import KafkaSettings
 from cryptoflow.errors import TemporaryError
-from cryptoflow.kafka import DLQ_KIND, client_config, topic_name
+from cryptoflow.kafka import client_config, topic_name
 
 __all__ = ["DLQ_HEADER_PREFIX", "DeadLetter", "dead_letter", "read_dead_letters"]
 
@@ -109,7 +109,7 @@ def read_dead_letters(settings: KafkaSettings, timeout_s: float = 60.0) -> list[
             "enable.partition.eof": True,
         }
     )
-    topic = topic_name(settings, DLQ_KIND)
+    topic = topic_name(settings, "dlq")
     letters: dict[str, DeadLetter] = {}
     deadline = time.monotonic() + timeout_s
     try:
