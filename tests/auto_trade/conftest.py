@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.auto_trade._trading import HISTORY
+from tests._trading import HISTORY
 from tests.exchange.conftest import make_exchange
 
 

@@ -21,8 +21,8 @@ from cryptoflow.events import decode
 from cryptoflow.stack import LocalStack
 from cryptoflow.strategies import load_strategy
 from cryptoflow.testing.services import cleanup, es_docs, prefix_env, prefixed_settings, read_topic
+from tests._trading import STRATEGIES
 from tests.auto_trade._chain import Processes, activated, backtest_trades, closed_trades, group_ready
-from tests.auto_trade._trading import STRATEGIES
 from tests.exchange.conftest import make_exchange
 
 pytestmark = pytest.mark.integration

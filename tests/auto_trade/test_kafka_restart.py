@@ -23,8 +23,8 @@ from cryptoflow.stack import KafkaService, LocalStack
 from cryptoflow.strategies import load_strategy
 from cryptoflow.testing.events import candle_events
 from cryptoflow.testing.services import cleanup, es_count, es_docs, prefix_env
+from tests._trading import STRATEGIES
 from tests.auto_trade._chain import Processes, backtest_trades, closed_trades, group_ready
-from tests.auto_trade._trading import STRATEGIES
 from tests.exchange.conftest import make_exchange
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,7 @@ import pytest
 
 from cryptoflow.brokers import PaperBroker, TradingConfig
 from cryptoflow.strategies import load_strategy
-from tests.auto_trade._trading import HISTORY, LIVE, STRATEGIES, SYMBOLS, backtest_trades, run_trader
+from tests._trading import HISTORY, LIVE, STRATEGIES, SYMBOLS, backtest_trades, run_trader
 from tests.exchange.conftest import make_exchange
 
 pytestmark = pytest.mark.slow  # replays candles through the fake exchange in real time

@@ -17,7 +17,7 @@ import pytest
 from cryptoflow.brokers import client_order_id
 from cryptoflow.exchange import FakeExchange
 from cryptoflow.testing.services import REPO
-from tests.auto_trade._trading import HISTORY, LIVE, STRATEGIES
+from tests._trading import HISTORY, LIVE, STRATEGIES
 from tests.exchange.conftest import KEY, SECRET, make_exchange
 
 pytestmark = pytest.mark.slow  # kills and restarts a trading process

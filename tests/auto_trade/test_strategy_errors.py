@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from cryptoflow.testing.services import REPO
-from tests.auto_trade._trading import HISTORY, STRATEGIES
+from tests._trading import HISTORY, STRATEGIES
 from tests.exchange.conftest import KEY, SECRET, make_exchange
 
 pytestmark = pytest.mark.slow  # runs a trading process against a real-time replay

@@ -15,7 +15,7 @@ from cryptoflow.brokers import Position
 from cryptoflow.events import CandleEvent, TradeEvent
 from cryptoflow.indicators import compute
 from cryptoflow.strategies import load_strategy
-from tests.auto_trade._trading import HISTORY, eth_candles, live_candles, make_worker
+from tests._trading import HISTORY, eth_candles, live_candles, make_worker
 
 
 def _decided(events: list) -> list[int]:

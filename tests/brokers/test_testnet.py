@@ -11,7 +11,7 @@ from cryptoflow.brokers import BinanceFuturesBroker, TradingConfig, client_order
 from cryptoflow.errors import ConfigurationError
 from cryptoflow.marketdata import BinanceEndpoints
 from cryptoflow.strategies import load_strategy
-from tests.auto_trade._trading import HISTORY, LIVE, STRATEGIES, SYMBOLS, backtest_trades, run_trader
+from tests._trading import HISTORY, LIVE, STRATEGIES, SYMBOLS, backtest_trades, run_trader
 from tests.exchange.conftest import KEY, SECRET, make_exchange
 
 pytestmark = pytest.mark.slow  # replays candles through the fake exchange in real time
