@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from tests.auto_trade.test_parity import HISTORY, STRATEGIES
-from tests.exchange.conftest import KEY, SECRET, make_exchange
+from tests.testing.fake_binance.conftest import KEY, SECRET, make_exchange
 
 REPO = Path(__file__).resolve().parents[2]
 
