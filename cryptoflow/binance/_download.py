@@ -8,13 +8,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from binance.exceptions import BinanceAPIException, BinanceRequestException
 from requests import RequestException
 
 from cryptoflow.binance._http import BinanceEndpoints, binance_client, is_restricted_location
 from cryptoflow.candles import BINANCE_KLINE_FIELDS, interval_ms, load_candles
+from cryptoflow.config import Market
 from cryptoflow.errors import DataError, ExchangeRejection, RestrictedLocation, TemporaryError
 from cryptoflow.retry import Backoff, retry
 
@@ -22,7 +23,6 @@ __all__ = ["DOWNLOAD_COLUMNS", "DownloadResult", "download_candles"]
 
 log = logging.getLogger(__name__)
 
-Market = Literal["spot", "futures"]
 #: Columns of the files ``download_candles`` writes (Binance's kline fields, minus ``ignore``).
 DOWNLOAD_COLUMNS = BINANCE_KLINE_FIELDS[:-1]
 _RETRY_STATUS = {418, 429, 500, 502, 503, 504}

@@ -22,6 +22,7 @@ from binance.ws.reconnecting_websocket import ReconnectingWebsocket
 
 from cryptoflow.binance._http import BinanceEndpoints, binance_classes, connect, is_restricted_location
 from cryptoflow.candles import Candle, interval_ms
+from cryptoflow.config import Market
 from cryptoflow.errors import ConfigurationError, RestrictedLocation, TemporaryError
 from cryptoflow.retry import Backoff
 
@@ -30,7 +31,7 @@ __all__ = ["KlineEvent", "KlineSource", "SourceOptions", "fetch_warmup"]
 log = logging.getLogger(__name__)
 
 MAX_STREAMS_PER_CONNECTION = 200
-EventKind = Literal["warmup", "backfill", "live"]
+KlineKind = Literal["warmup", "backfill", "live"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +46,7 @@ class KlineEvent:
     """
 
     candle: Candle
-    kind: EventKind
+    kind: KlineKind
     received_ns: int
     event_time: int = 0
 
@@ -74,7 +75,7 @@ class SourceOptions:
 
 
 async def fetch_warmup(
-    client: Any, symbol: str, interval: str, before: int, count: int, market: str = "futures"
+    client: Any, symbol: str, interval: str, before: int, count: int, market: Market = "futures"
 ) -> list[Candle]:
     """The REST warm-up: the last ``count`` (at most 1000) closed ``symbol`` candles opening before
     ``before`` (epoch ms), oldest first, through an ``AsyncClient`` (see :func:`connect`); none when
@@ -113,7 +114,7 @@ class KlineSource:
         symbols: Sequence[str],
         interval: str,
         *,
-        market: Literal["spot", "futures"] = "futures",
+        market: Market = "futures",
         endpoints: BinanceEndpoints | None = None,
         options: SourceOptions | None = None,
     ) -> None:
@@ -153,7 +154,7 @@ class KlineSource:
         fetch = self._client.futures_klines if self.market == "futures" else self._client.get_klines
         return await fetch(symbol=symbol, interval=self.interval, **params)
 
-    async def _history(self, symbol: str, before: int) -> tuple[EventKind, list[Candle]]:
+    async def _history(self, symbol: str, before: int) -> tuple[KlineKind, list[Candle]]:
         """Closed candles of ``symbol`` opening before ``before``: the warm-up (first time) or every
         candle after the last one delivered (after a reconnect or a gap)."""
         last = self.last_closed[symbol]
