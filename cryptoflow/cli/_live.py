@@ -200,7 +200,7 @@ def trade(
     from auto_trade import AutoTrade, AutoTradeOptions, CandleTopicWorker, WorkerOptions
     from cryptoflow.brokers import BinanceFuturesBroker, PaperBroker, TradingConfig
     from cryptoflow.candles import interval_ms
-    from cryptoflow.cli._backtest import _params
+    from cryptoflow.cli._backtest import params as _params
     from cryptoflow.cli._common import settings
     from cryptoflow.strategies import load_strategy
 
