@@ -162,16 +162,18 @@ class Supervisor:
         _end_groups(running, timeout_s)
         return {name: process.wait() for name, process in chosen.items()}
 
-    def kill(self, name: str) -> int:
-        """SIGKILL the child ``name`` (no chance to clean up) and return its exit code."""
-        process = self.processes[name]
-        self._ended.add(name)
-        if process.poll() is None:
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        return process.wait(timeout=30)
+    def kill(self, *names: str) -> dict[str, int]:
+        """SIGKILL the named children (all when none is named): no chance to clean up. Returns their exit
+        codes."""
+        chosen = {name: p for name, p in self.processes.items() if not names or name in names}
+        self._ended.update(chosen)
+        for process in chosen.values():
+            if process.poll() is None:
+                try:
+                    os.killpg(process.pid, signal.SIGKILL)
+                except ProcessLookupError:  # it exited meanwhile
+                    pass
+        return {name: process.wait() for name, process in chosen.items()}
 
     def log(self, name: str) -> str:
         """What the child ``name`` has written so far."""
