@@ -118,8 +118,6 @@ _START = Annotated[str | None, typer.Option("--start", help="First candle open t
 _END = Annotated[
     str | None, typer.Option("--end", help="Last candle open time, inclusive; a bare date = whole day.")
 ]
-_CASH = Annotated[float, typer.Option("--cash", help="Starting equity in quote currency.")]
-_FEE = Annotated[float, typer.Option("--fee-pct", help="Taker fee per side, percent of notional.")]
 _ON_GAP = Annotated[OnGap, typer.Option("--on-gap", help="Gaps in the candle grid: warn, fail or fill.")]
 _OUT = "Write {} here."
 
@@ -137,8 +135,10 @@ def _request(
     fill: _FILL = Fill.intrabar,
     start: _START = None,
     end: _END = None,
-    cash: _CASH = 10_000.0,
-    fee_pct: _FEE = 0.04,
+    cash: Annotated[float, typer.Option("--cash", help="Starting equity in quote currency.")] = 10_000.0,
+    fee_pct: Annotated[
+        float, typer.Option("--fee-pct", help="Taker fee per side, percent of notional.")
+    ] = 0.04,
     slippage_pct: Annotated[
         float, typer.Option("--slippage-pct", help="Adverse move per fill, percent.")
     ] = 0.0,
@@ -157,12 +157,13 @@ def _request(
         bool, typer.Option("--dedupe", help="Drop duplicate candles instead of refusing the file.")
     ] = False,
 ) -> BacktestRequest:
-    """The options of a backtest, as the request they describe."""
+    """The options of a backtest, as the request they describe (``data`` and ``symbol`` may be declared
+    by the command as one file and one symbol)."""
     from backtesting import BacktestRequest
 
     return BacktestRequest(
-        data=tuple(data),
-        symbols=tuple(symbol or ()),
+        data=tuple(data) if isinstance(data, list) else (data,),
+        symbols=tuple(symbol) if isinstance(symbol, list) else ((symbol,) if symbol else ()),
         interval=interval,
         strategy=strategy,
         params=params(param),
@@ -181,28 +182,38 @@ def _request(
     )
 
 
-def backtest_options(command: Callable[..., None]) -> Callable[..., None]:
-    """Give a command the options of a backtest (``--data``, ``--strategy``, ``--fee-pct`` ...): typer
-    sees them before the command's own, and the command receives them as its first argument, the checked
-    :class:`~backtesting.BacktestRequest`. ``backtest`` and ``replay`` take exactly the same ones."""
-    shared = inspect.signature(_request).parameters
-    # the request's type is imported lazily (it loads pandas); typer needs only the options' types
-    lazy = {"BacktestRequest": Any}
-    hints = {
-        **get_type_hints(_request, localns=lazy, include_extras=True),
-        **get_type_hints(command, localns=lazy, include_extras=True),
-    }
-    own = list(inspect.signature(command).parameters.values())[1:]  # after the request
+def backtest_options(*, omit: tuple[str, ...] = ()) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Give a command the options of a backtest (``--data``, ``--strategy``, ``--fee-pct`` ...) but those
+    in ``omit`` (left at their defaults): typer sees them before the command's own options, and the command
+    receives them as its first argument, the checked :class:`~backtesting.BacktestRequest`. A command that
+    declares an option of the same name (another default, one ``--data`` file) replaces it in place.
+    ``backtest`` and ``replay`` take exactly the same options."""
 
-    @functools.wraps(command)
-    def parsed(**options: Any) -> None:
-        request = _request(**{name: options.pop(name) for name in shared})
-        command(request, **options)
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        # the request's type is imported lazily (it loads pandas); typer needs only the options' types
+        lazy = {"BacktestRequest": Any}
+        hints = {
+            **get_type_hints(_request, localns=lazy, include_extras=True),
+            **get_type_hints(command, localns=lazy, include_extras=True),
+        }
+        declared = list(inspect.signature(command).parameters)[1:]  # after the request
+        own = dict(list(inspect.signature(command).parameters.items())[1:])
+        shared = [name for name in inspect.signature(_request).parameters if name not in omit]
+        parameters = [
+            own.pop(name, None) or inspect.signature(_request).parameters[name] for name in shared
+        ] + list(own.values())
 
-    parameters = [p.replace(annotation=hints[p.name]) for p in [*shared.values(), *own]]
-    parsed.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
-    parsed.__annotations__ = {p.name: p.annotation for p in parameters}
-    return parsed
+        @functools.wraps(command)
+        def parsed(**options: Any) -> None:
+            request = _request(**{name: options[name] for name in shared})
+            command(request, **{name: options[name] for name in declared})
+
+        parameters = [p.replace(annotation=hints[p.name]) for p in parameters]
+        parsed.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+        parsed.__annotations__ = {p.name: p.annotation for p in parameters}
+        return parsed
+
+    return decorate
 
 
 def check_inputs(request: BacktestRequest) -> None:
@@ -226,7 +237,7 @@ def _outputs(data: tuple[Path, ...], **options: Path | None) -> None:
         output_file(path, option, inputs=data)
 
 
-@backtest_options
+@backtest_options()
 def backtest(
     request: BacktestRequest,
     report: Annotated[Path | None, typer.Option("--report", help=_OUT.format("an HTML report"))] = None,
@@ -276,17 +287,12 @@ def backtest(
             console.print(f"wrote {path}", highlight=False)
 
 
+@backtest_options(omit=("slippage_pct", "fraction", "leverage", "close_at_end", "param", "dedupe"))
 def optimize(
+    request: BacktestRequest,
     data: Annotated[Path, typer.Option("--data", "-d", help="Candle file (CSV or Parquet).")],
     symbol: Annotated[str | None, typer.Option("--symbol", "-s", help="Symbol (default: inferred).")] = None,
-    interval: _INTERVAL = None,
     strategy: Annotated[str, typer.Option("--strategy", help=_STRATEGY_HELP)] = "ensemble",
-    preset: _PRESET = None,
-    fill: _FILL = Fill.intrabar,
-    start: _START = None,
-    end: _END = None,
-    cash: _CASH = 10_000.0,
-    fee_pct: _FEE = 0.04,
     method: Annotated[
         Method, typer.Option("--method", help="grid (all combinations) or random.")
     ] = Method.grid,
@@ -307,10 +313,9 @@ def optimize(
     out_json: Annotated[
         Path | None, typer.Option("--json", help=_OUT.format("every combination as JSON"))
     ] = None,
-    on_gap: _ON_GAP = OnGap.warn,
 ) -> None:
     """Search strategy parameters (grid or random) with a train/test split in time."""
-    from backtesting import STAT_LABELS, BacktestRequest, OptimizeSettings
+    from backtesting import STAT_LABELS, OptimizeSettings
     from backtesting import optimize as run_optimize
 
     if metric not in STAT_LABELS:
@@ -319,19 +324,6 @@ def optimize(
         )
     if not 0.1 <= train <= 0.95:
         raise ConfigurationError(f"--train {train:g}: expected a share of the candles from 0.1 to 0.95")
-    request = BacktestRequest(
-        data=(data,),
-        symbols=(symbol,) if symbol else (),
-        interval=interval,
-        strategy=strategy,
-        preset=preset,
-        fill=fill.value,
-        start=start,
-        end=end,
-        cash=cash,
-        fee_pct=fee_pct,
-        on_gap=on_gap.value,
-    )
     _outputs(request.data, **{"--json": out_json})
     check_inputs(request)
     candles = next(iter(request.load_candles().values()))
@@ -342,17 +334,17 @@ def optimize(
         metric=metric,
         train_fraction=train,
         seed=seed,
-        preset=preset,
+        preset=request.preset,
     )
     with _progress() as progress:
         task = progress.add_task("optimising", total=None)
         result = run_optimize(
             candles,
-            strategy,
+            request.strategy,
             settings,
             request.config(),
-            start=start,
-            end=end,
+            start=request.start,
+            end=request.end,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
     table = Table(

@@ -140,7 +140,7 @@ def sink(
         raise typer.Exit(130)  # Ctrl-C: stopped cleanly, but the work was interrupted
 
 
-@backtest_options
+@backtest_options()
 def replay(
     request: BacktestRequest,
     run_id: Annotated[
