@@ -192,7 +192,8 @@ def measure_e2e(settings: Settings, events: list[Event], seconds: float, rate: f
     client = make_client(settings.elasticsearch)
     alias = install_templates(client, settings.elasticsearch)["candles"]
     ensure_topics(settings.kafka, [topic_name(settings.kafka, k) for k in TOPIC_KINDS])
-    children = Supervisor(Path(tempfile.mkdtemp(prefix="bench-pipeline-")), env=env, cwd=REPO)
+    logs = tempfile.TemporaryDirectory(prefix="bench-pipeline-")  # the sink's log, removed at the end
+    children = Supervisor(Path(logs.name), env=env, cwd=REPO)
     children.start("sink", "sink", "--kind", "candles", "--log-interval", "3600")
     sent_at: dict[str, float] = {}
     seen_at: dict[str, float] = {}
@@ -251,6 +252,7 @@ def measure_e2e(settings: Settings, events: list[Event], seconds: float, rate: f
     finally:
         done.set()
         children.stop(timeout_s=60)
+        logs.cleanup()
     latencies = np.array([(seen_at[eid] - sent_at[eid]) * 1000.0 for eid in sent_at if eid in seen_at])
     missing = len(sent_at) - len(latencies)
     if missing:

@@ -223,7 +223,8 @@ def run(minutes: float, symbols: int, speed: float, data: Path) -> dict[str, Any
         "dashboard": ["dashboard", "serve", "--port", "0"],
     }  # fmt: skip
     results: dict[str, Any] = {}
-    children = Supervisor(Path(tempfile.gettempdir()) / f"{prefix}-logs", env=env)
+    logs = tempfile.TemporaryDirectory(prefix=f"{prefix}-logs-")  # the services' logs, removed at the end
+    children = Supervisor(Path(logs.name), env=env)
     try:
         code, peak = _run_sampled([*cli, "setup"], env)
         if code != 0:
@@ -287,6 +288,7 @@ def run(minutes: float, symbols: int, speed: float, data: Path) -> dict[str, Any
         )
     finally:
         children.stop(timeout_s=60)
+        logs.cleanup()
         exchange.stop_thread()
         _cleanup(prefix)
     return {
