@@ -44,12 +44,10 @@ from backtesting._optimize import OptimizeResult, OptimizeSettings, optimize
 from backtesting._outputs import write_trades_csv, write_trades_json
 from backtesting._report import build_figure, render_report, write_report
 from backtesting._request import PRESETS, BacktestRequest
-from backtesting._rules import REASONS, exit_on_close
 from backtesting._stats import STAT_LABELS, Stats, compute_stats
 
 __all__ = [
     "PRESETS",
-    "REASONS",
     "STAT_LABELS",
     "BacktestConfig",
     "BacktestRequest",
@@ -61,7 +59,6 @@ __all__ = [
     "backtest_symbol",
     "build_figure",
     "compute_stats",
-    "exit_on_close",
     "optimize",
     "render_report",
     "run_backtest",
