@@ -10,7 +10,7 @@ from cryptoflow.candles._load import load_candles, read_candles
 from cryptoflow.candles._model import BINANCE_INTERVALS, Candle, bucket_start, interval_ms
 from cryptoflow.candles._resample import resample_candles
 from cryptoflow.candles._samples import sample_path, sample_symbols
-from cryptoflow.candles._validate import Gap, LoadReport
+from cryptoflow.candles._validate import Gap, LoadReport, iso
 
 __all__ = [
     "BINANCE_INTERVALS",
@@ -21,6 +21,7 @@ __all__ = [
     "LoadReport",
     "bucket_start",
     "interval_ms",
+    "iso",
     "load_candles",
     "read_candles",
     "resample_candles",

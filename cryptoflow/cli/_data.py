@@ -61,8 +61,7 @@ def check(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Load and validate a candle file; print what it holds and what loading noticed or changed."""
-    from cryptoflow.candles import read_candles
-    from cryptoflow.candles._validate import iso
+    from cryptoflow.candles import iso, read_candles
 
     input_file(path)
     candles, report = read_candles(

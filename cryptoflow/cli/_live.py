@@ -200,7 +200,7 @@ def trade(
     from cryptoflow.binance import BinanceFuturesBroker
     from cryptoflow.brokers import PaperBroker, TradingConfig
     from cryptoflow.candles import interval_ms
-    from cryptoflow.cli._backtest import _params
+    from cryptoflow.cli._backtest import params
     from cryptoflow.cli._common import settings
     from cryptoflow.strategies import load_strategy
 
@@ -216,7 +216,7 @@ def trade(
     _live_interval(interval)
     config = settings()
     output_dir(state_dir, "--state-dir")
-    instance = load_strategy(strategy, **_params(param))
+    instance = load_strategy(strategy, **params(param))
     trading = TradingConfig(cash=cash, fraction=fraction, leverage=leverage, margin_type=margin_type.upper())
     endpoints = _endpoints(config.binance, broker == "testnet")
     universe = _symbols(symbols)
