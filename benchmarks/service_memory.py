@@ -48,8 +48,8 @@ from urllib import request
 import yaml
 
 from cryptoflow.config import load_settings
-from cryptoflow.exchange import FakeExchange, ReplayMarket
 from cryptoflow.stack import KafkaService, LocalStack, Supervisor
+from cryptoflow.testing.fake_binance import FakeExchange, ReplayMarket
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent.parent / "shared" / "data"

@@ -141,7 +141,7 @@ def download(
     """Download historical klines from Binance (python-binance), resumable and idempotent on open time."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from cryptoflow.candles import download_candles
+    from cryptoflow.binance import download_candles
 
     _interval(interval, "--interval")
     config = settings().binance

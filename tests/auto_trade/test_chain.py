@@ -22,8 +22,8 @@ from cryptoflow.stack import LocalStack
 from cryptoflow.strategies import load_strategy
 from tests.auto_trade._chain import Processes, activated, backtest_trades, closed_trades, group_ready
 from tests.auto_trade.test_parity import STRATEGIES
-from tests.exchange.conftest import make_exchange
 from tests.sink._support import cleanup, es_docs, prefix_env, prefixed_settings, read_topic
+from tests.testing.fake_binance.conftest import make_exchange
 
 pytestmark = pytest.mark.integration
 

@@ -23,9 +23,9 @@ from cryptoflow.stack import KafkaService, LocalStack
 from cryptoflow.strategies import load_strategy
 from tests.auto_trade._chain import Processes, backtest_trades, closed_trades, group_ready
 from tests.auto_trade.test_parity import STRATEGIES
-from tests.exchange.conftest import make_exchange
 from tests.sink._events import candle_events
 from tests.sink._support import cleanup, es_count, es_docs, prefix_env
+from tests.testing.fake_binance.conftest import make_exchange
 
 pytestmark = pytest.mark.integration
 

@@ -12,10 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cryptoflow.brokers import client_order_id
-from cryptoflow.exchange import FakeExchange
 from cryptoflow.stack import Supervisor
+from cryptoflow.testing.fake_binance import FakeExchange
 from tests.auto_trade.test_parity import HISTORY, LIVE, STRATEGIES
-from tests.exchange.conftest import KEY, SECRET, make_exchange
+from tests.testing.fake_binance.conftest import KEY, SECRET, make_exchange
 
 REPO = Path(__file__).resolve().parents[2]
 SYMBOL = "ETHUSDT"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from cryptoflow.stack import Supervisor
 from tests.auto_trade.test_parity import HISTORY, STRATEGIES
-from tests.exchange.conftest import KEY, SECRET, make_exchange
+from tests.testing.fake_binance.conftest import KEY, SECRET, make_exchange
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -22,10 +22,10 @@ from cryptoflow.stack import KafkaService, Supervisor
 from cryptoflow.stack._tls import ensure_broker_tls
 from tests.auto_trade._chain import group_ready
 from tests.conftest import free_port
-from tests.exchange.conftest import make_exchange
 from tests.kafka.conftest import secure_env
 from tests.sink._events import candle_events
 from tests.sink._support import cleanup, es_count, es_docs, read_topic, wait_until
+from tests.testing.fake_binance.conftest import make_exchange
 
 pytestmark = pytest.mark.integration
 
