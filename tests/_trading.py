@@ -13,11 +13,11 @@ import pandas as pd
 
 from auto_trade import AutoTrade, AutoTradeOptions, CandleTopicWorker, WorkerOptions
 from backtesting import BacktestConfig, backtest_symbol
+from cryptoflow.binance import BinanceEndpoints, SourceOptions
 from cryptoflow.brokers import PaperBroker, TradingConfig
 from cryptoflow.candles import Candle, load_candles
 from cryptoflow.config import load_settings
 from cryptoflow.indicators import compute
-from cryptoflow.marketdata import BinanceEndpoints, SourceOptions
 from cryptoflow.strategies import load_strategy
 
 HISTORY, LIVE = 300, 400

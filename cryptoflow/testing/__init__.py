@@ -1,5 +1,7 @@
-"""The test kit: helpers for cryptoflow's tests and benchmarks, importable from a checkout.
+"""The test kit: stand-ins and helpers for tests, benchmarks and the demo, importable from a checkout.
+Nothing here is used by the live code paths.
 
+- :mod:`cryptoflow.testing.fake_binance`: a local fake Binance exchange (REST, websockets, orders);
 - :mod:`cryptoflow.testing.services`: per-test Kafka topic and Elasticsearch index prefixes, reading
   what a test published or indexed, cleaning up, waiting for a condition, a free TCP port;
 - :mod:`cryptoflow.testing.events`: small, deterministic events of every kind;
@@ -10,4 +12,4 @@ Import the submodule you need (``from cryptoflow.testing.services import cleanup
 imports none of them, so using one never loads the others' dependencies.
 """
 
-__all__ = ["data", "events", "services"]
+__all__ = ["data", "events", "fake_binance", "services"]

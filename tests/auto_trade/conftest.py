@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests._trading import HISTORY
-from tests.exchange.conftest import make_exchange
+from tests.testing.fake_binance.conftest import make_exchange
 
 
 @pytest.fixture

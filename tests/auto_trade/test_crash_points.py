@@ -18,7 +18,7 @@ from cryptoflow.brokers import PaperBroker, StateFile, TradingConfig
 from cryptoflow.candles import Candle
 from cryptoflow.strategies import load_strategy
 from tests._trading import HISTORY, STRATEGIES, live_candles, make_worker, run_trader
-from tests.exchange.conftest import make_exchange
+from tests.testing.fake_binance.conftest import make_exchange
 
 pytestmark = pytest.mark.slow  # replays candles through the fake exchange in real time, once per crash point
 

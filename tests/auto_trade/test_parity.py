@@ -11,7 +11,7 @@ import pytest
 from cryptoflow.brokers import PaperBroker, TradingConfig
 from cryptoflow.strategies import load_strategy
 from tests._trading import HISTORY, LIVE, STRATEGIES, SYMBOLS, backtest_trades, run_trader
-from tests.exchange.conftest import make_exchange
+from tests.testing.fake_binance.conftest import make_exchange
 
 pytestmark = pytest.mark.slow  # replays candles through the fake exchange in real time
 
