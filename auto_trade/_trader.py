@@ -121,7 +121,7 @@ class SymbolTrader:
                 interval=self.interval,
                 time_ms=candle.close_time,
                 signal=SignalPayload(
-                    action=action,  # type: ignore[arg-type]
+                    action=action,
                     price=candle.close,
                     candle_open_time_ms=candle.open_time,
                     reason=reason,

@@ -76,7 +76,7 @@ def _progress() -> Progress:
 
 
 def _load(
-    data: list[Path], symbols: list[str] | None, interval: str | None, on_gap: str, dedupe: bool
+    data: list[Path], symbols: list[str] | None, interval: str | None, on_gap: OnGap, dedupe: bool
 ) -> dict[str, Any]:
     from cryptoflow.candles import load_candles
 
@@ -89,7 +89,7 @@ def _load(
     frames = {}
     for k, path in enumerate(data):
         symbol = symbols[k] if symbols and len(symbols) == len(data) else (symbols[0] if symbols else None)
-        candles = load_candles(path, symbol=symbol, interval=interval, on_gap=on_gap, dedupe=dedupe)
+        candles = load_candles(path, symbol=symbol, interval=interval, on_gap=on_gap.value, dedupe=dedupe)
         name = str(candles.attrs.get("symbol") or symbol or path.stem)
         if name in frames:
             raise ConfigurationError(f"symbol {name} given twice; pass --symbol for each --data file")

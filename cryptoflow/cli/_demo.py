@@ -16,7 +16,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -28,6 +28,9 @@ from cryptoflow.config import Settings
 from cryptoflow.errors import StackError, TemporaryError
 from cryptoflow.stack import LocalStack
 from cryptoflow.stack._kafka import port_in_use
+
+if TYPE_CHECKING:
+    from backtesting import Stats
 
 
 class _Children:
@@ -70,7 +73,7 @@ class _Children:
                 process.wait()
 
 
-def _replay_samples(config: Settings, strategy: str, out_dir: Path) -> tuple[str, dict[str, int], dict]:
+def _replay_samples(config: Settings, strategy: str, out_dir: Path) -> tuple[str, dict[str, int], Stats]:
     """Backtest the bundled samples, write the report, publish the run; returns run id, counts, stats."""
     from backtesting import BacktestConfig, run_backtest, write_report
     from backtesting_trade import count_events, replay

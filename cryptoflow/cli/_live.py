@@ -8,6 +8,7 @@ import dataclasses
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -15,6 +16,9 @@ from cryptoflow.cli._common import console
 from cryptoflow.cli._paths import input_file, output_dir
 from cryptoflow.config import KafkaSettings
 from cryptoflow.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from cryptoflow.events import Event
 
 _TRADE_KINDS = ("candles", "signals", "trades")
 
@@ -125,7 +129,7 @@ def _live_interval(interval: str) -> str:
 @contextlib.contextmanager
 def _emitter(
     use_kafka: bool, kafka: KafkaSettings, kinds: tuple[str, ...]
-) -> Iterator[tuple[Callable[[object], None], Callable[[], object]]]:
+) -> Iterator[tuple[Callable[[Event], None], Callable[[], object]]]:
     """``(emit, flush)``: where the events go (Kafka, or nowhere with ``--no-kafka``) and how to wait
     until they are acknowledged. With Kafka, its topics of ``kinds`` are made sure of first: Kafka not
     answering within ``CRYPTOFLOW_KAFKA__CONNECT_TIMEOUT_S`` (30 s) is an error before any trading starts.

@@ -78,7 +78,7 @@ def index_mappings() -> dict[str, dict[str, Any]]:
     """
 
     def strict(mapping: dict[str, Any]) -> dict[str, Any]:
-        out = {"dynamic": "strict", "properties": {}}
+        out: dict[str, Any] = {"dynamic": "strict", "properties": {}}
         for key, value in mapping["properties"].items():
             out["properties"][key] = strict(value) if "properties" in value else value
         return out

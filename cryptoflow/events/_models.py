@@ -16,7 +16,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 from functools import lru_cache
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -37,7 +37,7 @@ __all__ = [
     "iso_ms",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 """The version every event model of this module writes and reads."""
 
 Source = Literal["live", "paper", "testnet", "backtest", "replay"]
@@ -193,6 +193,7 @@ class CandleEvent(_Envelope):
             symbol=symbol,
             interval=interval,
             time_ms=open_time_ms,
+            timestamp=iso_ms(open_time_ms),
             candle=candle,
         )
 
@@ -237,6 +238,7 @@ class IndicatorEvent(_Envelope):
             symbol=symbol,
             interval=interval,
             time_ms=update_time_ms,
+            timestamp=iso_ms(update_time_ms),
             indicator=indicator,
         )
 
@@ -290,6 +292,7 @@ class SignalEvent(_Envelope):
             symbol=symbol,
             interval=interval,
             time_ms=time_ms,
+            timestamp=iso_ms(time_ms),
             signal=signal,
         )
 
@@ -356,6 +359,7 @@ class TradeEvent(_Envelope):
         """Build the event and its deterministic id."""
         eid = event_id("trade", source, run_id, strategy, symbol, interval, trade.entry_time_ms, trade.leg)
         time_ms = trade.entry_time_ms if trade.leg == "open" else trade.exit_time_ms
+        assert time_ms is not None  # a validated close leg carries its exit time
         return cls(
             event_id=eid,
             source=source,
@@ -364,6 +368,7 @@ class TradeEvent(_Envelope):
             symbol=symbol,
             interval=interval,
             time_ms=time_ms,
+            timestamp=iso_ms(time_ms),
             trade=trade,
         )
 
