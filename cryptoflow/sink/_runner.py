@@ -22,11 +22,12 @@ from cryptoflow.kafka import (
     new_client,
     topic_name,
 )
+from cryptoflow.retry import Backoff
 from cryptoflow.sink._dlq import dead_letter
 from cryptoflow.sink._health import HealthServer
 from cryptoflow.sink._inflight import TP, Batch, InFlight
 from cryptoflow.sink._monitor import Monitor, SinkStats
-from cryptoflow.sink._options import Backoff, SinkOptions
+from cryptoflow.sink._options import SinkOptions
 
 __all__ = ["Sink"]
 
