@@ -209,6 +209,7 @@ def backtest_options(*, omit: tuple[str, ...] = ()) -> Callable[[Callable[..., N
             command(request, **{name: options[name] for name in declared})
 
         parameters = [p.replace(annotation=hints[p.name]) for p in parameters]
+        # inspect.signature (and so typer) reads __signature__, an attribute no function type declares
         parsed.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
         parsed.__annotations__ = {p.name: p.annotation for p in parameters}
         return parsed
