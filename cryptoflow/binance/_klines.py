@@ -199,7 +199,7 @@ class KlineSource:
             KlineSource(
                 self.symbols[i : i + size],
                 self.interval,
-                market=self.market,  # type: ignore[arg-type]
+                market=self.market,
                 endpoints=self.endpoints,
                 options=self.options,
             )

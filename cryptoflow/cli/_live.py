@@ -14,7 +14,7 @@ import typer
 
 from cryptoflow.cli._common import console
 from cryptoflow.cli._paths import input_file, output_dir
-from cryptoflow.config import KafkaSettings
+from cryptoflow.config import KafkaSettings, Market
 from cryptoflow.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -288,11 +288,12 @@ def indicators(
     from cryptoflow.cli._common import settings
     from realtime_indicator import RealtimeOptions, run_realtime
 
-    if market not in ("spot", "futures"):
+    if market != "spot" and market != "futures":
         raise ConfigurationError(f"--market expects spot or futures, got {market!r}")
     _live_interval(interval)
     config = settings()
-    options = RealtimeOptions(_symbols(symbols), interval, run_id, preset=preset, market=market)
+    chosen: Market = "spot" if market == "spot" else "futures"
+    options = RealtimeOptions(_symbols(symbols), interval, run_id, preset=preset, market=chosen)
     console.print(f"streaming indicators of {', '.join(options.symbols)} {interval}")
     with _emitter(kafka, config.kafka, ("indicators", "candles")) as (emit, _):
         asyncio.run(run_realtime(options, emit, endpoints=_endpoints(config.binance, False)))
