@@ -5,6 +5,8 @@
 ['cryptoflow-market', 'cryptoflow-realtime', 'cryptoflow-trading']
 """
 
+from typing import TYPE_CHECKING
+
 from cryptoflow.dashboard._kibana import (
     MIN_KIBANA_VERSION,
     ImportResult,
@@ -15,6 +17,9 @@ from cryptoflow.dashboard._kibana import (
     read_objects,
 )
 from cryptoflow.dashboard._objects import DATA_VIEW_IDS, build_objects, to_ndjson, with_index_prefix
+
+if TYPE_CHECKING:  # imported on first use, by __getattr__ below
+    from cryptoflow.dashboard._server import DashboardServer
 
 __all__ = [
     "DATA_VIEW_IDS",

@@ -13,6 +13,7 @@ saved search (the trade table) and three dashboards (``cryptoflow-market``, ``cr
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -309,7 +310,7 @@ def _series(
     x: tuple[str, dict[str, Any]],
     ys: list[tuple[str, dict[str, Any]]],
     split: tuple[str, dict[str, Any]] | None = None,
-    hidden: list[tuple[str, dict[str, Any]]] = (),
+    hidden: Sequence[tuple[str, dict[str, Any]]] = (),
 ) -> _Layer:
     columns = [x, *([split] if split else []), *ys, *hidden]
     vis = {"seriesType": series, "xAccessor": x[0], "accessors": [col for col, _ in ys]}
