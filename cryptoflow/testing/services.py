@@ -17,6 +17,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from elasticsearch import ApiError
 
 from cryptoflow.config import Settings, load_settings
 from cryptoflow.elastic import INDEX_KINDS, index_alias, make_client
-from cryptoflow.kafka import TOPIC_KINDS, client_config, topic_name
+from cryptoflow.kafka import TOPIC_KINDS, client_config, message_headers, topic_name
 
 __all__ = [
     "REPO",
@@ -120,17 +121,19 @@ def es_docs(settings: Settings, kind: str, query: dict[str, Any] | None = None) 
     alias = index_alias(settings.elasticsearch, kind)
     _once_shards_started(lambda: client.indices.refresh(index=alias))
     docs: dict[str, dict[str, Any]] = {}
-    after = None
+    after: list[Any] | None = None
+
+    def page_after(after: list[Any] | None) -> list[dict[str, Any]]:
+        return client.search(
+            index=alias,
+            size=5000,
+            query=query or {"match_all": {}},
+            sort=[{"event_id": "asc"}],
+            search_after=after,
+        )["hits"]["hits"]
+
     while True:
-        page = _once_shards_started(
-            lambda after=after: client.search(
-                index=alias,
-                size=5000,
-                query=query or {"match_all": {}},
-                sort=[{"event_id": "asc"}],
-                search_after=after,
-            )["hits"]["hits"]
-        )
+        page = _once_shards_started(partial(page_after, after))
         if not page:
             return docs
         for hit in page:
@@ -183,7 +186,7 @@ def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str, every
 
 def headers_of(message: Message) -> dict[str, str]:
     """A Kafka message's headers as text (``{name: value}``; a header without value reads ``""``)."""
-    return {key: (value or b"").decode() for key, value in (message.headers() or [])}
+    return {key: (value or b"").decode() for key, value in message_headers(message)}
 
 
 def free_port() -> int:
