@@ -35,7 +35,7 @@ dashboard_app = typer.Typer(
 
 
 def _objects_dir(given: Path | None) -> Path:
-    from cryptoflow.dashboard import default_objects_dir
+    from cryptoflow.kibana import default_objects_dir
 
     return given or default_objects_dir()
 
@@ -49,7 +49,7 @@ def _import(
     objects_dir: Path | None,
     wait_s: float = 0.0,
 ) -> None:
-    from cryptoflow.dashboard import KibanaAuth, KibanaClient, read_objects, with_index_prefix
+    from cryptoflow.kibana import KibanaAuth, KibanaClient, read_objects, with_index_prefix
 
     register_secret(api_key)
     register_secret(password)
