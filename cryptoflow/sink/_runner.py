@@ -1,4 +1,10 @@
-"""The Kafka -> Elasticsearch sink loop: consume, validate, bulk-write, dead-letter, commit."""
+"""The Kafka -> Elasticsearch sink loop: consume, validate, bulk-write, dead-letter, commit.
+
+The loop is :class:`Sink`'s own; its parts are small types beside it: the open and in-flight batches
+(``_inflight.InFlight``, the ``add``/``flush`` half of quix-streams' sink contract), the offsets read and
+committed per partition (``_offsets.Offsets``), the dead-letter producer (``_dlq.DeadLetterPublisher``)
+and the ``--give-up-after`` clock (``_outage.Outage``).
+"""
 
 from __future__ import annotations
 
@@ -51,12 +57,6 @@ class Sink:
 
     Call :meth:`stop` (from a signal handler or another thread) to finish the current batch, commit and
     return.
-
-    The sink keeps the loop; its parts have their own types: the open and in-flight batches
-    (:class:`~cryptoflow.sink._inflight.InFlight`), the offsets read and committed per partition
-    (:class:`~cryptoflow.sink._offsets.Offsets`), the dead-letter producer
-    (:class:`~cryptoflow.sink._dlq.DeadLetterPublisher`) and the outage clock
-    (:class:`~cryptoflow.sink._outage.Outage`).
     """
 
     def __init__(self, settings: Settings, options: SinkOptions | None = None) -> None:
