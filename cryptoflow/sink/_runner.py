@@ -1,9 +1,10 @@
 """The Kafka -> Elasticsearch sink loop: consume, validate, bulk-write, dead-letter, commit.
 
 The loop is :class:`Sink`'s own; its parts are small types beside it: the open and in-flight batches
-(``_inflight.InFlight``, the ``add``/``flush`` half of quix-streams' sink contract), the offsets read and
-committed per partition (``_offsets.Offsets``), the dead-letter producer (``_dlq.DeadLetterPublisher``)
-and the ``--give-up-after`` clock (``_outage.Outage``).
+(``_inflight.InFlight``), the offsets read and committed per partition (``_offsets.Offsets``), the
+dead-letter producer (``_dlq.DeadLetterPublisher``) and the ``--give-up-after`` clock
+(``_outage.Outage``). As in quix-streams' sink contract, a batch's offsets are committed only after its
+flush succeeded, batch after batch in order.
 """
 
 from __future__ import annotations
