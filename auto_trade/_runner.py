@@ -10,6 +10,8 @@ from pathlib import Path
 from auto_trade._trader import Emit, SymbolTrader, engine_record, log_resumed
 from cryptoflow.brokers import Broker
 from cryptoflow.candles import Candle
+from cryptoflow.config import Market
+from cryptoflow.events import Source
 from cryptoflow.marketdata import BinanceEndpoints, KlineSource, SourceOptions
 from cryptoflow.strategies import Strategy
 
@@ -32,7 +34,7 @@ class AutoTradeOptions:
     interval: str
     run_id: str
     state_dir: Path
-    market: str = "futures"
+    market: Market = "futures"
     source: SourceOptions = field(default_factory=SourceOptions)
     until_open_time: int | None = None
 
@@ -58,7 +60,7 @@ class AutoTrade:
         *,
         flush: Callable[[], object] = lambda: None,
         endpoints: BinanceEndpoints | None = None,
-        source_name: str | None = None,
+        source_name: Source | None = None,
     ) -> None:
         self.options = options
         self.broker = broker
@@ -94,7 +96,7 @@ class AutoTrade:
         self.source = KlineSource(
             self.options.symbols,
             self.options.interval,
-            market=self.options.market,  # type: ignore[arg-type]
+            market=self.options.market,
             endpoints=self.endpoints,
             options=self.options.source,
         )

@@ -1,7 +1,7 @@
 """One symbol's trading loop: closed candle -> streaming indicators -> strategy -> engine rules -> broker.
 
 The rules are the backtester's ``close`` fill model, through the same compiled function
-(:func:`backtesting.exit_on_close`): with a position open only exits are checked (stop-loss,
+(:func:`cryptoflow.strategies.exit_on_close`): with a position open only exits are checked (stop-loss,
 take-profit, trailing stop, exit signal, holding limit, in that order), flat only entries; everything
 fills at the candle's close.
 """
@@ -15,20 +15,21 @@ from typing import Any
 
 import numpy as np
 
-from backtesting import REASONS, exit_on_close
 from cryptoflow.brokers import Broker, ClosedTrade, Position, StateFile, client_order_id
 from cryptoflow.candles import Candle
 from cryptoflow.errors import CryptoflowError, ExchangeRejection, RestrictedLocation, TemporaryError
 from cryptoflow.events import (
+    CandleEvent,
     Event,
+    SignalAction,
     SignalEvent,
     SignalPayload,
+    Source,
     TradeEvent,
     TradePayload,
 )
 from cryptoflow.indicators import StreamingIndicators
-from cryptoflow.marketdata import candle_event
-from cryptoflow.strategies import Strategy, StrategyError
+from cryptoflow.strategies import REASONS, Strategy, StrategyError, exit_on_close
 
 __all__ = ["SymbolTrader", "engine_record", "log_resumed"]
 
@@ -87,7 +88,7 @@ class SymbolTrader:
         broker: Broker,
         *,
         run_id: str,
-        source: str,
+        source: Source,
         emit: Emit,
     ) -> None:
         self.symbol = symbol
@@ -108,20 +109,22 @@ class SymbolTrader:
 
     def _candle_event(self, candle: Candle, values: dict[str, float | int]) -> None:
         self.emit(
-            candle_event(candle, values, source=self.source, run_id=self.run_id, strategy=self.strategy.name)
+            CandleEvent.of_candle(
+                candle, values, source=self.source, run_id=self.run_id, strategy=self.strategy.name
+            )
         )
 
-    def _signal(self, candle: Candle, action: str, reason: str | None) -> None:
+    def _signal(self, candle: Candle, action: SignalAction, reason: str | None) -> None:
         self.emit(
             SignalEvent.create(
-                source=self.source,  # type: ignore[arg-type]
+                source=self.source,
                 run_id=self.run_id,
                 strategy=self.strategy.name,
                 symbol=self.symbol,
                 interval=self.interval,
                 time_ms=candle.close_time,
                 signal=SignalPayload(
-                    action=action,  # type: ignore[arg-type]
+                    action=action,
                     price=candle.close,
                     candle_open_time_ms=candle.open_time,
                     reason=reason,
@@ -132,7 +135,7 @@ class SymbolTrader:
     def _trade(self, payload: TradePayload) -> None:
         self.emit(
             TradeEvent.create(
-                source=self.source,  # type: ignore[arg-type]
+                source=self.source,
                 run_id=self.run_id,
                 strategy=self.strategy.name,
                 symbol=self.symbol,
@@ -177,11 +180,9 @@ class SymbolTrader:
 
     def _open_leg(self, position: Position) -> None:
         self._trade(
-            TradePayload(
-                leg="open",
+            TradePayload.open_leg(
                 side="long" if position.side > 0 else "short",
                 quantity=position.quantity,
-                price=position.entry_price,
                 entry_time_ms=position.entry_time,
                 entry_price=position.entry_price,
                 fees=position.entry_fee,
@@ -191,11 +192,9 @@ class SymbolTrader:
 
     def _close_leg(self, trade: ClosedTrade) -> None:
         self._trade(
-            TradePayload(
-                leg="close",
-                side=trade.side,  # type: ignore[arg-type]
+            TradePayload.close_leg(
+                side=trade.side,
                 quantity=trade.quantity,
-                price=trade.exit_price,
                 entry_time_ms=trade.entry_time,
                 entry_price=trade.entry_price,
                 exit_time_ms=trade.exit_time,
@@ -203,7 +202,6 @@ class SymbolTrader:
                 exit_reason=trade.exit_reason,
                 fees=trade.fees,
                 pnl=trade.pnl,
-                pnl_pct=100.0 * trade.pnl / (trade.quantity * trade.entry_price),
                 client_order_id=trade.exit_order_id,
             )
         )

@@ -43,13 +43,13 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 from auto_trade._trader import Emit, SymbolTrader, engine_record, log_resumed
 from cryptoflow.brokers import Broker
 from cryptoflow.candles import Candle, interval_ms
-from cryptoflow.config import KafkaSettings
-from cryptoflow.events import CandleEvent, EventError, decode
+from cryptoflow.config import KafkaSettings, Market
+from cryptoflow.events import CandleEvent, EventError, Source, decode
 from cryptoflow.kafka import ensure_topics, new_client, topic_name
 from cryptoflow.marketdata import BinanceEndpoints, binance_classes, open_client
 from cryptoflow.strategies import Strategy
 
-__all__ = ["CandleTopicWorker", "WorkerOptions", "candle_of"]
+__all__ = ["CandleTopicWorker", "WorkerOptions"]
 
 log = logging.getLogger(__name__)
 
@@ -72,34 +72,13 @@ class WorkerOptions:
     interval: str
     run_id: str
     state_dir: Path
-    candles_source: str = "live"
+    candles_source: Source = "live"
     candles_run_id: str = "realtime"
     group: str | None = None
-    market: str = "futures"
+    market: Market = "futures"
     max_candle_age_s: float | None = None
     warmup_candles: int = 300
     until_open_time: int | None = None
-
-
-def candle_of(event: CandleEvent) -> Candle:
-    """The candle a ``candle`` event carries."""
-    c = event.candle
-    return Candle(
-        event.symbol,
-        event.interval,
-        event.time_ms,
-        c.close_time_ms,
-        c.open,
-        c.high,
-        c.low,
-        c.close,
-        c.volume,
-        c.quote_volume or 0.0,
-        c.trades or 0,
-        c.taker_buy_base_volume or 0.0,
-        c.taker_buy_quote_volume or 0.0,
-        c.is_closed,
-    )
 
 
 @dataclass
@@ -132,7 +111,7 @@ class CandleTopicWorker:
         *,
         flush: Callable[[], object] = lambda: None,
         endpoints: BinanceEndpoints | None = None,
-        source_name: str | None = None,
+        source_name: Source | None = None,
     ) -> None:
         self.options = options
         self.kafka = kafka
@@ -284,7 +263,7 @@ class CandleTopicWorker:
             or not event.candle.is_closed
         ):
             return None
-        return candle_of(event)
+        return event.to_candle()
 
     async def run(self, on_decided: Callable[[Candle], None] | None = None) -> None:
         """Consume and trade until ``until_open_time`` (or forever; cancel or interrupt to stop)."""

@@ -42,11 +42,9 @@ from backtesting._engine import (
 )
 from backtesting._outputs import write_trades_csv, write_trades_json
 from backtesting._report import build_figure, render_report, write_report
-from backtesting._rules import REASONS, exit_on_close
 from backtesting._stats import STAT_LABELS, Stats, compute_stats
 
 __all__ = [
-    "REASONS",
     "STAT_LABELS",
     "BacktestConfig",
     "BacktestResult",
@@ -55,7 +53,6 @@ __all__ = [
     "backtest_symbol",
     "build_figure",
     "compute_stats",
-    "exit_on_close",
     "render_report",
     "run_backtest",
     "slice_period",

@@ -10,10 +10,10 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from backtesting._kernel import REASONS, simulate
+from backtesting._kernel import simulate
 from backtesting._stats import Stats, compute_stats
 from cryptoflow.errors import ConfigurationError, DataError
-from cryptoflow.strategies import Strategy, load_strategy
+from cryptoflow.strategies import REASONS, Strategy, load_strategy
 
 __all__ = [
     "BacktestConfig",

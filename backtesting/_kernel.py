@@ -27,11 +27,15 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from backtesting._rules import REASONS, exit_on_close
+from cryptoflow.strategies import REASONS, exit_on_close
 
-__all__ = ["REASONS", "simulate"]
+__all__ = ["simulate"]
 
-_STOP, _TAKE, _SIGNAL, _END, _TRAIL, _HOLD = 0, 1, 2, 3, 4, 5
+# the exit reason codes, positions in the one list of reasons
+_STOP, _TAKE, _SIGNAL, _END, _TRAIL, _HOLD = (
+    REASONS.index(reason)
+    for reason in ("stop_loss", "take_profit", "signal", "end", "trailing_stop", "max_holding")
+)
 
 
 @njit(cache=True, nogil=True)

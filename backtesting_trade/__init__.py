@@ -18,11 +18,20 @@ Example::
     print(published.run_id, published.topics)
 """
 
-from backtesting_trade._events import backtest_events, count_events, default_run_id, result_interval
+from backtesting_trade._events import (
+    BacktestRun,
+    SymbolRun,
+    backtest_events,
+    count_events,
+    default_run_id,
+    result_interval,
+)
 from backtesting_trade._replay import ReplayResult, replay
 
 __all__ = [
+    "BacktestRun",
     "ReplayResult",
+    "SymbolRun",
     "backtest_events",
     "count_events",
     "default_run_id",

@@ -7,32 +7,63 @@ import heapq
 import json
 import math
 import re
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
-from backtesting import BacktestResult, SymbolResult
 from cryptoflow.candles import BINANCE_INTERVALS, interval_ms
 from cryptoflow.errors import DataError
 from cryptoflow.events import (
+    INDICATOR_NAMES,
     CandleEvent,
     CandlePayload,
     Event,
     IndicatorValues,
+    Source,
     TradeEvent,
     TradePayload,
 )
-from cryptoflow.indicators import INDICATOR_COLUMNS
+from cryptoflow.strategies import Strategy
 
-__all__ = ["backtest_events", "count_events", "default_run_id", "result_interval"]
+__all__ = ["BacktestRun", "SymbolRun", "backtest_events", "count_events", "default_run_id", "result_interval"]
 
-Source = str
+
+class SymbolRun(Protocol):
+    """What a replay reads of one symbol's backtest (``backtesting.SymbolResult`` is one): the candles
+    (open times as the index), their indicators, the closed trades and the position still open."""
+
+    @property
+    def candles(self) -> pd.DataFrame: ...
+    @property
+    def indicators(self) -> pd.DataFrame: ...
+    @property
+    def trades(self) -> pd.DataFrame: ...
+    @property
+    def open_position(self) -> dict[str, Any] | None: ...
+
+
+class BacktestRun(Protocol):
+    """What a replay reads of a backtest (``backtesting.BacktestResult`` is one). The replay depends on
+    this shape, not on the backtester, so neither application imports the other."""
+
+    @property
+    def strategy(self) -> Strategy: ...
+    @property
+    def config(self) -> Any: ...  # its ``fee_rate``, and all its fields for the run id
+    @property
+    def preset(self) -> str: ...
+    @property
+    def symbols(self) -> Mapping[str, SymbolRun]: ...
+    @property
+    def open_positions(self) -> list[dict[str, Any]]: ...
+
+
 _UNSAFE = re.compile(r"[^A-Za-z0-9._:\-]+")
 
 
-def result_interval(result: BacktestResult, interval: str | None = None) -> str:
+def result_interval(result: BacktestRun, interval: str | None = None) -> str:
     """The candle interval of a run: ``interval`` if given, else the candles' ``attrs``, else inferred
     from the spacing of the open times."""
     if interval:
@@ -52,7 +83,7 @@ def result_interval(result: BacktestResult, interval: str | None = None) -> str:
     raise DataError("cannot tell the candle interval of this run: pass --interval (e.g. 1h)")
 
 
-def default_run_id(result: BacktestResult, interval: str) -> str:
+def default_run_id(result: BacktestRun, interval: str) -> str:
     """A run id that is the same whenever the same backtest is replayed: strategy, symbols, interval and
     a hash of the parameters, engine settings, preset and candle period.
 
@@ -77,7 +108,7 @@ def default_run_id(result: BacktestResult, interval: str) -> str:
     return _UNSAFE.sub("_", run_id)[-128:]
 
 
-def count_events(result: BacktestResult) -> dict[str, int]:
+def count_events(result: BacktestRun) -> dict[str, int]:
     """How many events :func:`backtest_events` yields, by kind (``candle``, ``trade``)."""
     trades = sum(2 * len(r.trades) for r in result.symbols.values())
     trades += len(result.open_positions)
@@ -85,7 +116,7 @@ def count_events(result: BacktestResult) -> dict[str, int]:
 
 
 def backtest_events(
-    result: BacktestResult, *, run_id: str, interval: str, source: Source = "backtest"
+    result: BacktestRun, *, run_id: str, interval: str, source: Source = "backtest"
 ) -> Iterator[Event]:
     """Every candle of the run (with its indicators) and every trade leg (``open`` at entry, ``close``
     at exit; a position still open at the end has only its ``open`` leg), symbol by symbol, in time
@@ -111,7 +142,7 @@ def _opt(value: Any) -> float | None:
 
 
 def _candle_events(
-    result: SymbolResult, symbol: str, run_id: str, interval: str, source: Source, strategy: str
+    result: SymbolRun, symbol: str, run_id: str, interval: str, source: Source, strategy: str
 ) -> Iterator[tuple[int, int, int, Event]]:
     candles, indicators = result.candles, result.indicators
     open_ms = candles.index.asi8 // 1_000_000
@@ -128,9 +159,7 @@ def _candle_events(
         )
         if name in candles
     }  # fmt: skip
-    values = {
-        name: indicators[name].to_numpy(dtype=float) for name in INDICATOR_COLUMNS if name in indicators
-    }
+    values = {name: indicators[name].to_numpy(dtype=float) for name in INDICATOR_NAMES if name in indicators}
     for i in range(len(candles)):
         optional = {
             name: _opt(columns[name][i])
@@ -146,7 +175,7 @@ def _candle_events(
             close=float(columns["close"][i]),
             volume=float(columns["volume"][i]) if "volume" in columns else 0.0,
             trades=None if trades is None else int(trades),
-            indicators=IndicatorValues(**{name: _opt(array[i]) for name, array in values.items()}),
+            indicators=IndicatorValues.of({name: array[i] for name, array in values.items()}),
             **optional,
         )
         event = CandleEvent.create(
@@ -162,8 +191,8 @@ def _candle_events(
 
 
 def _trade_events(
-    result: BacktestResult,
-    symbol_result: SymbolResult,
+    result: BacktestRun,
+    symbol_result: SymbolRun,
     symbol: str,
     run_id: str,
     interval: str,
@@ -183,36 +212,29 @@ def _trade_events(
         entry_ms, exit_ms = _ms(row.entry_time), _ms(row.exit_time)
         quantity, entry_price = float(row.quantity), float(row.entry_price)
         notional = quantity * entry_price
-        common = {
+        entry = {
             "side": row.side,
             "quantity": quantity,
             "entry_time_ms": entry_ms,
             "entry_price": entry_price,
         }
-        leg(TradePayload(leg="open", price=entry_price, fees=notional * fee_rate, **common), 2 * k)
-        leg(
-            TradePayload(
-                leg="close",
-                price=float(row.exit_price),
-                exit_time_ms=exit_ms,
-                exit_price=float(row.exit_price),
-                exit_reason=str(row.exit_reason),
-                fees=float(row.fees),
-                pnl=float(row.pnl),
-                pnl_pct=float(row.pnl) / notional * 100.0 if notional else None,
-                **common,
-            ),
-            2 * k + 1,
+        leg(TradePayload.open_leg(fees=notional * fee_rate, **entry), 2 * k)
+        closed = TradePayload.close_leg(
+            exit_time_ms=exit_ms,
+            exit_price=float(row.exit_price),
+            exit_reason=str(row.exit_reason),
+            fees=float(row.fees),
+            pnl=float(row.pnl),
+            **entry,
         )
+        leg(closed, 2 * k + 1)
     position = symbol_result.open_position
     if position is not None:
         entry_ms = _ms(pd.Timestamp(position["entry_time"], tz="UTC"))
         quantity, entry_price = float(position["quantity"]), float(position["entry_price"])
-        payload = TradePayload(
-            leg="open",
+        payload = TradePayload.open_leg(
             side=position["side"],
             quantity=quantity,
-            price=entry_price,
             entry_time_ms=entry_ms,
             entry_price=entry_price,
             fees=quantity * entry_price * fee_rate,

@@ -7,8 +7,14 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from backtesting import BacktestResult
-from backtesting_trade._events import backtest_events, count_events, default_run_id, result_interval
+from backtesting_trade._events import (
+    BacktestRun,
+    backtest_events,
+    count_events,
+    default_run_id,
+    result_interval,
+)
+from cryptoflow.events import Source
 from cryptoflow.kafka import EventProducer
 
 __all__ = ["ReplayResult", "replay"]
@@ -30,12 +36,12 @@ class ReplayResult:
 
 
 def replay(
-    result: BacktestResult,
+    result: BacktestRun,
     producer: EventProducer,
     *,
     run_id: str | None = None,
     interval: str | None = None,
-    source: str = "backtest",
+    source: Source = "backtest",
     rate: float | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> ReplayResult:

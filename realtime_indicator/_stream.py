@@ -9,16 +9,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cryptoflow.candles import Candle
-from cryptoflow.events import CandleEvent, Event, IndicatorEvent, IndicatorPayload
+from cryptoflow.config import Market
+from cryptoflow.events import CandleEvent, Event, IndicatorEvent, Source
 from cryptoflow.indicators import StreamingIndicators
-from cryptoflow.marketdata import (
-    BinanceEndpoints,
-    KlineEvent,
-    KlineSource,
-    SourceOptions,
-    candle_event,
-    indicator_values,
-)
+from cryptoflow.marketdata import BinanceEndpoints, KlineEvent, KlineSource, SourceOptions
 
 __all__ = ["IntrabarIndicators", "RealtimeOptions", "run_realtime"]
 
@@ -36,8 +30,8 @@ class RealtimeOptions:
     run_id: str
     preset: str = "ta"
     params: dict[str, Any] = field(default_factory=dict)
-    market: str = "futures"
-    source_name: str = "live"
+    market: Market = "futures"
+    source_name: Source = "live"
     source: SourceOptions = field(default_factory=SourceOptions)
     until_open_time: int | None = None
 
@@ -68,20 +62,13 @@ class IntrabarIndicators:
     ) -> IndicatorEvent:
         """The provisional values of the still-open ``candle`` as of ``update_time`` (epoch ms)."""
         o = self.options
-        return IndicatorEvent.create(
-            source=o.source_name,  # type: ignore[arg-type]
-            run_id=o.run_id,
-            symbol=candle.symbol,
-            interval=candle.interval,
-            update_time_ms=update_time,
-            indicator=IndicatorPayload(
-                open_time_ms=candle.open_time, close=candle.close, values=indicator_values(values)
-            ),
-        )
+        return IndicatorEvent.of_update(candle, values, update_time, source=o.source_name, run_id=o.run_id)
 
     def candle_event(self, candle: Candle, values: dict[str, float | int]) -> CandleEvent:
         """A closed candle with its final indicator values."""
-        return candle_event(candle, values, source=self.options.source_name, run_id=self.options.run_id)
+        return CandleEvent.of_candle(
+            candle, values, source=self.options.source_name, run_id=self.options.run_id
+        )
 
 
 async def run_realtime(
@@ -97,7 +84,7 @@ async def run_realtime(
     source = KlineSource(
         options.symbols,
         options.interval,
-        market=options.market,  # type: ignore[arg-type]
+        market=options.market,
         endpoints=endpoints,
         options=options.source,
     )

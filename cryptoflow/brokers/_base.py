@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from cryptoflow.candles import Candle
+from cryptoflow.events import Side
 
 __all__ = ["Broker", "ClosedTrade", "Position", "StateFile", "TradingConfig", "client_order_id"]
 
@@ -76,7 +77,7 @@ class ClosedTrade:
     """A round trip, as the backtester reports it (times are candle open times, epoch ms)."""
 
     symbol: str
-    side: str
+    side: Side
     entry_time: int
     entry_price: float
     exit_time: int

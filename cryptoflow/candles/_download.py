@@ -8,16 +8,16 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from cryptoflow.candles._columns import BINANCE_KLINE_FIELDS
 from cryptoflow.candles._load import load_candles
 from cryptoflow.candles._model import interval_ms
+from cryptoflow.config import Market
 from cryptoflow.errors import DataError, ExchangeRejection, RestrictedLocation, TemporaryError
 
 log = logging.getLogger("cryptoflow.candles.download")
 
-Market = Literal["spot", "futures"]
 #: Columns of the files ``download_candles`` writes (Binance's kline fields, minus ``ignore``).
 DOWNLOAD_COLUMNS = BINANCE_KLINE_FIELDS[:-1]
 _RETRY_STATUS = {418, 429, 500, 502, 503, 504}

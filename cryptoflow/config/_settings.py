@@ -196,12 +196,16 @@ class ElasticsearchSettings(_Section):
         return self.hosts.split(",")
 
 
+Market = Literal["spot", "futures"]
+"""A Binance market: spot or USD-M futures."""
+
+
 class BinanceSettings(_Section):
     """Binance credentials and endpoints. Keys are only needed for the testnet and live brokers."""
 
     api_key: SecretStr | None = None
     api_secret: SecretStr | None = None
-    market: Literal["spot", "futures"] = "futures"
+    market: Market = "futures"
     base_url: str | None = Field(None, description="REST base URL override (fake exchange or testnet)")
     stream_url: str | None = Field(None, description="websocket base URL override")
 

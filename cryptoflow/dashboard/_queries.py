@@ -11,7 +11,7 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 from cryptoflow.config import ElasticsearchSettings
-from cryptoflow.elastic import index_alias
+from cryptoflow.elastic import INDEX_KINDS, index_alias
 
 __all__ = ["FILTER_FIELDS", "Filters", "filter_options", "market", "realtime", "trading"]
 
@@ -47,7 +47,7 @@ def _sources(answer: dict[str, Any]) -> list[dict[str, Any]]:
 
 def filter_options(client: Elasticsearch, settings: ElasticsearchSettings) -> dict[str, list[str]]:
     """The values each filter can take, from every index (``{"symbol": ["BTCUSDT", …], …}``)."""
-    indices = ",".join(index_alias(settings, kind) for kind in ("candles", "indicators", "signals", "trades"))
+    indices = ",".join(index_alias(settings, kind) for kind in INDEX_KINDS)
     aggs = {name: {"terms": {"field": name, "size": 200, "order": {"_key": "asc"}}} for name in FILTER_FIELDS}
     answer = client.search(
         index=indices, ignore_unavailable=True, allow_no_indices=True, size=0, aggs=aggs

@@ -85,11 +85,11 @@ class IndexRouter:
     """
 
     def __init__(self, settings: Settings) -> None:
-        from cryptoflow.events import EVENT_KINDS
+        from cryptoflow.events import EVENT_TOPICS
 
         self.prefix = settings.elasticsearch.index_prefix
-        self.granularity = {kind: settings.retention.policy(kind).partition for kind in EVENT_KINDS.values()}
-        self._kind_of = dict(EVENT_KINDS)
+        self.granularity = {kind: settings.retention.policy(kind).partition for kind in EVENT_TOPICS.values()}
+        self._kind_of = dict(EVENT_TOPICS)
 
     def index(self, kind: str, time_ms: int) -> str:
         """The partition of ``kind`` (``candles``, ``indicators``, ``signals``, ``trades``) at ``time_ms``."""

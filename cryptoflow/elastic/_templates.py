@@ -27,13 +27,15 @@ from elasticsearch import ConnectionError as ESConnectionError
 from cryptoflow.config import ElasticsearchSettings
 from cryptoflow.elastic._client import describe_error
 from cryptoflow.errors import ConfigurationError, TemporaryError
+from cryptoflow.events import EVENT_TOPICS
 
 __all__ = ["INDEX_KINDS", "MANAGED_BY", "index_alias", "install_templates", "template_body"]
 
 log = logging.getLogger(__name__)
 
-INDEX_KINDS = ("candles", "indicators", "signals", "trades")
-"""The indexed kinds; the dead-letter queue stays in Kafka."""
+INDEX_KINDS: tuple[str, ...] = tuple(EVENT_TOPICS.values())
+"""The indexed kinds, one per event kind (``candles``, ``indicators``, ``signals``, ``trades``); the
+dead-letter queue holds records that are not events and stays in Kafka."""
 
 TEMPLATE_VERSION = 2  # bump when a template's settings or mappings change
 

@@ -2,7 +2,12 @@
 
 Each event is a JSON envelope (schema name and version, deterministic ``event_id``, ``source``,
 ``run_id``, ``symbol``, ``interval``, ``time_ms`` and ``@timestamp``) plus its payload. Events are
-validated when built, when encoded and when decoded.
+validated when built, when encoded and when decoded. Conversions live on the event types:
+:meth:`CandleEvent.of_candle` / :meth:`CandleEvent.to_candle`, :meth:`IndicatorEvent.of_update`,
+:meth:`IndicatorValues.of`, :meth:`TradePayload.open_leg` / :meth:`TradePayload.close_leg`.
+
+The shared vocabulary is defined here once: :data:`EventKind` (and :data:`EVENT_TOPICS`, the topic and
+index kind of each), :data:`Source`, :data:`Side`, :data:`SignalAction` and :data:`INDICATOR_NAMES`.
 
 >>> from cryptoflow.events import CandleEvent, CandlePayload, decode, encode
 >>> event = CandleEvent.create(source="backtest", run_id="demo", symbol="ETHUSDT", interval="1h",
@@ -12,11 +17,11 @@ validated when built, when encoded and when decoded.
 True
 """
 
-from cryptoflow.events._codec import EVENT_KINDS, EventError, decode, encode, topic_kind
+from cryptoflow.events._codec import EventError, decode, encode, topic_kind
 from cryptoflow.events._mapping import index_mappings
 from cryptoflow.events._models import (
+    INDICATOR_NAMES,
     SCHEMA_VERSION,
-    SOURCES,
     CandleEvent,
     CandlePayload,
     Event,
@@ -30,20 +35,37 @@ from cryptoflow.events._models import (
     event_id,
     iso_ms,
 )
+from cryptoflow.events._vocabulary import (
+    EVENT_KINDS,
+    EVENT_TOPICS,
+    SIDES,
+    SOURCES,
+    EventKind,
+    Side,
+    SignalAction,
+    Source,
+)
 
 __all__ = [
     "EVENT_KINDS",
+    "EVENT_TOPICS",
+    "INDICATOR_NAMES",
     "SCHEMA_VERSION",
+    "SIDES",
     "SOURCES",
     "CandleEvent",
     "CandlePayload",
     "Event",
     "EventError",
+    "EventKind",
     "IndicatorEvent",
     "IndicatorPayload",
     "IndicatorValues",
+    "Side",
+    "SignalAction",
     "SignalEvent",
     "SignalPayload",
+    "Source",
     "TradeEvent",
     "TradePayload",
     "decode",

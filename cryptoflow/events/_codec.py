@@ -8,16 +8,9 @@ from pydantic import TypeAdapter, ValidationError
 
 from cryptoflow.errors import CryptoflowError
 from cryptoflow.events._models import Event
+from cryptoflow.events._vocabulary import EVENT_KINDS, EVENT_TOPICS
 
-__all__ = ["EVENT_KINDS", "EventError", "decode", "encode", "topic_kind"]
-
-EVENT_KINDS: dict[str, str] = {
-    "candle": "candles",
-    "indicator": "indicators",
-    "signal": "signals",
-    "trade": "trades",
-}
-"""Schema name -> topic kind (and index kind): ``candle`` events go to ``<prefix>.candles``."""
+__all__ = ["EventError", "decode", "encode", "topic_kind"]
 
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(Event)
 
@@ -76,4 +69,4 @@ def encode(event: Event) -> bytes:
 
 def topic_kind(event: Event) -> str:
     """The topic kind an event belongs to (``candles``, ``indicators``, ``signals`` or ``trades``)."""
-    return EVENT_KINDS[event.schema_name]
+    return EVENT_TOPICS[event.schema_name]

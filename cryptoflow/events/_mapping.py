@@ -14,16 +14,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from cryptoflow.events._codec import EVENT_KINDS
-from cryptoflow.events._models import CandleEvent, IndicatorEvent, SignalEvent, TradeEvent
+from cryptoflow.events._models import Event
+from cryptoflow.events._vocabulary import EVENT_TOPICS, EventKind
 
 __all__ = ["index_mappings", "model_mapping"]
 
-_MODELS: dict[str, type[BaseModel]] = {
-    "candle": CandleEvent,
-    "indicator": IndicatorEvent,
-    "signal": SignalEvent,
-    "trade": TradeEvent,
+# the members of the Event union, each by its schema name
+_MODELS: dict[EventKind, type[BaseModel]] = {
+    model.model_fields["schema_name"].default: model for model in typing.get_args(typing.get_args(Event)[0])
 }
 
 
@@ -78,9 +76,10 @@ def index_mappings() -> dict[str, dict[str, Any]]:
     """
 
     def strict(mapping: dict[str, Any]) -> dict[str, Any]:
-        out = {"dynamic": "strict", "properties": {}}
-        for key, value in mapping["properties"].items():
-            out["properties"][key] = strict(value) if "properties" in value else value
-        return out
+        properties = {
+            key: strict(value) if "properties" in value else value
+            for key, value in mapping["properties"].items()
+        }
+        return {"dynamic": "strict", "properties": properties}
 
-    return {EVENT_KINDS[name]: strict(model_mapping(model)) for name, model in _MODELS.items()}
+    return {EVENT_TOPICS[name]: strict(model_mapping(model)) for name, model in _MODELS.items()}

@@ -13,36 +13,22 @@ its path here (``candle.close``, ``trade.pnl``).
 
 from __future__ import annotations
 
+import math
 import uuid
+from collections.abc import Mapping
 from datetime import date
 from functools import lru_cache
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = [
-    "SCHEMA_VERSION",
-    "SOURCES",
-    "CandleEvent",
-    "CandlePayload",
-    "Event",
-    "IndicatorEvent",
-    "IndicatorPayload",
-    "IndicatorValues",
-    "SignalEvent",
-    "SignalPayload",
-    "TradeEvent",
-    "TradePayload",
-    "event_id",
-    "iso_ms",
-]
+from cryptoflow.events._vocabulary import EventKind, Side, SignalAction, Source
+
+if TYPE_CHECKING:
+    from cryptoflow.candles import Candle
 
 SCHEMA_VERSION = 1
 """The version every event model of this module writes and reads."""
-
-Source = Literal["live", "paper", "testnet", "backtest", "replay"]
-SOURCES: tuple[str, ...] = ("live", "paper", "testnet", "backtest", "replay")
-"""Where an event comes from: a live account, paper trading, the Binance testnet, a backtest or a replay."""
 
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 # uuid5 namespace of cryptoflow's event ids; never change it (ids would change with it).
@@ -84,7 +70,7 @@ class _Model(BaseModel):
 class _Envelope(_Model):
     """Fields every event carries."""
 
-    schema_name: str
+    schema_name: EventKind
     schema_version: Literal[1] = SCHEMA_VERSION
     event_id: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._:\-]+$")]
     source: Source
@@ -113,7 +99,7 @@ class _Envelope(_Model):
         return self
 
     @property
-    def kind(self) -> str:
+    def kind(self) -> EventKind:
         """The schema name (``candle``, ``indicator``, ``signal`` or ``trade``)."""
         return self.schema_name
 
@@ -144,6 +130,25 @@ class IndicatorValues(_Model):
     is_bull: float | None = None
     engulfing: float | None = None
 
+    @classmethod
+    def of(cls, values: Mapping[str, float]) -> IndicatorValues:
+        """The values of an indicator engine's output (a value that is not a finite number, such as
+        NaN while an indicator warms up, becomes ``None``; names that are not indicators are left out).
+
+        >>> IndicatorValues.of({"rsi": 48.5, "macd": float("nan"), "open": 1.0}).rsi
+        48.5
+        """
+        return cls(**{name: _finite(values.get(name)) for name in INDICATOR_NAMES})
+
+
+INDICATOR_NAMES: tuple[str, ...] = tuple(IndicatorValues.model_fields)
+"""The indicators every engine computes and every candle and indicator event carries (``rsi``,
+``macd``, ``macd_signal``, ``macd_hist``, ``cci``, ``is_bull``, ``engulfing``)."""
+
+
+def _finite(value: float | None) -> float | None:
+    return float(value) if value is not None and math.isfinite(value) else None
+
 
 class CandlePayload(_Model):
     """A candle (prices in quote currency, volumes in base currency unless named ``quote``)."""
@@ -160,6 +165,23 @@ class CandlePayload(_Model):
     taker_buy_quote_volume: Amount | None = None
     is_closed: bool = True
     indicators: IndicatorValues | None = None
+
+    @classmethod
+    def of_candle(cls, candle: Candle, indicators: IndicatorValues | None = None) -> CandlePayload:
+        """The payload of a closed candle (its open time and symbol go into the envelope)."""
+        return cls(
+            close_time_ms=candle.close_time,
+            open=candle.open,
+            high=candle.high,
+            low=candle.low,
+            close=candle.close,
+            volume=candle.volume,
+            quote_volume=candle.quote_volume,
+            trades=candle.trades,
+            taker_buy_base_volume=candle.taker_buy_base_volume,
+            taker_buy_quote_volume=candle.taker_buy_quote_volume,
+            indicators=indicators,
+        )
 
 
 class CandleEvent(_Envelope):
@@ -194,6 +216,50 @@ class CandleEvent(_Envelope):
             interval=interval,
             time_ms=open_time_ms,
             candle=candle,
+        )
+
+    @classmethod
+    def of_candle(
+        cls,
+        candle: Candle,
+        indicators: Mapping[str, float],
+        *,
+        source: Source,
+        run_id: str,
+        strategy: str | None = None,
+    ) -> CandleEvent:
+        """The event of a closed candle and its indicator values (see :meth:`IndicatorValues.of`)."""
+        return cls.create(
+            source=source,
+            run_id=run_id,
+            symbol=candle.symbol,
+            interval=candle.interval,
+            open_time_ms=candle.open_time,
+            strategy=strategy,
+            candle=CandlePayload.of_candle(candle, IndicatorValues.of(indicators)),
+        )
+
+    def to_candle(self) -> Candle:
+        """The candle this event carries (optional volumes and counts it lacks are 0)."""
+        # imported here: the candles package loads pandas, which consumers of events never need
+        from cryptoflow.candles import Candle
+
+        c = self.candle
+        return Candle(
+            self.symbol,
+            self.interval,
+            self.time_ms,
+            c.close_time_ms,
+            c.open,
+            c.high,
+            c.low,
+            c.close,
+            c.volume,
+            c.quote_volume or 0.0,
+            c.trades or 0,
+            c.taker_buy_base_volume or 0.0,
+            c.taker_buy_quote_volume or 0.0,
+            c.is_closed,
         )
 
 
@@ -240,11 +306,33 @@ class IndicatorEvent(_Envelope):
             indicator=indicator,
         )
 
+    @classmethod
+    def of_update(
+        cls,
+        candle: Candle,
+        indicators: Mapping[str, float],
+        update_time_ms: int,
+        *,
+        source: Source,
+        run_id: str,
+    ) -> IndicatorEvent:
+        """The provisional indicator values of the still-open ``candle`` as of ``update_time_ms``."""
+        return cls.create(
+            source=source,
+            run_id=run_id,
+            symbol=candle.symbol,
+            interval=candle.interval,
+            update_time_ms=update_time_ms,
+            indicator=IndicatorPayload(
+                open_time_ms=candle.open_time, close=candle.close, values=IndicatorValues.of(indicators)
+            ),
+        )
+
 
 class SignalPayload(_Model):
     """What a strategy decided on a closed candle."""
 
-    action: Literal["entry_long", "entry_short", "exit_long", "exit_short"]
+    action: SignalAction
     price: Price
     candle_open_time_ms: EpochMs
     reason: str | None = None
@@ -304,7 +392,7 @@ class TradePayload(_Model):
     """
 
     leg: Literal["open", "close"]
-    side: Literal["long", "short"]
+    side: Side
     quantity: Annotated[float, Field(gt=0)]
     price: Price
     entry_time_ms: EpochMs
@@ -325,6 +413,62 @@ class TradePayload(_Model):
         if self.leg == "open" and any(value is not None for value in closing):
             raise ValueError("an open leg has no exit_time_ms, exit_price, exit_reason or pnl")
         return self
+
+    @classmethod
+    def open_leg(
+        cls,
+        *,
+        side: Side,
+        quantity: float,
+        entry_time_ms: int,
+        entry_price: float,
+        fees: float,
+        client_order_id: str | None = None,
+    ) -> TradePayload:
+        """The leg of a position's entry, filled at ``entry_price``; ``fees`` is the entry fee."""
+        return cls(
+            leg="open",
+            side=side,
+            quantity=quantity,
+            price=entry_price,
+            entry_time_ms=entry_time_ms,
+            entry_price=entry_price,
+            fees=fees,
+            client_order_id=client_order_id,
+        )
+
+    @classmethod
+    def close_leg(
+        cls,
+        *,
+        side: Side,
+        quantity: float,
+        entry_time_ms: int,
+        entry_price: float,
+        exit_time_ms: int,
+        exit_price: float,
+        exit_reason: str,
+        fees: float,
+        pnl: float,
+        client_order_id: str | None = None,
+    ) -> TradePayload:
+        """The leg of a position's exit, filled at ``exit_price``; ``fees`` are both legs' fees and
+        ``pnl`` the realised PnL after them (``pnl_pct`` follows, relative to the entry notional)."""
+        return cls(
+            leg="close",
+            side=side,
+            quantity=quantity,
+            price=exit_price,
+            entry_time_ms=entry_time_ms,
+            entry_price=entry_price,
+            exit_time_ms=exit_time_ms,
+            exit_price=exit_price,
+            exit_reason=exit_reason,
+            fees=fees,
+            pnl=pnl,
+            pnl_pct=pnl / (quantity * entry_price) * 100.0,
+            client_order_id=client_order_id,
+        )
 
 
 class TradeEvent(_Envelope):

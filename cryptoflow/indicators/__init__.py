@@ -5,19 +5,20 @@
   :meth:`~StreamingIndicators.peek` for the still-open candle (live and intrabar streams).
 
 Both give RSI, MACD line/signal/histogram, CCI, a bull/bear flag and bullish/bearish engulfing, and agree
-with each other. Presets: ``"ta"`` (default, the ``ta`` library's conventions) and ``"seed"`` (the
-original 2023 scripts: SMA RSI, MACD from pandas ``ewm(span, min_periods=span-1)`` with adjust=True).
+with each other; their outputs are named :data:`cryptoflow.events.INDICATOR_NAMES`, the fields every
+candle and indicator event carries. Presets: ``"ta"`` (default, the ``ta`` library's conventions) and
+``"seed"`` (the original 2023 scripts: SMA RSI, MACD from pandas ``ewm(span, min_periods=span-1)`` with
+adjust=True).
 
 >>> from cryptoflow.indicators import compute, StreamingIndicators
 >>> values = compute(candles, preset="ta")  # doctest: +SKIP
 """
 
 from cryptoflow.indicators._batch import compute, compute_arrays
-from cryptoflow.indicators._params import INDICATOR_COLUMNS, PRESETS, IndicatorParams, resolve_params
+from cryptoflow.indicators._params import PRESETS, IndicatorParams, resolve_params
 from cryptoflow.indicators._streaming import StreamingIndicators
 
 __all__ = [
-    "INDICATOR_COLUMNS",
     "PRESETS",
     "IndicatorParams",
     "StreamingIndicators",

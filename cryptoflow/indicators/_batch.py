@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 
 from cryptoflow.errors import DataError
+from cryptoflow.events import INDICATOR_NAMES
 from cryptoflow.indicators import _kernels as k
-from cryptoflow.indicators._params import INDICATOR_COLUMNS, IndicatorParams, pandas_alpha, resolve_params
+from cryptoflow.indicators._params import IndicatorParams, pandas_alpha, resolve_params
 
 
 def _column(candles: pd.DataFrame, name: str) -> np.ndarray:
@@ -30,7 +31,7 @@ def _column(candles: pd.DataFrame, name: str) -> np.ndarray:
 def compute_arrays(
     open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, params: IndicatorParams
 ) -> dict[str, np.ndarray]:
-    """Every indicator over float64 arrays (no NaN); keys are :data:`INDICATOR_COLUMNS`."""
+    """Every indicator over float64 arrays (no NaN); keys are :data:`INDICATOR_NAMES`."""
     if params.rsi_method == "wilder":
         rsi = k.rsi_wilder(close, pandas_alpha(alpha=1.0 / params.rsi_period), params.rsi_period)
     else:
@@ -82,7 +83,7 @@ def compute(candles: pd.DataFrame, preset: str | IndicatorParams = "ta", **param
         _column(candles, "close"),
         resolved,
     )
-    frame = pd.DataFrame({name: arrays[name] for name in INDICATOR_COLUMNS}, index=candles.index)
+    frame = pd.DataFrame({name: arrays[name] for name in INDICATOR_NAMES}, index=candles.index)
     frame.attrs.update(candles.attrs)
     frame.attrs["indicator_preset"] = resolved.preset
     return frame

@@ -9,17 +9,6 @@ from cryptoflow.errors import ConfigurationError
 
 RsiMethod = Literal["wilder", "sma"]
 
-#: Output columns of :func:`~cryptoflow.indicators.compute`, and keys of the streaming engine's dicts.
-INDICATOR_COLUMNS: tuple[str, ...] = (
-    "rsi",
-    "macd",
-    "macd_signal",
-    "macd_hist",
-    "cci",
-    "is_bull",
-    "engulfing",
-)
-
 
 @dataclass(frozen=True, slots=True)
 class IndicatorParams:

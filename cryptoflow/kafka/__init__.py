@@ -1,6 +1,7 @@
 """Kafka: client configuration from settings, topic naming and creation, and the event producer."""
 
 from cryptoflow.kafka._clients import (
+    DLQ_KIND,
     TOPIC_KINDS,
     client_config,
     cluster_metadata,
@@ -13,6 +14,7 @@ from cryptoflow.kafka._clients import (
 from cryptoflow.kafka._producer import DeliveryError, EventProducer
 
 __all__ = [
+    "DLQ_KIND",
     "TOPIC_KINDS",
     "DeliveryError",
     "EventProducer",

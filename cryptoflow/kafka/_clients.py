@@ -13,11 +13,18 @@ from confluent_kafka.admin import AdminClient, ClusterMetadata, NewTopic
 
 from cryptoflow.config import KafkaSettings
 from cryptoflow.errors import ConfigurationError, TemporaryError
+from cryptoflow.events import EVENT_TOPICS
 from cryptoflow.kafka._security import client_reasons, creation_error, security_callbacks
 
 log = logging.getLogger(__name__)
 
-TOPIC_KINDS = ("candles", "indicators", "signals", "trades", "dlq")
+DLQ_KIND = "dlq"
+"""The dead-letter topic's kind: it carries records that are not valid events (with the reason), so it
+is a topic kind but no event kind."""
+
+TOPIC_KINDS: tuple[str, ...] = (*EVENT_TOPICS.values(), DLQ_KIND)
+"""Every topic kind: one per event kind (``candles``, ``indicators``, ``signals``, ``trades``), and the
+dead-letter queue."""
 
 _T = TypeVar("_T")
 _Client = TypeVar("_Client", Producer, Consumer, AdminClient)
@@ -128,7 +135,7 @@ def ensure_topics(
     missing = [name for name in names if name not in existing]
     if not missing:
         return []
-    dlq = topic_name(settings, "dlq")
+    dlq = topic_name(settings, DLQ_KIND)
     futures = admin.create_topics(
         [
             NewTopic(

@@ -22,6 +22,7 @@ from typing import Any, Literal
 from binance.ws.reconnecting_websocket import ReconnectingWebsocket
 
 from cryptoflow.candles import Candle, interval_ms
+from cryptoflow.config import Market
 from cryptoflow.errors import ConfigurationError, RestrictedLocation, TemporaryError
 from cryptoflow.marketdata._urls import (
     BinanceEndpoints,
@@ -35,7 +36,7 @@ __all__ = ["KlineEvent", "KlineSource", "SourceOptions"]
 log = logging.getLogger(__name__)
 
 MAX_STREAMS_PER_CONNECTION = 200
-EventKind = Literal["warmup", "backfill", "live"]
+KlineKind = Literal["warmup", "backfill", "live"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +51,7 @@ class KlineEvent:
     """
 
     candle: Candle
-    kind: EventKind
+    kind: KlineKind
     received_ns: int
     event_time: int = 0
 
@@ -104,7 +105,7 @@ class KlineSource:
         symbols: Sequence[str],
         interval: str,
         *,
-        market: Literal["spot", "futures"] = "futures",
+        market: Market = "futures",
         endpoints: BinanceEndpoints | None = None,
         options: SourceOptions | None = None,
     ) -> None:
@@ -145,7 +146,7 @@ class KlineSource:
         fetch = self._client.futures_klines if self.market == "futures" else self._client.get_klines
         return await fetch(symbol=symbol, interval=self.interval, **params)
 
-    async def _history(self, symbol: str, before: int) -> tuple[EventKind, list[Candle]]:
+    async def _history(self, symbol: str, before: int) -> tuple[KlineKind, list[Candle]]:
         """Closed candles of ``symbol`` opening before ``before``: the warm-up (first time) or every
         candle after the last one delivered (after a reconnect or a gap)."""
         last = self.last_closed[symbol]

@@ -27,6 +27,7 @@ from cryptoflow.strategies._base import (
     StrategyError,
 )
 from cryptoflow.strategies._builtin import BasicStrategy, CustomStrategy, EnsembleStrategy
+from cryptoflow.strategies._exits import REASONS, exit_on_close
 from cryptoflow.strategies._loader import BUILTIN_STRATEGIES, load_strategy, strategy_class
 
 __all__ = [
@@ -34,12 +35,14 @@ __all__ = [
     "CONTRACT_VERSION",
     "ENGINE_PARAMS",
     "INDICATOR_PARAMS",
+    "REASONS",
     "BasicStrategy",
     "CustomStrategy",
     "EnsembleStrategy",
     "Signals",
     "Strategy",
     "StrategyError",
+    "exit_on_close",
     "load_strategy",
     "strategy_class",
 ]

@@ -9,14 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from cryptoflow.candles import Candle
 from cryptoflow.config import load_settings
 from cryptoflow.elastic import IndexRouter, partition_index, partition_span, partition_suffix
 from cryptoflow.events import (
     CandleEvent,
-    CandlePayload,
     IndicatorEvent,
-    IndicatorPayload,
-    IndicatorValues,
     SignalEvent,
     SignalPayload,
     TradeEvent,
@@ -96,30 +94,16 @@ def _events() -> dict[str, object]:
     jan31_2359 = ms("2026-01-31T23:59:00.000")
     feb1 = ms("2026-02-01T00:00:00.000")
     common = {"source": "paper", "run_id": "r", "symbol": "ETHUSDT", "interval": "1m"}
-    open_leg = TradePayload(
-        leg="open",
-        side="long",
-        quantity=1.0,
-        price=100.0,
-        entry_time_ms=jan31_2359,
-        entry_price=100.0,
-        fees=0.1,
+    entry = {"side": "long", "quantity": 1.0, "entry_time_ms": jan31_2359, "entry_price": 100.0}
+    open_leg = TradePayload.open_leg(fees=0.1, **entry)
+    close_leg = TradePayload.close_leg(
+        exit_time_ms=feb1 + 5 * 60_000, exit_price=101.0, exit_reason="signal", fees=0.2, pnl=0.8, **entry
     )
-    close_leg = TradePayload(
-        leg="close", side="long", quantity=1.0, price=101.0, entry_time_ms=jan31_2359, entry_price=100.0,
-        exit_time_ms=feb1 + 5 * 60_000, exit_price=101.0, exit_reason="signal", fees=0.2, pnl=0.8,
-    )  # fmt: skip
+    candle = Candle("ETHUSDT", "1m", jan31_2359, feb1 - 1, 1.0, 1.0, 1.0, 1.0, 1.0)
     return {
-        "candle": CandleEvent.create(
-            **common,
-            open_time_ms=jan31_2359,
-            candle=CandlePayload(close_time_ms=feb1 - 1, open=1.0, high=1.0, low=1.0, close=1.0, volume=1.0),
-        ),
-        "indicator": IndicatorEvent.create(
-            **common,
-            update_time_ms=feb1,  # the update arrived after midnight: its own time is what counts
-            indicator=IndicatorPayload(open_time_ms=jan31_2359, close=1.0, values=IndicatorValues()),
-        ),
+        "candle": CandleEvent.of_candle(candle, {}, source="paper", run_id="r"),
+        # the update arrived after midnight: its own time is what counts
+        "indicator": IndicatorEvent.of_update(candle, {}, feb1, source="paper", run_id="r"),
         "signal": SignalEvent.create(
             **common,
             strategy="s",

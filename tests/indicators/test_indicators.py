@@ -13,7 +13,8 @@ import ta
 
 from cryptoflow.candles import Candle, load_candles
 from cryptoflow.errors import ConfigurationError, DataError
-from cryptoflow.indicators import INDICATOR_COLUMNS, StreamingIndicators, compute, resolve_params
+from cryptoflow.events import INDICATOR_NAMES
+from cryptoflow.indicators import StreamingIndicators, compute, resolve_params
 from tests.candles._data import SHARED_FILES, needs_shared_data
 
 FILES = [pytest.param(path, id=path.name) for path in SHARED_FILES]
@@ -109,7 +110,7 @@ def test_seed_preset_equals_the_pandas_reference(path: Path) -> None:
     candles = candles_of(path)
     ours = compute(candles, preset="seed")
     reference = seed_reference(candles)
-    for column in INDICATOR_COLUMNS:
+    for column in INDICATOR_NAMES:
         assert_same(ours[column], reference[column], atol=1e-9 if column == "cci" else 0.0)
     assert ours["rsi"].first_valid_index() == candles.index[14]
     assert ours["macd"].first_valid_index() == candles.index[24]
@@ -123,7 +124,7 @@ def test_streaming_equals_batch_on_real_files(path: Path, preset: str) -> None:
     candles = candles_of(path)
     batch = compute(candles, preset=preset)
     streamed = stream(candles, preset)
-    for column in INDICATOR_COLUMNS:
+    for column in INDICATOR_NAMES:
         assert_same(streamed[column], batch[column])
 
 

@@ -7,7 +7,8 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cryptoflow.indicators import INDICATOR_COLUMNS, StreamingIndicators, compute
+from cryptoflow.events import INDICATOR_NAMES
+from cryptoflow.indicators import StreamingIndicators, compute
 
 
 @st.composite
@@ -57,7 +58,7 @@ def test_streaming_equals_batch(
         engine.peek({key: value * 1.01 for key, value in row.items()})
         rows.append(engine.update(row))
     streamed = pd.DataFrame(rows, index=candles.index)
-    for column in INDICATOR_COLUMNS:
+    for column in INDICATOR_NAMES:
         np.testing.assert_allclose(
             streamed[column].to_numpy(dtype=float),
             batch[column].to_numpy(dtype=float),

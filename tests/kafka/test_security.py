@@ -16,7 +16,7 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from cryptoflow.config import Settings, load_settings
-from cryptoflow.elastic import index_alias, make_client
+from cryptoflow.elastic import INDEX_KINDS, index_alias, make_client
 from cryptoflow.events import decode
 from cryptoflow.kafka import TOPIC_KINDS, EventProducer, cluster_metadata, new_client, topic_name
 from cryptoflow.stack import KafkaService
@@ -191,7 +191,7 @@ def test_every_component_runs_over_sasl_ssl_from_settings_alone(
         assert sorted(d["time_ms"] for d in docs) == grid, run_id
     assert es_docs(settings, "indicators", _by_run("secure-market"))
     assert "assigned partitions" in outputs["trade"]
-    indexed = sum(es_count(settings, kind) for kind in ("candles", "indicators", "signals", "trades"))
+    indexed = sum(es_count(settings, kind) for kind in INDEX_KINDS)
     assert f"indexed {indexed:,} document(s), dead-lettered 0" in outputs["sink"]
     for name, output in outputs.items():
         assert password not in output, f"the SASL password appears in the output of {name}"

@@ -1,14 +1,13 @@
-"""Events for the pipeline tests."""
+"""Events for the pipeline tests, built the way the applications build them (the event types' own
+conversions from candles, indicator values and trade legs)."""
 
 from __future__ import annotations
 
+from cryptoflow.candles import Candle
 from cryptoflow.events import (
     CandleEvent,
-    CandlePayload,
     Event,
     IndicatorEvent,
-    IndicatorPayload,
-    IndicatorValues,
     SignalEvent,
     SignalPayload,
     TradeEvent,
@@ -27,58 +26,27 @@ def candle_events(
         symbol = symbols[i % len(symbols)]
         open_ms = START_MS + (i // len(symbols)) * MINUTE
         price = 1000.0 + (i % 97)
-        payload = CandlePayload(
-            close_time_ms=open_ms + MINUTE - 1,
-            open=price,
-            high=price + 2.5,
-            low=price - 1.25,
-            close=price + 0.5,
-            volume=10.0 + i % 7,
-            trades=i % 50,
-            indicators=IndicatorValues(rsi=30.0 + i % 40, macd=0.1 * (i % 9), is_bull=float(i % 2)),
-        )
-        events.append(
-            CandleEvent.create(
-                source="replay",
-                run_id=run_id,
-                symbol=symbol,
-                interval="1m",
-                open_time_ms=open_ms,
-                candle=payload,
-            )
-        )
+        candle = Candle(
+            symbol, "1m", open_ms, open_ms + MINUTE - 1, price, price + 2.5, price - 1.25, price + 0.5,
+            10.0 + i % 7, trades=i % 50,
+        )  # fmt: skip
+        indicators = {"rsi": 30.0 + i % 40, "macd": 0.1 * (i % 9), "is_bull": float(i % 2)}
+        events.append(CandleEvent.of_candle(candle, indicators, source="replay", run_id=run_id))
     return events
 
 
 def one_of_each_other_kind(run_id: str = "run-1") -> list[Event]:
-    values = IndicatorValues(rsi=45.0, cci=-80.0)
-    open_leg = TradePayload(
-        leg="open",
-        side="short",
-        quantity=2.0,
-        price=1000.0,
-        entry_time_ms=START_MS,
-        entry_price=1000.0,
-        fees=0.8,
-    )
-    close_leg = open_leg.model_copy(
-        update={
-            "leg": "close",
-            "price": 990.0,
-            "exit_time_ms": START_MS + 10 * MINUTE,
-            "exit_price": 990.0,
-            "exit_reason": "take_profit",
-            "fees": 1.59,
-            "pnl": 18.41,
-            "pnl_pct": 0.9205,
-        }
-    )
+    candle = Candle("ETHUSDT", "1m", START_MS, START_MS + MINUTE - 1, 1000.0, 1001.0, 999.5, 1000.5, 3.0)
+    entry = {"side": "short", "quantity": 2.0, "entry_time_ms": START_MS, "entry_price": 1000.0}
+    open_leg = TradePayload.open_leg(fees=0.8, **entry)
+    close_leg = TradePayload.close_leg(
+        exit_time_ms=START_MS + 10 * MINUTE, exit_price=990.0, exit_reason="take_profit", fees=1.59,
+        pnl=18.41, **entry,
+    )  # fmt: skip
     common = {"source": "paper", "run_id": run_id, "symbol": "ETHUSDT", "interval": "1m"}
     return [
-        IndicatorEvent.create(
-            **common,
-            update_time_ms=START_MS + 2_500,
-            indicator=IndicatorPayload(open_time_ms=START_MS, close=1000.5, values=values),
+        IndicatorEvent.of_update(
+            candle, {"rsi": 45.0, "cci": -80.0}, START_MS + 2_500, source="paper", run_id=run_id
         ),
         SignalEvent.create(
             **common,
@@ -92,7 +60,5 @@ def one_of_each_other_kind(run_id: str = "run-1") -> list[Event]:
             ),
         ),
         TradeEvent.create(**common, strategy="custom", trade=open_leg),
-        TradeEvent.create(
-            **common, strategy="custom", trade=TradePayload.model_validate(close_leg.model_dump())
-        ),
+        TradeEvent.create(**common, strategy="custom", trade=close_leg),
     ]

@@ -9,16 +9,14 @@ from datetime import UTC, datetime
 
 import pytest
 
+from cryptoflow.candles import Candle
 from cryptoflow.config import Settings
 from cryptoflow.elastic import INDEX_KINDS, apply_retention, index_alias, install_templates, make_client
 from cryptoflow.errors import ConfigurationError
 from cryptoflow.events import (
     CandleEvent,
-    CandlePayload,
     Event,
     IndicatorEvent,
-    IndicatorPayload,
-    IndicatorValues,
     SignalEvent,
     SignalPayload,
     TradeEvent,
@@ -46,30 +44,13 @@ def boundary_events() -> list[Event]:
     common = {"source": "paper", "run_id": "boundary", "symbol": "ETHUSDT", "interval": "1m"}
     events: list[Event] = []
     for open_ms in (first_ms - MINUTE, first_ms):  # the last candle of January, the first of February
-        events.append(
-            CandleEvent.create(
-                **common,
-                open_time_ms=open_ms,
-                candle=CandlePayload(
-                    close_time_ms=open_ms + MINUTE - 1,
-                    open=100.0,
-                    high=101.0,
-                    low=99.0,
-                    close=100.5,
-                    volume=3.0,
-                ),
-            )
-        )
+        candle = Candle("ETHUSDT", "1m", open_ms, open_ms + MINUTE - 1, 100.0, 101.0, 99.0, 100.5, 3.0)
+        events.append(CandleEvent.of_candle(candle, {}, source="paper", run_id="boundary"))
     for update_ms in (last_ms - 2_500, last_ms, first_ms, first_ms + 2_500):
         open_ms = update_ms - update_ms % MINUTE
+        candle = Candle("ETHUSDT", "1m", open_ms, open_ms + MINUTE - 1, 100.0, 101.0, 99.0, 100.2, 3.0)
         events.append(
-            IndicatorEvent.create(
-                **common,
-                update_time_ms=update_ms,
-                indicator=IndicatorPayload(
-                    open_time_ms=open_ms, close=100.2, values=IndicatorValues(rsi=51.0)
-                ),
-            )
+            IndicatorEvent.of_update(candle, {"rsi": 51.0}, update_ms, source="paper", run_id="boundary")
         )
     for candle_ms in (first_ms - MINUTE, first_ms):  # decided at the candle's close
         events.append(
@@ -80,19 +61,11 @@ def boundary_events() -> list[Event]:
                 signal=SignalPayload(action="entry_long", price=100.0, candle_open_time_ms=candle_ms),
             )
         )
-    entry_ms = first_ms - MINUTE
-    open_leg = TradePayload(
-        leg="open",
-        side="long",
-        quantity=1.0,
-        price=100.0,
-        entry_time_ms=entry_ms,
-        entry_price=100.0,
-        fees=0.1,
-    )
-    close_leg = TradePayload(
-        leg="close", side="long", quantity=1.0, price=102.0, entry_time_ms=entry_ms, entry_price=100.0,
+    entry = {"side": "long", "quantity": 1.0, "entry_time_ms": first_ms - MINUTE, "entry_price": 100.0}
+    open_leg = TradePayload.open_leg(fees=0.1, **entry)
+    close_leg = TradePayload.close_leg(
         exit_time_ms=first_ms + 3 * MINUTE, exit_price=102.0, exit_reason="take_profit", fees=0.2, pnl=1.8,
+        **entry,
     )  # fmt: skip
     events += [TradeEvent.create(**common, strategy="s", trade=leg) for leg in (open_leg, close_leg)]
     return events

@@ -11,7 +11,7 @@ import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from cryptoflow.config import Settings
-from cryptoflow.events import decode
+from cryptoflow.events import EVENT_TOPICS, decode
 from cryptoflow.kafka import DeliveryError, EventProducer, client_config, topic_name
 from tests.sink._events import candle_events, one_of_each_other_kind
 from tests.sink._support import REPO, prefix_env, read_topic
@@ -24,7 +24,7 @@ def test_events_go_to_their_topic_keyed_by_symbol_and_interval(pipeline: Setting
     with EventProducer(pipeline.kafka) as producer:
         producer.send_many(events)
     assert producer.delivered == producer.sent == len(events)
-    for kind in ("candles", "indicators", "signals", "trades"):
+    for kind in EVENT_TOPICS.values():
         expected = [e for e in events if producer.topic_for(e) == topic_name(pipeline.kafka, kind)]
         messages = read_topic(pipeline, kind, expected=len(expected))
         assert sorted(decode(m.value()).event_id for m in messages) == sorted(e.event_id for e in expected)

@@ -1,8 +1,9 @@
-"""Position rules shared by the backtester's ``close`` fill model and live trading (``auto_trade``).
+"""Exit rules shared by the backtester's ``close`` fill model and live trading (``auto_trade``).
 
-One compiled function decides, on a closed candle, whether an open position exits and why; the kernel
-calls it for every candle of a backtest and live trading for every candle as it closes, so the two
-cannot drift apart.
+One compiled function decides, on a closed candle, whether an open position exits and why; the
+backtester's kernel calls it for every candle of a backtest and live trading for every candle as it
+closes, so the two cannot drift apart. It lives with the strategies, which both sides import, so
+neither application imports the other.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from numba import njit
 __all__ = ["REASONS", "exit_on_close"]
 
 REASONS = ("stop_loss", "take_profit", "signal", "end", "trailing_stop", "max_holding")
-STOP, TAKE, SIGNAL, END, TRAIL, HOLD = 0, 1, 2, 3, 4, 5
+"""Why a position exits, by code: the exit rules and the backtester's kernel return an index into this."""
+STOP, TAKE, SIGNAL, END, TRAIL, HOLD = range(len(REASONS))
 
 
 @njit(cache=True, nogil=True)
