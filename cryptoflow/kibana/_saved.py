@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from cryptoflow.events import EVENT_TOPICS
+
 __all__ = ["DATA_VIEW_IDS", "DEFAULT_PREFIX", "KINDS", "data_view", "saved_object"]
 
 DEFAULT_PREFIX = "cryptoflow"
-KINDS = ("candles", "indicators", "signals", "trades")
+# the index kinds (``cryptoflow.elastic.INDEX_KINDS``), read from the event vocabulary so that the Kibana
+# import does not load the Elasticsearch client
+KINDS: tuple[str, ...] = tuple(EVENT_TOPICS.values())
 DATA_VIEW_IDS = {kind: f"cryptoflow-dv-{kind}" for kind in KINDS}
 """Stable ids of the data views, by index kind."""
 

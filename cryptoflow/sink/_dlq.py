@@ -18,7 +18,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 
 from cryptoflow.config import KafkaSettings
 from cryptoflow.errors import TemporaryError
-from cryptoflow.kafka import DeliveryError, EventProducer, client_config, topic_name
+from cryptoflow.kafka import DLQ_KIND, DeliveryError, EventProducer, client_config, topic_name
 
 __all__ = ["DLQ_HEADER_PREFIX", "DeadLetter", "DeadLetterPublisher", "dead_letter", "read_dead_letters"]
 
@@ -60,7 +60,7 @@ class DeadLetterPublisher:
     def __init__(self, settings: KafkaSettings, group: str) -> None:
         self.settings = settings
         self.group = group
-        self.topic = topic_name(settings, "dlq")
+        self.topic = topic_name(settings, DLQ_KIND)
         self._producer: EventProducer | None = None
 
     def start(self) -> None:
@@ -154,7 +154,7 @@ def read_dead_letters(settings: KafkaSettings, timeout_s: float = 60.0) -> list[
             "enable.partition.eof": True,
         }
     )
-    topic = topic_name(settings, "dlq")
+    topic = topic_name(settings, DLQ_KIND)
     letters: dict[str, DeadLetter] = {}
     deadline = time.monotonic() + timeout_s
     try:
