@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from auto_trade._trader import Emit, SymbolTrader, engine_record, log_resumed
+from cryptoflow.binance import BinanceEndpoints, KlineSource, SourceOptions
 from cryptoflow.brokers import Broker
 from cryptoflow.candles import Candle
 from cryptoflow.config import Market
 from cryptoflow.events import Source
-from cryptoflow.marketdata import BinanceEndpoints, KlineSource, SourceOptions
 from cryptoflow.strategies import Strategy
 
 __all__ = ["AutoTrade", "AutoTradeOptions"]

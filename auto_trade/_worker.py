@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,12 +40,12 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from auto_trade._trader import Emit, SymbolTrader, engine_record, log_resumed
+from cryptoflow.binance import BinanceEndpoints, binance_classes, connect, fetch_warmup
 from cryptoflow.brokers import Broker
 from cryptoflow.candles import Candle, interval_ms
 from cryptoflow.config import KafkaSettings, Market
 from cryptoflow.events import CandleEvent, EventError, Source, decode
 from cryptoflow.kafka import ensure_topics, new_client, topic_name
-from cryptoflow.marketdata import BinanceEndpoints, binance_classes, open_client
 from cryptoflow.strategies import Strategy
 
 __all__ = ["CandleTopicWorker", "WorkerOptions"]
@@ -167,26 +166,13 @@ class CandleTopicWorker:
 
     # ---- per symbol --------------------------------------------------------------------------------
 
-    async def _rest(self) -> Any:
-        attempt = 0
-        while self._client is None:
-            try:
-                self._client = await open_client(self._client_cls, self.options.market)
-            except Exception as exc:  # network errors of every kind: retry, never give up
-                attempt += 1
-                delay = min(30.0, 0.5 * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
-                log.warning("exchange REST unreachable (%s); retrying in %.1f s", exc, delay)
-                await asyncio.sleep(delay)
-        return self._client
-
     async def _history(self, symbol: str, before: int) -> list[Candle]:
-        client = await self._rest()
-        fetch = client.futures_klines if self.options.market == "futures" else client.get_klines
-        limit = min(self.options.warmup_candles, 1000)
-        if limit <= 0:
-            return []
-        rows = await fetch(symbol=symbol, interval=self.options.interval, endTime=before - 1, limit=limit)
-        return [Candle.from_kline(r, symbol, self.options.interval) for r in rows if int(r[0]) < before]
+        if self._client is None:
+            self._client = await connect(self._client_cls, self.options.market)
+        options = self.options
+        return await fetch_warmup(
+            self._client, symbol, options.interval, before, options.warmup_candles, options.market
+        )
 
     async def _activate(self, candle: Candle, partition: int) -> _Symbol:
         symbol = candle.symbol

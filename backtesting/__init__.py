@@ -40,19 +40,26 @@ from backtesting._engine import (
     run_backtest,
     slice_period,
 )
+from backtesting._optimize import OptimizeResult, OptimizeSettings, optimize
 from backtesting._outputs import write_trades_csv, write_trades_json
 from backtesting._report import build_figure, render_report, write_report
+from backtesting._request import PRESETS, BacktestRequest
 from backtesting._stats import STAT_LABELS, Stats, compute_stats
 
 __all__ = [
+    "PRESETS",
     "STAT_LABELS",
     "BacktestConfig",
+    "BacktestRequest",
     "BacktestResult",
+    "OptimizeResult",
+    "OptimizeSettings",
     "Stats",
     "SymbolResult",
     "backtest_symbol",
     "build_figure",
     "compute_stats",
+    "optimize",
     "render_report",
     "run_backtest",
     "slice_period",

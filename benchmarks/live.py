@@ -53,12 +53,12 @@ from typing import Any
 
 import numpy as np
 
+from cryptoflow.binance import BinanceEndpoints, SourceOptions
 from cryptoflow.candles import load_candles
 from cryptoflow.config import load_settings
 from cryptoflow.events import encode
-from cryptoflow.exchange import FakeExchange, ReplayMarket
 from cryptoflow.kafka import TOPIC_KINDS, EventProducer, ensure_topics, topic_name
-from cryptoflow.marketdata import BinanceEndpoints, SourceOptions
+from cryptoflow.testing.fake_binance import FakeExchange, ReplayMarket
 from realtime_indicator import IntrabarIndicators, RealtimeOptions, run_realtime
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

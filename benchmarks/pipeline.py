@@ -29,9 +29,8 @@ import json
 import logging
 import os
 import platform
-import signal
-import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -47,6 +46,7 @@ from cryptoflow.elastic import INDEX_KINDS, IndexRouter, index_alias, install_te
 from cryptoflow.events import Event, encode
 from cryptoflow.kafka import TOPIC_KINDS, EventProducer, client_config, ensure_topics, topic_name
 from cryptoflow.sink import Sink, SinkOptions
+from cryptoflow.stack import Supervisor
 
 REPO = Path(__file__).resolve().parents[1]
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT")
@@ -192,14 +192,9 @@ def measure_e2e(settings: Settings, events: list[Event], seconds: float, rate: f
     client = make_client(settings.elasticsearch)
     alias = install_templates(client, settings.elasticsearch)["candles"]
     ensure_topics(settings.kafka, [topic_name(settings.kafka, k) for k in TOPIC_KINDS])
-    sink = subprocess.Popen(
-        [sys.executable, "-m", "cryptoflow", "sink", "--kind", "candles", "--log-interval", "3600"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    logs = tempfile.TemporaryDirectory(prefix="bench-pipeline-")  # the sink's log, removed at the end
+    children = Supervisor(Path(logs.name), env=env, cwd=REPO)
+    children.start("sink", "sink", "--kind", "candles", "--log-interval", "3600")
     sent_at: dict[str, float] = {}
     seen_at: dict[str, float] = {}
     done = threading.Event()
@@ -256,11 +251,8 @@ def measure_e2e(settings: Settings, events: list[Event], seconds: float, rate: f
         poller.join(timeout=60)
     finally:
         done.set()
-        sink.send_signal(signal.SIGTERM)
-        try:
-            sink.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            sink.kill()
+        children.stop(timeout_s=60)
+        logs.cleanup()
     latencies = np.array([(seen_at[eid] - sent_at[eid]) * 1000.0 for eid in sent_at if eid in seen_at])
     missing = len(sent_at) - len(latencies)
     if missing:

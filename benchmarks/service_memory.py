@@ -35,7 +35,6 @@ import platform
 import resource
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -49,8 +48,8 @@ from urllib import request
 import yaml
 
 from cryptoflow.config import load_settings
-from cryptoflow.exchange import FakeExchange, ReplayMarket
-from cryptoflow.stack import KafkaService, LocalStack
+from cryptoflow.stack import KafkaService, LocalStack, Supervisor
+from cryptoflow.testing.fake_binance import FakeExchange, ReplayMarket
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent.parent / "shared" / "data"
@@ -224,7 +223,8 @@ def run(minutes: float, symbols: int, speed: float, data: Path) -> dict[str, Any
         "dashboard": ["dashboard", "serve", "--port", "0"],
     }  # fmt: skip
     results: dict[str, Any] = {}
-    processes: dict[str, subprocess.Popen[bytes]] = {}
+    logs = tempfile.TemporaryDirectory(prefix=f"{prefix}-logs-")  # the services' logs, removed at the end
+    children = Supervisor(Path(logs.name), env=env)
     try:
         code, peak = _run_sampled([*cli, "setup"], env)
         if code != 0:
@@ -236,10 +236,9 @@ def run(minutes: float, symbols: int, speed: float, data: Path) -> dict[str, Any
             "note": "no Kibana here: reads and prepares the saved objects, then fails to connect",
         }
         for name, args in commands.items():
-            processes[name] = subprocess.Popen(
-                [*cli, *args], env=env, stdout=subprocess.PIPE if name == "dashboard" else subprocess.DEVNULL
-            )
-        dashboard_url = _dashboard_url(processes["dashboard"])
+            children.start(name, *args)
+        processes = children.processes
+        dashboard_url = _dashboard_url(children)
         jvms = {
             "kafka": int(status["kafka"]["managed_pid"]),
             "elasticsearch": int(status["elasticsearch"]["managed_pid"]),
@@ -247,9 +246,8 @@ def run(minutes: float, symbols: int, speed: float, data: Path) -> dict[str, Any
         samples: dict[str, list[int]] = {name: [] for name in [*processes, *jvms]}
         deadline = time.monotonic() + minutes * 60
         while time.monotonic() < deadline:
-            for name, process in processes.items():
-                if process.poll() is not None:
-                    raise SystemExit(f"{name} exited early ({process.returncode})")
+            for name, code in children.exited().items():
+                raise SystemExit(f"{name} exited early ({code})")
             for name, pid in [*((n, p.pid) for n, p in processes.items()), *jvms.items()]:
                 rss = _tree_kib(pid, "VmRSS")
                 if rss is not None:
@@ -289,14 +287,8 @@ def run(minutes: float, symbols: int, speed: float, data: Path) -> dict[str, Any
             "the shared local node, serving every test running on this machine meanwhile"
         )
     finally:
-        for process in processes.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in processes.values():
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        children.stop(timeout_s=60)
+        logs.cleanup()
         exchange.stop_thread()
         _cleanup(prefix)
     return {
@@ -311,14 +303,16 @@ def run(minutes: float, symbols: int, speed: float, data: Path) -> dict[str, Any
     }
 
 
-def _dashboard_url(process: subprocess.Popen[bytes]) -> str:
-    """The URL the dashboard prints on its first line (``dashboard at http://…``)."""
-    assert process.stdout is not None
-    line = process.stdout.readline().decode()
-    for word in line.split():
-        if word.startswith("http://"):
-            return word.rstrip("/")
-    raise SystemExit(f"the dashboard did not print its URL: {line!r}")
+def _dashboard_url(children: Supervisor, timeout_s: float = 60.0) -> str:
+    """The URL the dashboard writes on its first line (``dashboard at http://…``)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        children.check()
+        for word in children.log("dashboard").split():
+            if word.startswith("http://"):
+                return word.rstrip("/")
+        time.sleep(0.1)
+    raise SystemExit(f"the dashboard did not write its URL: {children.log('dashboard')!r}")
 
 
 def main(argv: list[str] | None = None) -> None:

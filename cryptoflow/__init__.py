@@ -2,7 +2,8 @@
 Elasticsearch.
 
 The shared core lives in one subpackage per concern (``config``, ``candles``, ``indicators``,
-``strategies``, ``brokers``, ``events``, ``kafka``, ``elastic``, ``stack``, ``cli``); the applications
+``strategies``, ``brokers``, ``binance``, ``events``, ``kafka``, ``elastic``, ``stack``, ``cli``; one retry
+policy in ``retry``; test kits in ``testing``); the applications
 (``auto_trade``, ``backtesting``, ``backtesting_trade``, ``realtime_indicator``) own their own flow.
 """
 

@@ -8,11 +8,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from cryptoflow.binance import BinanceEndpoints, KlineEvent, KlineSource, SourceOptions
 from cryptoflow.candles import Candle
 from cryptoflow.config import Market
 from cryptoflow.events import CandleEvent, Event, IndicatorEvent, Source
 from cryptoflow.indicators import StreamingIndicators
-from cryptoflow.marketdata import BinanceEndpoints, KlineEvent, KlineSource, SourceOptions
 
 __all__ = ["IntrabarIndicators", "RealtimeOptions", "run_realtime"]
 
@@ -45,7 +45,7 @@ class IntrabarIndicators:
         self.streams = {s: StreamingIndicators(options.preset, **options.params) for s in options.symbols}
 
     def on_event(self, event: KlineEvent) -> None:
-        """Handle one event from :class:`~cryptoflow.marketdata.KlineSource`."""
+        """Handle one event from :class:`~cryptoflow.binance.KlineSource`."""
         candle = event.candle
         stream = self.streams.get(candle.symbol)
         if stream is None:

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from cryptoflow.exchange import FakeExchange
-from tests.exchange.conftest import make_exchange
+from cryptoflow.testing.fake_binance import FakeExchange
+from tests.testing.fake_binance.conftest import make_exchange
 
 CONSOLE_SCRIPT = Path(sys.executable).with_name("cryptoflow")
-INFO_LINE = " INFO cryptoflow.candles.download: downloaded "
+INFO_LINE = " INFO cryptoflow.binance._download: downloaded "
 DEBUG_LINE = " DEBUG urllib3.connectionpool: Starting new HTTP connection"
 
 

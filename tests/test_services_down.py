@@ -246,7 +246,7 @@ def test_live_command_waiting_for_the_exchange_logs_one_line_per_attempt_and_sto
     assert process.stop(signum) == code
     no_traceback(process.stdout(), process.stderr())
     step = re.compile(
-        r"^\S+ \S+ WARNING cryptoflow\.marketdata\._source: exchange REST unreachable "
+        r"^\S+ \S+ WARNING cryptoflow\.binance\._http: exchange REST unreachable "
         rf"\(ClientConnectorError: Cannot connect to host 127\.0\.0\.1:{port} .*\); retrying in [\d.]+ s$"
     )
     for line in process.stderr().splitlines():

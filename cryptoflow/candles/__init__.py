@@ -1,29 +1,27 @@
-"""Candles: the model, loading and validation of candle files, resampling, and downloading from Binance.
+"""Candles: the model, loading and validation of candle files, and resampling (downloads from Binance:
+:func:`cryptoflow.binance.download_candles`).
 
 >>> from cryptoflow.candles import load_candles
 >>> candles = load_candles("ETHUSDT_5m_2025-08.csv")  # doctest: +SKIP
 """
 
 from cryptoflow.candles._columns import BINANCE_KLINE_FIELDS, CANDLE_COLUMNS
-from cryptoflow.candles._download import DownloadResult, binance_client, download_candles
 from cryptoflow.candles._load import load_candles, read_candles
 from cryptoflow.candles._model import BINANCE_INTERVALS, Candle, bucket_start, interval_ms
 from cryptoflow.candles._resample import resample_candles
 from cryptoflow.candles._samples import sample_path, sample_symbols
-from cryptoflow.candles._validate import Gap, LoadReport
+from cryptoflow.candles._validate import Gap, LoadReport, iso
 
 __all__ = [
     "BINANCE_INTERVALS",
     "BINANCE_KLINE_FIELDS",
     "CANDLE_COLUMNS",
     "Candle",
-    "DownloadResult",
     "Gap",
     "LoadReport",
-    "binance_client",
     "bucket_start",
-    "download_candles",
     "interval_ms",
+    "iso",
     "load_candles",
     "read_candles",
     "resample_candles",

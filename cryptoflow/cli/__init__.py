@@ -11,7 +11,19 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from cryptoflow.cli import _backtest, _config, _dashboards, _data, _demo, _live, _pipeline, _retention, _stack
+from cryptoflow.cli import (
+    _backtest,
+    _config,
+    _dashboards,
+    _data,
+    _demo,
+    _health,
+    _live,
+    _pipeline,
+    _retention,
+    _setup,
+    _stack,
+)
 from cryptoflow.cli._common import err_console, set_config_path, settings, stop_signals, stopped_by
 from cryptoflow.cli._logging import configure_logging
 from cryptoflow.config import mask_credentials
@@ -74,8 +86,8 @@ app.command("sink")(_pipeline.sink)
 app.command("replay")(_pipeline.replay)
 app.add_typer(_dashboards.dashboards_app, name="dashboards")
 app.add_typer(_dashboards.dashboard_app, name="dashboard")
-app.command("setup")(_dashboards.setup)
-app.command("health")(_dashboards.health)
+app.command("setup")(_setup.setup)
+app.command("health")(_health.health)
 app.command("retention")(_retention.retention)
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import math
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, get_type_hints
 
 import typer
 from rich.markup import escape
@@ -17,7 +20,10 @@ from cryptoflow.cli._common import console, err_console
 from cryptoflow.cli._paths import input_file, output_file, writing
 from cryptoflow.errors import ConfigurationError
 
-__all__ = ["backtest", "optimize"]
+if TYPE_CHECKING:
+    from backtesting import BacktestRequest
+
+__all__ = ["Fill", "OnGap", "backtest", "backtest_options", "optimize", "params"]
 
 
 class Fill(StrEnum):
@@ -42,14 +48,15 @@ class Method(StrEnum):
     random = "random"
 
 
-def _params(items: list[str] | None) -> dict[str, str]:
-    params: dict[str, str] = {}
+def params(items: list[str] | None) -> dict[str, str]:
+    """``--param name=value`` options as a mapping."""
+    parsed: dict[str, str] = {}
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ConfigurationError(f"--param expects name=value (e.g. rsi_oversold=20), got {item!r}")
-        params[key.strip()] = value.strip()
-    return params
+        parsed[key.strip()] = value.strip()
+    return parsed
 
 
 def _space(items: list[str] | None) -> dict[str, list[Any]] | None:
@@ -73,28 +80,6 @@ def _progress() -> Progress:
         console=err_console,
         transient=True,
     )
-
-
-def _load(
-    data: list[Path], symbols: list[str] | None, interval: str | None, on_gap: str, dedupe: bool
-) -> dict[str, Any]:
-    from cryptoflow.candles import load_candles
-
-    if symbols and len(symbols) not in (1, len(data)):
-        raise ConfigurationError(
-            f"give one --symbol per --data file ({len(data)} files, {len(symbols)} given)"
-        )
-    for path in data:
-        input_file(path, "--data")
-    frames = {}
-    for k, path in enumerate(data):
-        symbol = symbols[k] if symbols and len(symbols) == len(data) else (symbols[0] if symbols else None)
-        candles = load_candles(path, symbol=symbol, interval=interval, on_gap=on_gap, dedupe=dedupe)
-        name = str(candles.attrs.get("symbol") or symbol or path.stem)
-        if name in frames:
-            raise ConfigurationError(f"symbol {name} given twice; pass --symbol for each --data file")
-        frames[name] = candles
-    return frames
 
 
 def _fmt(value: Any) -> str:
@@ -123,10 +108,6 @@ def _summary(result: Any) -> Table:
     return table
 
 
-_DATA = Annotated[
-    list[Path], typer.Option("--data", "-d", help="Candle file (CSV/Parquet); repeat per symbol.")
-]
-_SYMBOL = Annotated[list[str] | None, typer.Option("--symbol", "-s", help="Symbol of each --data file.")]
 _INTERVAL = Annotated[str | None, typer.Option("--interval", "-i", help="Candle interval, e.g. 5m or 1h.")]
 _STRATEGY_HELP = "basic, custom, ensemble or path/to/file.py[:Class]."
 _PRESET = Annotated[str | None, typer.Option("--preset", help="Indicator preset ta or seed (default: ta).")]
@@ -137,52 +118,111 @@ _START = Annotated[str | None, typer.Option("--start", help="First candle open t
 _END = Annotated[
     str | None, typer.Option("--end", help="Last candle open time, inclusive; a bare date = whole day.")
 ]
-_CASH = Annotated[float, typer.Option("--cash", help="Starting equity in quote currency.")]
-_FEE = Annotated[float, typer.Option("--fee-pct", help="Taker fee per side, percent of notional.")]
-_SLIP = Annotated[float, typer.Option("--slippage-pct", help="Adverse move per fill, percent.")]
-_FRACTION = Annotated[float, typer.Option("--fraction", help="Share of equity per position (1 = all-in).")]
-_LEVERAGE = Annotated[float, typer.Option("--leverage", help="Leverage on top of --fraction.")]
-_PARAM = Annotated[
-    list[str] | None, typer.Option("--param", "-p", help="Strategy parameter name=value; repeatable.")
-]
 _ON_GAP = Annotated[OnGap, typer.Option("--on-gap", help="Gaps in the candle grid: warn, fail or fill.")]
-_DEDUPE = Annotated[
-    bool, typer.Option("--dedupe", help="Drop duplicate candles instead of refusing the file.")
-]
 _OUT = "Write {} here."
 
 
-def _in_range(
-    option: str,
-    value: float,
-    expected: str,
-    low: float,
-    high: float = math.inf,
-    *,
-    low_open: bool = False,
-    high_open: bool = True,
-) -> None:
-    above = value > low if low_open else value >= low
-    below = value < high if high_open else value <= high
-    if not (math.isfinite(value) and above and below):
-        raise ConfigurationError(f"{option} {value:g}: expected {expected}")
+def _request(
+    data: Annotated[
+        list[Path], typer.Option("--data", "-d", help="Candle file (CSV/Parquet); repeat per symbol.")
+    ],
+    symbol: Annotated[
+        list[str] | None, typer.Option("--symbol", "-s", help="Symbol of each --data file.")
+    ] = None,
+    interval: _INTERVAL = None,
+    strategy: Annotated[str, typer.Option("--strategy", help=_STRATEGY_HELP)] = "custom",
+    preset: _PRESET = None,
+    fill: _FILL = Fill.intrabar,
+    start: _START = None,
+    end: _END = None,
+    cash: Annotated[float, typer.Option("--cash", help="Starting equity in quote currency.")] = 10_000.0,
+    fee_pct: Annotated[
+        float, typer.Option("--fee-pct", help="Taker fee per side, percent of notional.")
+    ] = 0.04,
+    slippage_pct: Annotated[
+        float, typer.Option("--slippage-pct", help="Adverse move per fill, percent.")
+    ] = 0.0,
+    fraction: Annotated[
+        float, typer.Option("--fraction", help="Share of equity per position (1 = all-in).")
+    ] = 1.0,
+    leverage: Annotated[float, typer.Option("--leverage", help="Leverage on top of --fraction.")] = 1.0,
+    close_at_end: Annotated[
+        bool, typer.Option("--close-at-end", help="Close an open position at the end.")
+    ] = False,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="Strategy parameter name=value; repeatable.")
+    ] = None,
+    on_gap: _ON_GAP = OnGap.warn,
+    dedupe: Annotated[
+        bool, typer.Option("--dedupe", help="Drop duplicate candles instead of refusing the file.")
+    ] = False,
+) -> BacktestRequest:
+    """The options of a backtest, as the request they describe (``data`` and ``symbol`` may be declared
+    by the command as one file and one symbol)."""
+    from backtesting import BacktestRequest
+
+    return BacktestRequest(
+        data=tuple(data) if isinstance(data, list) else (data,),
+        symbols=tuple(symbol) if isinstance(symbol, list) else ((symbol,) if symbol else ()),
+        interval=interval,
+        strategy=strategy,
+        params=params(param),
+        preset=preset,
+        fill=fill.value,
+        start=start,
+        end=end,
+        cash=cash,
+        fee_pct=fee_pct,
+        slippage_pct=slippage_pct,
+        fraction=fraction,
+        leverage=leverage,
+        close_at_end=close_at_end,
+        on_gap=on_gap.value,
+        dedupe=dedupe,
+    )
 
 
-def _check_times(start: str | None, end: str | None) -> None:
-    import pandas as pd
+def backtest_options(*, omit: tuple[str, ...] = ()) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Give a command the options of a backtest (``--data``, ``--strategy``, ``--fee-pct`` ...) but those
+    in ``omit`` (left at their defaults): typer sees them before the command's own options, and the command
+    receives them as its first argument, the checked :class:`~backtesting.BacktestRequest`. A command that
+    declares an option of the same name (another default, one ``--data`` file) replaces it in place.
+    ``backtest`` and ``replay`` take exactly the same options."""
 
-    for option, value in (("--start", start), ("--end", end)):
-        if value is None:
-            continue
-        try:
-            pd.Timestamp(value)
-        except (ValueError, TypeError):
-            raise ConfigurationError(
-                f"{option} {value!r}: not a date/time; e.g. 2022-01-01 or 2022-01-01T12:00 (UTC)"
-            ) from None
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        # the request's type is imported lazily (it loads pandas); typer needs only the options' types
+        lazy = {"BacktestRequest": Any}
+        hints = {
+            **get_type_hints(_request, localns=lazy, include_extras=True),
+            **get_type_hints(command, localns=lazy, include_extras=True),
+        }
+        declared = list(inspect.signature(command).parameters)[1:]  # after the request
+        own = dict(list(inspect.signature(command).parameters.items())[1:])
+        shared = [name for name in inspect.signature(_request).parameters if name not in omit]
+        parameters = [
+            own.pop(name, None) or inspect.signature(_request).parameters[name] for name in shared
+        ] + list(own.values())
+
+        @functools.wraps(command)
+        def parsed(**options: Any) -> None:
+            request = _request(**{name: options[name] for name in shared})
+            command(request, **{name: options[name] for name in declared})
+
+        parameters = [p.replace(annotation=hints[p.name]) for p in parameters]
+        parsed.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+        parsed.__annotations__ = {p.name: p.annotation for p in parameters}
+        return parsed
+
+    return decorate
 
 
-def _outputs(data: list[Path], **options: Path | None) -> None:
+def check_inputs(request: BacktestRequest) -> None:
+    """Every ``--data`` file exists and is readable (the message names the option)."""
+    for path in request.data:
+        input_file(path, "--data")
+
+
+def _outputs(data: tuple[Path, ...], **options: Path | None) -> None:
     """Check every output path before the work starts (see :mod:`cryptoflow.cli._paths`)."""
     seen: dict[str, str] = {}
     for option, path in options.items():
@@ -197,92 +237,35 @@ def _outputs(data: list[Path], **options: Path | None) -> None:
         output_file(path, option, inputs=data)
 
 
-def _config(
-    cash: float,
-    fill: Fill,
-    fee_pct: float,
-    slippage_pct: float,
-    fraction: float,
-    leverage: float,
-    close_at_end: bool = False,
-) -> Any:
-    from backtesting import BacktestConfig
-
-    # Checked here, in the user's terms (the engine's own message speaks of fee_rate=-0.01 for -1 %).
-    _in_range("--cash", cash, "a positive amount of quote currency", 0, low_open=True)
-    _in_range("--fee-pct", fee_pct, "a percentage from 0 to below 10 (0.04 = Binance's taker fee)", 0, 10)
-    _in_range("--slippage-pct", slippage_pct, "a percentage from 0 to below 10", 0, 10)
-    _in_range(
-        "--fraction",
-        fraction,
-        "a share of the equity above 0 and at most 1",
-        0,
-        1,
-        low_open=True,
-        high_open=False,
-    )
-    _in_range("--leverage", leverage, "from 1 to 125", 1, 125, high_open=False)
-    return BacktestConfig(
-        cash=cash,
-        fill=fill.value,
-        fee_rate=fee_pct / 100.0,
-        slippage_rate=slippage_pct / 100.0,
-        fraction=fraction,
-        leverage=leverage,
-        close_at_end=close_at_end,
-    )
-
-
+@backtest_options()
 def backtest(
-    data: _DATA,
-    symbol: _SYMBOL = None,
-    interval: _INTERVAL = None,
-    strategy: Annotated[str, typer.Option("--strategy", help=_STRATEGY_HELP)] = "custom",
-    preset: _PRESET = None,
-    fill: _FILL = Fill.intrabar,
-    start: _START = None,
-    end: _END = None,
-    cash: _CASH = 10_000.0,
-    fee_pct: _FEE = 0.04,
-    slippage_pct: _SLIP = 0.0,
-    fraction: _FRACTION = 1.0,
-    leverage: _LEVERAGE = 1.0,
-    close_at_end: Annotated[
-        bool, typer.Option("--close-at-end", help="Close an open position at the end.")
-    ] = False,
-    param: _PARAM = None,
+    request: BacktestRequest,
     report: Annotated[Path | None, typer.Option("--report", help=_OUT.format("an HTML report"))] = None,
     trades_json: Annotated[
         Path | None, typer.Option("--trades-json", help=_OUT.format("trades+stats JSON"))
     ] = None,
     trades_csv: Annotated[Path | None, typer.Option("--trades-csv", help=_OUT.format("trades CSV"))] = None,
-    on_gap: _ON_GAP = OnGap.warn,
-    dedupe: _DEDUPE = False,
 ) -> None:
     """Backtest a strategy on historical candles and print its statistics.
 
     Reproduce the original 2023 scripts with --preset seed --fill close.
     """
     from backtesting import run_backtest, write_report, write_trades_csv, write_trades_json
-    from cryptoflow.strategies import load_strategy
 
-    if preset is not None and preset not in ("ta", "seed"):
-        raise ConfigurationError(f"--preset must be ta or seed, got {preset!r}")
-    config = _config(cash, fill, fee_pct, slippage_pct, fraction, leverage, close_at_end)
-    _check_times(start, end)
-    _outputs(data, **{"--report": report, "--trades-json": trades_json, "--trades-csv": trades_csv})
-    instance = load_strategy(strategy, **_params(param))
+    _outputs(request.data, **{"--report": report, "--trades-json": trades_json, "--trades-csv": trades_csv})
+    instance = request.load_strategy()
+    check_inputs(request)
     with _progress() as progress:
-        task = progress.add_task("loading candles", total=len(data) * 2 + (1 if report else 0))
-        frames = _load(data, symbol, interval, on_gap, dedupe)
-        progress.update(task, advance=len(data), description="backtesting")
+        task = progress.add_task("loading candles", total=len(request.data) * 2 + (1 if report else 0))
+        frames = request.load_candles()
+        progress.update(task, advance=len(request.data), description="backtesting")
         result = run_backtest(
             frames,
             instance,
-            config,
-            start=start,
-            end=end,
-            preset=preset,
+            request.config(),
+            start=request.start,
+            end=request.end,
+            preset=request.preset,
             progress=lambda name: progress.update(task, advance=1, description=f"backtested {name}"),
         )
         if report:
@@ -304,17 +287,12 @@ def backtest(
             console.print(f"wrote {path}", highlight=False)
 
 
+@backtest_options(omit=("slippage_pct", "fraction", "leverage", "close_at_end", "param", "dedupe"))
 def optimize(
+    request: BacktestRequest,
     data: Annotated[Path, typer.Option("--data", "-d", help="Candle file (CSV or Parquet).")],
     symbol: Annotated[str | None, typer.Option("--symbol", "-s", help="Symbol (default: inferred).")] = None,
-    interval: _INTERVAL = None,
     strategy: Annotated[str, typer.Option("--strategy", help=_STRATEGY_HELP)] = "ensemble",
-    preset: _PRESET = None,
-    fill: _FILL = Fill.intrabar,
-    start: _START = None,
-    end: _END = None,
-    cash: _CASH = 10_000.0,
-    fee_pct: _FEE = 0.04,
     method: Annotated[
         Method, typer.Option("--method", help="grid (all combinations) or random.")
     ] = Method.grid,
@@ -335,12 +313,10 @@ def optimize(
     out_json: Annotated[
         Path | None, typer.Option("--json", help=_OUT.format("every combination as JSON"))
     ] = None,
-    on_gap: _ON_GAP = OnGap.warn,
 ) -> None:
     """Search strategy parameters (grid or random) with a train/test split in time."""
-    from backtesting import STAT_LABELS
-    from backtesting._optimize import OptimizeSettings
-    from backtesting._optimize import optimize as run_optimize
+    from backtesting import STAT_LABELS, OptimizeSettings
+    from backtesting import optimize as run_optimize
 
     if metric not in STAT_LABELS:
         raise ConfigurationError(
@@ -348,10 +324,9 @@ def optimize(
         )
     if not 0.1 <= train <= 0.95:
         raise ConfigurationError(f"--train {train:g}: expected a share of the candles from 0.1 to 0.95")
-    config = _config(cash, fill, fee_pct, 0.0, 1.0, 1.0)
-    _check_times(start, end)
-    _outputs([data], **{"--json": out_json})
-    candles = next(iter(_load([data], [symbol] if symbol else None, interval, on_gap, False).values()))
+    _outputs(request.data, **{"--json": out_json})
+    check_inputs(request)
+    candles = next(iter(request.load_candles().values()))
     settings = OptimizeSettings(
         space=_space(space),
         method=method.value,
@@ -359,17 +334,17 @@ def optimize(
         metric=metric,
         train_fraction=train,
         seed=seed,
-        preset=preset,
+        preset=request.preset,
     )
     with _progress() as progress:
         task = progress.add_task("optimising", total=None)
         result = run_optimize(
             candles,
-            strategy,
+            request.strategy,
             settings,
-            config,
-            start=start,
-            end=end,
+            request.config(),
+            start=request.start,
+            end=request.end,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
     table = Table(

@@ -61,8 +61,7 @@ def check(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Load and validate a candle file; print what it holds and what loading noticed or changed."""
-    from cryptoflow.candles import read_candles
-    from cryptoflow.candles._validate import iso
+    from cryptoflow.candles import iso, read_candles
 
     input_file(path)
     candles, report = read_candles(
@@ -142,7 +141,7 @@ def download(
     """Download historical klines from Binance (python-binance), resumable and idempotent on open time."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from cryptoflow.candles import download_candles
+    from cryptoflow.binance import download_candles
 
     _interval(interval, "--interval")
     config = settings().binance

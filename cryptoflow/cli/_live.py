@@ -57,7 +57,7 @@ def serve(
     Faults: POST /_fake/drop, /_fake/silence?seconds=S, /_fake/reject?count=N&code=C, /_fake/restrict[?on=0]
     (HTTP 451, as Binance answers a restricted location); GET /_fake/state.
     """
-    from cryptoflow.exchange import FakeExchange, ReplayMarket
+    from cryptoflow.testing.fake_binance import FakeExchange, ReplayMarket
 
     if fill not in ("last", "close"):
         raise ConfigurationError(f"--fill expects 'last' or 'close', got {fill!r}")
@@ -101,8 +101,7 @@ def _symbols(text: str) -> list[str]:
 
 
 def _endpoints(binance: object, testnet: bool) -> object:
-    from cryptoflow.marketdata import BinanceEndpoints
-    from cryptoflow.marketdata._urls import TESTNET_FUTURES
+    from cryptoflow.binance import TESTNET_FUTURES, BinanceEndpoints
 
     configured = BinanceEndpoints.from_settings(binance)
     if configured.rest or configured.stream:
@@ -198,9 +197,10 @@ def trade(
     their state per symbol in --state-dir, which they must share (e.g. one volume).
     """
     from auto_trade import AutoTrade, AutoTradeOptions, CandleTopicWorker, WorkerOptions
-    from cryptoflow.brokers import BinanceFuturesBroker, PaperBroker, TradingConfig
+    from cryptoflow.binance import BinanceFuturesBroker
+    from cryptoflow.brokers import PaperBroker, TradingConfig
     from cryptoflow.candles import interval_ms
-    from cryptoflow.cli._backtest import _params
+    from cryptoflow.cli._backtest import params
     from cryptoflow.cli._common import settings
     from cryptoflow.strategies import load_strategy
 
@@ -216,7 +216,7 @@ def trade(
     _live_interval(interval)
     config = settings()
     output_dir(state_dir, "--state-dir")
-    instance = load_strategy(strategy, **_params(param))
+    instance = load_strategy(strategy, **params(param))
     trading = TradingConfig(cash=cash, fraction=fraction, leverage=leverage, margin_type=margin_type.upper())
     endpoints = _endpoints(config.binance, broker == "testnet")
     universe = _symbols(symbols)

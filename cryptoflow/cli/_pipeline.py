@@ -5,40 +5,18 @@ from __future__ import annotations
 import signal
 from enum import StrEnum
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
 from rich.table import Table
 
-# the backtest command's options and helpers, shared so that replay accepts exactly the same ones
-from cryptoflow.cli._backtest import (
-    _CASH,
-    _DATA,
-    _DEDUPE,
-    _END,
-    _FEE,
-    _FILL,
-    _FRACTION,
-    _INTERVAL,
-    _LEVERAGE,
-    _ON_GAP,
-    _PARAM,
-    _PRESET,
-    _SLIP,
-    _START,
-    _STRATEGY_HELP,
-    _SYMBOL,
-    Fill,
-    OnGap,
-    _check_times,
-    _config,
-    _load,
-    _params,
-    _progress,
-)
+from cryptoflow.cli._backtest import _progress, backtest_options, check_inputs
 from cryptoflow.cli._common import console, err_console, note_signal, settings
 from cryptoflow.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from backtesting import BacktestRequest
 
 __all__ = ["replay", "sink"]
 
@@ -162,26 +140,9 @@ def sink(
         raise typer.Exit(130)  # Ctrl-C: stopped cleanly, but the work was interrupted
 
 
+@backtest_options()
 def replay(
-    data: _DATA,
-    symbol: _SYMBOL = None,
-    interval: _INTERVAL = None,
-    strategy: Annotated[str, typer.Option("--strategy", help=_STRATEGY_HELP)] = "custom",
-    preset: _PRESET = None,
-    fill: _FILL = Fill.intrabar,
-    start: _START = None,
-    end: _END = None,
-    cash: _CASH = 10_000.0,
-    fee_pct: _FEE = 0.04,
-    slippage_pct: _SLIP = 0.0,
-    fraction: _FRACTION = 1.0,
-    leverage: _LEVERAGE = 1.0,
-    close_at_end: Annotated[
-        bool, typer.Option("--close-at-end", help="Close an open position at the end.")
-    ] = False,
-    param: _PARAM = None,
-    on_gap: _ON_GAP = OnGap.warn,
-    dedupe: _DEDUPE = False,
+    request: BacktestRequest,
     run_id: Annotated[
         str | None,
         typer.Option("--run-id", help="Run id of the events (default: derived from the backtest's inputs)."),
@@ -202,21 +163,19 @@ def replay(
     from backtesting import run_backtest
     from backtesting_trade import replay as run_replay
     from cryptoflow.kafka import EventProducer
-    from cryptoflow.strategies import load_strategy
 
-    if preset is not None and preset not in ("ta", "seed"):
-        raise ConfigurationError(f"--preset must be ta or seed, got {preset!r}")
     if rate is not None and rate <= 0:
         raise ConfigurationError(f"--rate must be a positive number of events per second, got {rate}")
     current = settings()
-    config = _config(cash, fill, fee_pct, slippage_pct, fraction, leverage, close_at_end)
-    _check_times(start, end)
-    instance = load_strategy(strategy, **_params(param))
+    instance = request.load_strategy()
+    check_inputs(request)
     with _progress() as progress:
         task = progress.add_task("loading candles", total=None)
-        frames = _load(data, symbol, interval, on_gap, dedupe)
+        frames = request.load_candles()
         progress.update(task, description="backtesting")
-        result = run_backtest(frames, instance, config, start=start, end=end, preset=preset)
+        result = run_backtest(
+            frames, instance, request.config(), start=request.start, end=request.end, preset=request.preset
+        )
         progress.update(task, description="publishing", completed=0)
         try:
             with EventProducer(current.kafka) as producer:
@@ -224,7 +183,7 @@ def replay(
                     result,
                     producer,
                     run_id=run_id,
-                    interval=interval,
+                    interval=request.interval,
                     source=source.value,
                     rate=rate,
                     progress=lambda done, total: progress.update(task, completed=done, total=total),

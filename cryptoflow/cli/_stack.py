@@ -128,7 +128,7 @@ def certs(
     Writes ca.pem (clients: CRYPTOFLOW_KAFKA__SSL_CA_LOCATION), broker.p12 with broker.p12.password and
     kafka_server_jaas.conf (the apache/kafka image's KAFKA_SSL_* and KAFKA_OPTS). Valid files are kept.
     """
-    from cryptoflow.stack._tls import kafka_image_secrets
+    from cryptoflow.stack import kafka_image_secrets
 
     tls = kafka_image_secrets(folder, host, _owner(owner))
     console.print(

@@ -8,12 +8,11 @@ SinkStats(indexed=…, dead_lettered=…, …)
 
 from cryptoflow.sink._dlq import DLQ_HEADER_PREFIX, DeadLetter, read_dead_letters
 from cryptoflow.sink._monitor import SinkStats
-from cryptoflow.sink._options import Backoff, SinkOptions
+from cryptoflow.sink._options import SinkOptions
 from cryptoflow.sink._runner import Sink
 
 __all__ = [
     "DLQ_HEADER_PREFIX",
-    "Backoff",
     "DeadLetter",
     "Sink",
     "SinkOptions",

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import random
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cryptoflow.elastic import INDEX_KINDS
 
-__all__ = ["Backoff", "SinkOptions"]
+__all__ = ["SinkOptions"]
 
 
 class SinkOptions(BaseModel):
@@ -70,23 +69,3 @@ class SinkOptions(BaseModel):
         if unknown or not value:
             raise ValueError(f"topic kinds must be among {', '.join(INDEX_KINDS)}; got {', '.join(value)}")
         return tuple(dict.fromkeys(value))
-
-
-class Backoff:
-    """Exponential backoff with equal jitter: attempt n waits between d/2 and d, d = min(max, initial·2ⁿ)."""
-
-    def __init__(self, initial_s: float, max_s: float, rng: random.Random | None = None) -> None:
-        self.initial_s = initial_s
-        self.max_s = max(max_s, initial_s)
-        self.attempt = 0
-        self._rng = rng or random.Random()
-
-    def next_delay(self) -> float:
-        """The delay before the next retry, in seconds; each call doubles the ceiling."""
-        ceiling = min(self.max_s, self.initial_s * (2.0 ** min(self.attempt, 30)))
-        self.attempt += 1
-        return ceiling / 2.0 + self._rng.uniform(0.0, ceiling / 2.0)
-
-    def reset(self) -> None:
-        """Back to the initial delay (after a success)."""
-        self.attempt = 0

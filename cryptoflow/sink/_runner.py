@@ -22,12 +22,13 @@ from cryptoflow.elastic import FlushResult, IndexBlocked, IndexRouter, install_t
 from cryptoflow.errors import DataError, TemporaryError
 from cryptoflow.events import EventError, decode, encode
 from cryptoflow.kafka import DeliveryError, ensure_topics, new_client, topic_name
+from cryptoflow.retry import Backoff
 from cryptoflow.sink._dlq import DeadLetterPublisher
 from cryptoflow.sink._health import HealthServer
 from cryptoflow.sink._inflight import TP, Batch, InFlight
 from cryptoflow.sink._monitor import Monitor, SinkStats
 from cryptoflow.sink._offsets import Offsets
-from cryptoflow.sink._options import Backoff, SinkOptions
+from cryptoflow.sink._options import SinkOptions
 from cryptoflow.sink._outage import Outage
 
 __all__ = ["Sink"]

@@ -4,9 +4,6 @@ must agree with."""
 from __future__ import annotations
 
 import re
-import signal
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,44 +14,25 @@ from cryptoflow.candles import load_candles
 from cryptoflow.config import Settings
 from cryptoflow.indicators import compute
 from cryptoflow.kafka import client_config, retry_retriable, topic_name
+from cryptoflow.stack import Supervisor
 from tests.sink._support import REPO
 from tests.sink._support import wait_until as _wait_until
 
 
-class Processes:
-    """The chain's processes (``python -m cryptoflow ...``), each logging to its own file; killed at the
-    end whatever happens."""
+class Processes(Supervisor):
+    """The chain's processes (``python -m cryptoflow ...``), each logging to ``<folder>/<name>.log``; a wait
+    fails at once, with their logs, when one that was not stopped on purpose exited."""
 
     def __init__(self, folder: Path, env: dict[str, str]) -> None:
-        self.folder, self.env = folder, env
-        self.running: dict[str, subprocess.Popen] = {}
-        self.killed: set[str] = set()
-
-    def start(self, name: str, *args: str) -> None:
-        with (self.folder / f"{name}.log").open("ab") as out:
-            self.running[name] = subprocess.Popen(
-                [sys.executable, "-m", "cryptoflow", *args],
-                cwd=REPO,
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-
-    def log(self, name: str) -> str:
-        return (self.folder / f"{name}.log").read_text(errors="replace")
-
-    def logs(self) -> str:
-        return "\n".join(f"--- {n} ---\n{self.log(n)[-2500:]}" for n in self.running)
+        super().__init__(folder, env=env, cwd=REPO)
 
     def check_alive(self) -> None:
-        dead = {
-            n: p.returncode for n, p in self.running.items() if p.poll() is not None and n not in self.killed
-        }
+        dead = self.exited()
         assert not dead, f"exited early: {dead}\n{self.logs()}"
 
     def wait_until(self, predicate: Callable[[], object], timeout_s: float, what: str) -> None:
         """Like :func:`tests.sink._support.wait_until`, failing at once (with the logs) when a process
-        that was not killed on purpose exited."""
+        that was not stopped on purpose exited."""
 
         def check() -> bool:
             self.check_alive()
@@ -64,17 +42,6 @@ class Processes:
             _wait_until(check, timeout_s, what)
         except AssertionError as error:
             raise AssertionError(f"{error}\n{self.logs()}") from None
-
-    def stop(self, name: str) -> int:
-        process = self.running[name]
-        process.send_signal(signal.SIGTERM)
-        return process.wait(timeout=60)
-
-    def kill_all(self) -> None:
-        for process in self.running.values():
-            if process.poll() is None:
-                process.kill()
-                process.wait(timeout=30)
 
 
 def group_ready(settings: Settings, group: str, members: int) -> bool:

@@ -22,8 +22,8 @@ from cryptoflow.stack import LocalStack
 from cryptoflow.strategies import load_strategy
 from tests.auto_trade._chain import Processes, activated, backtest_trades, closed_trades, group_ready
 from tests.auto_trade.test_parity import STRATEGIES
-from tests.exchange.conftest import make_exchange
 from tests.sink._support import cleanup, es_docs, prefix_env, prefixed_settings, read_topic
+from tests.testing.fake_binance.conftest import make_exchange
 
 pytestmark = pytest.mark.integration
 
@@ -80,10 +80,7 @@ def test_five_symbols_through_the_whole_chain_on_the_real_stack(
         victim = max(("worker-1", "worker-2"), key=lambda name: len(activated(procs.log(name))))
         survivor = "worker-2" if victim == "worker-1" else "worker-1"
         held_by_victim = activated(procs.log(victim))
-        procs.killed.add(victim)
-        procs.running[victim].kill()  # no goodbye: the group notices after the session timeout
-        procs.running[victim].wait(timeout=30)
-        killed = procs.running[victim]
+        killed = procs.kill(victim)[victim]  # no goodbye: the group notices after the session timeout
         wait_until(lambda: exchange.market.finished, 90, "the replay to end")
 
         expected = LIVE * len(SYMBOLS)
@@ -92,13 +89,13 @@ def test_five_symbols_through_the_whole_chain_on_the_real_stack(
         wait_until(lambda: len(es_docs(pipeline, "candles", market)) == expected, 90, "the market candles")
         wait_until(lambda: len(es_docs(pipeline, "candles", traded)) == expected, 90, "the traded candles")
         for name in ("indicators", survivor):
-            assert procs.stop(name) == 0, procs.logs()
+            assert procs.stop(name, timeout_s=60) == {name: 0}, procs.logs()
         time.sleep(3)  # the sink's last batch
-        assert procs.stop("sink") == 0, procs.logs()
+        assert procs.stop("sink", timeout_s=60) == {"sink": 0}, procs.logs()
     finally:
-        procs.kill_all()
+        procs.kill()
         exchange.stop_thread()
-    assert killed.returncode == -signal.SIGKILL
+    assert killed == -signal.SIGKILL
 
     # every closed candle was published once (no duplicate after the reconnect) and indexed once
     grid = [int(t) for t in exchange.market.grid[HISTORY : HISTORY + LIVE]]

@@ -20,7 +20,7 @@ from cryptoflow.strategies import load_strategy
 from tests.auto_trade.test_parity import HISTORY, STRATEGIES, run_trader
 from tests.auto_trade.test_worker import _live_candles, _worker
 from tests.auto_trade.test_worker import exchange as exchange  # a fixture
-from tests.exchange.conftest import make_exchange
+from tests.testing.fake_binance.conftest import make_exchange
 
 CANDLES = 16  # two round trips, then a position held over four candles: every kind of write
 PARAMS = STRATEGIES["trail_hold"]

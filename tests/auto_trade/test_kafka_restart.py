@@ -23,9 +23,9 @@ from cryptoflow.stack import KafkaService, LocalStack
 from cryptoflow.strategies import load_strategy
 from tests.auto_trade._chain import Processes, backtest_trades, closed_trades, group_ready
 from tests.auto_trade.test_parity import STRATEGIES
-from tests.exchange.conftest import make_exchange
 from tests.sink._events import candle_events
 from tests.sink._support import cleanup, es_count, es_docs, prefix_env
+from tests.testing.fake_binance.conftest import make_exchange
 
 pytestmark = pytest.mark.integration
 
@@ -131,11 +131,11 @@ def test_kafka_killed_and_restarted_mid_stream_every_process_recovers_by_itself(
         )
         procs.check_alive()  # nobody exited, nobody was restarted
         for name in ("indicators", "worker-1", "worker-2"):
-            assert procs.stop(name) == 0, procs.logs()
+            assert procs.stop(name, timeout_s=60) == {name: 0}, procs.logs()
         time.sleep(3)  # the sink's last batch
-        assert procs.stop("sink") == 0, procs.logs()
+        assert procs.stop("sink", timeout_s=60) == {"sink": 0}, procs.logs()
     finally:
-        procs.kill_all()
+        procs.kill()
         exchange.stop_thread()
     assert HISTORY + KILL_AFTER <= killed_at < restarted_at < HISTORY + LIVE, "not mid-stream"
 
@@ -162,5 +162,5 @@ def test_kafka_killed_and_restarted_mid_stream_every_process_recovers_by_itself(
         got = closed_trades(trades, symbol)
         assert [g[:4] for g in got] == [w[:4] for w in want_trades], symbol
     assert len(trades) == len({(t["symbol"], t["trade"]["leg"], t["trade"]["entry_time_ms"]) for t in trades})
-    for name in procs.running:
+    for name in procs.processes:
         assert "Traceback" not in procs.log(name), procs.log(name)[-3000:]

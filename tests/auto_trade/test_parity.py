@@ -12,12 +12,12 @@ import pytest
 
 from auto_trade import AutoTrade, AutoTradeOptions
 from backtesting import BacktestConfig, backtest_symbol
+from cryptoflow.binance import BinanceEndpoints, SourceOptions
 from cryptoflow.brokers import PaperBroker, TradingConfig
 from cryptoflow.candles import load_candles
 from cryptoflow.indicators import compute
-from cryptoflow.marketdata import BinanceEndpoints, SourceOptions
 from cryptoflow.strategies import load_strategy
-from tests.exchange.conftest import make_exchange
+from tests.testing.fake_binance.conftest import make_exchange
 
 HISTORY, LIVE = 300, 400
 SYMBOLS = ("ETHUSDT", "SOLUSDT")

@@ -6,16 +6,16 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from cryptoflow.brokers import client_order_id
-from cryptoflow.exchange import FakeExchange
+from cryptoflow.stack import Supervisor
+from cryptoflow.testing.fake_binance import FakeExchange
 from tests.auto_trade.test_parity import HISTORY, LIVE, STRATEGIES
-from tests.exchange.conftest import KEY, SECRET, make_exchange
+from tests.testing.fake_binance.conftest import KEY, SECRET, make_exchange
 
 REPO = Path(__file__).resolve().parents[2]
 SYMBOL = "ETHUSDT"
@@ -57,19 +57,13 @@ class TradeProcess:
             PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
             PYTHONUNBUFFERED="1",
         )
-        self.log_path = log_path
-        with log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                command,
-                env=env,
-                cwd=state_dir.parent,  # no ./cryptoflow.toml or ./.env from the repository
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        self.log_path, self.name = log_path, log_path.stem
+        # no ./cryptoflow.toml or ./.env from the repository in the working directory
+        self.children = Supervisor(log_path.parent, env=env, cwd=state_dir.parent)
+        self.process = self.children.start_command(self.name, command)
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return self.children.log(self.name)
 
     def tail(self, lines: int = 40) -> str:
         return f"\n--- tail of {self.log_path.name} ---\n" + "\n".join(self.log().splitlines()[-lines:])
@@ -86,18 +80,16 @@ class TradeProcess:
                 raise AssertionError(f"no {what} within {timeout:.0f} s" + self.tail())
             time.sleep(0.01)
 
-    def exit_code(self, timeout: float) -> int:
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(
-                f"the trade process still runs after {timeout:.0f} s" + self.tail()
-            ) from None
+    def kill(self) -> int:
+        """SIGKILL: no chance to save anything; returns the exit code."""
+        return self.children.kill(self.name)[self.name]
+
+    def stop(self, timeout: float) -> int:
+        """SIGTERM, SIGKILL after ``timeout`` seconds; returns the exit code."""
+        return self.children.stop(self.name, timeout_s=timeout)[self.name]
 
     def end(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
+        self.children.kill()
 
 
 def _saved_position(state_file: Path) -> dict | None:
@@ -131,8 +123,7 @@ def test_killed_process_resumes_its_open_position_without_a_duplicate_order(
             )
 
         first.wait_for(opened, "open position", 60)
-        first.process.kill()
-        assert first.exit_code(10) == -signal.SIGKILL, first.tail()
+        assert first.kill() == -signal.SIGKILL, first.tail()
 
         amount = account.positions[SYMBOL].amount  # the process is gone: nothing changes it any more
         before = list(account.requests)
@@ -168,8 +159,7 @@ def test_killed_process_resumes_its_open_position_without_a_duplicate_order(
         live = [int(t) for t in exchange.market.grid[down:]]
         assert close["newClientOrderId"] in {client_order_id(RUN_ID, SYMBOL, t, "close") for t in live}
 
-        second.process.send_signal(signal.SIGTERM)
-        assert second.exit_code(30) == 0, second.tail()
+        assert second.stop(30) == 0, second.tail()
     finally:
         for process in processes:
             process.end()

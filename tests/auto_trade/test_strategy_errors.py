@@ -5,14 +5,13 @@ other symbol (an exception inside a strategy never crashes a live process)."""
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 
+from cryptoflow.stack import Supervisor
 from tests.auto_trade.test_parity import HISTORY, STRATEGIES
-from tests.exchange.conftest import KEY, SECRET, make_exchange
+from tests.testing.fake_binance.conftest import KEY, SECRET, make_exchange
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -61,10 +60,8 @@ def test_a_rule_returning_a_string_is_reported_and_the_other_symbol_keeps_tradin
         "a rule must return booleans"
     )
     account = exchange.account
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            command, env=env, cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
-        )
+    children = Supervisor(tmp_path, env=env, cwd=tmp_path)
+    process = children.start_command("trade", command)
     try:
 
         def text() -> str:
@@ -85,12 +82,9 @@ def test_a_rule_returning_a_string_is_reported_and_the_other_symbol_keeps_tradin
             lambda: any(r["symbol"] == "ETHUSDT" for r in account.requests[before:]), "ETHUSDT order", 120
         )
         wait_for(lambda: text().count(reported) >= 2, "report on the next BTCUSDT candle", 60)
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(30) == 0, text()[-3000:]
+        assert children.stop("trade", timeout_s=30) == {"trade": 0}, text()[-3000:]
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(10)
+        children.kill()
         exchange.stop_thread()
     logged = text()
     assert "Traceback" not in logged, logged[-3000:]

@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 
 from auto_trade import CandleTopicWorker, WorkerOptions
+from cryptoflow.binance import BinanceEndpoints
 from cryptoflow.brokers import PaperBroker, Position, TradingConfig
 from cryptoflow.candles import Candle, load_candles
 from cryptoflow.config import load_settings
 from cryptoflow.events import CandleEvent, TradeEvent
 from cryptoflow.indicators import compute
-from cryptoflow.marketdata import BinanceEndpoints
 from cryptoflow.strategies import load_strategy
-from tests.exchange.conftest import make_exchange
+from tests.testing.fake_binance.conftest import make_exchange
 
 HISTORY = 300
 

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cryptoflow.candles import download_candles, load_candles, resample_candles, sample_path
+from cryptoflow.binance import download_candles
+from cryptoflow.candles import load_candles, resample_candles, sample_path
 from cryptoflow.cli import main
 from cryptoflow.errors import DataError, ExchangeRejection, TemporaryError
 

@@ -25,7 +25,6 @@ from cryptoflow.events import (
     iso_ms,
     topic_kind,
 )
-from cryptoflow.sink import Backoff
 
 OPEN_MS = 1_700_000_000_000
 
@@ -242,14 +241,3 @@ def test_mappings_cover_every_field_with_the_right_types() -> None:
     for keyword in ("source", "symbol", "interval", "strategy", "run_id", "event_id"):
         assert candles[keyword]["type"] == "keyword"
     assert mappings["signals"]["properties"]["signal"]["properties"]["params"]["enabled"] is False
-
-
-def test_backoff_grows_with_jitter_up_to_its_ceiling() -> None:
-    import random
-
-    backoff = Backoff(0.5, 8.0, rng=random.Random(1))
-    delays = [backoff.next_delay() for _ in range(10)]
-    ceilings = [min(8.0, 0.5 * 2**n) for n in range(10)]
-    assert all(c / 2 <= d <= c for d, c in zip(delays, ceilings, strict=True))
-    backoff.reset()
-    assert backoff.next_delay() <= 0.5

@@ -5,7 +5,6 @@ errors a user meets with a wrong password or certificate, and no credential in a
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import uuid
@@ -19,14 +18,14 @@ from cryptoflow.config import Settings, load_settings
 from cryptoflow.elastic import INDEX_KINDS, index_alias, make_client
 from cryptoflow.events import decode
 from cryptoflow.kafka import TOPIC_KINDS, EventProducer, cluster_metadata, new_client, topic_name
-from cryptoflow.stack import KafkaService
+from cryptoflow.stack import KafkaService, Supervisor
 from cryptoflow.stack._tls import ensure_broker_tls
 from tests.auto_trade._chain import group_ready
 from tests.conftest import free_port
-from tests.exchange.conftest import make_exchange
 from tests.kafka.conftest import secure_env
 from tests.sink._events import candle_events
 from tests.sink._support import cleanup, es_count, es_docs, read_topic, wait_until
+from tests.testing.fake_binance.conftest import make_exchange
 
 pytestmark = pytest.mark.integration
 
@@ -70,41 +69,6 @@ def test_the_event_producer_delivers_over_sasl_ssl(secure_kafka: KafkaService, p
     assert topic_name(plain.kafka, "candles") not in cluster_metadata(admin, plain.kafka, 10).topics
 
 
-class _Processes:
-    """Long-running ``cryptoflow`` processes, each writing to its own log; killed at the end whatever
-    happens."""
-
-    def __init__(self, folder: Path, env: dict[str, str]) -> None:
-        self.folder, self.env = folder, env
-        self.running: dict[str, subprocess.Popen] = {}
-
-    def start(self, name: str, *args: str) -> None:
-        with (self.folder / f"{name}.log").open("ab") as out:
-            self.running[name] = subprocess.Popen(
-                [str(CRYPTOFLOW), *args], cwd=self.folder, env=self.env, stdout=out, stderr=subprocess.STDOUT
-            )
-
-    def log(self, name: str) -> str:
-        return (self.folder / f"{name}.log").read_text(errors="replace")
-
-    def logs(self) -> str:
-        return "\n".join(f"--- {n} ---\n{self.log(n)[-2500:]}" for n in self.running)
-
-    def check_alive(self) -> None:
-        dead = {n: p.returncode for n, p in self.running.items() if p.poll() is not None}
-        assert not dead, f"exited early: {dead}\n{self.logs()}"
-
-    def stop(self, name: str) -> int:
-        self.running[name].send_signal(signal.SIGTERM)
-        return self.running[name].wait(timeout=60)
-
-    def kill_all(self) -> None:
-        for process in self.running.values():
-            if process.poll() is None:
-                process.kill()
-                process.wait(timeout=30)
-
-
 def _by_run(run_id: str) -> dict:
     return {"bool": {"filter": [{"term": {"run_id": run_id}}]}}
 
@@ -125,7 +89,7 @@ def test_every_component_runs_over_sasl_ssl_from_settings_alone(
         CRYPTOFLOW_BINANCE__STREAM_URL=exchange.stream_url,
     )
     outputs: dict[str, str] = {}
-    procs = _Processes(tmp_path, env)
+    procs = Supervisor(tmp_path, env=env, cwd=tmp_path)
     try:
         setup = cli(env, tmp_path, "--verbose", "setup")
         outputs["setup"] = setup.stdout + setup.stderr
@@ -144,15 +108,16 @@ def test_every_component_runs_over_sasl_ssl_from_settings_alone(
         assert health.returncode == 0 and health.stdout.strip() == "healthy", outputs["health"]
 
         group = f"{prefix}.auto-trade.secure-trade"
-        procs.start(
-            "trade", "--verbose", "trade", "--from-kafka", "--symbols", "ETHUSDT", "--interval", "5m",
+        procs.start_command("trade", [
+            str(CRYPTOFLOW), "--verbose", "trade", "--from-kafka", "--symbols", "ETHUSDT", "--interval", "5m",
             "--run-id", "secure-trade", "--candles-run-id", "secure-market", "--state-dir",
             str(tmp_path / "state"), "--max-candle-age", "0",
-        )  # fmt: skip
+        ])  # fmt: skip
 
         def ready(predicate, timeout_s: float, what: str) -> None:
             def check() -> bool:
-                procs.check_alive()
+                dead = procs.exited()
+                assert not dead, f"exited early: {dead}\n{procs.logs()}"
                 return predicate()
 
             try:
@@ -161,10 +126,10 @@ def test_every_component_runs_over_sasl_ssl_from_settings_alone(
                 raise AssertionError(f"{error}\n{procs.logs()}") from None
 
         ready(lambda: group_ready(settings, group, 1), 90, "the worker to join its group")
-        procs.start(
-            "indicators", "--verbose", "indicators", "--symbols", "ETHUSDT", "--interval", "5m",
+        procs.start_command("indicators", [
+            str(CRYPTOFLOW), "--verbose", "indicators", "--symbols", "ETHUSDT", "--interval", "5m",
             "--run-id", "secure-market",
-        )  # fmt: skip
+        ])  # fmt: skip
         ready(lambda: bool(exchange.subscribers), 60, "the indicators stream to subscribe")
         exchange.start_replay()
         ready(lambda: exchange.market.finished, 90, "the replay to end")
@@ -175,14 +140,14 @@ def test_every_component_runs_over_sasl_ssl_from_settings_alone(
 
         ready(lambda: traded() == LIVE, 90, "the worker to publish every candle it decided")
         for name in ("indicators", "trade"):
-            assert procs.stop(name) == 0, procs.logs()
+            assert procs.stop(name, timeout_s=60) == {name: 0}, procs.logs()
             outputs[name] = procs.log(name)
 
         sink = cli(env, tmp_path, "--verbose", "sink", "--once")
         outputs["sink"] = sink.stdout + sink.stderr
         assert sink.returncode == 0, outputs["sink"]
     finally:
-        procs.kill_all()
+        procs.kill()
         exchange.stop_thread()
 
     grid = [int(t) for t in exchange.market.grid[60 : 60 + LIVE]]

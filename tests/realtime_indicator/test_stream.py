@@ -8,11 +8,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from cryptoflow.binance import BinanceEndpoints, SourceOptions
 from cryptoflow.candles import load_candles
 from cryptoflow.indicators import compute
-from cryptoflow.marketdata import BinanceEndpoints, SourceOptions
 from realtime_indicator import RealtimeOptions, run_realtime
-from tests.exchange.conftest import make_exchange
+from tests.testing.fake_binance.conftest import make_exchange
 
 HISTORY, LIVE = 200, 20
 

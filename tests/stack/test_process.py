@@ -1,13 +1,18 @@
-"""The stack stops exactly what it started: whole process groups, never a reused pid."""
+"""The stack stops exactly what it started: whole process groups, never a reused pid; the Supervisor of
+child processes (demo, tests, benchmarks) stops, kills and reports them by name with their logs."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
+import sys
 import time
 from pathlib import Path
 
-from cryptoflow.stack import _process
+import pytest
+
+from cryptoflow.stack import ChildExited, Supervisor, _process
 
 
 def _alive(pid: int) -> bool:
@@ -52,3 +57,56 @@ def test_missing_or_corrupt_pid_file_means_not_running(tmp_path: Path) -> None:
     assert _process.read(tmp_path / "none.pid", tmp_path / "none.log") is None
     (tmp_path / "bad.pid").write_text("not json")
     assert _process.read(tmp_path / "bad.pid", tmp_path / "bad.log") is None
+
+
+def _python(code: str) -> list[str]:
+    return [sys.executable, "-c", code]
+
+
+def test_supervisor_stops_children_with_sigterm_and_keeps_their_logs(tmp_path: Path) -> None:
+    children = Supervisor(tmp_path, owner="the test's")
+    children.start_command("sleeper", _python("import time; print('up', flush=True); time.sleep(300)"))
+    for _ in range(100):
+        if "up" in children.log("sleeper"):
+            break
+        time.sleep(0.05)
+    children.check()  # alive: nothing raised
+    assert children.stop("sleeper", timeout_s=10) == {"sleeper": -signal.SIGTERM}
+    assert children.exited() == {}  # stopped on purpose: no failure
+    assert children.log("sleeper") == "up\n"
+    assert "--- sleeper ---\nup" in children.logs()
+
+
+def test_supervisor_kills_a_child_that_ignores_sigterm(tmp_path: Path) -> None:
+    ignore = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('up', flush=True); "
+    with Supervisor(tmp_path) as children:
+        children.start_command("stubborn", _python(ignore + "time.sleep(300)"))
+        for _ in range(100):
+            if "up" in children.log("stubborn"):
+                break
+            time.sleep(0.05)
+        assert children.stop(timeout_s=0.5) == {"stubborn": -signal.SIGKILL}
+
+
+def test_supervisor_reports_a_child_that_exited_by_name_code_and_log(tmp_path: Path) -> None:
+    children = Supervisor(tmp_path, owner="the test's", env={**os.environ, "EXIT_CODE": "3"})
+    children.start_command(
+        "failing", _python("import os, sys; print('boom'); sys.exit(int(os.environ['EXIT_CODE']))")
+    )
+    children.processes["failing"].wait(timeout=30)
+    assert children.exited() == {"failing": 3}
+    with pytest.raises(ChildExited) as raised:
+        children.check()
+    assert str(raised.value) == f"the test's failing exited with code 3; see {tmp_path / 'failing.log'}"
+    assert raised.value.name == "failing" and raised.value.returncode == 3
+    assert children.log("failing") == "boom\n"
+
+
+def test_supervisor_runs_cryptoflow_commands_and_kills_on_request(tmp_path: Path) -> None:
+    children = Supervisor(tmp_path)
+    children.start("version", "--help")
+    assert children.processes["version"].wait(timeout=60) == 0
+    assert "Usage" in children.log("version")
+    children.start_command("victim", _python("import time; time.sleep(300)"))
+    assert children.kill("victim") == {"victim": -signal.SIGKILL}
+    assert children.exited() == {"version": 0}

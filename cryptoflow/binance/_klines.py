@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -21,17 +20,13 @@ from typing import Any, Literal
 
 from binance.ws.reconnecting_websocket import ReconnectingWebsocket
 
+from cryptoflow.binance._http import BinanceEndpoints, binance_classes, connect, is_restricted_location
 from cryptoflow.candles import Candle, interval_ms
 from cryptoflow.config import Market
 from cryptoflow.errors import ConfigurationError, RestrictedLocation, TemporaryError
-from cryptoflow.marketdata._urls import (
-    BinanceEndpoints,
-    binance_classes,
-    is_restricted_location,
-    open_client,
-)
+from cryptoflow.retry import Backoff
 
-__all__ = ["KlineEvent", "KlineSource", "SourceOptions"]
+__all__ = ["KlineEvent", "KlineSource", "SourceOptions", "fetch_warmup"]
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +59,8 @@ class SourceOptions:
         indicator; default 300).
     silence_timeout_s: reconnect when no message arrived for this long (Binance sends kline updates
         every 250 ms to 2 s, so 30 s of silence means a dead stream).
-    backoff_initial_s, backoff_max_s: reconnect delays, doubled per failed attempt up to the maximum.
+    backoff_initial_s, backoff_max_s: reconnect delays, doubled per failed attempt up to the maximum
+        (jittered: see :mod:`cryptoflow.retry`).
     queue_per_stream: python-binance message-queue capacity per subscribed stream.
     continuous: futures only: subscribe ``<pair>_perpetual@continuousKline_<interval>`` instead of
         ``<symbol>@kline_<interval>``.
@@ -76,6 +72,19 @@ class SourceOptions:
     backoff_max_s: float = 30.0
     queue_per_stream: int = 200
     continuous: bool = False
+
+
+async def fetch_warmup(
+    client: Any, symbol: str, interval: str, before: int, count: int, market: Market = "futures"
+) -> list[Candle]:
+    """The REST warm-up: the last ``count`` (at most 1000) closed ``symbol`` candles opening before
+    ``before`` (epoch ms), oldest first, through an ``AsyncClient`` (see :func:`connect`); none when
+    ``count`` is 0 or less."""
+    if count <= 0:
+        return []
+    fetch = client.futures_klines if market == "futures" else client.get_klines
+    rows = await fetch(symbol=symbol, interval=interval, endTime=before - 1, limit=min(count, 1000))
+    return [Candle.from_kline(r, symbol, interval) for r in rows if int(r[0]) < before]
 
 
 class _StreamBroken(Exception):
@@ -138,9 +147,8 @@ class KlineSource:
             return [f"{s.lower()}_perpetual@continuousKline_{self.interval}" for s in self.symbols]
         return [f"{s.lower()}@kline_{self.interval}" for s in self.symbols]
 
-    def _backoff(self, attempt: int) -> float:
-        base = min(self.options.backoff_max_s, self.options.backoff_initial_s * 2 ** max(0, attempt - 1))
-        return base * (0.5 + random.random() / 2)
+    def _backoff(self) -> Backoff:
+        return Backoff(self.options.backoff_initial_s, self.options.backoff_max_s)
 
     async def _rest_klines(self, symbol: str, **params: Any) -> list[list[Any]]:
         fetch = self._client.futures_klines if self.market == "futures" else self._client.get_klines
@@ -151,12 +159,10 @@ class KlineSource:
         candle after the last one delivered (after a reconnect or a gap)."""
         last = self.last_closed[symbol]
         if last is None:
-            if self.options.warmup_candles <= 0:
-                return "warmup", []
-            rows = await self._rest_klines(
-                symbol, endTime=before - 1, limit=min(self.options.warmup_candles, 1000)
+            warmup = self.options.warmup_candles
+            return "warmup", await fetch_warmup(
+                self._client, symbol, self.interval, before, warmup, self.market
             )
-            return "warmup", [Candle.from_kline(r, symbol, self.interval) for r in rows if int(r[0]) < before]
         out: list[Candle] = []
         start = last + self.interval_ms
         while start < before:
@@ -183,19 +189,8 @@ class KlineSource:
         return candle, int(data.get("E") or candle.close_time)
 
     async def _connect_client(self) -> None:
-        attempt = 0
-        while self._client is None:
-            try:
-                self._client = await open_client(self._client_cls, self.market)
-            except Exception as exc:  # network errors of every kind: retry, never give up
-                if is_restricted_location(exc):  # ... except a refusal to serve this region
-                    raise RestrictedLocation("REST API") from None
-                attempt += 1
-                delay = self._backoff(attempt)
-                log.warning(
-                    "exchange REST unreachable (%s: %s); retrying in %.1f s", type(exc).__name__, exc, delay
-                )
-                await asyncio.sleep(delay)
+        if self._client is None:
+            self._client = await connect(self._client_cls, self.market, self._backoff())
 
     async def _merged(self) -> AsyncIterator[KlineEvent]:
         """The events of one source per ``MAX_STREAMS_PER_CONNECTION`` symbols, as they come."""
@@ -255,7 +250,7 @@ class KlineSource:
                 yield event
             return
         await self._connect_client()
-        attempt = 0
+        backoff = self._backoff()
         queue_size = max(100, self.options.queue_per_stream * len(self.symbols))
         try:
             while True:
@@ -286,7 +281,7 @@ class KlineSource:
                             except ValueError as exc:
                                 log.warning("ignoring a message: %s", exc)
                                 continue
-                            attempt = 0
+                            backoff.reset()
                             symbol = candle.symbol
                             if symbol not in self.last_closed:
                                 continue
@@ -322,9 +317,8 @@ class KlineSource:
                         what = "websocket" if type(exc).__module__.startswith("websockets") else "REST API"
                         raise RestrictedLocation(what) from None
                     reason = f"{type(exc).__name__}: {exc}"
-                attempt += 1
                 self._reconnects += 1
-                delay = self._backoff(attempt)
+                delay = backoff.next_delay()
                 log.warning("kline stream interrupted (%s); reconnecting in %.2f s", reason, delay)
                 await asyncio.sleep(delay)
         finally:

@@ -15,9 +15,9 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from cryptoflow.errors import CryptoflowError
-from cryptoflow.exchange._account import BinanceError, FuturesAccount
-from cryptoflow.exchange._auth import check_signed, parse_params
-from cryptoflow.exchange._market import KlineState, ReplayMarket
+from cryptoflow.testing.fake_binance._account import BinanceError, FuturesAccount
+from cryptoflow.testing.fake_binance._auth import check_signed, parse_params
+from cryptoflow.testing.fake_binance._market import KlineState, ReplayMarket
 
 __all__ = ["FakeExchange", "Subscriber"]
 

@@ -3,20 +3,34 @@
 python-binance keeps its endpoints in class attributes (``API_URL``, ``FUTURES_URL``, ``STREAM_URL``,
 ``FSTREAM_URL`` and their ``*_TESTNET_URL`` twins) with no constructor argument. Rather than mutate the
 library's classes for the whole process, we build subclasses whose only difference is those attributes.
+This module is the one place that makes python-binance clients: asynchronous ones for live market data
+and orders, a synchronous one for the history download.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
-from binance import AsyncClient, BinanceSocketManager
+from binance import AsyncClient, BinanceSocketManager, Client
 
-__all__ = ["BinanceEndpoints", "binance_classes", "is_restricted_location", "open_client"]
+from cryptoflow.errors import RestrictedLocation
+from cryptoflow.retry import Backoff, retry_async
 
-TESTNET_REST = "https://testnet.binancefuture.com"
+__all__ = [
+    "TESTNET_FUTURES",
+    "BinanceEndpoints",
+    "binance_classes",
+    "binance_client",
+    "connect",
+    "is_restricted_location",
+    "open_client",
+]
+
+log = logging.getLogger(__name__)
+
 RESTRICTED_LOCATION_STATUS = 451
-TESTNET_SPOT_REST = "https://testnet.binance.vision"
 
 
 @dataclass(frozen=True)
@@ -43,17 +57,6 @@ def binance_classes(endpoints: BinanceEndpoints) -> tuple[type[AsyncClient], typ
     >>> Client.FUTURES_URL
     'http://127.0.0.1:9000/fapi'
     """
-    client_attrs: dict[str, str] = {}
-    if endpoints.rest:
-        base = endpoints.rest.rstrip("/")
-        client_attrs = {
-            "API_URL": f"{base}/api",
-            "API_TESTNET_URL": f"{base}/api",
-            "FUTURES_URL": f"{base}/fapi",
-            "FUTURES_TESTNET_URL": f"{base}/fapi",
-            "FUTURES_DATA_URL": f"{base}/futures/data",
-            "FUTURES_DATA_TESTNET_URL": f"{base}/futures/data",
-        }
     socket_attrs: dict[str, str] = {}
     if endpoints.stream:
         stream = endpoints.stream if endpoints.stream.endswith("/") else endpoints.stream + "/"
@@ -62,9 +65,34 @@ def binance_classes(endpoints: BinanceEndpoints) -> tuple[type[AsyncClient], typ
     if fstream:
         fstream = fstream if fstream.endswith("/") else fstream + "/"
         socket_attrs.update(FSTREAM_URL=fstream, FSTREAM_TESTNET_URL=fstream)
-    client = type("EndpointAsyncClient", (AsyncClient,), client_attrs)
+    client = type("EndpointAsyncClient", (AsyncClient,), _rest_attributes(endpoints))
     sockets = type("EndpointSocketManager", (BinanceSocketManager,), socket_attrs)
     return client, sockets
+
+
+def binance_client(endpoints: BinanceEndpoints | None = None) -> Client:
+    """A synchronous python-binance ``Client`` for public market data (no keys, no ping at creation),
+    talking to ``endpoints.rest`` (``<rest>/api`` spot, ``<rest>/fapi`` futures) or to Binance itself.
+
+    >>> binance_client(BinanceEndpoints("http://127.0.0.1:9000")).FUTURES_URL
+    'http://127.0.0.1:9000/fapi'
+    """
+    cls = type("EndpointClient", (Client,), _rest_attributes(endpoints or BinanceEndpoints()))
+    return cls(None, None, ping=False)
+
+
+def _rest_attributes(endpoints: BinanceEndpoints) -> dict[str, str]:
+    if not endpoints.rest:
+        return {}
+    base = endpoints.rest.rstrip("/")
+    return {
+        "API_URL": f"{base}/api",
+        "API_TESTNET_URL": f"{base}/api",
+        "FUTURES_URL": f"{base}/fapi",
+        "FUTURES_TESTNET_URL": f"{base}/fapi",
+        "FUTURES_DATA_URL": f"{base}/futures/data",
+        "FUTURES_DATA_TESTNET_URL": f"{base}/futures/data",
+    }
 
 
 def is_restricted_location(exc: BaseException) -> bool:
@@ -97,6 +125,33 @@ async def open_client(
         await client.close_connection()
         raise
     return client
+
+
+async def connect(client_cls: type[AsyncClient], market: str, backoff: Backoff | None = None) -> AsyncClient:
+    """:func:`open_client` (public data, no keys), retried until it succeeds: network errors of every
+    kind are retried with ``backoff`` (default 0.5 s doubling to 30 s, jittered), each logged as one
+    warning line. HTTP 451 raises :class:`~cryptoflow.errors.RestrictedLocation` at once: no retry can
+    change Binance's refusal to serve this server's region.
+    """
+
+    async def attempt() -> AsyncClient:
+        try:
+            return await open_client(client_cls, market)
+        except Exception as exc:
+            if is_restricted_location(exc):
+                raise RestrictedLocation("REST API") from None
+            raise
+
+    def tell(exc: BaseException, delay: float) -> None:
+        log.warning("exchange REST unreachable (%s: %s); retrying in %.1f s", type(exc).__name__, exc, delay)
+
+    return await retry_async(
+        attempt,
+        backoff=backoff or Backoff(0.5, 30.0),
+        retry_on=Exception,  # python-binance, aiohttp and the OS raise many types: never give up on them
+        fatal=RestrictedLocation,
+        on_retry=tell,
+    )
 
 
 TESTNET_FUTURES = BinanceEndpoints("https://testnet.binancefuture.com", "wss://fstream.binancefuture.com/")

@@ -10,21 +10,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from cryptoflow.candles._columns import BINANCE_KLINE_FIELDS
-from cryptoflow.candles._load import load_candles
-from cryptoflow.candles._model import interval_ms
+from binance.exceptions import BinanceAPIException, BinanceRequestException
+from requests import RequestException
+
+from cryptoflow.binance._http import BinanceEndpoints, binance_client, is_restricted_location
+from cryptoflow.candles import BINANCE_KLINE_FIELDS, interval_ms, load_candles
 from cryptoflow.config import Market
 from cryptoflow.errors import DataError, ExchangeRejection, RestrictedLocation, TemporaryError
+from cryptoflow.retry import Backoff, retry
 
-log = logging.getLogger("cryptoflow.candles.download")
+__all__ = ["DOWNLOAD_COLUMNS", "DownloadResult", "download_candles"]
+
+log = logging.getLogger(__name__)
 
 #: Columns of the files ``download_candles`` writes (Binance's kline fields, minus ``ignore``).
 DOWNLOAD_COLUMNS = BINANCE_KLINE_FIELDS[:-1]
 _RETRY_STATUS = {418, 429, 500, 502, 503, 504}
-_RESTRICTED_LOCATION = 451  # Binance refuses this server's region: no retry helps
 
 
-class KlineSource(Protocol):
+class KlineClient(Protocol):
     """What the downloader needs from python-binance's ``Client`` (so tests can pass a stand-in)."""
 
     def get_klines(self, **params: Any) -> list[list[Any]]: ...  # noqa: D102
@@ -41,19 +45,6 @@ class DownloadResult:
     resumed_from: int | None
     requests: int
     last_open_time: int | None
-
-
-def binance_client(base_url: str | None = None) -> Any:
-    """A python-binance ``Client`` for public market data, optionally pointed at another base URL
-    (a fake exchange or a mirror): ``<base_url>/api`` for spot, ``<base_url>/fapi`` for futures."""
-    from binance.client import Client
-
-    client = Client(None, None, ping=False)
-    if base_url:
-        root = base_url.rstrip("/")
-        client.API_URL = root + "/api"
-        client.FUTURES_URL = root + "/fapi"
-    return client
 
 
 def _existing_last_open(out: Path, symbol: str, interval: str) -> int | None:
@@ -81,7 +72,7 @@ def download_candles(
     out: Path,
     *,
     market: Market = "spot",
-    client: KlineSource | None = None,
+    client: KlineClient | None = None,
     base_url: str | None = None,
     page_limit: int = 1000,
     min_request_interval_s: float = 0.25,
@@ -112,7 +103,7 @@ def download_candles(
     last = _existing_last_open(out, symbol, interval)
     cursor = max(start_ms, last + step) if last is not None else start_ms
     if client is None:
-        client = binance_client(base_url)
+        client = binance_client(BinanceEndpoints(base_url))
     fetch = client.get_klines if market == "spot" else client.futures_klines
     clock = now_ms or (lambda: int(time.time() * 1000))
     written = requests = 0
@@ -158,26 +149,45 @@ def _fetch_page(
     max_retries: int,
     sleep: Callable[[float], None],
 ) -> list[list[Any]]:
-    from binance.exceptions import BinanceAPIException, BinanceRequestException
-    from requests import RequestException
 
-    delay = 1.0
-    for attempt in range(max_retries + 1):
+    def page() -> list[list[Any]]:
         try:
             return fetch(symbol=symbol, interval=interval, startTime=start, endTime=end - 1, limit=limit)
         except BinanceAPIException as exc:
-            if exc.status_code == _RESTRICTED_LOCATION:
+            if is_restricted_location(exc):  # Binance refuses this server's region: no retry helps
                 raise RestrictedLocation("REST API") from None
             if exc.status_code not in _RETRY_STATUS:
                 raise ExchangeRejection(int(exc.code or exc.status_code), str(exc.message)) from exc
-            retry_after = getattr(getattr(exc, "response", None), "headers", {}).get("Retry-After")
-            pause = float(retry_after) if retry_after else delay
-            reason = f"HTTP {exc.status_code}: {exc.message}"
-        except (BinanceRequestException, RequestException) as exc:
-            pause, reason = delay, str(exc)
-        if attempt == max_retries:
-            raise TemporaryError(f"Binance klines unavailable after {max_retries + 1} attempts: {reason}")
-        log.warning("klines request failed (%s); retrying in %.1fs", reason, pause)
-        sleep(pause)
-        delay = min(delay * 2, 60.0)
-    raise AssertionError("unreachable")
+            raise
+
+    try:
+        return retry(
+            page,
+            backoff=Backoff(1.0, 60.0, jitter=False),
+            retry_on=_RETRYABLE,
+            attempts=max_retries + 1,
+            pause=_retry_after,
+            on_retry=lambda exc, pause: log.warning(
+                "klines request failed (%s); retrying in %.1fs", _reason(exc), pause
+            ),
+            sleep=sleep,
+        )
+    except _RETRYABLE as exc:
+        raise TemporaryError(
+            f"Binance klines unavailable after {max_retries + 1} attempts: {_reason(exc)}"
+        ) from None
+
+
+_RETRYABLE = (BinanceAPIException, BinanceRequestException, RequestException)
+
+
+def _retry_after(exc: BaseException, delay: float) -> float:
+    """The server's ``Retry-After`` (seconds) when it sent one, else the backoff's delay."""
+    retry_after = getattr(getattr(exc, "response", None), "headers", {}).get("Retry-After")
+    return float(retry_after) if retry_after else delay
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, BinanceAPIException):
+        return f"HTTP {exc.status_code}: {exc.message}"
+    return str(exc)

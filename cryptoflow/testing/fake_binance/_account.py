@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from cryptoflow.exchange._market import KlineState, ReplayMarket
+from cryptoflow.testing.fake_binance._market import KlineState, ReplayMarket
 
 __all__ = ["BinanceError", "FuturesAccount"]
 

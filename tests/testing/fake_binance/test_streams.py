@@ -6,11 +6,11 @@ import asyncio
 
 import pytest
 
+from cryptoflow.binance import BinanceEndpoints, binance_classes
+from cryptoflow.binance._klines import _SingleAttemptWebsocket
 from cryptoflow.candles import load_candles
-from cryptoflow.exchange import FakeExchange
-from cryptoflow.marketdata import BinanceEndpoints, binance_classes
-from cryptoflow.marketdata._source import _SingleAttemptWebsocket
-from tests.exchange.conftest import KEY, SECRET
+from cryptoflow.testing.fake_binance import FakeExchange
+from tests.testing.fake_binance.conftest import KEY, SECRET
 
 
 async def _collect(exchange: FakeExchange, open_socket, count: int) -> list[dict]:

@@ -4,17 +4,17 @@ It replays real candle files on a clock and speaks Binance's wire formats: spot 
 futures (``/fapi``) REST, kline and continuous-kline websocket streams (raw and combined), HMAC-SHA256
 signatures with timestamp/recvWindow checks, and errors shaped ``{"code": -1021, "msg": ...}``.
 python-binance runs against it unchanged apart from its base URLs (see
-:func:`cryptoflow.marketdata.binance_classes`).
+:func:`cryptoflow.binance.binance_classes`).
 
->>> from cryptoflow.exchange import FakeExchange, ReplayMarket
+>>> from cryptoflow.testing.fake_binance import FakeExchange, ReplayMarket
 >>> exchange = FakeExchange(ReplayMarket.from_files(["ETHUSDT_5m.csv"]), speed=10)  # doctest: +SKIP
 >>> exchange.start_in_thread().start_replay()                                        # doctest: +SKIP
 """
 
-from cryptoflow.exchange._account import BinanceError, FuturesAccount
-from cryptoflow.exchange._auth import sign
-from cryptoflow.exchange._market import KlineState, ReplayMarket, SymbolRules
-from cryptoflow.exchange._server import FakeExchange
+from cryptoflow.testing.fake_binance._account import BinanceError, FuturesAccount
+from cryptoflow.testing.fake_binance._auth import sign
+from cryptoflow.testing.fake_binance._market import KlineState, ReplayMarket, SymbolRules
+from cryptoflow.testing.fake_binance._server import FakeExchange
 
 __all__ = [
     "BinanceError",

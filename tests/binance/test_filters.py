@@ -1,13 +1,12 @@
-"""stepSize/tickSize rounding, minNotional checks and deterministic client order ids."""
+"""Binance symbol filters: stepSize/tickSize rounding and minQty/minNotional checks."""
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 
 import pytest
 
-from cryptoflow.brokers import SymbolFilters, client_order_id
+from cryptoflow.binance import SymbolFilters
 from cryptoflow.errors import ExchangeRejection
 
 ETH = SymbolFilters.from_exchange_info(
@@ -43,11 +42,3 @@ def test_min_notional_and_min_qty_are_checked_before_sending() -> None:
         ETH.check(Decimal("0.004"), 4200.0)
     with pytest.raises(ExchangeRejection, match="below minQty"):
         ETH.check(Decimal("0"), 4200.0)
-
-
-def test_client_order_ids_are_deterministic_and_valid_for_binance() -> None:
-    first = client_order_id("run-1", "ETHUSDT", 1755630300000, "open")
-    assert first == client_order_id("run-1", "ETHUSDT", 1755630300000, "open")
-    assert first != client_order_id("run-1", "ETHUSDT", 1755630300000, "close")
-    assert first != client_order_id("run-2", "ETHUSDT", 1755630300000, "open")
-    assert re.fullmatch(r"[.A-Z:/a-z0-9_-]{1,36}", first)

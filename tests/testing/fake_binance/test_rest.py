@@ -10,10 +10,10 @@ import aiohttp
 import pytest
 from binance.exceptions import BinanceAPIException
 
+from cryptoflow.binance import BinanceEndpoints, binance_classes
 from cryptoflow.candles import load_candles
-from cryptoflow.exchange import FakeExchange, sign
-from cryptoflow.marketdata import BinanceEndpoints, binance_classes
-from tests.exchange.conftest import KEY, SECRET
+from cryptoflow.testing.fake_binance import FakeExchange, sign
+from tests.testing.fake_binance.conftest import KEY, SECRET
 
 
 def run(exchange: FakeExchange, body: Any, *, key: str = KEY, secret: str = SECRET) -> Any:

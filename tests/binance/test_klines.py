@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from cryptoflow.binance import BinanceEndpoints, KlineEvent, KlineSource, SourceOptions, _klines
 from cryptoflow.candles import load_candles
 from cryptoflow.errors import ConfigurationError
-from cryptoflow.exchange import FakeExchange
-from cryptoflow.marketdata import BinanceEndpoints, KlineEvent, KlineSource, SourceOptions, _source
-from tests.exchange.conftest import make_exchange
+from cryptoflow.testing.fake_binance import FakeExchange
+from tests.testing.fake_binance.conftest import make_exchange
 
 SYMBOLS = ("ETHUSDT", "BTCUSDT")
 
@@ -182,7 +182,7 @@ def test_slow_consumer_overflowing_python_binance_queue_recovers(shared_data: Pa
 def test_more_symbols_than_one_connection_takes_are_spread_over_several(
     shared_data: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_source, "MAX_STREAMS_PER_CONNECTION", 2)  # Binance's limit is 200 streams
+    monkeypatch.setattr(_klines, "MAX_STREAMS_PER_CONNECTION", 2)  # Binance's limit is 200 streams
     symbols = ("BNBUSDT", "BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT")
     exchange = make_exchange(shared_data, symbols=symbols, history=40, limit=60, speed=100)
     dropped = []

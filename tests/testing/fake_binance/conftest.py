@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cryptoflow.exchange import FakeExchange, ReplayMarket
+from cryptoflow.testing.fake_binance import FakeExchange, ReplayMarket
 
 KEY, SECRET = "fake-api-key", "fake-api-secret"
 

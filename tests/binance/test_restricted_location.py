@@ -15,12 +15,17 @@ from urllib import error, request
 import pytest
 import websockets
 
-from cryptoflow.brokers import BinanceFuturesBroker, TradingConfig
-from cryptoflow.candles import download_candles
+from cryptoflow.binance import (
+    BinanceEndpoints,
+    BinanceFuturesBroker,
+    KlineSource,
+    SourceOptions,
+    download_candles,
+)
+from cryptoflow.brokers import TradingConfig
 from cryptoflow.errors import RestrictedLocation
-from cryptoflow.exchange import FakeExchange
-from cryptoflow.marketdata import BinanceEndpoints, KlineSource, SourceOptions
-from tests.exchange.conftest import KEY, SECRET, make_exchange
+from cryptoflow.testing.fake_binance import FakeExchange
+from tests.testing.fake_binance.conftest import KEY, SECRET, make_exchange
 
 # Binance's own answer, as python-binance users and ccxt report it (status 451, code 0, this message)
 BINANCE_MESSAGE = (
