@@ -45,7 +45,7 @@ from cryptoflow.brokers import Broker
 from cryptoflow.candles import Candle, interval_ms
 from cryptoflow.config import KafkaSettings, Market
 from cryptoflow.events import CandleEvent, EventError, Source, decode
-from cryptoflow.kafka import ensure_topics, new_client, topic_name
+from cryptoflow.kafka import ensure_topics, message_position, new_client, topic_name
 from cryptoflow.strategies import Strategy
 
 __all__ = ["CandleTopicWorker", "WorkerOptions"]
@@ -273,7 +273,7 @@ class CandleTopicWorker:
                         continue
                     candle = self._wanted(message)
                     if candle is not None:
-                        await self._handle(candle, message.partition())
+                        await self._handle(candle, message_position(message)[1])
                         if on_decided is not None:
                             on_decided(candle)
                         if until is not None and candle.open_time >= until:

@@ -251,10 +251,12 @@ def backtest_symbol(
             1.0 if config.close_at_end else 0.0,
         ]
     )
-    prices = [
+    open_, high, low, close = (
         np.ascontiguousarray(candles[c].to_numpy(dtype=np.float64)) for c in ("open", "high", "low", "close")
-    ]
-    raw, n_trades, equity_values, position = simulate(*prices, np.ascontiguousarray(matrix), params)
+    )
+    raw, n_trades, equity_values, position = simulate(
+        open_, high, low, close, np.ascontiguousarray(matrix), params
+    )
     index = pd.DatetimeIndex(candles.index)
     trades = _trades_frame(raw[:n_trades], index, symbol)
     equity = pd.Series(equity_values, index=index, name="equity")

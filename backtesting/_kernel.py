@@ -78,7 +78,7 @@ def simulate(
     close: np.ndarray,
     signals: np.ndarray,
     params: np.ndarray,
-):
+) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
     """Run the loop.
 
     ``signals`` is a (4, n) boolean array: entry_long, entry_short, exit_long, exit_short.

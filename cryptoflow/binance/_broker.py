@@ -18,6 +18,7 @@ from cryptoflow.binance._http import BinanceEndpoints, binance_classes, is_restr
 from cryptoflow.brokers import ClosedTrade, Position, StateFile, TradingConfig
 from cryptoflow.candles import Candle
 from cryptoflow.errors import ConfigurationError, ExchangeRejection, RestrictedLocation, TemporaryError
+from cryptoflow.events import Source
 from cryptoflow.retry import Backoff, retry_async
 
 __all__ = ["BinanceFuturesBroker"]
@@ -70,13 +71,13 @@ class BinanceFuturesBroker:
         api_secret: str | None,
         retries: int = 4,
     ) -> None:
-        if mode not in ("testnet", "live"):
+        if mode != "testnet" and mode != "live":
             raise ConfigurationError(f"broker mode must be testnet or live, got {mode!r}")
         if not api_key or not api_secret:
             raise ConfigurationError(
                 f"the {mode} broker needs CRYPTOFLOW_BINANCE__API_KEY and CRYPTOFLOW_BINANCE__API_SECRET"
             )
-        self.name = mode
+        self.name: Source = "testnet" if mode == "testnet" else "live"
         self.config = config
         self._file = StateFile(state_path)
         self._client_cls, _ = binance_classes(endpoints)

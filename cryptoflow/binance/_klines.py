@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -199,7 +199,7 @@ class KlineSource:
             KlineSource(
                 self.symbols[i : i + size],
                 self.interval,
-                market=self.market,  # type: ignore[arg-type]
+                market=self.market,
                 endpoints=self.endpoints,
                 options=self.options,
             )
@@ -238,7 +238,7 @@ class KlineSource:
 
     # ---- the stream --------------------------------------------------------------------------------
 
-    async def events(self) -> AsyncIterator[KlineEvent]:
+    async def events(self) -> AsyncGenerator[KlineEvent, None]:
         """Warm-up candles, then live updates, forever; reconnects and backfills on its own.
 
         Closed candles (``candle.is_closed``) come exactly once per symbol and open time, in order; an
@@ -293,10 +293,8 @@ class KlineSource:
                                 checked_until[symbol] = candle.open_time
                                 kind, history = await self._history(symbol, candle.open_time)
                                 for old in history:
-                                    if (
-                                        self.last_closed[symbol] is None
-                                        or old.open_time > self.last_closed[symbol]
-                                    ):
+                                    newest = self.last_closed[symbol]
+                                    if newest is None or old.open_time > newest:
                                         self.last_closed[symbol] = old.open_time
                                         yield KlineEvent(old, kind, received, old.close_time)
                                 if kind == "warmup" and self.last_closed[symbol] is None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from cryptoflow.candles import Candle
-from cryptoflow.events import Side
+from cryptoflow.events import Side, Source
 
 __all__ = ["Broker", "ClosedTrade", "Position", "StateFile", "TradingConfig", "client_order_id"]
 
@@ -148,7 +148,7 @@ def position_to_json(position: Position) -> dict[str, Any]:
 class Broker(Protocol):
     """Where orders go. Prices passed in are the deciding candle's close (``close`` fill model)."""
 
-    name: str
+    name: Source  # the ``source`` of the events its trades make: paper, testnet or live
 
     async def start(self, symbols: list[str]) -> dict[str, Position | None]:
         """Prepare (leverage, margin type) and read back open positions before any decision."""

@@ -9,6 +9,7 @@ from typing import Any
 
 from cryptoflow.brokers._base import ClosedTrade, Position, StateFile, TradingConfig
 from cryptoflow.candles import Candle
+from cryptoflow.events import Source
 
 __all__ = ["PaperBroker"]
 
@@ -25,7 +26,7 @@ class PaperBroker:
     ``state_path``, replaced atomically at every fill and every :meth:`record`; a restart resumes it.
     """
 
-    name = "paper"
+    name: Source = "paper"
 
     def __init__(self, config: TradingConfig, state_path: Path) -> None:
         self.config = config

@@ -11,6 +11,7 @@ from __future__ import annotations
 import bz2
 import codecs
 import gzip
+import io
 import lzma
 import os
 import stat
@@ -114,7 +115,7 @@ def _check_text(path: Path, sample: bytes, where: str, offset: int = 0) -> None:
         ) from None
 
 
-def open_binary(path: Path, kind: FileKind) -> IO[bytes]:
+def open_binary(path: Path, kind: FileKind) -> io.BufferedIOBase | IO[bytes]:
     """The decompressed content of ``path`` as a binary stream (``kind`` from :func:`sniff`)."""
     if kind == "gzip":
         return gzip.open(path, "rb")

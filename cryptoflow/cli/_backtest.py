@@ -200,7 +200,7 @@ def backtest_options(*, omit: tuple[str, ...] = ()) -> Callable[[Callable[..., N
         own = dict(list(inspect.signature(command).parameters.items())[1:])
         shared = [name for name in inspect.signature(_request).parameters if name not in omit]
         parameters = [
-            own.pop(name, None) or inspect.signature(_request).parameters[name] for name in shared
+            own.pop(name) if name in own else inspect.signature(_request).parameters[name] for name in shared
         ] + list(own.values())
 
         @functools.wraps(command)
@@ -209,6 +209,7 @@ def backtest_options(*, omit: tuple[str, ...] = ()) -> Callable[[Callable[..., N
             command(request, **{name: options[name] for name in declared})
 
         parameters = [p.replace(annotation=hints[p.name]) for p in parameters]
+        # inspect.signature (and so typer) reads __signature__, an attribute no function type declares
         parsed.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
         parsed.__annotations__ = {p.name: p.annotation for p in parameters}
         return parsed

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -68,11 +68,11 @@ def check(
         path,
         symbol=symbol,
         interval=interval,
-        on_gap=on_gap.value,  # type: ignore[arg-type]
+        on_gap=on_gap.value,
         dedupe=dedupe,
-        on_invalid=on_invalid.value,  # type: ignore[arg-type]
+        on_invalid=on_invalid.value,
     )
-    summary = {
+    summary: dict[str, Any] = {
         "path": str(path),
         "layout": report.layout,
         "symbol": report.symbol,

@@ -8,13 +8,19 @@ import dataclasses
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from cryptoflow.cli._common import console
 from cryptoflow.cli._paths import input_file, output_dir
-from cryptoflow.config import KafkaSettings
+from cryptoflow.config import KafkaSettings, Market
 from cryptoflow.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from cryptoflow.binance import BinanceEndpoints
+    from cryptoflow.config import BinanceSettings
+    from cryptoflow.events import Event
 
 _TRADE_KINDS = ("candles", "signals", "trades")
 
@@ -100,7 +106,7 @@ def _symbols(text: str) -> list[str]:
     return symbols
 
 
-def _endpoints(binance: object, testnet: bool) -> object:
+def _endpoints(binance: BinanceSettings, testnet: bool) -> BinanceEndpoints:
     from cryptoflow.binance import TESTNET_FUTURES, BinanceEndpoints
 
     configured = BinanceEndpoints.from_settings(binance)
@@ -124,7 +130,7 @@ def _live_interval(interval: str) -> str:
 @contextlib.contextmanager
 def _emitter(
     use_kafka: bool, kafka: KafkaSettings, kinds: tuple[str, ...]
-) -> Iterator[tuple[Callable[[object], None], Callable[[], object]]]:
+) -> Iterator[tuple[Callable[[Event], None], Callable[[], object]]]:
     """``(emit, flush)``: where the events go (Kafka, or nowhere with ``--no-kafka``) and how to wait
     until they are acknowledged. With Kafka, its topics of ``kinds`` are made sure of first: Kafka not
     answering within ``CRYPTOFLOW_KAFKA__CONNECT_TIMEOUT_S`` (30 s) is an error before any trading starts.
@@ -230,7 +236,7 @@ def trade(
             trading,
             state_dir / f"{stem}.{broker}.json",
             mode=broker,
-            endpoints=endpoints,  # type: ignore[arg-type]
+            endpoints=endpoints,
             api_key=key.get_secret_value() if key else None,
             api_secret=secret.get_secret_value() if secret else None,
         )
@@ -240,7 +246,7 @@ def trade(
         chosen = make_broker(trading, run_id)
         options = AutoTradeOptions(universe, interval, run_id, state_dir, market="futures")
         with _emitter(kafka, config.kafka, _TRADE_KINDS) as (emit, flush):
-            runner = AutoTrade(options, instance, chosen, emit, flush=flush, endpoints=endpoints)  # type: ignore[arg-type]
+            runner = AutoTrade(options, instance, chosen, emit, flush=flush, endpoints=endpoints)
             asyncio.run(runner.run())
         return
 
@@ -265,7 +271,7 @@ def trade(
             lambda symbol: make_broker(share, f"{run_id}.{symbol}"),
             emit,
             flush=flush,
-            endpoints=endpoints,  # type: ignore[arg-type]
+            endpoints=endpoints,
         )
         asyncio.run(worker.run())
 
@@ -282,11 +288,12 @@ def indicators(
     from cryptoflow.cli._common import settings
     from realtime_indicator import RealtimeOptions, run_realtime
 
-    if market not in ("spot", "futures"):
+    if market != "spot" and market != "futures":
         raise ConfigurationError(f"--market expects spot or futures, got {market!r}")
     _live_interval(interval)
     config = settings()
-    options = RealtimeOptions(_symbols(symbols), interval, run_id, preset=preset, market=market)
+    chosen: Market = "spot" if market == "spot" else "futures"
+    options = RealtimeOptions(_symbols(symbols), interval, run_id, preset=preset, market=chosen)
     console.print(f"streaming indicators of {', '.join(options.symbols)} {interval}")
     with _emitter(kafka, config.kafka, ("indicators", "candles")) as (emit, _):
-        asyncio.run(run_realtime(options, emit, endpoints=_endpoints(config.binance, False)))  # type: ignore[arg-type]
+        asyncio.run(run_realtime(options, emit, endpoints=_endpoints(config.binance, False)))

@@ -24,6 +24,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
@@ -459,7 +460,7 @@ def _is_secret(loc: tuple[Any, ...]) -> bool:
     )
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: ErrorDetails) -> str:
     loc = tuple(error.get("loc", ()))
     name = _setting_name(loc)
     message = str(error.get("msg", "invalid value"))

@@ -172,7 +172,8 @@ def realtime(client: Elasticsearch, settings: ElasticsearchSettings, filters: Fi
         size=_MAX_UPDATES,
         sort=[{"time_ms": "desc"}],
     )
-    updates, latest = [], {}
+    updates: list[dict[str, Any]] = []
+    latest: dict[str, dict[str, Any]] = {}
     for doc in _sources(answer):
         values = doc["indicator"]["values"]
         row = {

@@ -83,6 +83,7 @@ class DashboardServer:
     def url(self) -> str:
         """The page's address."""
         host, port = self._httpd.server_address[:2]
+        host = host.decode() if isinstance(host, bytes | bytearray) else host  # always str once bound
         return f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}/"
 
     def serve_forever(self) -> None:

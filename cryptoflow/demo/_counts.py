@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from elasticsearch import Elasticsearch, NotFoundError
 
@@ -13,7 +14,7 @@ __all__ = ["LiveCounts", "indexed_counts", "live_counts"]
 log = logging.getLogger(__name__)
 
 
-def _count(client: Elasticsearch, index: str, query: dict[str, object]) -> int:
+def _count(client: Elasticsearch, index: str, query: Mapping[str, Any]) -> int:
     try:
         return int(client.count(index=index, query=query)["count"])
     except NotFoundError:  # the index appears with the sink's first batch of that kind

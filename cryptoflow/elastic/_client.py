@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from elastic_transport.client_utils import DEFAULT
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from cryptoflow.config import ElasticsearchSettings, mask_credentials
@@ -9,20 +10,18 @@ from cryptoflow.config import ElasticsearchSettings, mask_credentials
 
 def make_client(settings: ElasticsearchSettings) -> Elasticsearch:
     """A client for the configured hosts or Elastic Cloud deployment, with API key or basic auth."""
-    options: dict[str, object] = {"request_timeout": settings.request_timeout_s}
-    if settings.cloud_id:
-        options["cloud_id"] = settings.cloud_id.get_secret_value()
-    else:
-        options["hosts"] = settings.host_list
-    if settings.api_key:
-        options["api_key"] = settings.api_key.get_secret_value()
-    elif settings.username and settings.password:
-        options["basic_auth"] = (settings.username, settings.password.get_secret_value())
-    if settings.ca_certs:
-        options["ca_certs"] = str(settings.ca_certs)
-    if not settings.verify_certs:
-        options["verify_certs"] = False
-    return Elasticsearch(**options)
+    basic_auth = None
+    if not settings.api_key and settings.username and settings.password:
+        basic_auth = (settings.username, settings.password.get_secret_value())
+    return Elasticsearch(
+        hosts=None if settings.cloud_id else settings.host_list,
+        cloud_id=settings.cloud_id.get_secret_value() if settings.cloud_id else None,
+        api_key=settings.api_key.get_secret_value() if settings.api_key else None,
+        basic_auth=basic_auth,
+        ca_certs=str(settings.ca_certs) if settings.ca_certs else DEFAULT,
+        verify_certs=DEFAULT if settings.verify_certs else False,
+        request_timeout=settings.request_timeout_s,
+    )
 
 
 def server_version(client: Elasticsearch) -> str:

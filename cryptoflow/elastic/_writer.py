@@ -114,7 +114,8 @@ class BulkWriter:
             return FlushResult()
         try:
             response = self._client.bulk(
-                operations=self._lines,
+                # the client sends encoded NDJSON lines as they are; its annotation admits only mappings
+                operations=self._lines,  # type: ignore[arg-type]
                 filter_path="errors,items.*.status,items.*.error,items.*._index",
             )
         except ESConnectionError as exc:  # includes timeouts

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import date
 from functools import lru_cache
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -27,7 +27,7 @@ from cryptoflow.events._vocabulary import EventKind, Side, SignalAction, Source
 if TYPE_CHECKING:
     from cryptoflow.candles import Candle
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 """The version every event model of this module writes and reads."""
 
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
@@ -215,6 +215,7 @@ class CandleEvent(_Envelope):
             symbol=symbol,
             interval=interval,
             time_ms=open_time_ms,
+            timestamp=iso_ms(open_time_ms),
             candle=candle,
         )
 
@@ -303,6 +304,7 @@ class IndicatorEvent(_Envelope):
             symbol=symbol,
             interval=interval,
             time_ms=update_time_ms,
+            timestamp=iso_ms(update_time_ms),
             indicator=indicator,
         )
 
@@ -378,6 +380,7 @@ class SignalEvent(_Envelope):
             symbol=symbol,
             interval=interval,
             time_ms=time_ms,
+            timestamp=iso_ms(time_ms),
             signal=signal,
         )
 
@@ -500,6 +503,7 @@ class TradeEvent(_Envelope):
         """Build the event and its deterministic id."""
         eid = event_id("trade", source, run_id, strategy, symbol, interval, trade.entry_time_ms, trade.leg)
         time_ms = trade.entry_time_ms if trade.leg == "open" else trade.exit_time_ms
+        assert time_ms is not None  # a validated close leg carries its exit time
         return cls(
             event_id=eid,
             source=source,
@@ -508,6 +512,7 @@ class TradeEvent(_Envelope):
             symbol=symbol,
             interval=interval,
             time_ms=time_ms,
+            timestamp=iso_ms(time_ms),
             trade=trade,
         )
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-_JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
+_jit = njit(cache=True, nogil=True, error_model="numpy")
 
 
-@njit(**_JIT)
+@_jit
 def ema(values: np.ndarray, alpha: float, adjust: bool, min_periods: int) -> np.ndarray:
     """pandas ``Series.ewm(alpha=alpha, adjust=adjust, min_periods=min_periods).mean()``.
 
@@ -47,7 +47,7 @@ def ema(values: np.ndarray, alpha: float, adjust: bool, min_periods: int) -> np.
     return out
 
 
-@njit(**_JIT)
+@_jit
 def rsi_wilder(close: np.ndarray, alpha: float, period: int) -> np.ndarray:
     """The ``ta`` library's RSI: ``ewm(alpha=1/period, adjust=False)`` of gains and losses, the first
     candle counting as a zero change; 100 where the average loss is 0."""
@@ -70,7 +70,7 @@ def rsi_wilder(close: np.ndarray, alpha: float, period: int) -> np.ndarray:
     return out
 
 
-@njit(**_JIT)
+@_jit
 def rsi_sma(close: np.ndarray, period: int) -> np.ndarray:
     """RSI from simple rolling means of gains and losses (the 2023 scripts): first value at index
     ``period``; 100 where the mean loss is 0 and the mean gain is not, NaN where both are 0."""
@@ -92,7 +92,7 @@ def rsi_sma(close: np.ndarray, period: int) -> np.ndarray:
     return out
 
 
-@njit(**_JIT)
+@_jit
 def rsi_from_means(gain: float, loss: float) -> float:
     """``100 - 100 / (1 + gain / loss)`` with pandas' division semantics."""
     if loss == 0.0:
@@ -100,7 +100,7 @@ def rsi_from_means(gain: float, loss: float) -> float:
     return 100.0 - 100.0 / (1.0 + gain / loss)
 
 
-@njit(**_JIT)
+@_jit
 def cci(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int, constant: float) -> np.ndarray:
     """Commodity Channel Index: (typical price - its rolling mean) / (constant * rolling mean absolute
     deviation); NaN while warming up and where the deviation is 0 (all typical prices equal)."""
@@ -121,7 +121,7 @@ def cci(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int, const
     return out
 
 
-@njit(**_JIT)
+@_jit
 def candle_patterns(open_: np.ndarray, close: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``is_bull`` (close >= open: 1, else 0) and ``engulfing`` (1 bullish, -1 bearish, 0 none)."""
     n = close.shape[0]
@@ -134,7 +134,7 @@ def candle_patterns(open_: np.ndarray, close: np.ndarray) -> tuple[np.ndarray, n
     return is_bull, engulfing
 
 
-@njit(**_JIT)
+@_jit
 def engulfing_of(prev_open: float, prev_close: float, open_: float, close: float) -> int:
     """The original scripts' rule; equality allowed at the body edges."""
     if close > open_ and prev_close < prev_open and prev_close >= open_ and prev_open <= close:

@@ -96,5 +96,10 @@ def resolve_params(preset: str | IndicatorParams = "ta", **overrides: Any) -> In
 
 def pandas_alpha(*, span: float | None = None, alpha: float | None = None) -> float:
     """The smoothing factor exactly as pandas computes it (via the centre of mass), bit for bit."""
-    com = (span - 1) / 2.0 if span is not None else (1.0 - alpha) / alpha  # type: ignore[operator]
+    if span is not None:
+        com = (span - 1) / 2.0
+    elif alpha is not None:
+        com = (1.0 - alpha) / alpha
+    else:
+        raise TypeError("pandas_alpha() needs span or alpha")
     return 1.0 / (1.0 + com)

@@ -11,6 +11,7 @@ from cryptoflow.kafka._clients import (
     retry_retriable,
     topic_name,
 )
+from cryptoflow.kafka._messages import message_headers, message_position
 from cryptoflow.kafka._producer import DeliveryError, EventProducer
 
 __all__ = [
@@ -21,6 +22,8 @@ __all__ = [
     "client_config",
     "cluster_metadata",
     "ensure_topics",
+    "message_headers",
+    "message_position",
     "new_client",
     "ping",
     "retry_retriable",

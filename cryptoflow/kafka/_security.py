@@ -167,7 +167,8 @@ def client_reasons(client: Any) -> list[str]:
     """Serve ``client``'s pending callbacks (a security failure raises its ConfigurationError) and
     return librdkafka's pending log lines instead of logging them: the reason a broker does not answer
     (refused, unknown host...), to put into an error message."""
-    _capture.lines = lines = []
+    lines: list[str] = []
+    _capture.lines = lines
     try:
         client.poll(0)
     finally:

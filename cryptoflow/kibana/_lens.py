@@ -7,6 +7,7 @@ column is a ``(column id, column state)`` pair.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -283,7 +284,7 @@ def series(
     x: Column,
     ys: list[Column],
     split: Column | None = None,
-    hidden: list[Column] = (),
+    hidden: Sequence[Column] = (),
 ) -> Layer:
     columns = [x, *([split] if split else []), *ys, *hidden]
     vis = {"seriesType": series, "xAccessor": x[0], "accessors": [col for col, _ in ys]}

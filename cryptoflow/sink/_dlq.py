@@ -18,7 +18,15 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 
 from cryptoflow.config import KafkaSettings
 from cryptoflow.errors import TemporaryError
-from cryptoflow.kafka import DLQ_KIND, DeliveryError, EventProducer, client_config, topic_name
+from cryptoflow.kafka import (
+    DLQ_KIND,
+    DeliveryError,
+    EventProducer,
+    client_config,
+    message_headers,
+    message_position,
+    topic_name,
+)
 
 __all__ = ["DLQ_HEADER_PREFIX", "DeadLetter", "DeadLetterPublisher", "dead_letter", "read_dead_letters"]
 
@@ -32,10 +40,10 @@ kept in front)."""
 
 def dead_letter(
     message: Message, category: str, reason: str, group: str
-) -> tuple[bytes, bytes | None, list[tuple[str, bytes]]]:
+) -> tuple[bytes, bytes | None, list[tuple[str, bytes | None]]]:
     """``(key, value, headers)`` of the dead letter of ``message``: the same every time it is refused."""
-    topic, partition, offset = message.topic(), message.partition(), message.offset()
-    headers = list(message.headers() or [])
+    topic, partition, offset = message_position(message)
+    headers = message_headers(message)
     headers += [
         (DLQ_HEADER_PREFIX + "category", category.encode()),
         (DLQ_HEADER_PREFIX + "reason", reason.encode("utf-8", "replace")[:4000]),
@@ -45,8 +53,9 @@ def dead_letter(
         (DLQ_HEADER_PREFIX + "timestamp_ms", str(message.timestamp()[1]).encode()),
         (DLQ_HEADER_PREFIX + "group", group.encode()),
     ]
-    if message.key() is not None:
-        headers.append((DLQ_HEADER_PREFIX + "key", message.key()))
+    key = message.key()
+    if key is not None:
+        headers.append((DLQ_HEADER_PREFIX + "key", key))
     return f"{topic}/{partition}/{offset}".encode(), message.value(), headers
 
 
@@ -113,7 +122,7 @@ class DeadLetter:
         """Parse a message of the dead-letter topic."""
         headers: dict[str, Any] = {}
         own: dict[str, bytes | None] = {}
-        for name, value in message.headers() or []:
+        for name, value in message_headers(message):
             if name.startswith(DLQ_HEADER_PREFIX):
                 headers[name[len(DLQ_HEADER_PREFIX) :]] = value
             else:
@@ -175,7 +184,7 @@ def read_dead_letters(settings: KafkaSettings, timeout_s: float = 60.0) -> list[
             error = message.error()
             if error is not None:
                 if error.code() == KafkaError._PARTITION_EOF:
-                    ended.add(message.partition())
+                    ended.add(message_position(message)[1])
                 continue
             letter = DeadLetter.from_message(message)
             letters.setdefault(letter.id, letter)

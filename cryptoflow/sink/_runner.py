@@ -21,7 +21,7 @@ from cryptoflow.config import Settings
 from cryptoflow.elastic import FlushResult, IndexBlocked, IndexRouter, install_templates, make_client
 from cryptoflow.errors import DataError, TemporaryError
 from cryptoflow.events import EventError, decode, encode
-from cryptoflow.kafka import DeliveryError, ensure_topics, new_client, topic_name
+from cryptoflow.kafka import DeliveryError, ensure_topics, message_position, new_client, topic_name
 from cryptoflow.retry import Backoff
 from cryptoflow.sink._dlq import DeadLetterPublisher
 from cryptoflow.sink._health import HealthServer
@@ -223,8 +223,8 @@ class Sink:
                 raise KafkaException(error)
             log.warning("sink: consumer error: %s", error.str())
             return
-        tp = (message.topic(), message.partition())
-        offset = message.offset()
+        topic, partition, offset = message_position(message)
+        tp = (topic, partition)
         if not batch.start:
             batch.opened = time.monotonic()
         batch.note(tp, offset)
@@ -235,7 +235,7 @@ class Sink:
         except EventError as exc:
             self._malformed(batch, message, exc.category, exc.reason)
             return
-        source = value if b"\n" not in value and b"\r" not in value else encode(event)
+        source = value if value is not None and b"\n" not in value and b"\r" not in value else encode(event)
         batch.writer.add(self._router.index_of(event), event.event_id, source, ref=message)
 
     def _malformed(self, batch: Batch, message: Message, category: str, reason: str) -> None:
@@ -320,7 +320,8 @@ class Sink:
             # keeps the group membership alive; paused partitions deliver nothing, but be exact anyway
             message = self._consumer.poll(min(0.5, max(0.0, deadline - time.monotonic())))
             if message is not None and message.error() is None:
-                rewind.setdefault((message.topic(), message.partition()), message.offset())
+                topic, partition, offset = message_position(message)
+                rewind.setdefault((topic, partition), offset)
             self._tick()
         assignment = self._consumer.assignment()
         current = {(tp.topic, tp.partition) for tp in assignment}

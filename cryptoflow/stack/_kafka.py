@@ -227,8 +227,8 @@ class KafkaService:
                 "bootstrap.servers": self.bootstrap,
                 "socket.timeout.ms": int(timeout_s * 1000),
                 "log_level": 0,
-                "logger": _silent_logger(),
-            }
+            },
+            logger=_silent_logger(),  # a keyword: the conf dict's type allows no objects
         )
 
     def probe(self, timeout_s: float = 2.0) -> dict[str, object] | None:
@@ -317,8 +317,8 @@ class KafkaService:
                 "ssl.ca.location": str(self.tls.ca_file),
                 "socket.timeout.ms": int(timeout_s * 1000),
                 "log_level": 0,
-                "logger": _silent_logger(),
-            }
+            },
+            logger=_silent_logger(),  # a keyword: the conf dict's type allows no objects
         )
         try:
             admin.list_topics(timeout=timeout_s)

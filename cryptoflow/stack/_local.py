@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 class _Service(Protocol):
     name: str
     log_file: Path
+    pid_file: Path
 
     def process(self) -> _process.ManagedProcess | None: ...
     def start(self) -> _process.ManagedProcess: ...

@@ -7,6 +7,7 @@ import importlib.util
 import inspect
 import sys
 from pathlib import Path
+from types import ModuleType
 
 from cryptoflow.errors import ConfigurationError
 from cryptoflow.strategies._base import CONTRACT_VERSION, Strategy, StrategyError
@@ -20,15 +21,15 @@ BUILTIN_STRATEGIES: dict[str, type[Strategy]] = {
 """The strategies shipped with cryptoflow, by name."""
 
 
-def _classes_in(module: object) -> list[type[Strategy]]:
+def _classes_in(module: ModuleType) -> list[type[Strategy]]:
     return [
         obj
         for _, obj in inspect.getmembers(module, inspect.isclass)
-        if issubclass(obj, Strategy) and obj is not Strategy and obj.__module__ == module.__name__  # type: ignore[attr-defined]
+        if issubclass(obj, Strategy) and obj is not Strategy and obj.__module__ == module.__name__
     ]
 
 
-def _import_file(path: Path) -> object:
+def _import_file(path: Path) -> ModuleType:
     if path.is_dir():
         raise ConfigurationError(f"strategy file {str(path)!r} is a folder; give the .py file inside it")
     if not path.is_file():

@@ -163,9 +163,9 @@ class FakeExchange:
                 f"the fake exchange cannot listen on {self.host}:{self.port}: {exc.strerror}; choose another "
                 "--port or --host, or stop what uses it"
             ) from None
-        server = site._server
-        if server is not None and server.sockets:  # type: ignore[union-attr]
-            self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        addresses = self._runner.addresses  # the one site's sockets
+        if addresses:
+            self.port = addresses[0][1]
         self._clock = asyncio.create_task(self._run_clock())
         if self.autostart:
             self._started.set()
@@ -181,7 +181,7 @@ class FakeExchange:
         if self._clock is not None:
             self._clock.cancel()
         for sub in list(self.subscribers):  # abort: a graceful close waits for the peer (up to 10 s each)
-            transport = sub.ws._req.transport if sub.ws._req is not None else None  # type: ignore[union-attr]
+            transport = sub.ws._req.transport if sub.ws._req is not None else None
             if transport is not None:
                 transport.abort()
         self.subscribers.clear()
@@ -233,7 +233,7 @@ class FakeExchange:
 
         def drop() -> None:
             for sub in list(self.subscribers):
-                transport = sub.ws._req.transport if sub.ws._req is not None else None  # type: ignore[union-attr]
+                transport = sub.ws._req.transport if sub.ws._req is not None else None
                 if transport is not None:
                     transport.abort()
             self.subscribers.clear()
