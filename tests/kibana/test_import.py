@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from cryptoflow.cli import main
-from cryptoflow.dashboard import build_objects
+from cryptoflow.kibana import build_objects
 
 USER, PASSWORD, API_KEY = "elastic", "s3cret-pw", "a2V5OnNlY3JldA=="
 
