@@ -20,7 +20,7 @@ OBJECTS = Annotated[
     Path | None,
     typer.Option(
         "--objects",
-        envvar="KIBANAOBJECTS_DIR",
+        envvar="KIBANA_OBJECTS_DIR",
         help="Directory of *.ndjson saved objects (default: dashboards/kibana).",
     ),
 ]

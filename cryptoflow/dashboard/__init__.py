@@ -1,45 +1,13 @@
-"""Dashboards: Kibana saved objects and their import, and the built-in dashboard page.
+"""The built-in dashboard page (``cryptoflow dashboard serve``): Market, Trading and Realtime views drawn
+with Plotly in the browser, from a small JSON API that reads the sink's indices in Elasticsearch.
 
->>> from cryptoflow.dashboard import build_objects
->>> sorted(o["id"] for o in build_objects() if o["type"] == "dashboard")
-['cryptoflow-market', 'cryptoflow-realtime', 'cryptoflow-trading']
+The Kibana dashboards are another package: :mod:`cryptoflow.kibana`.
+
+>>> from cryptoflow.config import load_settings
+>>> from cryptoflow.dashboard import DashboardServer
+>>> DashboardServer(load_settings().elasticsearch, port=0).serve_forever()  # doctest: +SKIP
 """
 
-from typing import TYPE_CHECKING
+from cryptoflow.dashboard._server import DashboardServer
 
-from cryptoflow.dashboard._kibana import (
-    MIN_KIBANA_VERSION,
-    ImportResult,
-    KibanaAuth,
-    KibanaClient,
-    KibanaError,
-    default_objects_dir,
-    read_objects,
-)
-from cryptoflow.dashboard._objects import DATA_VIEW_IDS, build_objects, to_ndjson, with_index_prefix
-
-if TYPE_CHECKING:  # imported on first use, by __getattr__ below
-    from cryptoflow.dashboard._server import DashboardServer
-
-__all__ = [
-    "DATA_VIEW_IDS",
-    "MIN_KIBANA_VERSION",
-    "DashboardServer",
-    "ImportResult",
-    "KibanaAuth",
-    "KibanaClient",
-    "KibanaError",
-    "build_objects",
-    "default_objects_dir",
-    "read_objects",
-    "to_ndjson",
-    "with_index_prefix",
-]
-
-
-def __getattr__(name: str) -> object:
-    if name == "DashboardServer":  # the web server pulls in Elasticsearch; import it when asked for
-        from cryptoflow.dashboard._server import DashboardServer
-
-        return DashboardServer
-    raise AttributeError(name)
+__all__ = ["DashboardServer"]

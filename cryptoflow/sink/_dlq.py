@@ -9,6 +9,7 @@ compaction tells a re-delivery from a new dead letter by its key.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -17,9 +18,19 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 
 from cryptoflow.config import KafkaSettings
 from cryptoflow.errors import TemporaryError
-from cryptoflow.kafka import client_config, message_headers, message_position, topic_name
+from cryptoflow.kafka import (
+    DLQ_KIND,
+    DeliveryError,
+    EventProducer,
+    client_config,
+    message_headers,
+    message_position,
+    topic_name,
+)
 
-__all__ = ["DLQ_HEADER_PREFIX", "DeadLetter", "dead_letter", "read_dead_letters"]
+__all__ = ["DLQ_HEADER_PREFIX", "DeadLetter", "DeadLetterPublisher", "dead_letter", "read_dead_letters"]
+
+log = logging.getLogger("cryptoflow.sink")
 
 DLQ_HEADER_PREFIX = "cryptoflow.dlq."
 """Headers added to dead-lettered messages: ``category``, ``reason``, ``topic``, ``partition``, ``offset``,
@@ -46,6 +57,48 @@ def dead_letter(
     if key is not None:
         headers.append((DLQ_HEADER_PREFIX + "key", key))
     return f"{topic}/{partition}/{offset}".encode(), message.value(), headers
+
+
+class DeadLetterPublisher:
+    """Writes refused messages to ``<prefix>.dlq`` for the consumer group ``group``, and waits until Kafka
+    acknowledged them: the sink commits a batch's offsets only after :meth:`publish` returned.
+
+    The producer starts with :meth:`start` (once Kafka is known to be up) and stops with :meth:`close`.
+    """
+
+    def __init__(self, settings: KafkaSettings, group: str) -> None:
+        self.settings = settings
+        self.group = group
+        self.topic = topic_name(settings, DLQ_KIND)
+        self._producer: EventProducer | None = None
+
+    def start(self) -> None:
+        """Open the producer."""
+        self._producer = EventProducer(self.settings, linger_ms=5)
+
+    def publish(self, dead: list[tuple[Message, str, str]]) -> None:
+        """Send the dead letter of each ``(message, category, reason)`` and wait for the acknowledgements
+        (raises :class:`~cryptoflow.kafka.DeliveryError` when Kafka does not take them)."""
+        assert self._producer is not None, "start() first"
+        if not dead:
+            return
+        for message, category, reason in dead:
+            # keyed by the message's own topic/partition/offset: written again after a crash before the
+            # commit, it is the same record, which readers (read_dead_letters) and compaction drop
+            key, value, headers = dead_letter(message, category, reason, self.group)
+            self._producer.send_raw(self.topic, value, key=key, headers=headers)
+        self._producer.flush(timeout_s=30.0)
+
+    def close(self) -> None:
+        """Deliver what is queued (10 s at most) and close the producer."""
+        if self._producer is None:
+            return
+        try:
+            self._producer.flush(timeout_s=10.0)
+        except (DeliveryError, KafkaException) as exc:
+            log.warning("sink: closing the dead-letter producer: %s", exc)
+        finally:
+            self._producer.close()
 
 
 @dataclass(frozen=True)
@@ -110,7 +163,7 @@ def read_dead_letters(settings: KafkaSettings, timeout_s: float = 60.0) -> list[
             "enable.partition.eof": True,
         }
     )
-    topic = topic_name(settings, "dlq")
+    topic = topic_name(settings, DLQ_KIND)
     letters: dict[str, DeadLetter] = {}
     deadline = time.monotonic() + timeout_s
     try:

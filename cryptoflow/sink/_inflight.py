@@ -1,4 +1,5 @@
-"""Batches on their way to Elasticsearch: written concurrently, acknowledged strictly in order."""
+"""Batches on their way to Elasticsearch: the open one being filled, and those written concurrently and
+acknowledged strictly in order."""
 
 from __future__ import annotations
 
@@ -41,8 +42,9 @@ class Batch:
 
 
 class InFlight:
-    """Up to ``limit`` bulk requests at once, so reading and validating the next batch overlaps with
-    Elasticsearch indexing the previous ones (Kafka Connect's ``max.in.flight.requests``).
+    """The open batch (:attr:`open`, which the sink fills) and up to ``limit`` bulk requests at once, so
+    reading and validating the next batch overlaps with Elasticsearch indexing the previous ones (Kafka
+    Connect's ``max.in.flight.requests``).
 
     Batches complete in any order but are handed back by :meth:`done` in the order they were submitted:
     offsets are committed in order, so a failed batch can never be skipped over.
@@ -53,6 +55,7 @@ class InFlight:
         self.limit = limit
         self._queue: deque[Batch] = deque()
         self._pool = ThreadPoolExecutor(max_workers=limit, thread_name_prefix="sink-bulk")
+        self.open = self.new_batch()
 
     def __len__(self) -> int:
         return len(self._queue)
@@ -60,6 +63,12 @@ class InFlight:
     def new_batch(self) -> Batch:
         """An empty batch whose writer shares this pool's client."""
         return Batch(BulkWriter(self._client))
+
+    def submit_open(self) -> None:
+        """Start writing the open batch (when it holds any message) and open the next one."""
+        if self.open.start:
+            self.submit(self.open)
+            self.open = self.new_batch()
 
     def submit(self, batch: Batch) -> None:
         """Start writing ``batch`` in the background."""
@@ -92,14 +101,19 @@ class InFlight:
             on_done(head, result)
             self._queue.popleft()
 
-    def abandon(self) -> list[Batch]:
-        """Wait for the requests still running, then drop every queued batch and return them (oldest
-        first) so the caller can rewind to their first offsets."""
+    def abandon(self) -> dict[TP, int]:
+        """Wait for the requests still running, then drop every batch not handed over yet (the open one
+        too); returns the first offset of each partition they held, so the caller can rewind there."""
         futures = [batch.future for batch in self._queue if batch.future is not None]
         wait(futures)
-        batches = list(self._queue)
+        batches = [*self._queue, self.open]
         self._queue.clear()
-        return batches
+        self.open = self.new_batch()
+        rewind: dict[TP, int] = {}
+        for batch in batches:  # oldest first: the first offset seen per partition wins
+            for tp, offset in batch.start.items():
+                rewind.setdefault(tp, offset)
+        return rewind
 
     def close(self) -> None:
         """Stop the worker threads (after the running requests)."""

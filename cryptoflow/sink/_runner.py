@@ -1,4 +1,11 @@
-"""The Kafka -> Elasticsearch sink loop: consume, validate, bulk-write, dead-letter, commit."""
+"""The Kafka -> Elasticsearch sink loop: consume, validate, bulk-write, dead-letter, commit.
+
+The loop is :class:`Sink`'s own; its parts are small types beside it: the open and in-flight batches
+(``_inflight.InFlight``), the offsets read and committed per partition (``_offsets.Offsets``), the
+dead-letter producer (``_dlq.DeadLetterPublisher``) and the ``--give-up-after`` clock
+(``_outage.Outage``). As in quix-streams' sink contract, a batch's offsets are committed only after its
+flush succeeded, batch after batch in order.
+"""
 
 from __future__ import annotations
 
@@ -8,26 +15,21 @@ import time
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
-from confluent_kafka.admin import AdminClient, OffsetSpec
+from confluent_kafka.admin import AdminClient
 
 from cryptoflow.config import Settings
 from cryptoflow.elastic import FlushResult, IndexBlocked, IndexRouter, install_templates, make_client
 from cryptoflow.errors import DataError, TemporaryError
 from cryptoflow.events import EventError, decode, encode
-from cryptoflow.kafka import (
-    DeliveryError,
-    EventProducer,
-    ensure_topics,
-    message_position,
-    new_client,
-    topic_name,
-)
+from cryptoflow.kafka import DeliveryError, ensure_topics, message_position, new_client, topic_name
 from cryptoflow.retry import Backoff
-from cryptoflow.sink._dlq import dead_letter
+from cryptoflow.sink._dlq import DeadLetterPublisher
 from cryptoflow.sink._health import HealthServer
 from cryptoflow.sink._inflight import TP, Batch, InFlight
 from cryptoflow.sink._monitor import Monitor, SinkStats
+from cryptoflow.sink._offsets import Offsets
 from cryptoflow.sink._options import SinkOptions
+from cryptoflow.sink._outage import Outage
 
 __all__ = ["Sink"]
 
@@ -64,26 +66,24 @@ class Sink:
         self.options = options or SinkOptions()
         self.group_id = self.options.group_id or f"{settings.kafka.topic_prefix}-sink"
         self.topics = [topic_name(settings.kafka, kind) for kind in self.options.kinds]
-        self.dlq_topic = topic_name(settings.kafka, "dlq")
         self.monitor = Monitor(self.options.log_interval_s, self.options.stall_timeout_s)
         self.health_port: int | None = None
         self._stop = threading.Event()
-        self._consumer: Consumer | None = None
-        self._admin: AdminClient | None = None
-        self._producer: EventProducer | None = None
-        self._inflight: InFlight | None = None
-        self._batch: Batch | None = None
+        self._dead_letters = DeadLetterPublisher(settings.kafka, self.group_id)
         self._router = IndexRouter(settings)  # each event's time partition, from its own time
         self._backoff = Backoff(self.options.backoff_initial_s, self.options.backoff_max_s)
-        self._assigned: set[TP] = set()
-        self._committed: dict[TP, int] = {}  # next offset to read after what is written and committed
-        self._position: dict[TP, int] = {}  # next offset to read after what was consumed
-        self._ends: dict[TP, int] = {}  # once: where the partition ended when we got it
-        self._unknown: set[TP] = set()
-        self._ever_assigned = False
+        self._outage = Outage(self.options.give_up_after_s)
+        # made once Elasticsearch and Kafka are up (run)
+        self._consumer: Consumer | None = None
+        self._offsets: Offsets | None = None
+        self._inflight: InFlight | None = None
         self._aborting = False
         self._next_lag = 0.0
-        self._unavailable_since: float | None = None  # start of the current outage
+
+    @property
+    def dlq_topic(self) -> str:
+        """The dead-letter topic, ``<prefix>.dlq``."""
+        return self._dead_letters.topic
 
     @property
     def stats(self) -> SinkStats:
@@ -116,10 +116,10 @@ class Sink:
             health = HealthServer(self.health, self.options.health_port, self.options.health_host).start()
             self.health_port = health.port
         self._inflight = InFlight(client, self.options.max_in_flight)
-        self._batch = self._inflight.new_batch()
-        self._producer = EventProducer(self.settings.kafka, linger_ms=5)
-        self._admin = new_client(AdminClient, self.settings.kafka)
+        self._dead_letters.start()
+        admin = new_client(AdminClient, self.settings.kafka)
         self._consumer = new_client(Consumer, self.settings.kafka, self._consumer_config())
+        self._offsets = Offsets(self._consumer, admin)
         self._consumer.subscribe(
             self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
         )
@@ -160,77 +160,61 @@ class Sink:
         Returns the client, or None when stopped meanwhile."""
         backoff = Backoff(self.options.backoff_initial_s, self.options.backoff_max_s)
         client = make_client(self.settings.elasticsearch)
-        self._unavailable_since = time.monotonic()  # the wait for the services starts now
+        self._outage.begin()  # the wait for the services starts now
         while True:
             try:
                 install_templates(client, self.settings.elasticsearch, self.options.refresh_interval)
                 ensure_topics(
                     self.settings.kafka,
                     [*self.topics, self.dlq_topic],
-                    timeout_s=self._attempt_timeout(self.settings.kafka.connect_timeout_s),
+                    timeout_s=self._outage.attempt_timeout(self.settings.kafka.connect_timeout_s),
                     stop=self._stop,
                 )
                 break
             except TemporaryError as exc:
-                self._give_up_if_too_long(exc)
-                delay = min(backoff.next_delay(), self._attempt_timeout(3600.0))
+                self._outage.give_up_if_too_long(exc)
+                delay = min(backoff.next_delay(), self._outage.attempt_timeout(3600.0))
                 log.warning("sink: cannot start yet (%s); retrying in %.1f s", exc, delay)
                 if self._stop.wait(delay):
                     return None
-        self._unavailable_since = None
+        self._outage.end()
         return client
-
-    def _attempt_timeout(self, longest_s: float) -> float:
-        """How long one attempt may wait: ``longest_s``, or less when giving up comes sooner."""
-        if self.options.give_up_after_s is None:
-            return longest_s
-        since = self._unavailable_since if self._unavailable_since is not None else time.monotonic()
-        return max(0.5, min(longest_s, since + self.options.give_up_after_s - time.monotonic()))
-
-    def _give_up_if_too_long(self, exc: BaseException) -> None:
-        """Note the start of an outage; raise when it lasted longer than ``give_up_after_s``."""
-        now = time.monotonic()
-        if self._unavailable_since is None:
-            self._unavailable_since = now
-        limit = self.options.give_up_after_s
-        if limit is not None and now - self._unavailable_since >= limit:
-            raise TemporaryError(f"gave up after {limit:g} s of waiting (--give-up-after): {exc}") from None
 
     # -- the loop -------------------------------------------------------------------------------------
 
     def _loop(self) -> None:
-        assert self._consumer is not None and self._batch is not None
+        assert self._consumer is not None and self._offsets is not None and self._inflight is not None
         wait_s = self.options.batch_wait_ms / 1000.0
         idle_s = min(1.0, wait_s) if self.options.once else 1.0
         while not self._stop.is_set():
-            if self._unknown:
-                self._init_positions()
+            if self._offsets.unknown:
+                self._offsets.load()
             if self.options.once and self._drained():
                 break
-            batch = self._batch
+            batch = self._inflight.open
             if not batch.start:
                 # the first message opens the batch as soon as it arrives
-                first = self._consumer.poll(0.05 if len(self._inflight or ()) else idle_s)
+                first = self._consumer.poll(0.05 if len(self._inflight) else idle_s)
                 if first is not None:
                     self._add(first)
             if len(batch):
                 room = self.options.batch_size - len(batch)
                 timeout = max(0.0, batch.opened + wait_s - time.monotonic())
-                if room > 0 and not (self.options.once and self._read_to_end()):
+                if room > 0 and not (self.options.once and self._offsets.read_to_end()):
                     for message in self._consumer.consume(num_messages=min(room, 10_000), timeout=timeout):
                         self._add(message)
                 if (
                     len(batch) >= self.options.batch_size
                     or time.monotonic() >= batch.opened + wait_s
-                    or (self.options.once and self._read_to_end())
+                    or (self.options.once and self._offsets.read_to_end())
                 ):
                     self._submit()
             self._collect(block=False)
             self._tick()
 
     def _add(self, message: Message) -> None:
-        batch = self._batch
-        assert batch is not None
+        assert self._inflight is not None and self._offsets is not None
+        batch = self._inflight.open
         error = message.error()
         if error is not None:
             if error.code() == KafkaError._PARTITION_EOF:
@@ -244,7 +228,7 @@ class Sink:
         if not batch.start:
             batch.opened = time.monotonic()
         batch.note(tp, offset)
-        self._position[tp] = offset + 1
+        self._offsets.read(tp, offset)
         value = message.value()
         try:
             event = decode(value)
@@ -266,8 +250,8 @@ class Sink:
 
     def _submit(self) -> None:
         """Send the current batch to Elasticsearch (in the background) and open the next one."""
-        assert self._inflight is not None and self._batch is not None
-        self._submit_now()
+        assert self._inflight is not None
+        self._inflight.submit_open()
         self._collect(block=True)
 
     def _collect(self, block: bool) -> None:
@@ -281,7 +265,7 @@ class Sink:
     def _write_all(self) -> None:
         """At the end: write and commit what was read; what cannot be written now is read again next time."""
         assert self._inflight is not None
-        self._submit_now()
+        self._inflight.submit_open()
         try:
             self._inflight.drain(self._finish)
         except _RETRYABLE as exc:
@@ -289,10 +273,13 @@ class Sink:
             self._abandon()
 
     def _finish(self, batch: Batch, result: FlushResult) -> None:
+        """A batch Elasticsearch acknowledged: its dead letters, then its offsets (the oldest batch first)."""
+        assert self._offsets is not None
         for rejection in result.rejected:
             self._malformed(batch, rejection.ref, "rejected_by_elasticsearch", rejection.reason)
-        self._dead_letter(batch.dead)
-        self._commit(batch.next)
+        self._dead_letters.publish(batch.dead)
+        if self._offsets.commit(batch.next):
+            self.stats.commits += 1
         self.monitor.batch_written(
             result.indexed, len(batch.dead), (time.monotonic() - batch.submitted) * 1e3
         )
@@ -302,57 +289,17 @@ class Sink:
             log.info("sink: Elasticsearch is back; resumed")
         self.monitor.paused = self.monitor.blocked = None
         self._backoff.reset()
-        self._unavailable_since = None
-
-    def _dead_letter(self, dead: list[tuple[Any, str, str]]) -> None:
-        assert self._producer is not None
-        if not dead:
-            return
-        for message, category, reason in dead:
-            # keyed by the message's own topic/partition/offset: written again after a crash before the
-            # commit, it is the same record, which readers (read_dead_letters) and compaction drop
-            key, value, headers = dead_letter(message, category, reason, self.group_id)
-            self._producer.send_raw(self.dlq_topic, value, key=key, headers=headers)
-        self._producer.flush(timeout_s=30.0)
-
-    def _commit(self, offsets: dict[TP, int]) -> None:
-        assert self._consumer is not None
-        if not offsets:
-            return
-        partitions = [TopicPartition(t, p, offset) for (t, p), offset in offsets.items()]
-        try:
-            results = self._consumer.commit(offsets=partitions, asynchronous=False) or []
-        except KafkaException as exc:
-            log.warning(
-                "sink: offsets not committed (%s); those messages will be read again and overwrite "
-                "their documents",
-                exc.args[0].str() if exc.args else exc,
-            )
-            return
-        failed = {(tp.topic, tp.partition) for tp in results if tp.error is not None}
-        for tp in results:
-            if tp.error is not None:
-                log.warning("sink: offset of %s[%d] not committed: %s", tp.topic, tp.partition, tp.error)
-        self._committed.update({tp: off for tp, off in offsets.items() if tp not in failed})
-        self.stats.commits += 1
+        self._outage.end()
 
     def _abandon(self) -> dict[TP, int]:
         """Drop every batch not yet committed; returns the first offset of each partition they held."""
-        rewind: dict[TP, int] = {}
-        batches = self._inflight.abandon() if self._inflight is not None else []
-        if self._batch is not None:
-            batches.append(self._batch)
-            self._batch = self._inflight.new_batch() if self._inflight is not None else None
-        for batch in batches:  # oldest first: the first offset seen per partition wins
-            for tp, offset in batch.start.items():
-                rewind.setdefault(tp, offset)
-        return rewind
+        return self._inflight.abandon() if self._inflight is not None else {}
 
     def _recover(self, exc: BaseException) -> None:
         """Pause, back off, seek back to the first unwritten offsets, resume: the batches are read again."""
-        assert self._consumer is not None
+        assert self._consumer is not None and self._offsets is not None
         rewind = self._abandon()
-        self._give_up_if_too_long(exc)
+        self._outage.give_up_if_too_long(exc)
         delay = self._backoff.next_delay()
         self.stats.retries += 1
         if isinstance(exc, IndexBlocked):  # may last hours: one line when it starts, not one per retry
@@ -378,32 +325,18 @@ class Sink:
             self._tick()
         assignment = self._consumer.assignment()
         current = {(tp.topic, tp.partition) for tp in assignment}
-        for (topic, partition), offset in rewind.items():
-            if (topic, partition) in current:
-                self._seek(TopicPartition(topic, partition, offset))
-                self._position[(topic, partition)] = offset
+        for tp, offset in rewind.items():
+            if tp in current:
+                self._offsets.seek(tp, offset)
         if assignment:
             self._consumer.resume(assignment)
-
-    def _seek(self, tp: TopicPartition) -> None:
-        assert self._consumer is not None
-        for attempt in range(50):
-            try:
-                self._consumer.seek(tp)
-                return
-            except KafkaException as exc:  # e.g. the fetcher of a just-assigned partition is not ready
-                if attempt == 49:
-                    raise TemporaryError(f"could not rewind {tp.topic}[{tp.partition}]: {exc}") from None
-                self._consumer.poll(0.1)
 
     # -- rebalances -----------------------------------------------------------------------------------
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        keys = {(tp.topic, tp.partition) for tp in partitions}
-        self._assigned |= keys
-        self._unknown |= keys
-        self._ever_assigned = True
-        self.monitor.partitions = len(self._assigned)
+        assert self._offsets is not None
+        self._offsets.assign({(tp.topic, tp.partition) for tp in partitions})
+        self.monitor.partitions = len(self._offsets.assigned)
         log.info("sink: assigned %d partition(s)", len(partitions))
         if self.monitor.paused is not None and partitions:
             consumer.assign(partitions)
@@ -413,7 +346,7 @@ class Sink:
         # hand over cleanly: write and commit what we hold before the partitions move
         if not self._aborting and self._inflight is not None:
             try:
-                self._submit_now()
+                self._inflight.submit_open()
                 self._inflight.drain(self._finish)
             except _RETRYABLE as exc:
                 log.warning(
@@ -423,12 +356,6 @@ class Sink:
         self._forget({(tp.topic, tp.partition) for tp in partitions})
         log.info("sink: revoked %d partition(s)", len(partitions))
 
-    def _submit_now(self) -> None:
-        assert self._inflight is not None and self._batch is not None
-        if self._batch.start:
-            self._inflight.submit(self._batch)
-            self._batch = self._inflight.new_batch()
-
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         log.warning(
             "sink: lost %d partition(s); their uncommitted batches will be read again", len(partitions)
@@ -437,71 +364,27 @@ class Sink:
         self._forget({(tp.topic, tp.partition) for tp in partitions})
 
     def _forget(self, keys: set[TP]) -> None:
-        self._assigned -= keys
-        self._unknown -= keys
-        for key in keys:
-            self._committed.pop(key, None)
-            self._position.pop(key, None)
-            self._ends.pop(key, None)
-        self.monitor.partitions = len(self._assigned)
+        assert self._offsets is not None
+        self._offsets.forget(keys)
+        self.monitor.partitions = len(self._offsets.assigned)
 
-    # -- positions, lag, drain ------------------------------------------------------------------------
-
-    def _init_positions(self) -> None:
-        """Committed offsets (or the start of the partition) and, with ``once``, the end to drain to."""
-        assert self._consumer is not None
-        keys = list(self._unknown)
-        try:
-            committed = self._consumer.committed([TopicPartition(t, p) for t, p in keys], timeout=10)
-            earliest = self._list_offsets(keys, OffsetSpec.earliest())
-            latest = self._list_offsets(keys, OffsetSpec.latest())
-        except (KafkaException, TemporaryError) as exc:
-            log.warning("sink: could not read partition offsets yet: %s", exc)
-            return
-        for tp in committed:
-            key = (tp.topic, tp.partition)
-            self._committed[key] = tp.offset if tp.offset >= 0 else earliest[key]
-            self._position.setdefault(key, self._committed[key])
-            self._ends[key] = latest[key]
-            self._unknown.discard(key)
-
-    def _list_offsets(self, keys: list[TP], spec: OffsetSpec) -> dict[TP, int]:
-        """Earliest or latest offsets of many partitions in one request (the consumer's own
-        ``get_watermark_offsets`` queues behind its fetches, ~0.5 s per partition)."""
-        if not keys:
-            return {}
-        assert self._admin is not None
-        futures = self._admin.list_offsets({TopicPartition(t, p): spec for t, p in keys}, request_timeout=10)
-        try:
-            return {(tp.topic, tp.partition): future.result().offset for tp, future in futures.items()}
-        except KafkaException as exc:
-            raise TemporaryError(f"could not list offsets: {exc}") from None
-
-    def _read_to_end(self) -> bool:
-        return all(self._position.get(tp, -1) >= end for tp, end in self._ends.items())
+    # -- drain, lag -----------------------------------------------------------------------------------
 
     def _drained(self) -> bool:
-        if not self._ever_assigned or self._unknown or self._batch is None or self._batch.start:
+        """``once``: nothing open, nothing in flight, every partition committed to its end."""
+        offsets, inflight = self._offsets, self._inflight
+        if offsets is None or inflight is None or not offsets.ever_assigned or offsets.unknown:
             return False
-        if self._inflight is not None and len(self._inflight):
+        if inflight.open.start or len(inflight):
             return False
-        return all(self._committed.get(tp, -1) >= self._ends.get(tp, 0) for tp in self._assigned)
-
-    def _update_lag(self) -> None:
-        keys = [key for key in self._assigned if key in self._committed]
-        try:
-            latest = self._list_offsets(keys, OffsetSpec.latest())
-        except TemporaryError:
-            return  # Kafka busy: keep the last figure
-        lag = sum(max(0, latest[key] - self._committed[key]) for key in keys)
-        if self._unknown and lag == 0:
-            return
-        self.monitor.set_lag(lag)
+        return offsets.committed_to_end()
 
     def _tick(self) -> None:
         now = time.monotonic()
         if now >= self._next_lag:
-            self._update_lag()
+            lag = self._offsets.lag() if self._offsets is not None else None
+            if lag is not None:
+                self.monitor.set_lag(lag)
             self._next_lag = now + min(5.0, self.options.log_interval_s)
         self.monitor.tick()
 
@@ -513,12 +396,6 @@ class Sink:
                 log.warning("sink: closing the consumer: %s", exc)
         if self._inflight is not None:
             self._inflight.close()
-        if self._producer is not None:
-            try:
-                self._producer.flush(timeout_s=10.0)
-            except (DeliveryError, KafkaException) as exc:
-                log.warning("sink: closing the dead-letter producer: %s", exc)
-            finally:
-                self._producer.close()
+        self._dead_letters.close()
         if health is not None:
             health.stop()

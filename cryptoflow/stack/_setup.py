@@ -14,7 +14,7 @@ from cryptoflow.errors import CryptoflowError
 if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
 
-    from cryptoflow.dashboard import ImportResult
+    from cryptoflow.kibana import ImportResult
 
 __all__ = ["KibanaImport", "KibanaTarget", "import_saved_objects", "setup_stack"]
 
@@ -47,7 +47,7 @@ class KibanaImport:
 def import_saved_objects(target: KibanaTarget, index_prefix: str) -> KibanaImport:
     """Import the data views and the Market, Trading and Realtime dashboards, their index patterns under
     ``index_prefix`` (same ids: an import overwrites the previous one)."""
-    from cryptoflow.dashboard import (
+    from cryptoflow.kibana import (
         KibanaAuth,
         KibanaClient,
         default_objects_dir,

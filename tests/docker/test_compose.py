@@ -203,7 +203,7 @@ def test_the_cli_accepts_each_service_command_with_its_environment(
     """The command parses with the service's environment (options read from variables included), and the
     Kibana credentials it ends up with are a combination the import accepts (the old setup passed a
     user/password and, for Elastic Cloud, an API key: exit 2 and no app service started)."""
-    from cryptoflow.dashboard import KibanaAuth
+    from cryptoflow.kibana import KibanaAuth
 
     service = project["services"][name]
     use_service_environment(service, monkeypatch, tmp_path)

@@ -275,16 +275,16 @@ def test_a_second_sink_joining_mid_stream_takes_over_cleanly(pipeline: Settings,
 # before the batch's offsets are committed
 _DIE_AFTER_DEAD_LETTERS = """
 import os, runpy, signal, sys
-from cryptoflow.sink._runner import Sink
+from cryptoflow.sink._dlq import DeadLetterPublisher
 
-dead_letter = Sink._dead_letter
+publish = DeadLetterPublisher.publish
 
-def dead_letter_then_die(self, dead):
-    dead_letter(self, dead)
+def publish_then_die(self, dead):
+    publish(self, dead)
     if dead:
         os.kill(os.getpid(), signal.SIGKILL)
 
-Sink._dead_letter = dead_letter_then_die
+DeadLetterPublisher.publish = publish_then_die
 sys.argv = ["cryptoflow", "sink", "--once"]
 runpy.run_module("cryptoflow", run_name="__main__")
 """

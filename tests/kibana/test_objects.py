@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from cryptoflow.config import ElasticsearchSettings
-from cryptoflow.dashboard import (
+from cryptoflow.elastic import INDEX_KINDS, template_body
+from cryptoflow.kibana import (
     DATA_VIEW_IDS,
     build_objects,
     default_objects_dir,
@@ -19,7 +20,6 @@ from cryptoflow.dashboard import (
     to_ndjson,
     with_index_prefix,
 )
-from cryptoflow.elastic import INDEX_KINDS, template_body
 
 NDJSON = default_objects_dir() / "cryptoflow.ndjson"
 STABLE_IDS = {  # renaming one orphans what users saved on top of it: change only on purpose
@@ -100,7 +100,7 @@ def test_ndjson_parses_and_matches_the_generator(objects: list[dict[str, Any]]) 
         obj = json.loads(line)
         assert {"type", "id", "attributes", "references"} <= set(obj), f"line {number}"
     assert NDJSON.read_text(encoding="utf-8") == to_ndjson(build_objects()), (
-        "dashboards/kibana/cryptoflow.ndjson is stale: run `python -m cryptoflow.dashboard._objects`"
+        "dashboards/kibana/cryptoflow.ndjson is stale: run `python -m cryptoflow.kibana`"
     )
     assert objects == build_objects()
 

@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import socket
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from cryptoflow.cli import main
-from cryptoflow.dashboard import build_objects
+from cryptoflow.kibana import build_objects
 
 USER, PASSWORD, API_KEY = "elastic", "s3cret-pw", "a2V5OnNlY3JldA=="
 
@@ -249,3 +251,22 @@ def test_bad_arguments_are_configuration_errors(kibana: FakeKibana, run: Callabl
     assert result.exit_code == 2 and "not both" in result.output
     result = run("--kibana-url", "kibana:5601")
     assert result.exit_code == 2 and "http(s) URL" in result.output
+
+
+def test_the_objects_folder_comes_from_the_variable_the_docker_image_sets(
+    kibana: FakeKibana,
+    run: Callable[..., _Outcome],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """The image installs the NDJSON outside the package and says where in ``KIBANA_OBJECTS_DIR``; the
+    kibana-import one-shot passes no --objects. A misspelt variable name imported nothing in the image."""
+    dockerfile = (Path(__file__).parents[2] / "docker" / "Dockerfile").read_text()
+    (variable,) = re.findall(r"\b(KIBANA\w*_DIR)=", dockerfile)
+    folder = tmp_path / "objects"
+    folder.mkdir()
+    (folder / "one.ndjson").write_text(json.dumps(build_objects()[0]) + "\n")
+    monkeypatch.setenv(variable, str(folder))
+    result = run("--kibana-url", kibana.url, "--api-key", API_KEY)
+    assert result.exit_code == 0, result.output
+    assert kibana.imports[0]["objects"] == build_objects()[:1]

@@ -17,7 +17,6 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib import error as urlerror
 from urllib import request as urlrequest
@@ -31,8 +30,6 @@ __all__ = [
     "KibanaAuth",
     "KibanaClient",
     "KibanaError",
-    "default_objects_dir",
-    "read_objects",
 ]
 
 log = logging.getLogger(__name__)
@@ -77,28 +74,6 @@ class ImportResult:
     success_count: int
     errors: list[dict[str, Any]]
     kibana_version: str
-
-
-def default_objects_dir() -> Path:
-    """``dashboards/kibana`` of this checkout (``$KIBANA_OBJECTS_DIR`` in the Docker image)."""
-    return Path(__file__).resolve().parents[2] / "dashboards" / "kibana"
-
-
-def read_objects(directory: Path) -> list[dict[str, Any]]:
-    """Every saved object of every ``*.ndjson`` file in ``directory`` (sorted by file name)."""
-    files = sorted(directory.glob("*.ndjson"))
-    if not files:
-        raise ConfigurationError(f"no *.ndjson saved objects in {directory}")
-    objects = []
-    for path in files:
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                objects.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise ConfigurationError(f"{path}:{number}: not valid JSON: {exc}") from None
-    return objects
 
 
 def _parse_version(text: str) -> tuple[int, int, int]:
