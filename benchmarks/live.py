@@ -54,14 +54,14 @@ from typing import Any
 import numpy as np
 
 from cryptoflow.binance import BinanceEndpoints, SourceOptions
-from cryptoflow.candles import load_candles
+from cryptoflow.candles import load_candles, shared_data_dir
 from cryptoflow.config import load_settings
 from cryptoflow.events import encode
 from cryptoflow.kafka import TOPIC_KINDS, EventProducer, ensure_topics, topic_name
 from cryptoflow.testing.fake_binance import FakeExchange, ReplayMarket
 from realtime_indicator import IntrabarIndicators, RealtimeOptions, run_realtime
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = shared_data_dir()
 BASES = ("ETHUSDT", "BTCUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT")
 UPDATES_PER_CANDLE = 3
 HISTORY = 300
@@ -91,17 +91,15 @@ class _Reservoir:
         return self._values[: min(self.count, len(self._values))]
 
 
-class _AckClock(EventProducer):
-    """The project's producer, recording the latency (ms) of each acknowledged indicator event."""
+class _AckClock:
+    """The latency (ms) of each acknowledged indicator event: the producer's delivery listener."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self) -> None:
         self.latencies_ms = _Reservoir(LATENCY_RESERVOIR)
         self.pending_ns: dict[bytes, int] = {}  # encoded event -> arrival of its kline message
         self.interval_max_ms = 0.0  # the slowest acknowledgement since the last RSS sample
 
-    def _on_delivery(self, error: Any, message: Any) -> None:
-        super()._on_delivery(error, message)
+    def on_delivery(self, error: Any, message: Any) -> None:
         received = self.pending_ns.pop(message.value(), None)
         if error is None and received is not None:
             latency_ms = (time.perf_counter_ns() - received) / 1e6
@@ -123,7 +121,7 @@ class _RssSeries:
         self.python_blocks = np.full(capacity, np.nan)
         self.count = 0
 
-    def sample(self, elapsed_s: float, producer: _AckClock) -> None:
+    def sample(self, elapsed_s: float, producer: EventProducer, clock: _AckClock) -> None:
         if self.count >= len(self.times_s):
             return
         i = self.count
@@ -131,8 +129,8 @@ class _RssSeries:
         self.client_kb[i] = _rss_kb("self")
         self.exchange_kb[i] = _rss_kb(str(self.exchange_pid)) if self.exchange_pid else np.nan
         self.queued[i] = producer.pending()
-        self.max_ms[i] = producer.interval_max_ms
-        producer.interval_max_ms = 0.0
+        self.max_ms[i] = clock.interval_max_ms
+        clock.interval_max_ms = 0.0
         self.python_blocks[i] = sys.getallocatedblocks()
         self.count += 1
 
@@ -279,7 +277,8 @@ def run(
             raise RuntimeError("the fake exchange did not start within 120 s")
         port = port_in.recv()
         base_url, stream_url = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/"
-        producer = _AckClock(kafka, linger_ms=0)
+        clock = _AckClock()
+        producer = EventProducer(kafka, linger_ms=0, on_delivery=clock.on_delivery)
         ensure_topics(kafka, [topic_name(kafka, kind) for kind in TOPIC_KINDS])  # not on the timed path
         rss = _RssSeries(int(total_s / sample_s) + 16, exchange.pid)
         counts = {"updates": 0, "after_warmup": 0}
@@ -290,7 +289,7 @@ def run(
         def emit(event: Any) -> None:
             value = encode(event)
             if event.schema_name == "indicator" and current["measure"]:
-                producer.pending_ns[value] = current["ns"]
+                clock.pending_ns[value] = current["ns"]
             producer.send_raw(producer.topic_for(event), value, key=event.key)
 
         def on_event(event: Any) -> None:
@@ -301,13 +300,9 @@ def run(
             options = RealtimeOptions(
                 names, "5m", prefix, source_name="live", source=SourceOptions(warmup_candles=HISTORY)
             )
-            # the engine needs the arrival time of the message being handled: wrap its event handler
-            import realtime_indicator._stream as stream_module
-
-            original = stream_module.IntrabarIndicators.on_event
             warmed: set[str] = set()
 
-            def timed(self: Any, event: Any) -> None:
+            def received(event: Any) -> None:  # before the engine handles it: emit() sees its arrival
                 # latency is measured in steady state: after every symbol's REST warm-up and the first
                 # two rounds of updates (which also wait for the producer's first metadata of the topic)
                 if event.kind == "warmup":
@@ -316,7 +311,6 @@ def run(
                     counts["after_warmup"] += 1
                 current["ns"] = event.received_ns
                 current["measure"] = int(counts["after_warmup"] > 2 * len(names))
-                original(self, event)
 
             async def sample() -> None:  # RSS every sample_s; tracemalloc snapshots during the soak
                 start = time.monotonic()
@@ -325,12 +319,12 @@ def run(
                     elapsed = time.monotonic() - start
                     if elapsed >= total_s or task.done():
                         break
-                    rss.sample(elapsed, producer)
+                    rss.sample(elapsed, producer, clock)
                     if trace_top and elapsed >= warmup_s and not tracemalloc.is_tracing():
                         tracemalloc.start(10)
                     if trace_top and "before" not in traced and elapsed >= warmup_s + soak_s / 4:
                         traced["before"] = tracemalloc.take_snapshot()
-                rss.sample(time.monotonic() - start, producer)
+                rss.sample(time.monotonic() - start, producer, clock)
                 if trace_top and "before" in traced:
                     traced["after"] = tracemalloc.take_snapshot()
                     tracemalloc.stop()
@@ -340,10 +334,13 @@ def run(
                     producer.poll(0)
                     await asyncio.sleep(0.001)
 
-            stream_module.IntrabarIndicators.on_event = timed  # type: ignore[method-assign]
             task = asyncio.create_task(
                 run_realtime(
-                    options, emit, endpoints=BinanceEndpoints(base_url, stream_url), on_event=on_event
+                    options,
+                    emit,
+                    endpoints=BinanceEndpoints(base_url, stream_url),
+                    on_received=received,
+                    on_event=on_event,
                 )
             )
             sampler = asyncio.create_task(sample())
@@ -356,7 +353,6 @@ def run(
                 while not task.done():
                     task.cancel()
                     await asyncio.wait([task], timeout=1.0)
-                stream_module.IntrabarIndicators.on_event = original  # type: ignore[method-assign]
                 sampler.cancel()
                 reporter.cancel()
             if not task.cancelled() and task.exception() is not None:
@@ -371,7 +367,7 @@ def run(
         exchange.join(10)
         _delete_topics(kafka, prefix)  # also when the run failed: no bench-live-* topic is left behind
 
-    lat = producer.latencies_ms.values()
+    lat = clock.latencies_ms.values()
     times = rss.times_s[: rss.count]
     n = rss.count
     client = _rss_report(
@@ -394,10 +390,10 @@ def run(
         "sample_s": sample_s,
         "cadence_s": cadence,
         "updates": counts["updates"],
-        "acknowledged": producer.latencies_ms.count,
+        "acknowledged": clock.latencies_ms.count,
         "latency_samples": int(len(lat)),
         "delivered": producer.delivered,
-        "unmatched": len(producer.pending_ns),
+        "unmatched": len(clock.pending_ns),
         "p50_ms": round(float(np.percentile(lat, 50)), 3) if len(lat) else None,
         "p99_ms": round(float(np.percentile(lat, 99)), 3) if len(lat) else None,
         "max_ms": round(float(lat.max()), 3) if len(lat) else None,

@@ -42,13 +42,13 @@ from confluent_kafka import Producer
 from elasticsearch import helpers
 
 from cryptoflow.config import Settings, load_settings
-from cryptoflow.elastic import INDEX_KINDS, IndexRouter, index_alias, install_templates, make_client
+from cryptoflow.elastic import IndexRouter, install_templates, make_client
 from cryptoflow.events import Event, encode
 from cryptoflow.kafka import TOPIC_KINDS, EventProducer, client_config, ensure_topics, topic_name
 from cryptoflow.sink import Sink, SinkOptions
 from cryptoflow.stack import Supervisor
+from cryptoflow.testing.services import REPO, cleanup
 
-REPO = Path(__file__).resolve().parents[1]
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT")
 
 
@@ -71,28 +71,6 @@ def candle_events(count: int) -> list[Event]:
 
 def prefixed(prefix: str) -> Settings:
     return load_settings(kafka={"topic_prefix": prefix}, elasticsearch={"index_prefix": prefix})
-
-
-def cleanup(settings: Settings) -> None:
-    from confluent_kafka.admin import AdminClient
-
-    admin = AdminClient(client_config(settings.kafka))
-    existing = set(admin.list_topics(timeout=10).topics)
-    topics = [t for t in (topic_name(settings.kafka, k) for k in TOPIC_KINDS) if t in existing]
-    for future in (admin.delete_topics(topics, operation_timeout=30) if topics else {}).values():
-        try:
-            future.result(timeout=30)
-        except Exception:  # noqa: BLE001 - best effort
-            pass
-    client = make_client(settings.elasticsearch)
-    prefix = settings.elasticsearch.index_prefix
-    names = list(client.indices.get(index=f"{prefix}-*", expand_wildcards="all").keys())
-    if names:
-        client.indices.delete(index=",".join(names))
-    for kind in INDEX_KINDS:
-        client.options(ignore_status=404).indices.delete_index_template(
-            name=index_alias(settings.elasticsearch, kind)
-        )
 
 
 def measure_producer(settings: Settings, events: list[Event]) -> float:

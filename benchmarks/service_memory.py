@@ -47,12 +47,12 @@ from urllib import request
 
 import yaml
 
+from cryptoflow.candles import shared_data_dir
 from cryptoflow.config import load_settings
 from cryptoflow.stack import KafkaService, LocalStack, Supervisor
 from cryptoflow.testing.fake_binance import FakeExchange, ReplayMarket
+from cryptoflow.testing.services import REPO, cleanup
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent.parent / "shared" / "data"
 SYMBOLS = ("ETHUSDT", "BTCUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT")
 PAGES = ("/", "/api/market?symbol=ETHUSDT&interval=5m", "/api/realtime?symbol=ETHUSDT&interval=5m")
 
@@ -180,15 +180,13 @@ def kafka_secure_one_shots() -> dict[str, Any]:
 
 
 def _data_dir(given: str | None) -> Path:
-    for candidate in (Path(given) if given else None, DATA, Path("/work/shared/data")):
+    for candidate in (Path(given) if given else None, shared_data_dir()):
         if candidate is not None and (candidate / "ETHUSDT_5m_2025-08.csv").is_file():
             return candidate
     raise SystemExit("the real 2025-08 5m candle files were not found; give --data DIR")
 
 
 def _cleanup(prefix: str) -> None:
-    from tests.sink._support import cleanup
-
     cleanup(load_settings(kafka={"topic_prefix": prefix}, elasticsearch={"index_prefix": prefix}))
 
 
@@ -322,7 +320,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--minutes", type=float, default=3.0)
     parser.add_argument("--symbols", type=int, default=5, choices=range(1, 6))
     parser.add_argument("--speed", type=float, default=2.0, help="Candles per second of the replay.")
-    parser.add_argument("--data", help="Folder of the real candle files (default: ../shared/data).")
+    parser.add_argument(
+        "--data", help="Folder of the real candle files (default: ../shared/data or $CRYPTOFLOW_SHARED_DATA)."
+    )
     parser.add_argument(
         "--kafka-secure-only",
         action="store_true",

@@ -76,10 +76,15 @@ async def run_realtime(
     emit: Emit,
     *,
     endpoints: BinanceEndpoints | None = None,
+    on_received: Callable[[KlineEvent], None] | None = None,
     on_event: Callable[[KlineEvent], None] | None = None,
 ) -> IntrabarIndicators:
     """Stream klines and emit events until ``options.until_open_time`` closed for every symbol (or
-    forever). ``on_event`` sees every kline event after it was handled (benchmarks, progress)."""
+    forever).
+
+    ``on_received`` sees every kline event before it is handled, so whatever ``emit`` is called with
+    next comes from that event (a benchmark timing a message's path to Kafka notes its
+    ``received_ns``); ``on_event`` sees it after it was handled (benchmarks, progress)."""
     engine = IntrabarIndicators(options, emit)
     source = KlineSource(
         options.symbols,
@@ -92,6 +97,8 @@ async def run_realtime(
     events = source.events()
     try:
         async for event in events:
+            if on_received is not None:
+                on_received(event)
             engine.on_event(event)
             if on_event is not None:
                 on_event(event)

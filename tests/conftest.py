@@ -1,29 +1,41 @@
 """Shared fixtures. Integration tests talk to the real local Kafka and Elasticsearch: a running stack is
 used as it is; otherwise the session starts one through the same code as `cryptoflow stack up` and stops
-it at the end."""
+it at the end.
+
+Every test using a fixture that needs the stack or a broker of its own (:data:`INTEGRATION_FIXTURES`) is
+marked ``integration`` here, so ``pytest -m "not integration and not slow"`` (the fast lane) never
+reaches for Kafka or Elasticsearch; modules that talk to them otherwise carry the mark themselves."""
 
 from __future__ import annotations
 
 import shutil
-import socket
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from cryptoflow.candles import shared_data_dir
 from cryptoflow.config import Settings, load_settings
 from cryptoflow.stack import KafkaService, LocalStack
+from cryptoflow.testing.services import cleanup, free_port, prefixed_settings
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+INTEGRATION_FIXTURES = frozenset({"local_stack", "own_kafka", "secure_kafka", "pipeline"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if INTEGRATION_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """The real candles in ../shared/data (see its README)."""
-    if not SHARED_DATA.is_dir():
-        pytest.fail(f"real candle files expected in {SHARED_DATA}")
-    return SHARED_DATA
+    """The real candles in ../shared/data or $CRYPTOFLOW_SHARED_DATA (see its README)."""
+    folder = shared_data_dir()
+    if not folder.is_dir():
+        pytest.fail(f"real candle files expected in {folder}")
+    return folder
 
 
 @pytest.fixture(scope="session")
@@ -67,6 +79,14 @@ def unique_name(new_name: Callable[[str], str]) -> str:
     return new_name("test")
 
 
+@pytest.fixture
+def pipeline(local_stack: LocalStack, unique_name: str) -> Iterator[Settings]:
+    """Settings whose topics (``<unique>.*``) and indices (``<unique>-*``) belong to this test only."""
+    settings = prefixed_settings(unique_name)
+    yield settings
+    cleanup(settings)
+
+
 def _remove_created(settings: Settings, names: tuple[str, ...]) -> None:
     """Delete the topics, consumer groups, indices and index templates whose names start with ``names``
     (a test that cleaned up after itself leaves nothing to find)."""
@@ -93,13 +113,6 @@ def _remove_created(settings: Settings, names: tuple[str, ...]) -> None:
     for template in client.indices.get_index_template().body["index_templates"]:
         if template["name"].startswith(names):
             client.indices.delete_index_template(name=template["name"])
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

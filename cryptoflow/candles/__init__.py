@@ -9,7 +9,7 @@ from cryptoflow.candles._columns import BINANCE_KLINE_FIELDS, CANDLE_COLUMNS
 from cryptoflow.candles._load import load_candles, read_candles
 from cryptoflow.candles._model import BINANCE_INTERVALS, Candle, bucket_start, interval_ms
 from cryptoflow.candles._resample import resample_candles
-from cryptoflow.candles._samples import sample_path, sample_symbols
+from cryptoflow.candles._samples import sample_path, sample_symbols, shared_data_dir
 from cryptoflow.candles._validate import Gap, LoadReport, iso
 
 __all__ = [
@@ -27,4 +27,5 @@ __all__ = [
     "resample_candles",
     "sample_path",
     "sample_symbols",
+    "shared_data_dir",
 ]

@@ -12,12 +12,13 @@ from cryptoflow.kafka._clients import (
     topic_name,
 )
 from cryptoflow.kafka._messages import message_headers, message_position
-from cryptoflow.kafka._producer import DeliveryError, EventProducer
+from cryptoflow.kafka._producer import DeliveryError, DeliveryListener, EventProducer
 
 __all__ = [
     "DLQ_KIND",
     "TOPIC_KINDS",
     "DeliveryError",
+    "DeliveryListener",
     "EventProducer",
     "client_config",
     "cluster_metadata",

@@ -6,7 +6,7 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from types import FrameType, TracebackType
 from typing import Any
 
@@ -17,11 +17,12 @@ from cryptoflow.errors import CryptoflowError, TemporaryError, Terminated
 from cryptoflow.events import Event, encode, topic_kind
 from cryptoflow.kafka._clients import ensure_topics, new_client, topic_name
 
-__all__ = ["DeliveryError", "EventProducer"]
+__all__ = ["DeliveryError", "DeliveryListener", "EventProducer"]
 
 log = logging.getLogger(__name__)
 
 Headers = Sequence[tuple[str, bytes | str | None]]
+DeliveryListener = Callable[[KafkaError | None, Message], None]
 
 
 class DeliveryError(CryptoflowError):
@@ -58,6 +59,14 @@ class EventProducer:
     linger_ms: how long to wait to fill a batch, in milliseconds (default 20).
     compression: ``zstd`` (default), ``lz4``, ``snappy``, ``gzip`` or ``none``.
     config: extra librdkafka settings, applied last.
+    on_delivery: called with ``(error, message)`` for every delivery report, after the producer has
+        counted it: ``error`` is ``None`` when Kafka acknowledged the message, ``message.value()`` is the
+        bytes sent. It runs inside :meth:`send`, :meth:`poll` and :meth:`flush` (where reports are
+        served), on the caller's thread; an exception it raises comes out of that call. Unset (default),
+        reports cost nothing extra. Benchmarks time acknowledgements with it::
+
+            acked = []
+            producer = EventProducer(settings.kafka, on_delivery=lambda error, message: acked.append(error))
     """
 
     def __init__(
@@ -67,6 +76,7 @@ class EventProducer:
         linger_ms: int = 20,
         compression: str = "zstd",
         config: dict[str, Any] | None = None,
+        on_delivery: DeliveryListener | None = None,
     ) -> None:
         self.settings = settings
         conf: dict[str, Any] = {
@@ -89,6 +99,15 @@ class EventProducer:
         self.delivered = 0
         self._previous_handler: Any = None
         self._closed = False
+        # chosen once: without a listener each report goes straight to the producer's own bookkeeping
+        self._report: DeliveryListener = self._on_delivery
+        if on_delivery is not None:
+
+            def report(error: KafkaError | None, message: Message) -> None:
+                self._on_delivery(error, message)
+                on_delivery(error, message)
+
+            self._report = report
 
     # -- publishing -----------------------------------------------------------------------------------
 
@@ -122,7 +141,7 @@ class EventProducer:
         while True:
             try:
                 self._producer.produce(
-                    topic, value=value, key=key, headers=list(headers or ()), on_delivery=self._on_delivery
+                    topic, value=value, key=key, headers=list(headers or ()), on_delivery=self._report
                 )
                 break
             except BufferError:  # the local queue is full: let deliveries drain it

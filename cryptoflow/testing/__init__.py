@@ -1,4 +1,15 @@
-"""Test kits: stand-ins and helpers for tests, benchmarks and the demo (``fake_binance``: a local fake
-Binance exchange). Nothing here is used by the live code paths."""
+"""The test kit: stand-ins and helpers for tests, benchmarks and the demo, importable from a checkout.
+Nothing here is used by the live code paths.
 
-__all__: list[str] = []
+- :mod:`cryptoflow.testing.fake_binance`: a local fake Binance exchange (REST, websockets, orders);
+- :mod:`cryptoflow.testing.services`: per-test Kafka topic and Elasticsearch index prefixes, reading
+  what a test published or indexed, cleaning up, waiting for a condition, a free TCP port;
+- :mod:`cryptoflow.testing.events`: small, deterministic events of every kind;
+- :mod:`cryptoflow.testing.data`: the shared real candle files and a marker skipping tests without them
+  (needs pytest).
+
+Import the submodule you need (``from cryptoflow.testing.services import cleanup``): this package
+imports none of them, so using one never loads the others' dependencies.
+"""
+
+__all__ = ["data", "events", "fake_binance", "services"]

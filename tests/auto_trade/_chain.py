@@ -15,8 +15,8 @@ from cryptoflow.config import Settings
 from cryptoflow.indicators import compute
 from cryptoflow.kafka import client_config, retry_retriable, topic_name
 from cryptoflow.stack import Supervisor
-from tests.sink._support import REPO
-from tests.sink._support import wait_until as _wait_until
+from cryptoflow.testing.services import REPO
+from cryptoflow.testing.services import wait_until as _wait_until
 
 
 class Processes(Supervisor):
@@ -31,7 +31,7 @@ class Processes(Supervisor):
         assert not dead, f"exited early: {dead}\n{self.logs()}"
 
     def wait_until(self, predicate: Callable[[], object], timeout_s: float, what: str) -> None:
-        """Like :func:`tests.sink._support.wait_until`, failing at once (with the logs) when a process
+        """Like :func:`cryptoflow.testing.services.wait_until`, failing at once (with the logs) when a process
         that was not stopped on purpose exited."""
 
         def check() -> bool:

@@ -20,9 +20,9 @@ from cryptoflow.config import Settings
 from cryptoflow.events import decode
 from cryptoflow.stack import LocalStack
 from cryptoflow.strategies import load_strategy
+from cryptoflow.testing.services import cleanup, es_docs, prefix_env, prefixed_settings, read_topic
+from tests._trading import STRATEGIES
 from tests.auto_trade._chain import Processes, activated, backtest_trades, closed_trades, group_ready
-from tests.auto_trade.test_parity import STRATEGIES
-from tests.sink._support import cleanup, es_docs, prefix_env, prefixed_settings, read_topic
 from tests.testing.fake_binance.conftest import make_exchange
 
 pytestmark = pytest.mark.integration

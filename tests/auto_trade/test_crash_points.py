@@ -17,10 +17,10 @@ import pytest
 from cryptoflow.brokers import PaperBroker, StateFile, TradingConfig
 from cryptoflow.candles import Candle
 from cryptoflow.strategies import load_strategy
-from tests.auto_trade.test_parity import HISTORY, STRATEGIES, run_trader
-from tests.auto_trade.test_worker import _live_candles, _worker
-from tests.auto_trade.test_worker import exchange as exchange  # a fixture
+from tests._trading import HISTORY, STRATEGIES, live_candles, make_worker, run_trader
 from tests.testing.fake_binance.conftest import make_exchange
+
+pytestmark = pytest.mark.slow  # replays candles through the fake exchange in real time, once per crash point
 
 CANDLES = 16  # two round trips, then a position held over four candles: every kind of write
 PARAMS = STRATEGIES["trail_hold"]
@@ -79,7 +79,7 @@ def _crashing_saves(monkeypatch: pytest.MonkeyPatch, points: _Points) -> None:
 
 def _run(market, folder: Path, candles: list[Candle], kafka: _Kafka, crash_ok: bool) -> None:
     async def main() -> None:
-        worker = _worker(market, folder, kafka.pending, PARAMS, flush=kafka.flush)
+        worker = make_worker(market, folder, kafka.pending, PARAMS, flush=kafka.flush)
         try:
             for candle in candles:
                 await worker._handle(candle, partition=0)
@@ -104,7 +104,7 @@ def test_a_crash_at_every_point_recovers_the_state_of_a_run_without_one(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    candles = _live_candles(shared_data, CANDLES)
+    candles = live_candles(shared_data, CANDLES)
     clean = _Points(None)
     _crashing_saves(monkeypatch, clean)
     reference = _Kafka(clean)
@@ -132,7 +132,7 @@ def test_a_crash_at_every_point_recovers_the_state_of_a_run_without_one(
 def test_state_of_an_older_version_in_two_files_still_loads(
     exchange, shared_data: Path, tmp_path: Path
 ) -> None:
-    candles = _live_candles(shared_data, 6)
+    candles = live_candles(shared_data, 6)
     first = _Kafka(_Points(None))
     _run(exchange, tmp_path / "new", candles[:4], first, crash_ok=False)
     state = _state(tmp_path / "new")

@@ -21,10 +21,10 @@ from cryptoflow.config import Settings, load_settings
 from cryptoflow.kafka import EventProducer
 from cryptoflow.stack import KafkaService, LocalStack
 from cryptoflow.strategies import load_strategy
+from cryptoflow.testing.events import candle_events
+from cryptoflow.testing.services import cleanup, es_count, es_docs, prefix_env
+from tests._trading import STRATEGIES
 from tests.auto_trade._chain import Processes, backtest_trades, closed_trades, group_ready
-from tests.auto_trade.test_parity import STRATEGIES
-from tests.sink._events import candle_events
-from tests.sink._support import cleanup, es_count, es_docs, prefix_env
 from tests.testing.fake_binance.conftest import make_exchange
 
 pytestmark = pytest.mark.integration

@@ -3,104 +3,17 @@ trades the backtester (``close`` fill model) finds on the same candles."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from auto_trade import AutoTrade, AutoTradeOptions
-from backtesting import BacktestConfig, backtest_symbol
-from cryptoflow.binance import BinanceEndpoints, SourceOptions
 from cryptoflow.brokers import PaperBroker, TradingConfig
-from cryptoflow.candles import load_candles
-from cryptoflow.indicators import compute
 from cryptoflow.strategies import load_strategy
+from tests._trading import HISTORY, LIVE, STRATEGIES, SYMBOLS, backtest_trades, run_trader
 from tests.testing.fake_binance.conftest import make_exchange
 
-HISTORY, LIVE = 300, 400
-SYMBOLS = ("ETHUSDT", "SOLUSDT")
-STRATEGIES = {
-    "stops": dict(rsi_oversold=45, rsi_overbought=55, stop_loss_pct=0.5, take_profit_pct=0.8),
-    "trail_hold": dict(
-        rsi_oversold=45,
-        rsi_overbought=55,
-        stop_loss_pct=1.0,
-        take_profit_pct=None,
-        trailing_stop_pct=0.3,
-        max_holding_candles=12,
-    ),
-}
-
-
-def run_trader(
-    exchange,
-    strategy,
-    broker,
-    tmp_path: Path,
-    *,
-    until: int | None = None,
-    run_id: str = "parity",
-    events: list | None = None,
-    flush: Callable[[], object] = lambda: None,
-) -> tuple[AutoTrade, list]:
-    """Run auto_trade against ``exchange`` until every symbol decided the candle opened at ``until``
-    (default: the last one of the replay); the events go to ``events``, ``flush`` is the producer's."""
-    events = [] if events is None else events
-    options = AutoTradeOptions(
-        symbols=list(exchange.market.symbols),
-        interval="5m",
-        run_id=run_id,
-        state_dir=tmp_path,
-        source=SourceOptions(warmup_candles=HISTORY, silence_timeout_s=10),
-        until_open_time=int(exchange.market.grid[-1]) if until is None else until,
-    )
-    trader = AutoTrade(
-        options,
-        strategy,
-        broker,
-        events.append,
-        flush=flush,
-        endpoints=BinanceEndpoints(exchange.base_url, exchange.stream_url),
-    )
-    decided: dict[int, int] = {}
-
-    def release(candle) -> None:  # lockstep exchanges wait until every symbol decided the close
-        decided[candle.open_time] = decided.get(candle.open_time, 0) + 1
-        if decided[candle.open_time] == len(options.symbols):
-            exchange.release()
-
-    trader.on_decided = release
-
-    async def main() -> None:
-        async def start() -> None:
-            while not exchange.subscribers:
-                await asyncio.sleep(0.01)
-            exchange.start_replay()  # no effect when it already runs
-
-        starter = asyncio.create_task(start())
-        await asyncio.wait_for(trader.run(), 90)
-        starter.cancel()
-
-    asyncio.run(main())
-    return trader, events
-
-
-def backtest_trades(shared_data: Path, symbol: str, strategy, config: TradingConfig) -> pd.DataFrame:
-    candles = load_candles(shared_data / f"{symbol}_5m_2025-08.csv").iloc[: HISTORY + LIVE]
-    indicators = compute(candles, preset=strategy.indicator_preset, **strategy.indicator_params())
-    engine = BacktestConfig(
-        cash=config.cash / len(SYMBOLS),
-        fill="close",
-        fee_rate=config.fee_rate,
-        slippage_rate=config.slippage_rate,
-        fraction=config.fraction,
-        leverage=config.leverage,
-    )
-    return backtest_symbol(
-        candles.iloc[HISTORY:], strategy, engine, indicators=indicators.iloc[HISTORY:], symbol=symbol
-    ).trades
+pytestmark = pytest.mark.slow  # replays candles through the fake exchange in real time
 
 
 @pytest.mark.parametrize("name", sorted(STRATEGIES))

@@ -11,13 +11,17 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from cryptoflow.brokers import client_order_id
 from cryptoflow.stack import Supervisor
 from cryptoflow.testing.fake_binance import FakeExchange
-from tests.auto_trade.test_parity import HISTORY, LIVE, STRATEGIES
+from cryptoflow.testing.services import REPO
+from tests._trading import HISTORY, LIVE, STRATEGIES
 from tests.testing.fake_binance.conftest import KEY, SECRET, make_exchange
 
-REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow  # kills and restarts a trading process
+
 SYMBOL = "ETHUSDT"
 RUN_ID = "kill-restart"
 SPEED = 2.0  # candles per second: a position opens within seconds and lasts a few hundred ms at least

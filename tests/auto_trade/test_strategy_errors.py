@@ -9,11 +9,14 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from cryptoflow.stack import Supervisor
-from tests.auto_trade.test_parity import HISTORY, STRATEGIES
+from cryptoflow.testing.services import REPO
+from tests._trading import HISTORY, STRATEGIES
 from tests.testing.fake_binance.conftest import KEY, SECRET, make_exchange
 
-REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow  # runs a trading process against a real-time replay
 
 # BTCUSDT trades near 110,000 and ETHUSDT near 4,000 in the shared files: the rule answers "no" (a string,
 # true for bool()) for BTCUSDT only, and the basic strategy's booleans for ETHUSDT.

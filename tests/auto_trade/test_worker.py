@@ -6,71 +6,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
-from auto_trade import CandleTopicWorker, WorkerOptions
-from cryptoflow.binance import BinanceEndpoints
-from cryptoflow.brokers import PaperBroker, Position, TradingConfig
-from cryptoflow.candles import Candle, load_candles
-from cryptoflow.config import load_settings
+from cryptoflow.brokers import Position
 from cryptoflow.events import CandleEvent, TradeEvent
 from cryptoflow.indicators import compute
 from cryptoflow.strategies import load_strategy
-from tests.testing.fake_binance.conftest import make_exchange
-
-HISTORY = 300
-
-
-@pytest.fixture
-def exchange(shared_data: Path):
-    ex = make_exchange(shared_data, symbols=("ETHUSDT",), history=HISTORY, limit=20)
-    yield ex
-    ex.stop_thread()
-
-
-def _worker(
-    exchange,
-    tmp_path: Path,
-    events: list,
-    strategy_params: dict | None = None,
-    flush: Callable[[], object] = lambda: None,
-    **options,
-) -> CandleTopicWorker:
-    return CandleTopicWorker(
-        WorkerOptions(["ETHUSDT"], "5m", "w", tmp_path, warmup_candles=HISTORY, **options),
-        load_settings().kafka,
-        load_strategy("basic", **(strategy_params or {})),
-        lambda symbol: PaperBroker(TradingConfig(cash=1_000), tmp_path / f"w.{symbol}.paper.json"),
-        events.append,
-        flush=flush,
-        endpoints=BinanceEndpoints(exchange.base_url, exchange.stream_url),
-    )
-
-
-def _frame(shared_data: Path):
-    return load_candles(shared_data / "ETHUSDT_5m_2025-08.csv")
-
-
-def _live_candles(shared_data: Path, count: int) -> list[Candle]:
-    frame = _frame(shared_data).iloc[HISTORY : HISTORY + count]
-    return [
-        Candle(
-            "ETHUSDT",
-            "5m",
-            t.value // 1_000_000,
-            int(row.close_time),
-            row.open,
-            row.high,
-            row.low,
-            row.close,
-            row.volume,
-        )  # fmt: skip
-        for t, row in zip(frame.index, frame.itertuples(), strict=True)
-    ]
+from tests._trading import HISTORY, eth_candles, live_candles, make_worker
 
 
 def _decided(events: list) -> list[int]:
@@ -81,8 +26,8 @@ def test_each_candle_is_decided_once_after_a_rest_warm_up(
     exchange, shared_data: Path, tmp_path: Path
 ) -> None:
     events: list = []
-    worker = _worker(exchange, tmp_path, events)
-    candles = _live_candles(shared_data, 4)
+    worker = make_worker(exchange, tmp_path, events)
+    candles = live_candles(shared_data, 4)
 
     async def main() -> None:
         for candle in [candles[0], candles[1], candles[1], candles[0], candles[2]]:  # re-deliveries
@@ -95,7 +40,7 @@ def test_each_candle_is_decided_once_after_a_rest_warm_up(
     # the whole file (EMAs and Wilder's RSI depend on the whole history)
     strategy = load_strategy("basic")
     batch = compute(
-        _frame(shared_data).iloc[: HISTORY + 3],
+        eth_candles(shared_data).iloc[: HISTORY + 3],
         preset=strategy.indicator_preset,
         **strategy.indicator_params(),
     )
@@ -111,10 +56,10 @@ def test_each_candle_is_decided_once_after_a_rest_warm_up(
 def test_candles_a_previous_owner_decided_only_feed_the_indicators(
     exchange, shared_data: Path, tmp_path: Path
 ) -> None:
-    candles = _live_candles(shared_data, 3)
+    candles = live_candles(shared_data, 3)
     (tmp_path / "w.ETHUSDT.engine.json").write_text(f'{{"last_decided": {candles[1].open_time}}}')
     events: list = []
-    worker = _worker(exchange, tmp_path, events)
+    worker = make_worker(exchange, tmp_path, events)
 
     async def main() -> None:
         for candle in candles:
@@ -128,7 +73,7 @@ def test_candles_a_previous_owner_decided_only_feed_the_indicators(
 def test_a_crash_between_fill_and_state_save_does_not_decide_the_entry_candle_twice(
     exchange, shared_data: Path, tmp_path: Path
 ) -> None:
-    candles = _live_candles(shared_data, 2)
+    candles = live_candles(shared_data, 2)
     entered = Position("ETHUSDT", 1, 0.25, candles[1].close, candles[1].open_time, 0.1, candles[1].close)
     state = {"broker": "paper", "cash": {"ETHUSDT": 999.9}, "positions": {"ETHUSDT": asdict(entered)}}
     (tmp_path / "w.ETHUSDT.paper.json").write_text(json.dumps(state))  # the fill was saved ...
@@ -136,7 +81,7 @@ def test_a_crash_between_fill_and_state_save_does_not_decide_the_entry_candle_tw
         f'{{"last_decided": {candles[0].open_time}}}'
     )  # ... not this
     events: list = []
-    worker = _worker(exchange, tmp_path, events)
+    worker = make_worker(exchange, tmp_path, events)
 
     async def main() -> None:
         await worker._handle(candles[1], partition=0)
@@ -164,7 +109,7 @@ def test_a_crash_between_fill_and_state_save_does_not_decide_the_entry_candle_tw
 def test_a_crash_between_exit_fill_and_state_save_publishes_the_exit_again_without_reentering(
     exchange, shared_data: Path, tmp_path: Path
 ) -> None:
-    candles = _live_candles(shared_data, 2)
+    candles = live_candles(shared_data, 2)
     entry, exit_ = candles[0], candles[1]
     closed = Position("ETHUSDT", -1, 0.25, entry.close, entry.open_time - 300_000, 0.1, entry.close).close(
         exit_.open_time, exit_.close, "take_profit", 0.1, "cf-exit"
@@ -178,7 +123,9 @@ def test_a_crash_between_exit_fill_and_state_save_publishes_the_exit_again_witho
     (tmp_path / "w.ETHUSDT.paper.json").write_text(json.dumps(state))
     (tmp_path / "w.ETHUSDT.engine.json").write_text(f'{{"last_decided": {entry.open_time}}}')
     events: list = []
-    worker = _worker(exchange, tmp_path, events, strategy_params={"rsi_oversold": 99, "rsi_overbought": 1})
+    worker = make_worker(
+        exchange, tmp_path, events, strategy_params={"rsi_oversold": 99, "rsi_overbought": 1}
+    )
 
     async def main() -> None:
         await worker._handle(exit_, partition=0)
@@ -195,8 +142,8 @@ def test_stale_candles_are_not_traded_and_the_log_says_why(
     exchange, shared_data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     events: list = []
-    worker = _worker(exchange, tmp_path, events, max_candle_age_s=600)  # the 2025 candles are older
-    candle = _live_candles(shared_data, 1)[0]
+    worker = make_worker(exchange, tmp_path, events, max_candle_age_s=600)  # the 2025 candles are older
+    candle = live_candles(shared_data, 1)[0]
 
     async def main() -> None:
         with caplog.at_level(logging.WARNING):
@@ -212,8 +159,8 @@ def test_stale_candles_are_not_traded_and_the_log_says_why(
 
 def test_revoked_partitions_take_their_symbols_away(exchange, shared_data: Path, tmp_path: Path) -> None:
     events: list = []
-    worker = _worker(exchange, tmp_path, events)
-    candle = _live_candles(shared_data, 1)[0]
+    worker = make_worker(exchange, tmp_path, events)
+    candle = live_candles(shared_data, 1)[0]
 
     class _NoOffsets:
         def commit(self, asynchronous: bool) -> None:

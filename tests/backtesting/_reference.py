@@ -1,7 +1,8 @@
 """An independent plain-pandas re-implementation of the original 2023 backtest scripts (the oracle).
 
-Nothing here imports cryptoflow: indicators use the seed formulas written out directly, and the loop
-follows the issue's description of the original scripts line by line.
+Nothing here computes with cryptoflow (only the location of the shared files comes from it): indicators
+use the seed formulas written out directly, and the loop follows the issue's description of the original
+scripts line by line.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-DATA = Path("/work/shared/data")
+from cryptoflow.candles import shared_data_dir
+
+DATA = shared_data_dir()
 ETH_1H = DATA / "ETHUSDT_1h_2021-04_2023-12.csv"
 ETH_5M = DATA / "ETHUSDT_5m_2025-04_2025-06.csv"
 

@@ -12,7 +12,10 @@ import pytest
 from cryptoflow.cli import main
 from tests.backtesting._reference import DATA, ETH_1H, original_loop, read_plain_csv
 
-pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason="shared data not mounted")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not DATA.is_dir(), reason="shared data not mounted"),
+]  # slow: one console-script process per case, on real data
 
 TRADE_KEYS = ["side", "entry_time", "entry_price", "exit_time", "exit_price", "exit_reason", "pnl", "fees"]
 

@@ -1,4 +1,4 @@
-"""Golden tests on the real candles in /work/shared/data.
+"""Golden tests on the real candles in ../shared/data.
 
 The trade lists under ``--preset seed --fill close`` are compared trade by trade with an independent
 plain-pandas re-implementation of the original 2023 loop (``_reference.py``); statistics are pinned.

@@ -15,7 +15,7 @@ from cryptoflow.config import Settings
 from cryptoflow.events import encode
 from cryptoflow.kafka import EventProducer, topic_name
 from cryptoflow.sink import Sink, SinkOptions
-from tests.sink._support import es_count, es_docs
+from cryptoflow.testing.services import es_count, es_docs
 
 FILE = "ETHUSDT_1h_2021-04_2023-12.csv"
 

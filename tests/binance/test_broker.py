@@ -11,8 +11,10 @@ from cryptoflow.binance import BinanceEndpoints, BinanceFuturesBroker
 from cryptoflow.brokers import TradingConfig, client_order_id
 from cryptoflow.errors import ConfigurationError
 from cryptoflow.strategies import load_strategy
-from tests.auto_trade.test_parity import HISTORY, LIVE, STRATEGIES, SYMBOLS, backtest_trades, run_trader
+from tests._trading import HISTORY, LIVE, STRATEGIES, SYMBOLS, backtest_trades, run_trader
 from tests.testing.fake_binance.conftest import KEY, SECRET, make_exchange
+
+pytestmark = pytest.mark.slow  # replays candles through the fake exchange in real time
 
 CONFIG = TradingConfig(cash=10_000, fee_rate=0.0004, fraction=0.5, leverage=2, margin_type="ISOLATED")
 

@@ -160,6 +160,7 @@ def test_continuous_contract_and_spot_streams(shared_data: Path) -> None:
         assert_exactly_once(events, shared_data, exchange)
 
 
+@pytest.mark.slow  # floods the queue in real time
 def test_slow_consumer_overflowing_python_binance_queue_recovers(shared_data: Path) -> None:
     exchange = make_exchange(shared_data, history=30, limit=400, speed=100)
 

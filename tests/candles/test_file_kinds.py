@@ -16,6 +16,8 @@ import pytest
 from cryptoflow.candles import load_candles, sample_path
 from cryptoflow.errors import DataError
 
+pytestmark = pytest.mark.slow  # one console-script process per case
+
 ETH_1H = sample_path("1h")  # a .csv.gz
 RAW = gzip.decompress(ETH_1H.read_bytes())
 EXPECTED = "expected a candle CSV (plain, .gz, .zip, .bz2 or .xz) or a Parquet file"

@@ -10,7 +10,7 @@ import pytest
 
 from cryptoflow.candles import CANDLE_COLUMNS, load_candles, read_candles
 from cryptoflow.errors import DataError
-from tests.candles._data import SHARED_DATA, needs_shared_data
+from cryptoflow.testing.data import SHARED_DATA, needs_shared_data
 
 pytestmark = needs_shared_data
 

@@ -14,8 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from cryptoflow.candles import shared_data_dir
+
+pytestmark = pytest.mark.slow  # one console-script process per case, some waiting for services that are down
+
 CRYPTOFLOW = str(Path(sys.executable).with_name("cryptoflow"))
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "ETHUSDT_5m_2025-08.csv"
+SAMPLE = shared_data_dir() / "ETHUSDT_5m_2025-08.csv"
 
 
 @pytest.fixture

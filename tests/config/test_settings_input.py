@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # one console-script process per case
+
 CRYPTOFLOW = str(Path(sys.executable).with_name("cryptoflow"))  # the console script pip installed
 SECRET = "hunter2xyz"
 

@@ -27,8 +27,8 @@ from pydantic import BaseModel
 
 from cryptoflow.cli import app
 from cryptoflow.config import Settings
+from cryptoflow.testing.services import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 DOCKER = REPO / "docker"
 SOURCE = Path(__file__).resolve().parent / "composeconfig"
 ENV_EXAMPLE = DOCKER / ".env.example"

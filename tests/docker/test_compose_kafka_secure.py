@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 
 from cryptoflow.config import load_settings
 from cryptoflow.stack import LocalStack
-from tests.conftest import free_port
+from cryptoflow.testing.services import free_port
 from tests.docker._compose import (
     ALL_STACKS,
     DOCKER,

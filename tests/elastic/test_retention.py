@@ -17,7 +17,7 @@ from cryptoflow.config import Settings, load_settings
 from cryptoflow.elastic import INDEX_KINDS, apply_retention, index_alias, install_templates, make_client
 from cryptoflow.events import index_mappings
 from cryptoflow.stack import LocalStack
-from tests.sink._support import REPO
+from cryptoflow.testing.services import REPO
 
 pytestmark = pytest.mark.integration
 

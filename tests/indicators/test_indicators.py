@@ -15,7 +15,7 @@ from cryptoflow.candles import Candle, load_candles
 from cryptoflow.errors import ConfigurationError, DataError
 from cryptoflow.events import INDICATOR_NAMES
 from cryptoflow.indicators import StreamingIndicators, compute, resolve_params
-from tests.candles._data import SHARED_FILES, needs_shared_data
+from cryptoflow.testing.data import SHARED_FILES, needs_shared_data
 
 FILES = [pytest.param(path, id=path.name) for path in SHARED_FILES]
 

@@ -3,7 +3,6 @@ certificate made at its start): the shared broker on 9092 is never touched."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -12,7 +11,7 @@ import pytest
 
 from cryptoflow.config import Settings
 from cryptoflow.stack import KafkaService, LocalStack
-from tests.conftest import free_port
+from cryptoflow.testing.services import free_port
 
 
 @pytest.fixture(scope="session")
@@ -35,17 +34,3 @@ def secure_kafka(stack_settings: Settings, local_stack: LocalStack) -> Iterator[
     finally:
         broker.stop(timeout_s=20)
         shutil.rmtree(broker.run_dir, ignore_errors=True)
-
-
-def secure_env(broker: KafkaService, prefix: str, **extra: str) -> dict[str, str]:
-    """The environment of a ``cryptoflow`` process that reaches ``broker`` from settings alone (its
-    SASL_SSL listener), with the test's topic and index prefixes."""
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith("CRYPTOFLOW_KAFKA__")}
-    return {
-        **inherited,
-        **broker.client_environment(),
-        "CRYPTOFLOW_KAFKA__TOPIC_PREFIX": prefix,
-        "CRYPTOFLOW_ELASTICSEARCH__INDEX_PREFIX": prefix,
-        "PYTHONUNBUFFERED": "1",
-        **extra,
-    }

@@ -20,14 +20,27 @@ from cryptoflow.events import decode
 from cryptoflow.kafka import TOPIC_KINDS, EventProducer, cluster_metadata, new_client, topic_name
 from cryptoflow.stack import KafkaService, Supervisor
 from cryptoflow.stack._tls import ensure_broker_tls
+from cryptoflow.testing.events import candle_events
+from cryptoflow.testing.services import cleanup, es_count, es_docs, free_port, read_topic, wait_until
 from tests.auto_trade._chain import group_ready
-from tests.conftest import free_port
-from tests.kafka.conftest import secure_env
-from tests.sink._events import candle_events
-from tests.sink._support import cleanup, es_count, es_docs, read_topic, wait_until
 from tests.testing.fake_binance.conftest import make_exchange
 
 pytestmark = pytest.mark.integration
+
+
+def secure_env(broker: KafkaService, prefix: str, **extra: str) -> dict[str, str]:
+    """The environment of a ``cryptoflow`` process that reaches ``broker`` from settings alone (its
+    SASL_SSL listener), with the test's topic and index prefixes."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("CRYPTOFLOW_KAFKA__")}
+    return {
+        **inherited,
+        **broker.client_environment(),
+        "CRYPTOFLOW_KAFKA__TOPIC_PREFIX": prefix,
+        "CRYPTOFLOW_ELASTICSEARCH__INDEX_PREFIX": prefix,
+        "PYTHONUNBUFFERED": "1",
+        **extra,
+    }
+
 
 CRYPTOFLOW = Path(sys.executable).with_name("cryptoflow")
 SETTING = "CRYPTOFLOW_KAFKA__"

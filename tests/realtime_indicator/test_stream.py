@@ -17,8 +17,19 @@ from tests.testing.fake_binance.conftest import make_exchange
 HISTORY, LIVE = 200, 20
 
 
-def run(exchange, options: RealtimeOptions) -> list:
-    events: list = []
+def until_the_end(exchange, run_id: str) -> RealtimeOptions:
+    """Stream ETHUSDT and BTCUSDT 5m from ``exchange`` until its last candle closed."""
+    return RealtimeOptions(
+        symbols=["ETHUSDT", "BTCUSDT"],
+        interval="5m",
+        run_id=run_id,
+        source=SourceOptions(warmup_candles=HISTORY),
+        until_open_time=int(exchange.market.grid[-1]),
+    )
+
+
+def run(exchange, options: RealtimeOptions, events: list | None = None, **hooks) -> list:
+    events = [] if events is None else events
 
     async def main() -> None:
         async def start() -> None:
@@ -29,7 +40,10 @@ def run(exchange, options: RealtimeOptions) -> list:
         starter = asyncio.create_task(start())
         await asyncio.wait_for(
             run_realtime(
-                options, events.append, endpoints=BinanceEndpoints(exchange.base_url, exchange.stream_url)
+                options,
+                events.append,
+                endpoints=BinanceEndpoints(exchange.base_url, exchange.stream_url),
+                **hooks,
             ),
             60,
         )
@@ -41,13 +55,7 @@ def run(exchange, options: RealtimeOptions) -> list:
 
 def test_indicator_events_per_update_and_candle_events_per_close(shared_data: Path) -> None:
     exchange = make_exchange(shared_data, history=HISTORY, limit=LIVE)
-    options = RealtimeOptions(
-        symbols=["ETHUSDT", "BTCUSDT"],
-        interval="5m",
-        run_id="rt-test",
-        source=SourceOptions(warmup_candles=HISTORY),
-        until_open_time=int(exchange.market.grid[-1]),
-    )
+    options = until_the_end(exchange, "rt-test")
     try:
         events = run(exchange, options)
     finally:
@@ -72,3 +80,30 @@ def test_indicator_events_per_update_and_candle_events_per_close(shared_data: Pa
         assert first.indicator.values.rsi == pytest.approx(provisional["rsi"], rel=1e-9)
         assert first.indicator.values.macd == pytest.approx(provisional["macd"], rel=1e-9)
         assert first.time_ms > first.indicator.open_time_ms
+
+
+def test_on_received_sees_each_kline_before_the_events_it_leads_to(shared_data: Path) -> None:
+    exchange = make_exchange(shared_data, history=HISTORY, limit=3)
+    options = until_the_end(exchange, "rt-hooks")
+    events: list = []
+    received: list = []  # (kline event, events emitted before it was seen)
+    handled: list[int] = []  # events emitted when on_event saw it
+    try:
+        run(
+            exchange,
+            options,
+            events,
+            on_received=lambda kline: received.append((kline, len(events))),
+            on_event=lambda kline: handled.append(len(events)),
+        )
+    finally:
+        exchange.stop_thread()
+    assert len(received) == len(handled) and any(k.kind != "warmup" for k, _ in received)
+    for (kline, before), after in zip(received, handled, strict=True):
+        if kline.kind == "warmup":  # warm-up candles feed the state, emit nothing
+            assert after == before
+            continue
+        assert after == before + 1  # exactly the event this kline led to, emitted between the hooks
+        event = events[before]
+        kind = "candle" if kline.candle.is_closed else "indicator"
+        assert (event.symbol, event.schema_name) == (kline.candle.symbol, kind)

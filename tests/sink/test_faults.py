@@ -30,8 +30,16 @@ from cryptoflow.kafka import EventProducer, client_config, topic_name
 from cryptoflow.sink import DLQ_HEADER_PREFIX, read_dead_letters
 from cryptoflow.stack import LocalStack
 from cryptoflow.stack import _process as stack_process
-from tests.sink._events import candle_events
-from tests.sink._support import REPO, es_count, es_docs, headers_of, prefix_env, read_topic, wait_until
+from cryptoflow.testing.events import candle_events
+from cryptoflow.testing.services import (
+    REPO,
+    es_count,
+    es_docs,
+    headers_of,
+    prefix_env,
+    read_topic,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 

@@ -27,7 +27,7 @@ from cryptoflow.events import (
 )
 from cryptoflow.kafka import EventProducer
 from cryptoflow.sink import Sink, SinkOptions
-from tests.sink._support import es_count, es_docs
+from cryptoflow.testing.services import es_count, es_docs
 
 pytestmark = pytest.mark.integration
 

@@ -13,8 +13,8 @@ from cryptoflow.errors import DataError
 from cryptoflow.events import CandleEvent, CandlePayload, encode, topic_kind
 from cryptoflow.kafka import EventProducer, client_config, topic_name
 from cryptoflow.sink import DLQ_HEADER_PREFIX, Sink, SinkOptions
-from tests.sink._events import candle_events, one_of_each_other_kind
-from tests.sink._support import es_count, es_docs, headers_of, read_topic
+from cryptoflow.testing.events import candle_events, one_of_each_other_kind
+from cryptoflow.testing.services import es_count, es_docs, headers_of, read_topic
 
 pytestmark = pytest.mark.integration
 

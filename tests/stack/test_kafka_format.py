@@ -11,7 +11,7 @@ import pytest
 from cryptoflow.config import Settings
 from cryptoflow.stack import KafkaService
 from cryptoflow.stack import _kafka as kafka_module
-from tests.conftest import free_port
+from cryptoflow.testing.services import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -14,6 +14,8 @@ from cryptoflow.errors import StackError
 from cryptoflow.stack import _java
 from cryptoflow.stack._download import ensure_elasticsearch, ensure_kafka
 
+pytestmark = pytest.mark.slow  # one console-script process per case
+
 
 def _unreachable_repository_settings(tmp_path: Path):
     # Port 9 on loopback: nothing listens there, the connection is refused at once.

@@ -15,8 +15,10 @@ import typer
 
 from cryptoflow.candles import sample_path
 from cryptoflow.cli import app
+from cryptoflow.testing.services import REPO
 
-REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # one console-script process per case
+
 ETH_1H = sample_path("1h")
 
 

@@ -13,8 +13,8 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from cryptoflow.config import Settings
 from cryptoflow.events import EVENT_TOPICS, decode
 from cryptoflow.kafka import DeliveryError, EventProducer, client_config, topic_name
-from tests.sink._events import candle_events, one_of_each_other_kind
-from tests.sink._support import REPO, prefix_env, read_topic
+from cryptoflow.testing.events import candle_events, one_of_each_other_kind
+from cryptoflow.testing.services import REPO, prefix_env, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -43,20 +43,35 @@ def test_a_delivery_kafka_refuses_is_an_error_not_a_log_line(pipeline: Settings)
     admin = AdminClient(client_config(pipeline.kafka))
     admin.create_topics([NewTopic(topic, 1, 1, config={"max.message.bytes": "2000"})])[topic].result(30)
     try:
-        producer = EventProducer(pipeline.kafka, compression="none")
-        producer.send_raw(topic, os.urandom(10_000), key=b"k")
+        reports: list[tuple[object, bytes]] = []
+        producer = EventProducer(
+            pipeline.kafka, compression="none", on_delivery=lambda e, m: reports.append((e, m.value()))
+        )
+        too_large = os.urandom(10_000)
+        producer.send_raw(topic, too_large, key=b"k")
         with pytest.raises(DeliveryError, match="did not accept 1 message.*small.*(too large|MSG_SIZE)"):
             producer.flush(timeout_s=30)
         producer.close()
+        assert len(reports) == 1 and reports[0][0] is not None and reports[0][1] == too_large
     finally:
         admin.delete_topics([topic])[topic].result(30)
+
+
+def test_the_delivery_listener_sees_every_acknowledged_message(pipeline: Settings) -> None:
+    events = candle_events(30)
+    reports: list[tuple[object, bytes]] = []
+    with EventProducer(pipeline.kafka, on_delivery=lambda e, m: reports.append((e, m.value()))) as producer:
+        producer.send_many(events)
+    assert producer.delivered == len(reports) == len(events)
+    assert all(error is None for error, _ in reports)
+    assert sorted(decode(value).event_id for _, value in reports) == sorted(e.event_id for e in events)
 
 
 _SCRIPT = textwrap.dedent(
     """
     import os, signal, sys
     from cryptoflow.config import load_settings
-    from tests.sink._events import candle_events
+    from cryptoflow.testing.events import candle_events
     from cryptoflow.kafka import EventProducer
 
     events = candle_events(20_000)

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # one console-script process per case
+
 CRYPTOFLOW = str(Path(sys.executable).with_name("cryptoflow"))  # the console script pip installed
 INTERVALS = "1s, 1m, 3m, 5m, 15m, 30m, 1h, 2h, 4h, 6h, 8h, 12h, 1d, 3d, 1w"
 

@@ -1,10 +1,23 @@
-"""Helpers of the pipeline's integration tests: per-test topic/index prefixes and their cleanup."""
+"""Helpers of the integration tests against the real Kafka and Elasticsearch: per-test topic and index
+prefixes, reading what a test published or indexed, cleaning up, waiting for a condition, a free port.
+
+Example::
+
+    settings = prefixed_settings("test-abc123")
+    try:
+        ...  # run the code under test with ``settings`` (or ``prefix_env`` for a subprocess)
+        assert es_count(settings, "candles") == 10
+    finally:
+        cleanup(settings)
+"""
 
 from __future__ import annotations
 
 import os
+import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +27,23 @@ from elasticsearch import ApiError
 
 from cryptoflow.config import Settings, load_settings
 from cryptoflow.elastic import INDEX_KINDS, index_alias, make_client
-from cryptoflow.kafka import TOPIC_KINDS, client_config, topic_name
+from cryptoflow.kafka import TOPIC_KINDS, client_config, message_headers, topic_name
+
+__all__ = [
+    "REPO",
+    "cleanup",
+    "es_count",
+    "es_docs",
+    "free_port",
+    "headers_of",
+    "prefix_env",
+    "prefixed_settings",
+    "read_topic",
+    "wait_until",
+]
 
 REPO = Path(__file__).resolve().parents[2]
+"""The checkout (the working directory of the ``cryptoflow`` subprocesses tests start)."""
 
 
 def prefixed_settings(prefix: str) -> Settings:
@@ -77,6 +104,7 @@ def _once_shards_started(call: Callable[[], Any], timeout_s: float = 30.0) -> An
 
 
 def es_count(settings: Settings, kind: str) -> int:
+    """How many documents of ``kind`` (``candles``, ``trades``, ...) are indexed, after a refresh."""
     client = make_client(settings.elasticsearch)
     alias = index_alias(settings.elasticsearch, kind)
 
@@ -93,17 +121,19 @@ def es_docs(settings: Settings, kind: str, query: dict[str, Any] | None = None) 
     alias = index_alias(settings.elasticsearch, kind)
     _once_shards_started(lambda: client.indices.refresh(index=alias))
     docs: dict[str, dict[str, Any]] = {}
-    after = None
+    after: list[Any] | None = None
+
+    def page_after(after: list[Any] | None) -> list[dict[str, Any]]:
+        return client.search(
+            index=alias,
+            size=5000,
+            query=query or {"match_all": {}},
+            sort=[{"event_id": "asc"}],
+            search_after=after,
+        )["hits"]["hits"]
+
     while True:
-        page = _once_shards_started(
-            lambda after=after: client.search(
-                index=alias,
-                size=5000,
-                query=query or {"match_all": {}},
-                sort=[{"event_id": "asc"}],
-                search_after=after,
-            )["hits"]["hits"]
-        )
+        page = _once_shards_started(partial(page_after, after))
         if not page:
             return docs
         for hit in page:
@@ -144,6 +174,8 @@ def read_topic(
 
 
 def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str, every_s: float = 0.5) -> None:
+    """Call ``predicate`` every ``every_s`` seconds until it is true; after ``timeout_s`` seconds raise
+    ``AssertionError`` naming ``what`` was awaited."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if predicate():
@@ -153,8 +185,12 @@ def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str, every
 
 
 def headers_of(message: Message) -> dict[str, str]:
-    return {key: (value or b"").decode() for key, value in (message.headers() or [])}
+    """A Kafka message's headers as text (``{name: value}``; a header without value reads ``""``)."""
+    return {key: (value or b"").decode() for key, value in message_headers(message)}
 
 
-def iter_lines(path: Path) -> Iterator[str]:
-    yield from path.read_text(encoding="utf-8", errors="replace").splitlines()
+def free_port() -> int:
+    """A TCP port nothing listens on now (for a service of the test's own)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -14,6 +14,8 @@ import pytest
 from cryptoflow.testing.fake_binance import FakeExchange
 from tests.testing.fake_binance.conftest import make_exchange
 
+pytestmark = pytest.mark.slow  # one console-script process per case
+
 CONSOLE_SCRIPT = Path(sys.executable).with_name("cryptoflow")
 INFO_LINE = " INFO cryptoflow.binance._download: downloaded "
 DEBUG_LINE = " DEBUG urllib3.connectionpool: Starting new HTTP connection"

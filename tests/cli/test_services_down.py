@@ -18,8 +18,9 @@ import pytest
 from cryptoflow.config import Settings
 from cryptoflow.elastic import index_alias, make_client
 from cryptoflow.stack import LocalStack
-from tests.conftest import free_port
-from tests.sink._support import cleanup, prefixed_settings, wait_until
+from cryptoflow.testing.services import cleanup, free_port, prefixed_settings, wait_until
+
+pytestmark = pytest.mark.slow  # waits out backoff steps and bounded waits
 
 CRYPTOFLOW = str(Path(sys.executable).with_name("cryptoflow"))  # the console script pip installed
 SECRET = "hunter2xyz"

@@ -13,6 +13,8 @@ import pytest
 
 from cryptoflow.candles import sample_path
 
+pytestmark = pytest.mark.slow  # one console-script process per case
+
 ETH_1H = sample_path("1h")
 
 

@@ -1,7 +1,11 @@
-"""Events for the pipeline tests, built the way the applications build them (the event types' own
-conversions from candles, indicator values and trade legs)."""
+"""Small, deterministic events for tests of the pipeline: candles of a few symbols and one event of
+every other kind, all from fixed times, so the same call always gives the same event ids. They are built
+the way the applications build them (the event types' own conversions from candles, indicator values and
+trade legs)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from cryptoflow.candles import Candle
 from cryptoflow.events import (
@@ -14,13 +18,23 @@ from cryptoflow.events import (
     TradePayload,
 )
 
+__all__ = ["MINUTE", "START_MS", "candle_events", "one_of_each_other_kind"]
+
 START_MS = 1_700_000_000_000
+"""Open time (epoch ms) of the first candle :func:`candle_events` makes."""
 MINUTE = 60_000
+"""One minute in milliseconds: the candles' interval."""
 
 
 def candle_events(
     count: int, symbols: tuple[str, ...] = ("ETHUSDT", "BTCUSDT"), run_id: str = "run-1"
 ) -> list[Event]:
+    """``count`` closed 1m ``replay`` candle events with indicators, cycling through ``symbols`` (one
+    candle of each symbol per minute from :data:`START_MS`).
+
+    >>> [e.symbol for e in candle_events(3)]
+    ['ETHUSDT', 'BTCUSDT', 'ETHUSDT']
+    """
     events: list[Event] = []
     for i in range(count):
         symbol = symbols[i % len(symbols)]
@@ -36,14 +50,20 @@ def candle_events(
 
 
 def one_of_each_other_kind(run_id: str = "run-1") -> list[Event]:
+    """An ``indicator``, a ``signal`` and the two legs (open, close) of a ``trade`` of ETHUSDT 1m."""
     candle = Candle("ETHUSDT", "1m", START_MS, START_MS + MINUTE - 1, 1000.0, 1001.0, 999.5, 1000.5, 3.0)
-    entry = {"side": "short", "quantity": 2.0, "entry_time_ms": START_MS, "entry_price": 1000.0}
+    entry: dict[str, Any] = {
+        "side": "short",
+        "quantity": 2.0,
+        "entry_time_ms": START_MS,
+        "entry_price": 1000.0,
+    }
     open_leg = TradePayload.open_leg(fees=0.8, **entry)
     close_leg = TradePayload.close_leg(
         exit_time_ms=START_MS + 10 * MINUTE, exit_price=990.0, exit_reason="take_profit", fees=1.59,
         pnl=18.41, **entry,
     )  # fmt: skip
-    common = {"source": "paper", "run_id": run_id, "symbol": "ETHUSDT", "interval": "1m"}
+    common: dict[str, Any] = {"source": "paper", "run_id": run_id, "symbol": "ETHUSDT", "interval": "1m"}
     return [
         IndicatorEvent.of_update(
             candle, {"rsi": 45.0, "cci": -80.0}, START_MS + 2_500, source="paper", run_id=run_id

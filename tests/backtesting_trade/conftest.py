@@ -1,1 +1,0 @@
-from tests.sink.conftest import pipeline  # noqa: F401 - the same per-test prefixes
