@@ -22,8 +22,7 @@ import pandas as pd
 
 from benchmarks._generate import generate_candles
 from cryptoflow.candles import Candle
-from cryptoflow.indicators import StreamingIndicators, compute_arrays, resolve_params
-from cryptoflow.indicators import _kernels as kernels
+from cryptoflow.indicators import StreamingIndicators, cci, compute_arrays, resolve_params
 
 
 def _best(function: Callable[[], Any], repeat: int) -> float:
@@ -124,7 +123,7 @@ def bench_batch(candles: pd.DataFrame, repeat: int) -> dict[str, float]:
     return {
         "batch_1m_s": _best(lambda: compute_arrays(*arrays, params), repeat),
         "batch_seed_1m_s": _best(lambda: compute_arrays(*arrays, seed_params), repeat),
-        "our_cci_1m_s": _best(lambda: kernels.cci(arrays[1], arrays[2], arrays[3], 20, 0.015), repeat),
+        "our_cci_1m_s": _best(lambda: cci(arrays[1], arrays[2], arrays[3], 20, 0.015), repeat),
         "batch_jit_first_call_s": jit_s,
     }
 

@@ -12,9 +12,12 @@ adjust=True).
 
 >>> from cryptoflow.indicators import compute, StreamingIndicators
 >>> values = compute(candles, preset="ta")  # doctest: +SKIP
+
+:func:`cci` is the CCI kernel alone, over numpy arrays (what the benchmarks time against TA-Lib's).
 """
 
 from cryptoflow.indicators._batch import compute, compute_arrays
+from cryptoflow.indicators._kernels import cci
 from cryptoflow.indicators._params import PRESETS, IndicatorParams, resolve_params
 from cryptoflow.indicators._streaming import StreamingIndicators
 
@@ -22,6 +25,7 @@ __all__ = [
     "PRESETS",
     "IndicatorParams",
     "StreamingIndicators",
+    "cci",
     "compute",
     "compute_arrays",
     "resolve_params",
