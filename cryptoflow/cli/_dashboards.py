@@ -12,7 +12,7 @@ from rich.markup import escape
 from cryptoflow.cli._common import console, settings
 
 if TYPE_CHECKING:
-    from cryptoflow.stack import KibanaTarget
+    from cryptoflow.kibana import KibanaTarget
 
 __all__ = ["OBJECTS", "dashboard_app", "dashboards_app", "kibana_import"]
 
@@ -34,7 +34,7 @@ dashboard_app = typer.Typer(
 
 def kibana_import(target: KibanaTarget) -> None:
     """Import the saved objects into Kibana and say where they went."""
-    from cryptoflow.stack import import_saved_objects
+    from cryptoflow.kibana import import_saved_objects
 
     imported = import_saved_objects(target, settings().elasticsearch.index_prefix)
     where = f" (space {imported.space})" if imported.space else ""
@@ -60,7 +60,7 @@ def import_command(
     wait: float = typer.Option(0.0, "--wait", help="Seconds to wait for Kibana to come up first."),
 ) -> None:
     """Import the data views and the Market, Trading and Realtime dashboards (same ids: overwrites)."""
-    from cryptoflow.stack import KibanaTarget
+    from cryptoflow.kibana import KibanaTarget
 
     kibana_import(KibanaTarget(kibana_url, api_key, user, password, space, objects_dir, wait))
 

@@ -40,7 +40,8 @@ def setup(
 
     Safe to run again; it never deletes anything.
     """
-    from cryptoflow.stack import KibanaTarget, setup_stack
+    from cryptoflow.kibana import KibanaTarget
+    from cryptoflow.stack import setup_stack
 
     config = settings()
     output_file(done_file, "--done-file")

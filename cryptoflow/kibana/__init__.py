@@ -13,6 +13,7 @@ objects import API (``cryptoflow dashboards import``).
 from cryptoflow.kibana._client import MIN_KIBANA_VERSION, ImportResult, KibanaAuth, KibanaClient, KibanaError
 from cryptoflow.kibana._dashboards import build_objects, with_index_prefix
 from cryptoflow.kibana._files import default_objects_dir, read_objects, to_ndjson
+from cryptoflow.kibana._import import KibanaImport, KibanaTarget, import_saved_objects
 from cryptoflow.kibana._saved import DATA_VIEW_IDS
 
 __all__ = [
@@ -22,7 +23,10 @@ __all__ = [
     "KibanaAuth",
     "KibanaClient",
     "KibanaError",
+    "KibanaImport",
+    "KibanaTarget",
     "build_objects",
+    "import_saved_objects",
     "default_objects_dir",
     "read_objects",
     "to_ndjson",

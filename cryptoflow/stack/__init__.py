@@ -9,18 +9,15 @@ from cryptoflow.stack._health import check_health
 from cryptoflow.stack._kafka import KafkaService, port_in_use
 from cryptoflow.stack._local import LocalStack
 from cryptoflow.stack._process import ChildExited, Supervisor
-from cryptoflow.stack._setup import KibanaImport, KibanaTarget, import_saved_objects, setup_stack
+from cryptoflow.stack._setup import setup_stack
 from cryptoflow.stack._tls import kafka_image_secrets
 
 __all__ = [
     "ChildExited",
     "KafkaService",
-    "KibanaImport",
-    "KibanaTarget",
     "LocalStack",
     "Supervisor",
     "check_health",
-    "import_saved_objects",
     "kafka_image_secrets",
     "port_in_use",
     "setup_stack",
