@@ -12,11 +12,10 @@ from elasticsearch import Elasticsearch
 
 from cryptoflow.config import ElasticsearchSettings
 from cryptoflow.elastic import INDEX_KINDS, index_alias
+from cryptoflow.events import FILTER_FIELDS
 
 __all__ = ["FILTER_FIELDS", "Filters", "filter_options", "market", "realtime", "trading"]
 
-FILTER_FIELDS = ("symbol", "interval", "strategy", "source")
-"""The envelope fields the page filters on (keywords in every index)."""
 
 Filters = dict[str, str]
 

@@ -38,6 +38,7 @@ from cryptoflow.events._models import (
 from cryptoflow.events._vocabulary import (
     EVENT_KINDS,
     EVENT_TOPICS,
+    FILTER_FIELDS,
     SIDES,
     SOURCES,
     EventKind,
@@ -49,6 +50,7 @@ from cryptoflow.events._vocabulary import (
 __all__ = [
     "EVENT_KINDS",
     "EVENT_TOPICS",
+    "FILTER_FIELDS",
     "INDICATOR_NAMES",
     "SCHEMA_VERSION",
     "SIDES",

@@ -12,6 +12,7 @@ from typing import Literal, get_args
 __all__ = [
     "EVENT_KINDS",
     "EVENT_TOPICS",
+    "FILTER_FIELDS",
     "SIDES",
     "SOURCES",
     "EventKind",
@@ -41,3 +42,7 @@ SIDES: tuple[Side, ...] = get_args(Side)
 
 SignalAction = Literal["entry_long", "entry_short", "exit_long", "exit_short"]
 """What a strategy decided on a closed candle."""
+
+FILTER_FIELDS = ("symbol", "interval", "strategy", "source")
+"""The envelope fields dashboards filter on (keywords in every index; candles and intrabar updates have
+no strategy of their own): the dashboard page's filters and the Kibana dashboards' controls."""

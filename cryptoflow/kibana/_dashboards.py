@@ -12,17 +12,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from cryptoflow.events import FILTER_FIELDS
 from cryptoflow.kibana import _panels
 from cryptoflow.kibana._saved import DATA_VIEW_IDS, DEFAULT_PREFIX, KINDS, data_view, saved_object
 
 __all__ = ["build_objects", "with_index_prefix"]
-
-_FILTER_FIELDS = (
-    ("symbol", "Symbol"),
-    ("interval", "Interval"),
-    ("strategy", "Strategy"),
-    ("source", "Source"),
-)
 
 
 def _dashboard(
@@ -53,7 +47,8 @@ def _dashboard(
         references.append({"name": f"{pid}:panel_{pid}", "type": panel["type"], "id": panel["id"]})
         x, row_h = x + w, max(row_h, h)
     controls = {}
-    for order, (field_name, label) in enumerate(_FILTER_FIELDS):
+    for order, field_name in enumerate(FILTER_FIELDS):
+        label = field_name.title()
         cid = f"{slug}-c-{field_name}"
         controls[cid] = {
             "order": order,
