@@ -24,12 +24,12 @@ from cryptoflow.config import Settings
 if TYPE_CHECKING:
     from cryptoflow.events import Event
 
-__all__ = ["GRANULARITIES", "IndexRouter", "partition_index", "partition_span", "partition_suffix"]
+__all__ = ["DAY_MS", "GRANULARITIES", "IndexRouter", "partition_index", "partition_span", "partition_suffix"]
 
 GRANULARITIES = ("daily", "monthly")
 """How a kind can be partitioned."""
 
-_DAY_MS = 86_400_000
+DAY_MS = 86_400_000
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _SUFFIX = re.compile(r"^(\d{4})\.(\d{2})(?:\.(\d{2}))?$")
 
@@ -48,7 +48,7 @@ def partition_suffix(time_ms: int, granularity: str) -> str:
     """``YYYY.MM.DD`` (daily) or ``YYYY.MM`` (monthly) of a UTC epoch-millisecond time (>= 0)."""
     if time_ms < 0:
         raise ValueError(f"time_ms must be >= 0 (UTC epoch milliseconds), got {time_ms}")
-    return _suffix_of_day(time_ms // _DAY_MS, granularity)
+    return _suffix_of_day(time_ms // DAY_MS, granularity)
 
 
 def partition_index(prefix: str, kind: str, time_ms: int, granularity: str) -> str:
@@ -71,8 +71,8 @@ def partition_span(suffix: str) -> tuple[int, int] | None:
     except ValueError:  # 2026.13, 2026.02.30
         return None
     days = 1 if day is not None else calendar.monthrange(year, month)[1]
-    start = (first - _EPOCH_ORDINAL) * _DAY_MS
-    return start, start + days * _DAY_MS
+    start = (first - _EPOCH_ORDINAL) * DAY_MS
+    return start, start + days * DAY_MS
 
 
 class IndexRouter:

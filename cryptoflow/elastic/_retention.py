@@ -21,7 +21,7 @@ from elasticsearch import ApiError, Elasticsearch
 from elasticsearch import ConnectionError as ESConnectionError
 
 from cryptoflow.config import Settings
-from cryptoflow.elastic._partitions import partition_span
+from cryptoflow.elastic._partitions import DAY_MS, partition_span
 from cryptoflow.elastic._templates import INDEX_KINDS, MANAGED_BY, _call, index_alias
 from cryptoflow.errors import ConfigurationError
 
@@ -29,7 +29,6 @@ __all__ = ["KindRule", "Partition", "RetentionReport", "apply_retention"]
 
 log = logging.getLogger(__name__)
 
-_DAY_MS = 86_400_000
 _LEGACY = re.compile(r"^\d{6}$")
 
 
@@ -107,7 +106,7 @@ def apply_retention(
     report = RetentionReport(settings.elasticsearch.index_prefix, now_ms, dry_run, [])
     for kind in chosen:
         policy = settings.retention.policy(kind)
-        cutoff = None if policy.keep_days is None else now_ms - policy.keep_days * _DAY_MS
+        cutoff = None if policy.keep_days is None else now_ms - policy.keep_days * DAY_MS
         report.rules.append(KindRule(kind, policy.partition, policy.keep_days, cutoff))
         _survey(client, settings, kind, cutoff, report)
     if not dry_run:

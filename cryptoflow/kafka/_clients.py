@@ -67,7 +67,7 @@ def new_client(kind: type[_Client], settings: KafkaSettings, config: dict[str, A
 
 
 def cluster_metadata(
-    admin: AdminClient,
+    admin: AdminClient | Consumer,
     settings: KafkaSettings,
     timeout_s: float,
     *,

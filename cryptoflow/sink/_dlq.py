@@ -22,9 +22,10 @@ from cryptoflow.kafka import (
     DLQ_KIND,
     DeliveryError,
     EventProducer,
-    client_config,
+    cluster_metadata,
     message_headers,
     message_position,
+    new_client,
     topic_name,
 )
 
@@ -155,22 +156,21 @@ def read_dead_letters(settings: KafkaSettings, timeout_s: float = 60.0) -> list[
     commit) is left out. Joins no consumer group and commits nothing. Raises
     :class:`~cryptoflow.errors.TemporaryError` when Kafka does not answer within ``timeout_s``.
     """
-    consumer = Consumer(
+    consumer = new_client(
+        Consumer,
+        settings,
         {
-            **client_config(settings),
             "group.id": f"{settings.topic_prefix}-dlq-reader",
             "enable.auto.commit": False,
             "enable.partition.eof": True,
-        }
+        },
     )
     topic = topic_name(settings, DLQ_KIND)
     letters: dict[str, DeadLetter] = {}
     deadline = time.monotonic() + timeout_s
     try:
-        try:
-            metadata = consumer.list_topics(topic, timeout=timeout_s).topics[topic]
-        except KafkaException as exc:
-            raise TemporaryError(f"Kafka at {settings.bootstrap_servers} did not answer: {exc}") from None
+        # nothing is assigned yet, so serving the consumer's callbacks in between reads no message
+        metadata = cluster_metadata(consumer, settings, timeout_s, topic=topic).topics[topic]
         if metadata.error is not None:  # no dead letter was ever written
             return []
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in metadata.partitions])

@@ -158,7 +158,6 @@ class Sink:
     def _prepare(self) -> Any:
         """Templates and topics; waits (with backoff) while Elasticsearch or Kafka are unavailable.
         Returns the client, or None when stopped meanwhile."""
-        backoff = Backoff(self.options.backoff_initial_s, self.options.backoff_max_s)
         client = make_client(self.settings.elasticsearch)
         self._outage.begin()  # the wait for the services starts now
         while True:
@@ -173,11 +172,12 @@ class Sink:
                 break
             except TemporaryError as exc:
                 self._outage.give_up_if_too_long(exc)
-                delay = min(backoff.next_delay(), self._outage.attempt_timeout(3600.0))
+                delay = min(self._backoff.next_delay(), self._outage.attempt_timeout(3600.0))
                 log.warning("sink: cannot start yet (%s); retrying in %.1f s", exc, delay)
                 if self._stop.wait(delay):
                     return None
         self._outage.end()
+        self._backoff.reset()
         return client
 
     # -- the loop -------------------------------------------------------------------------------------
@@ -262,14 +262,17 @@ class Sink:
         except _RETRYABLE as exc:
             self._recover(exc)
 
-    def _write_all(self) -> None:
-        """At the end: write and commit what was read; what cannot be written now is read again next time."""
+    def _write_all(
+        self, unwritten: str = "stopping with unwritten batches (%s); they will be read again"
+    ) -> None:
+        """Write and commit what was read (at the end, before a rebalance); what cannot be written now is
+        read again, by this sink next time or by the partitions' new owner (``unwritten`` says which)."""
         assert self._inflight is not None
         self._inflight.submit_open()
         try:
             self._inflight.drain(self._finish)
         except _RETRYABLE as exc:
-            log.warning("sink: stopping with unwritten batches (%s); they will be read again", exc)
+            log.warning("sink: " + unwritten, exc)
             self._abandon()
 
     def _finish(self, batch: Batch, result: FlushResult) -> None:
@@ -345,14 +348,7 @@ class Sink:
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # hand over cleanly: write and commit what we hold before the partitions move
         if not self._aborting and self._inflight is not None:
-            try:
-                self._inflight.submit_open()
-                self._inflight.drain(self._finish)
-            except _RETRYABLE as exc:
-                log.warning(
-                    "sink: could not write before a rebalance (%s); the new owner reads it again", exc
-                )
-                self._abandon()
+            self._write_all("could not write before a rebalance (%s); the new owner reads it again")
         self._forget({(tp.topic, tp.partition) for tp in partitions})
         log.info("sink: revoked %d partition(s)", len(partitions))
 

@@ -5,6 +5,7 @@ trade legs)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from cryptoflow.candles import Candle
@@ -18,7 +19,7 @@ from cryptoflow.events import (
     TradePayload,
 )
 
-__all__ = ["MINUTE", "START_MS", "candle_events", "one_of_each_other_kind"]
+__all__ = ["MINUTE", "START_MS", "candle_events", "ms", "one_of_each_other_kind"]
 
 START_MS = 1_700_000_000_000
 """Open time (epoch ms) of the first candle :func:`candle_events` makes."""
@@ -82,3 +83,8 @@ def one_of_each_other_kind(run_id: str = "run-1") -> list[Event]:
         TradeEvent.create(**common, strategy="custom", trade=open_leg),
         TradeEvent.create(**common, strategy="custom", trade=close_leg),
     ]
+
+
+def ms(text: str) -> int:
+    """An ISO-8601 time read as UTC, in epoch ms: ``ms("2026-12-31T23:59:59.999")``."""
+    return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp() * 1000)

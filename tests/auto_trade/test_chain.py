@@ -11,16 +11,14 @@ from __future__ import annotations
 import signal
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from cryptoflow.config import Settings
 from cryptoflow.events import decode
-from cryptoflow.stack import LocalStack
 from cryptoflow.strategies import load_strategy
-from cryptoflow.testing.services import cleanup, es_docs, prefix_env, prefixed_settings, read_topic
+from cryptoflow.testing.services import es_docs, prefix_env, read_topic
 from tests._trading import STRATEGIES
 from tests.auto_trade._chain import Processes, activated, backtest_trades, closed_trades, group_ready
 from tests.testing.fake_binance.conftest import make_exchange
@@ -31,13 +29,6 @@ SYMBOLS = ("BNBUSDT", "BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT")
 HISTORY, LIVE, DROP_AFTER, KILL_AFTER = 300, 120, 40, 70
 MARKET_RUN, TRADE_RUN = "chain-market", "chain-trade"
 PARAMS = STRATEGIES["stops"]
-
-
-@pytest.fixture
-def pipeline(local_stack: LocalStack, unique_name: str) -> Iterator[Settings]:
-    settings = prefixed_settings(unique_name)
-    yield settings
-    cleanup(settings)
 
 
 def _by_run(run_id: str) -> dict:

@@ -64,7 +64,7 @@ def settings(local_stack: LocalStack, own_kafka: KafkaService, unique_name: str)
     cleanup(settings)
 
 
-@pytest.mark.timeout(600)  # a 240 s replay with a 125 s outage in it, more than the suite's 240 s
+@pytest.mark.timeout(600)  # HISTORY + LIVE candles with an OUTAGE_S outage: over the suite's 240 s
 def test_kafka_killed_and_restarted_mid_stream_every_process_recovers_by_itself(
     settings: Settings, own_kafka: KafkaService, unique_name: str, shared_data: Path, tmp_path: Path
 ) -> None:

@@ -17,8 +17,7 @@ import pytest
 
 from cryptoflow.config import Settings
 from cryptoflow.elastic import index_alias, make_client
-from cryptoflow.stack import LocalStack
-from cryptoflow.testing.services import cleanup, free_port, prefixed_settings, wait_until
+from cryptoflow.testing.services import free_port, wait_until
 
 pytestmark = pytest.mark.slow  # waits out backoff steps and bounded waits
 
@@ -83,14 +82,6 @@ def refused(port: int) -> str:
     )
 
 
-@pytest.fixture
-def prefixed(local_stack: LocalStack, unique_name: str) -> Iterator[Settings]:
-    """Settings with this test's own topic and index prefix, whatever it creates removed afterwards."""
-    settings = prefixed_settings(unique_name)
-    yield settings
-    cleanup(settings)
-
-
 # -- health and setup: one line, bounded, exit 1 ---------------------------------------------------------
 
 
@@ -116,11 +107,11 @@ def test_health_with_kafka_down_is_one_line() -> None:
     )
 
 
-def test_setup_with_elasticsearch_down_is_one_error(prefixed: Settings) -> None:
+def test_setup_with_elasticsearch_down_is_one_error(pipeline: Settings) -> None:
     port = free_port()
     env = environment(
-        kafka__topic_prefix=prefixed.kafka.topic_prefix,
-        elasticsearch__index_prefix=prefixed.elasticsearch.index_prefix,
+        kafka__topic_prefix=pipeline.kafka.topic_prefix,
+        elasticsearch__index_prefix=pipeline.elasticsearch.index_prefix,
         elasticsearch__hosts=f"http://127.0.0.1:{port}",
     )
     result = run("setup", env=env)
@@ -128,7 +119,7 @@ def test_setup_with_elasticsearch_down_is_one_error(prefixed: Settings) -> None:
     no_traceback(result.stdout, result.stderr)
     assert result.stderr.splitlines()[-1] == (
         f"error: Elasticsearch is unreachable while checking index "
-        f"{prefixed.elasticsearch.index_prefix}-candles ({refused(port)}): start it, or point "
+        f"{pipeline.elasticsearch.index_prefix}-candles ({refused(port)}): start it, or point "
         "CRYPTOFLOW_ELASTICSEARCH__HOSTS at where it runs"
     )
 
@@ -196,18 +187,18 @@ def test_sink_waiting_for_elasticsearch_stops_on_a_signal(
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 0), (signal.SIGINT, 130)])
 def test_sink_waiting_for_kafka_stops_on_a_signal(
-    prefixed: Settings, tmp_path: Path, started: list[Started], signum: int, code: int
+    pipeline: Settings, tmp_path: Path, started: list[Started], signum: int, code: int
 ) -> None:
     env = environment(
         kafka__bootstrap_servers=f"127.0.0.1:{free_port()}",
-        kafka__topic_prefix=prefixed.kafka.topic_prefix,
-        elasticsearch__index_prefix=prefixed.elasticsearch.index_prefix,
+        kafka__topic_prefix=pipeline.kafka.topic_prefix,
+        elasticsearch__index_prefix=pipeline.elasticsearch.index_prefix,
     )
     sink = Started(tmp_path, ("sink",), env)
     started.append(sink)
     # the index templates come first: once the last template exists the sink is waiting for Kafka
-    client = make_client(prefixed.elasticsearch)
-    last = index_alias(prefixed.elasticsearch, "trades")
+    client = make_client(pipeline.elasticsearch)
+    last = index_alias(pipeline.elasticsearch, "trades")
     wait_until(
         lambda: bool(client.indices.exists_index_template(name=last)), 60, "the sink to install its templates"
     )
@@ -308,12 +299,12 @@ def test_credentials_never_appear_in_the_output(verbose: tuple[str, ...], comman
         assert "http://elastic:***@127.0.0.1:" in output
 
 
-def test_an_elasticsearch_password_in_the_url_is_masked_in_every_log_line(prefixed: Settings) -> None:
+def test_an_elasticsearch_password_in_the_url_is_masked_in_every_log_line(pipeline: Settings) -> None:
     # the shared node runs without security: it accepts the credentials, and every request is logged
     env = environment(
-        elasticsearch__hosts=f"http://elastic:{SECRET}@127.0.0.1:{prefixed.stack.elasticsearch_port}",
-        kafka__topic_prefix=prefixed.kafka.topic_prefix,
-        elasticsearch__index_prefix=prefixed.elasticsearch.index_prefix,
+        elasticsearch__hosts=f"http://elastic:{SECRET}@127.0.0.1:{pipeline.stack.elasticsearch_port}",
+        kafka__topic_prefix=pipeline.kafka.topic_prefix,
+        elasticsearch__index_prefix=pipeline.elasticsearch.index_prefix,
     )
     result = run("--verbose", "sink", "--once", env=env)
     assert result.returncode == 0, result.stderr

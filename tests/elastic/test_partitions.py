@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given
@@ -20,11 +19,7 @@ from cryptoflow.events import (
     TradeEvent,
     TradePayload,
 )
-
-
-def ms(text: str) -> int:
-    """``2026-12-31T23:59:59.999`` (UTC) -> epoch ms."""
-    return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp() * 1000)
+from cryptoflow.testing.events import ms
 
 
 @pytest.mark.parametrize(

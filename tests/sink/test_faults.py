@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -35,6 +34,7 @@ from cryptoflow.testing.services import (
     REPO,
     es_count,
     es_docs,
+    free_port,
     headers_of,
     prefix_env,
     read_topic,
@@ -112,12 +112,6 @@ def test_kill_9_mid_replay_then_restart_gives_exact_unique_counts(
     assert _indexed(restart.stdout) <= total - at_kill + in_flight * batch
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _health(port: int) -> tuple[int, dict]:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as response:
@@ -132,7 +126,7 @@ def test_elasticsearch_down_20_s_mid_stream_the_sink_recovers_by_itself(
     if local_stack.elasticsearch.process() is None:
         pytest.skip("Elasticsearch is not run by the local stack here, so this test cannot stop it")
     first, second = candle_events(4_000, run_id="before"), candle_events(4_000, run_id="during")
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "sink.log"
     sink = _start_sink(
         pipeline, log, "--batch-size", "1000", "--max-backoff", "4", "--health-port", str(port),
@@ -188,7 +182,7 @@ def test_the_flood_stage_read_only_block_pauses_the_sink_with_one_line_until_it_
     pipeline: Settings, tmp_path: Path
 ) -> None:
     first, second = candle_events(2_000, run_id="before"), candle_events(3_000, run_id="blocked")
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "sink.log"
     sink = _start_sink(pipeline, log, "--batch-size", "500", "--max-backoff", "1", "--health-port", str(port))
     try:

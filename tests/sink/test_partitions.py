@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import UTC, datetime
 
 import pytest
 
@@ -27,15 +26,12 @@ from cryptoflow.events import (
 )
 from cryptoflow.kafka import EventProducer
 from cryptoflow.sink import Sink, SinkOptions
+from cryptoflow.testing.events import ms
 from cryptoflow.testing.services import es_count, es_docs
 
 pytestmark = pytest.mark.integration
 
 MINUTE = 60_000
-
-
-def ms(text: str) -> int:
-    return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp() * 1000)
 
 
 def boundary_events() -> list[Event]:
