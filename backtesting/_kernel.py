@@ -27,15 +27,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from cryptoflow.strategies import REASONS, exit_on_close
+from cryptoflow.strategies import END, HOLD, SIGNAL, STOP, TAKE, TRAIL, exit_on_close
 
 __all__ = ["simulate"]
-
-# the exit reason codes, positions in the one list of reasons
-_STOP, _TAKE, _SIGNAL, _END, _TRAIL, _HOLD = (
-    REASONS.index(reason)
-    for reason in ("stop_loss", "take_profit", "signal", "end", "trailing_stop", "max_holding")
-)
 
 
 @njit(cache=True, nogil=True)
@@ -158,36 +152,36 @@ def simulate(
                 lo = low[i]
                 if side == 1:
                     stop = entry_price * (1.0 - sl) if sl > 0.0 else -1.0
-                    stop_reason = _STOP
+                    stop_reason = STOP
                     if trail > 0.0:
                         trailing = extreme * (1.0 - trail)
                         if trailing > stop:
                             stop = trailing
-                            stop_reason = _TRAIL
+                            stop_reason = TRAIL
                     if stop > 0.0 and lo <= stop:
                         exit_price = o if o <= stop else stop
                         reason = stop_reason
                     elif tp > 0.0 and h >= entry_price * (1.0 + tp):
                         target = entry_price * (1.0 + tp)
                         exit_price = o if o >= target else target
-                        reason = _TAKE
+                        reason = TAKE
                     elif h > extreme:
                         extreme = h
                 else:
                     stop = entry_price * (1.0 + sl) if sl > 0.0 else np.inf
-                    stop_reason = _STOP
+                    stop_reason = STOP
                     if trail > 0.0:
                         trailing = extreme * (1.0 + trail)
                         if trailing < stop:
                             stop = trailing
-                            stop_reason = _TRAIL
+                            stop_reason = TRAIL
                     if h >= stop:
                         exit_price = o if o >= stop else stop
                         reason = stop_reason
                     elif tp > 0.0 and lo <= entry_price * (1.0 - tp):
                         target = entry_price * (1.0 - tp)
                         exit_price = o if o <= target else target
-                        reason = _TAKE
+                        reason = TAKE
                     elif lo < extreme:
                         extreme = lo
         else:
@@ -236,9 +230,9 @@ def simulate(
         if intrabar and i + 1 < n:
             # decisions on this close, filled at the next open
             if side == 1 and (signals[2, i] or (max_hold > 0 and i + 1 - entry_idx >= max_hold)):
-                pending_exit = (_SIGNAL if signals[2, i] else _HOLD) + 1
+                pending_exit = (SIGNAL if signals[2, i] else HOLD) + 1
             elif side == -1 and (signals[3, i] or (max_hold > 0 and i + 1 - entry_idx >= max_hold)):
-                pending_exit = (_SIGNAL if signals[3, i] else _HOLD) + 1
+                pending_exit = (SIGNAL if signals[3, i] else HOLD) + 1
             if (side == 0 or pending_exit != 0) and alive:
                 if signals[0, i]:
                     pending_entry = 1
@@ -260,7 +254,7 @@ def simulate(
             n - 1,
             entry_price,
             close[n - 1],
-            _END,
+            END,
             qty,
             entry_fee,
             slip,

@@ -35,7 +35,6 @@ import platform
 import resource
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -51,7 +50,7 @@ from cryptoflow.candles import shared_data_dir
 from cryptoflow.config import load_settings
 from cryptoflow.stack import KafkaService, LocalStack, Supervisor
 from cryptoflow.testing.fake_binance import FakeExchange, ReplayMarket
-from cryptoflow.testing.services import REPO, cleanup
+from cryptoflow.testing.services import REPO, cleanup, free_port
 
 SYMBOLS = ("ETHUSDT", "BTCUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT")
 PAGES = ("/", "/api/market?symbol=ETHUSDT&interval=5m", "/api/realtime?symbol=ETHUSDT&interval=5m")
@@ -136,12 +135,6 @@ def _probe_peak_mib(kafka_pid: int, bootstrap: str) -> float | None:
     return peak if code == 0 else None
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def kafka_secure_one_shots() -> dict[str, Any]:
     """Peak RSS of the two one-shots ``docker/compose.kafka-secure.yml`` adds, run as the file runs them."""
     services = yaml.safe_load((REPO / "docker" / "compose.kafka-secure.yml").read_text())["services"]
@@ -157,7 +150,7 @@ def kafka_secure_one_shots() -> dict[str, Any]:
     results["kafka-certs"] = {"peak_rss_mib": peak}
     heap = services["kafka-scram"]["environment"]["KAFKA_HEAP_OPTS"]
     settings = load_settings().stack.model_copy(
-        update={"kafka_port": _free_port(), "kafka_controller_port": _free_port()}
+        update={"kafka_port": free_port(), "kafka_controller_port": free_port()}
     )
     broker = KafkaService(settings, name=f"kafka-bench-{uuid.uuid4().hex[:8]}")
     process = broker.start()

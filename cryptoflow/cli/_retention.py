@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -35,8 +34,6 @@ def retention(
         console.print(line, highlight=False, soft_wrap=True, markup=False)
 
     config = settings()
-    # the client logs each failed attempt with a traceback; the error below says it once, clearly
-    logging.getLogger("elastic_transport").setLevel(logging.ERROR)
     unknown = [k for k in kind or () if k not in INDEX_KINDS]
     if unknown:
         raise typer.BadParameter(

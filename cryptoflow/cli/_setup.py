@@ -51,5 +51,4 @@ def setup(
     if kibana_url:
         kibana_import(KibanaTarget(kibana_url, api_key, user, password, space, objects_dir, wait))
     if done_file is not None:
-        done_file.parent.mkdir(parents=True, exist_ok=True)
-        done_file.touch()
+        done_file.touch()  # output_file made its folder

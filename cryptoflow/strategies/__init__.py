@@ -27,7 +27,7 @@ from cryptoflow.strategies._base import (
     StrategyError,
 )
 from cryptoflow.strategies._builtin import BasicStrategy, CustomStrategy, EnsembleStrategy
-from cryptoflow.strategies._exits import REASONS, exit_on_close
+from cryptoflow.strategies._exits import END, HOLD, REASONS, SIGNAL, STOP, TAKE, TRAIL, exit_on_close
 from cryptoflow.strategies._loader import BUILTIN_STRATEGIES, load_strategy, strategy_class
 
 __all__ = [
@@ -35,7 +35,13 @@ __all__ = [
     "CONTRACT_VERSION",
     "ENGINE_PARAMS",
     "INDICATOR_PARAMS",
+    "END",
+    "HOLD",
     "REASONS",
+    "SIGNAL",
+    "STOP",
+    "TAKE",
+    "TRAIL",
     "BasicStrategy",
     "CustomStrategy",
     "EnsembleStrategy",

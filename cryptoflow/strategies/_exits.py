@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from numba import njit
 
-__all__ = ["REASONS", "exit_on_close"]
+__all__ = ["END", "HOLD", "REASONS", "SIGNAL", "STOP", "TAKE", "TRAIL", "exit_on_close"]
 
 REASONS = ("stop_loss", "take_profit", "signal", "end", "trailing_stop", "max_holding")
 """Why a position exits, by code: the exit rules and the backtester's kernel return an index into this."""
-STOP, TAKE, SIGNAL, END, TRAIL, HOLD = range(len(REASONS))
+STOP, TAKE, SIGNAL, END, TRAIL, HOLD = range(len(REASONS))  # the codes, by name
 
 
 @njit(cache=True, nogil=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -12,14 +11,9 @@ from pathlib import Path
 import pytest
 
 from cryptoflow.elastic import make_client
+from cryptoflow.testing.services import free_port
 
 pytestmark = pytest.mark.integration
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_demo_indexes_the_multi_symbol_run_and_ends_with_the_summary(
@@ -33,7 +27,7 @@ def test_demo_indexes_the_multi_symbol_run_and_ends_with_the_summary(
             "COLUMNS": "300",
         }
     )
-    port, exchange_port = _free_port(), _free_port()
+    port, exchange_port = free_port(), free_port()
     command = [
         "demo",
         "--duration",
