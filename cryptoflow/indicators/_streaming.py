@@ -1,49 +1,188 @@
-"""The streaming engine: one closed candle at a time, O(1) in the length of history."""
+"""The streaming engine: one closed candle at a time, O(1) in the length of history.
+
+A symbol's whole state (parameters, recurrences, rolling windows) is one float64 array, and one compiled
+step (:func:`_step`) reads the candle, computes every indicator and, for an update, writes the new state
+back. The Python side only unpacks the candle and names the results, so a step costs one compiled call.
+"""
 
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+from numba import njit
+
 from cryptoflow.candles import Candle
 from cryptoflow.errors import DataError
+from cryptoflow.indicators import _kernels as k
 from cryptoflow.indicators._params import IndicatorParams, pandas_alpha, resolve_params
 
 _NAN = math.nan
 
+# Layout of the state array. Parameters first (written once), then the running state, then the windows.
+_RSI_PERIOD, _RSI_SMA, _RSI_ALPHA, _RSI_FACTOR = 0, 1, 2, 3
+_FAST_ALPHA, _SLOW_ALPHA, _SIGNAL_ALPHA, _ADJUST = 4, 5, 6, 7
+_FAST_MIN, _SLOW_MIN, _SIGNAL_MIN, _CCI_PERIOD, _CCI_CONSTANT = 8, 9, 10, 11, 12
+_COUNT, _PREV_OPEN, _PREV_CLOSE, _RSI_UP, _RSI_DOWN = 13, 14, 15, 16, 17
+_FAST, _FAST_WT, _SLOW, _SLOW_WT, _SIGNAL, _SIGNAL_WT, _MACD_COUNT = 18, 19, 20, 21, 22, 23, 24
+_RSI_HEAD, _CCI_HEAD = 25, 26
+_WINDOWS = 27  # gains[rsi_period], losses[rsi_period], typical prices[cci_period]
 
-class _Ema:
-    """pandas ``ewm().mean()`` as a recurrence: state is the weighted value and pandas' ``old_wt``.
 
-    With ``adjust=True`` pandas' weights ``sum((1-alpha)**i)`` are tracked incrementally in ``old_wt``
-    (they converge to ``1/alpha``), so each update is O(1).
+@njit(cache=True, nogil=True, error_model="numpy")
+def _ema_step(x: float, first: bool, value: float, old_wt: float, alpha: float, adjust: bool) -> tuple:
+    """pandas ``ewm().mean()``'s recurrence, one value: (value, old_wt) after ``x``."""
+    if first:
+        return x, 1.0
+    new_wt = 1.0 if adjust else alpha
+    old_wt *= 1.0 - alpha
+    if value != x:
+        value = (old_wt * value + new_wt * x) / (old_wt + new_wt)
+    return value, (old_wt + new_wt if adjust else 1.0)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _window_sum(ring: np.ndarray, head: int, newest: float) -> float:
+    """Sum of the last ``len(ring) - 1`` stored values and ``newest``, oldest first (the batch order)."""
+    period = ring.shape[0]
+    total = 0.0
+    i = head
+    for _ in range(1, period):
+        i = i + 1 if i + 1 < period else 0  # a branch, not an integer division: this runs per candle
+        total += ring[i]
+    return total + newest
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _step(s: np.ndarray, o: float, h: float, low: float, c: float, commit: bool) -> tuple:
+    """Every indicator after the candle ``o, h, low, c``; ``commit`` stores the new state.
+
+    Returns ``(rsi, macd, macd_signal, macd_hist, cci, is_bull, engulfing)``; ``is_bull`` is -1 (and the
+    state untouched) when a price is NaN.
     """
+    if o != o or h != h or low != low or c != c:
+        return _NAN, _NAN, _NAN, _NAN, _NAN, -1, 0
+    count = int(s[_COUNT]) + 1
+    first = count == 1
+    prev_open = s[_PREV_OPEN]
+    prev_close = s[_PREV_CLOSE]
+    rsi_period = int(s[_RSI_PERIOD])
+    cci_period = int(s[_CCI_PERIOD])
+    gains = s[_WINDOWS : _WINDOWS + rsi_period]
+    losses = s[_WINDOWS + rsi_period : _WINDOWS + 2 * rsi_period]
+    typicals = s[_WINDOWS + 2 * rsi_period : _WINDOWS + 2 * rsi_period + cci_period]
+    rsi_head = int(s[_RSI_HEAD])
+    cci_head = int(s[_CCI_HEAD])
 
-    __slots__ = ("alpha", "factor", "new_wt", "adjust", "min_periods", "value", "old_wt")
+    # RSI
+    gain = loss = 0.0
+    if not first:
+        delta = c - prev_close
+        gain = delta if delta > 0 else 0.0
+        loss = -delta if delta < 0 else 0.0
+    up = s[_RSI_UP]
+    down = s[_RSI_DOWN]
+    rsi = _NAN
+    if s[_RSI_SMA] != 0.0:
+        if count > rsi_period:
+            rsi = k.rsi_from_means(
+                _window_sum(gains, rsi_head, gain) / rsi_period, _window_sum(losses, rsi_head, loss) / rsi_period
+            )
+    else:
+        if not first:
+            alpha = s[_RSI_ALPHA]
+            factor = s[_RSI_FACTOR]
+            if up != gain:
+                up = (factor * up + alpha * gain) / (factor + alpha)
+            if down != loss:
+                down = (factor * down + alpha * loss) / (factor + alpha)
+        if count >= rsi_period:
+            rsi = 100.0 if down == 0.0 else 100.0 - 100.0 / (1.0 + up / down)
 
-    def __init__(self, span: int, adjust: bool, min_periods: int) -> None:
-        self.alpha = pandas_alpha(span=span)
-        self.factor = 1.0 - self.alpha
-        self.new_wt = 1.0 if adjust else self.alpha
-        self.adjust = adjust
-        self.min_periods = min_periods
-        self.value = _NAN
-        self.old_wt = 1.0
+    # MACD
+    adjust = s[_ADJUST] != 0.0
+    fast, fast_wt = _ema_step(c, first, s[_FAST], s[_FAST_WT], s[_FAST_ALPHA], adjust)
+    slow, slow_wt = _ema_step(c, first, s[_SLOW], s[_SLOW_WT], s[_SLOW_ALPHA], adjust)
+    macd = (fast if count >= s[_FAST_MIN] else _NAN) - (slow if count >= s[_SLOW_MIN] else _NAN)
+    macd_count = s[_MACD_COUNT]
+    signal_value = s[_SIGNAL]
+    signal_wt = s[_SIGNAL_WT]
+    signal = _NAN
+    if macd == macd:
+        signal_value, signal_wt = _ema_step(
+            macd, macd_count == 0.0, signal_value, signal_wt, s[_SIGNAL_ALPHA], adjust
+        )
+        macd_count += 1.0
+        if macd_count >= s[_SIGNAL_MIN]:
+            signal = signal_value
 
-    def next(self, x: float, first: bool) -> tuple[float, float]:
-        """(value, old_wt) after ``x``, without storing them."""
-        if first:
-            return x, 1.0
-        old_wt = self.old_wt * self.factor
-        weighted = self.value
-        if weighted != x:
-            weighted = (old_wt * weighted + self.new_wt * x) / (old_wt + self.new_wt)
-        return weighted, (old_wt + self.new_wt if self.adjust else 1.0)
+    # CCI
+    typical = (h + low + c) / 3.0
+    cci = _NAN
+    if count >= cci_period:
+        mean = _window_sum(typicals, cci_head, typical) / cci_period
+        deviation = 0.0
+        i = cci_head
+        for _ in range(1, cci_period):
+            i = i + 1 if i + 1 < cci_period else 0
+            deviation += abs(typicals[i] - mean)
+        mad = (deviation + abs(typical - mean)) / cci_period
+        if mad != 0.0:
+            cci = (typical - mean) / (s[_CCI_CONSTANT] * mad)
 
-    def report(self, value: float, count: int) -> float:
-        return value if count >= self.min_periods else _NAN
+    engulfing = 0 if first else k.engulfing_of(prev_open, prev_close, o, c)
+
+    if commit:
+        s[_COUNT] = count
+        s[_PREV_OPEN] = o
+        s[_PREV_CLOSE] = c
+        s[_RSI_UP] = up
+        s[_RSI_DOWN] = down
+        if not first:
+            gains[rsi_head] = gain
+            losses[rsi_head] = loss
+            s[_RSI_HEAD] = rsi_head + 1 if rsi_head + 1 < rsi_period else 0
+        s[_FAST] = fast
+        s[_FAST_WT] = fast_wt
+        s[_SLOW] = slow
+        s[_SLOW_WT] = slow_wt
+        s[_SIGNAL] = signal_value
+        s[_SIGNAL_WT] = signal_wt
+        s[_MACD_COUNT] = macd_count
+        typicals[cci_head] = typical
+        s[_CCI_HEAD] = cci_head + 1 if cci_head + 1 < cci_period else 0
+    return rsi, macd, signal, macd - signal, cci, 1 if c >= o else 0, engulfing
+
+
+def _initial_state(p: IndicatorParams) -> np.ndarray:
+    state = np.zeros(_WINDOWS + 2 * p.rsi_period + p.cci_period)
+    rsi_alpha = pandas_alpha(alpha=1.0 / p.rsi_period)
+    state[_RSI_PERIOD] = p.rsi_period
+    state[_RSI_SMA] = p.rsi_method == "sma"
+    state[_RSI_ALPHA] = rsi_alpha
+    state[_RSI_FACTOR] = 1.0 - rsi_alpha
+    state[_FAST_ALPHA] = pandas_alpha(span=p.macd_fast)
+    state[_SLOW_ALPHA] = pandas_alpha(span=p.macd_slow)
+    state[_SIGNAL_ALPHA] = pandas_alpha(span=p.macd_signal)
+    state[_ADJUST] = p.macd_adjust
+    state[_FAST_MIN] = p.ema_min_periods(p.macd_fast)
+    state[_SLOW_MIN] = p.ema_min_periods(p.macd_slow)
+    state[_SIGNAL_MIN] = p.ema_min_periods(p.macd_signal)
+    state[_CCI_PERIOD] = p.cci_period
+    state[_CCI_CONSTANT] = p.cci_constant
+    state[_PREV_OPEN] = state[_PREV_CLOSE] = _NAN
+    state[_FAST] = state[_SLOW] = state[_SIGNAL] = _NAN
+    state[_FAST_WT] = state[_SLOW_WT] = state[_SIGNAL_WT] = 1.0
+    return state
+
+
+def _prices(candle: Mapping[str, Any]) -> tuple[float, float, float, float]:
+    try:
+        return float(candle["open"]), float(candle["high"]), float(candle["low"]), float(candle["close"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DataError(f"a candle needs numeric open, high, low and close; got {candle!r}") from exc
 
 
 class StreamingIndicators:
@@ -64,163 +203,51 @@ class StreamingIndicators:
     >>> stream.peek({"open": 1.0, "high": 1.2, "low": 0.9, "close": 1.1})["rsi"]  # doctest: +SKIP
     """
 
-    __slots__ = (
-        "params",
-        "_count",
-        "_prev_open",
-        "_prev_close",
-        "_rsi_alpha",
-        "_rsi_factor",
-        "_rsi_up",
-        "_rsi_down",
-        "_gains",
-        "_losses",
-        "_fast",
-        "_slow",
-        "_signal",
-        "_macd_count",
-        "_typical",
-    )
+    __slots__ = ("params", "_state", "_gains", "_losses", "_typical")
 
     def __init__(self, preset: str | IndicatorParams = "ta", **params: Any) -> None:
         """Start with no history; ``preset`` and ``params`` as for :func:`~cryptoflow.indicators.compute`."""
         p = resolve_params(preset, **params)
         self.params: IndicatorParams = p
-        self._count = 0
-        self._prev_open = _NAN
-        self._prev_close = _NAN
-        self._rsi_alpha = pandas_alpha(alpha=1.0 / p.rsi_period)
-        self._rsi_factor = 1.0 - self._rsi_alpha
-        self._rsi_up = 0.0
-        self._rsi_down = 0.0
-        self._gains: deque[float] = deque(maxlen=p.rsi_period)
-        self._losses: deque[float] = deque(maxlen=p.rsi_period)
-        self._fast = _Ema(p.macd_fast, p.macd_adjust, p.ema_min_periods(p.macd_fast))
-        self._slow = _Ema(p.macd_slow, p.macd_adjust, p.ema_min_periods(p.macd_slow))
-        self._signal = _Ema(p.macd_signal, p.macd_adjust, p.ema_min_periods(p.macd_signal))
-        self._macd_count = 0
-        self._typical: deque[float] = deque(maxlen=p.cci_period)
+        self._state = _initial_state(p)
+        # Views of the windows inside the state (ring buffers), for inspection.
+        self._gains = self._state[_WINDOWS : _WINDOWS + p.rsi_period]
+        self._losses = self._state[_WINDOWS + p.rsi_period : _WINDOWS + 2 * p.rsi_period]
+        self._typical = self._state[_WINDOWS + 2 * p.rsi_period :]
 
     @property
     def count(self) -> int:
         """Closed candles fed so far."""
-        return self._count
+        return int(self._state[_COUNT])
 
     def update(self, candle: Candle | Mapping[str, Any]) -> dict[str, float | int]:
         """Feed one closed candle (a :class:`~cryptoflow.candles.Candle` or a mapping with
         open/high/low/close) and return the indicators as of it (NaN while warming up)."""
-        return self._step(candle, True)
+        if isinstance(candle, Candle):
+            values = _step(self._state, candle.open, candle.high, candle.low, candle.close, True)
+        else:
+            values = _step(self._state, *_prices(candle), True)
+        return self._named(values, candle)
 
     def peek(self, candle: Candle | Mapping[str, Any]) -> dict[str, float | int]:
         """The indicators if ``candle`` closed now; the state is not changed."""
-        return self._step(candle, False)
-
-    def _step(self, candle: Candle | Mapping[str, Any], commit: bool) -> dict[str, float | int]:
         if isinstance(candle, Candle):
-            o, h, low, c = candle.open, candle.high, candle.low, candle.close
+            values = _step(self._state, candle.open, candle.high, candle.low, candle.close, False)
         else:
-            try:
-                o, h, low, c = (
-                    float(candle["open"]),
-                    float(candle["high"]),
-                    float(candle["low"]),
-                    float(candle["close"]),
-                )
-            except (KeyError, TypeError, ValueError) as exc:
-                raise DataError(f"a candle needs numeric open, high, low and close; got {candle!r}") from exc
-        if o != o or h != h or low != low or c != c:
+            values = _step(self._state, *_prices(candle), False)
+        return self._named(values, candle)
+
+    @staticmethod
+    def _named(values: tuple, candle: object) -> dict[str, float | int]:
+        rsi, macd, signal, hist, cci, is_bull, engulfing = values
+        if is_bull < 0:
             raise DataError(f"a candle with NaN prices cannot update indicators: {candle!r}")
-        p = self.params
-        count = self._count + 1
-        first = self._count == 0
-        prev_close = self._prev_close
-        prev_open = self._prev_open
-
-        # RSI
-        if first:
-            gain = loss = 0.0
-        else:
-            delta = c - prev_close
-            gain = delta if delta > 0 else 0.0
-            loss = -delta if delta < 0 else 0.0
-        up, down = self._rsi_up, self._rsi_down
-        if p.rsi_method == "wilder":
-            if not first:
-                a, f = self._rsi_alpha, self._rsi_factor
-                if up != gain:
-                    up = (f * up + a * gain) / (f + a)
-                if down != loss:
-                    down = (f * down + a * loss) / (f + a)
-            if count >= p.rsi_period:
-                rsi = 100.0 if down == 0.0 else 100.0 - 100.0 / (1.0 + up / down)
-            else:
-                rsi = _NAN
-        elif count > p.rsi_period:
-            period = p.rsi_period
-            gains = [*self._gains, gain][-period:]
-            losses = [*self._losses, loss][-period:]
-            mean_gain = sum(gains) / period
-            mean_loss = sum(losses) / period
-            if mean_loss == 0.0:
-                rsi = _NAN if mean_gain == 0.0 else 100.0
-            else:
-                rsi = 100.0 - 100.0 / (1.0 + mean_gain / mean_loss)
-        else:
-            rsi = _NAN
-
-        # MACD
-        fast, fast_wt = self._fast.next(c, first)
-        slow, slow_wt = self._slow.next(c, first)
-        fast_out = self._fast.report(fast, count)
-        slow_out = self._slow.report(slow, count)
-        macd = fast_out - slow_out
-        macd_count = self._macd_count
-        signal_value, signal_wt = self._signal.value, self._signal.old_wt
-        if macd == macd:
-            signal_value, signal_wt = self._signal.next(macd, macd_count == 0)
-            macd_count += 1
-            signal = self._signal.report(signal_value, macd_count)
-        else:
-            signal = _NAN
-
-        # CCI
-        period = p.cci_period
-        typical = (h + low + c) / 3.0
-        if count >= period:
-            window = [*self._typical, typical][-period:]
-            mean = sum(window) / period
-            mad = sum([abs(x - mean) for x in window]) / period
-            cci = (typical - mean) / (p.cci_constant * mad) if mad != 0.0 else _NAN
-        else:
-            cci = _NAN
-
-        # Candle patterns
-        engulfing = 0
-        if not first:
-            if c > o and prev_close < prev_open and prev_close >= o and prev_open <= c:
-                engulfing = 1
-            elif c < o and prev_close > prev_open and prev_close <= o and prev_open >= c:
-                engulfing = -1
-
-        if commit:
-            self._count = count
-            self._prev_open = o
-            self._prev_close = c
-            self._rsi_up, self._rsi_down = up, down
-            if p.rsi_method == "sma" and not first:
-                self._gains.append(gain)
-                self._losses.append(loss)
-            self._fast.value, self._fast.old_wt = fast, fast_wt
-            self._slow.value, self._slow.old_wt = slow, slow_wt
-            self._signal.value, self._signal.old_wt = signal_value, signal_wt
-            self._macd_count = macd_count
-            self._typical.append(typical)
         return {
             "rsi": rsi,
             "macd": macd,
             "macd_signal": signal,
-            "macd_hist": macd - signal,
+            "macd_hist": hist,
             "cci": cci,
-            "is_bull": 1 if c >= o else 0,
+            "is_bull": is_bull,
             "engulfing": engulfing,
         }
