@@ -32,18 +32,6 @@ _WINDOWS = 27  # gains[rsi_period], losses[rsi_period], typical prices[cci_perio
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _ema_step(x: float, first: bool, value: float, old_wt: float, alpha: float, adjust: bool) -> tuple:
-    """pandas ``ewm().mean()``'s recurrence, one value: (value, old_wt) after ``x``."""
-    if first:
-        return x, 1.0
-    new_wt = 1.0 if adjust else alpha
-    old_wt *= 1.0 - alpha
-    if value != x:
-        value = (old_wt * value + new_wt * x) / (old_wt + new_wt)
-    return value, (old_wt + new_wt if adjust else 1.0)
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
 def _window_sum(ring: np.ndarray, head: int, newest: float) -> float:
     """Sum of the last ``len(ring) - 1`` stored values and ``newest``, oldest first (the batch order)."""
     period = ring.shape[0]
@@ -55,7 +43,8 @@ def _window_sum(ring: np.ndarray, head: int, newest: float) -> float:
     return total + newest
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+# Not nogil: releasing and taking back the GIL would cost more than the step itself.
+@njit(cache=True, error_model="numpy")
 def _step(s: np.ndarray, o: float, h: float, low: float, c: float, commit: bool) -> tuple:
     """Every indicator after the candle ``o, h, low, c``; ``commit`` stores the new state.
 
@@ -87,31 +76,26 @@ def _step(s: np.ndarray, o: float, h: float, low: float, c: float, commit: bool)
     rsi = _NAN
     if s[_RSI_SMA] != 0.0:
         if count > rsi_period:
-            rsi = k.rsi_from_means(
-                _window_sum(gains, rsi_head, gain) / rsi_period, _window_sum(losses, rsi_head, loss) / rsi_period
-            )
+            mean_gain = _window_sum(gains, rsi_head, gain) / rsi_period
+            rsi = k.rsi_from_means(mean_gain, _window_sum(losses, rsi_head, loss) / rsi_period)
     else:
         if not first:
-            alpha = s[_RSI_ALPHA]
-            factor = s[_RSI_FACTOR]
-            if up != gain:
-                up = (factor * up + alpha * gain) / (factor + alpha)
-            if down != loss:
-                down = (factor * down + alpha * loss) / (factor + alpha)
+            up = k.wilder_step(up, gain, s[_RSI_ALPHA], s[_RSI_FACTOR])
+            down = k.wilder_step(down, loss, s[_RSI_ALPHA], s[_RSI_FACTOR])
         if count >= rsi_period:
-            rsi = 100.0 if down == 0.0 else 100.0 - 100.0 / (1.0 + up / down)
+            rsi = k.rsi_of_averages(up, down)
 
     # MACD
     adjust = s[_ADJUST] != 0.0
-    fast, fast_wt = _ema_step(c, first, s[_FAST], s[_FAST_WT], s[_FAST_ALPHA], adjust)
-    slow, slow_wt = _ema_step(c, first, s[_SLOW], s[_SLOW_WT], s[_SLOW_ALPHA], adjust)
+    fast, fast_wt = k.ema_step(c, first, s[_FAST], s[_FAST_WT], s[_FAST_ALPHA], adjust)
+    slow, slow_wt = k.ema_step(c, first, s[_SLOW], s[_SLOW_WT], s[_SLOW_ALPHA], adjust)
     macd = (fast if count >= s[_FAST_MIN] else _NAN) - (slow if count >= s[_SLOW_MIN] else _NAN)
     macd_count = s[_MACD_COUNT]
     signal_value = s[_SIGNAL]
     signal_wt = s[_SIGNAL_WT]
     signal = _NAN
     if macd == macd:
-        signal_value, signal_wt = _ema_step(
+        signal_value, signal_wt = k.ema_step(
             macd, macd_count == 0.0, signal_value, signal_wt, s[_SIGNAL_ALPHA], adjust
         )
         macd_count += 1.0
@@ -185,6 +169,10 @@ def _prices(candle: Mapping[str, Any]) -> tuple[float, float, float, float]:
         raise DataError(f"a candle needs numeric open, high, low and close; got {candle!r}") from exc
 
 
+def _nan_prices(candle: object) -> DataError:
+    return DataError(f"a candle with NaN prices cannot update indicators: {candle!r}")
+
+
 class StreamingIndicators:
     """Indicators of one symbol, updated one closed candle at a time.
 
@@ -227,7 +215,9 @@ class StreamingIndicators:
             values = _step(self._state, candle.open, candle.high, candle.low, candle.close, True)
         else:
             values = _step(self._state, *_prices(candle), True)
-        return self._named(values, candle)
+        if values[5] < 0:
+            raise _nan_prices(candle)
+        return k.named(*values)
 
     def peek(self, candle: Candle | Mapping[str, Any]) -> dict[str, float | int]:
         """The indicators if ``candle`` closed now; the state is not changed."""
@@ -235,19 +225,6 @@ class StreamingIndicators:
             values = _step(self._state, candle.open, candle.high, candle.low, candle.close, False)
         else:
             values = _step(self._state, *_prices(candle), False)
-        return self._named(values, candle)
-
-    @staticmethod
-    def _named(values: tuple, candle: object) -> dict[str, float | int]:
-        rsi, macd, signal, hist, cci, is_bull, engulfing = values
-        if is_bull < 0:
-            raise DataError(f"a candle with NaN prices cannot update indicators: {candle!r}")
-        return {
-            "rsi": rsi,
-            "macd": macd,
-            "macd_signal": signal,
-            "macd_hist": hist,
-            "cci": cci,
-            "is_bull": is_bull,
-            "engulfing": engulfing,
-        }
+        if values[5] < 0:
+            raise _nan_prices(candle)
+        return k.named(*values)
