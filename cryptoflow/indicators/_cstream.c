@@ -154,8 +154,9 @@ static PyObject *step(State *s, PyObject *candle, int commit) {
     double up = s->rsi_up, down = s->rsi_down, rsi = Py_NAN;
     if (s->rsi_sma) {
         if (count > s->rsi_period) {
-            double mean_gain = window_sum(s->gains, s->rsi_period, s->rsi_head, gain) / (double)s->rsi_period;
-            double mean_loss = window_sum(s->losses, s->rsi_period, s->rsi_head, loss) / (double)s->rsi_period;
+            double period = (double)s->rsi_period;
+            double mean_gain = window_sum(s->gains, s->rsi_period, s->rsi_head, gain) / period;
+            double mean_loss = window_sum(s->losses, s->rsi_period, s->rsi_head, loss) / period;
             if (mean_loss == 0.0) { /* _kernels.rsi_from_means */
                 rsi = mean_gain == 0.0 ? Py_NAN : 100.0;
             } else {
@@ -232,10 +233,12 @@ static PyObject *step(State *s, PyObject *candle, int commit) {
     if (result == NULL) {
         return NULL;
     }
-    if (set_value(result, 0, PyFloat_FromDouble(rsi)) < 0 || set_value(result, 1, PyFloat_FromDouble(macd)) < 0 ||
+    if (set_value(result, 0, PyFloat_FromDouble(rsi)) < 0 ||
+        set_value(result, 1, PyFloat_FromDouble(macd)) < 0 ||
         set_value(result, 2, PyFloat_FromDouble(signal)) < 0 ||
         set_value(result, 3, PyFloat_FromDouble(macd - signal)) < 0 ||
-        set_value(result, 4, PyFloat_FromDouble(cci)) < 0 || set_value(result, 5, PyLong_FromLong(c >= o)) < 0 ||
+        set_value(result, 4, PyFloat_FromDouble(cci)) < 0 ||
+        set_value(result, 5, PyLong_FromLong(c >= o)) < 0 ||
         set_value(result, 6, PyLong_FromLong(engulfing)) < 0) {
         Py_DECREF(result);
         return NULL;
@@ -260,10 +263,10 @@ static int State_init(State *self, PyObject *args, PyObject *kwargs) {
     Py_ssize_t rsi_period, cci_period;
     int rsi_sma, adjust;
     double rsi_alpha, cci_constant;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "npd(ddd)p(LLL)nd", names, &rsi_period, &rsi_sma, &rsi_alpha,
-                                     &self->fast_alpha, &self->slow_alpha, &self->signal_alpha, &adjust,
-                                     &self->fast_min, &self->slow_min, &self->signal_min, &cci_period,
-                                     &cci_constant)) {
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "npd(ddd)p(LLL)nd", names, &rsi_period, &rsi_sma,
+                                     &rsi_alpha, &self->fast_alpha, &self->slow_alpha, &self->signal_alpha,
+                                     &adjust, &self->fast_min, &self->slow_min, &self->signal_min,
+                                     &cci_period, &cci_constant)) {
         return -1;
     }
     if (rsi_period < 1 || cci_period < 1) {
@@ -336,8 +339,11 @@ static PyObject *State_typical(State *self, void *closure) {
 }
 
 static PyMethodDef State_methods[] = {
-    {"update", (PyCFunction)State_update, METH_O, "Feed one closed candle; the indicators as of it."},
-    {"peek", (PyCFunction)State_peek, METH_O, "The indicators if the candle closed now; no state change."},
+    {"update", (PyCFunction)State_update, METH_O,
+     "update($self, candle, /)\n--\n\nFeed one closed candle (a Candle or a mapping with "
+     "open/high/low/close) and return the indicators as of it (NaN while warming up)."},
+    {"peek", (PyCFunction)State_peek, METH_O,
+     "peek($self, candle, /)\n--\n\nThe indicators if ``candle`` closed now; the state is not changed."},
     {NULL, NULL, 0, NULL},
 };
 

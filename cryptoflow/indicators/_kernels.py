@@ -1,10 +1,11 @@
-"""Compiled loops of the batch engine, the one-value steps both engines share, and their outputs' names.
+"""Compiled loops of the batch engine, the one-value steps they share with the streaming engine, and the
+engines' output names.
 
-The batch loops and the streaming engine's step (``_streaming.py``) call the same scalar steps
+The batch loops and the streaming engine's numba step (``_nbstream.py``) call the same scalar steps
 (:func:`ema_step`, :func:`wilder_step`, :func:`rsi_of_averages`, :func:`rsi_from_means`,
-:func:`engulfing_of`) and add window sums in the same order, oldest first, so the two engines agree to the
-last bit. The EMA follows pandas' ``ewm().mean()`` recurrence literally, so the presets reproduce pandas
-and the ``ta`` library.
+:func:`engulfing_of`) and add window sums in the same order, oldest first; the compiled streaming step
+(``_cstream.c``) performs the same operations in C. So the engines agree to the last bit. The EMA follows
+pandas' ``ewm().mean()`` recurrence literally, so the presets reproduce pandas and the ``ta`` library.
 """
 
 from __future__ import annotations

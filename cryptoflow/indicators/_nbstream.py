@@ -164,7 +164,8 @@ def _window(ring: np.ndarray, head: int, stored: int) -> list[float]:
 
 
 class State:
-    """The interface of ``_cstream.State``, on a float64 array stepped by numba."""
+    """One symbol's streaming state, a float64 array stepped by numba; ``_cstream.State`` (C) has the same
+    interface, and :class:`~cryptoflow.indicators.StreamingIndicators` derives from one of the two."""
 
     __slots__ = ("_state",)
 
@@ -199,6 +200,7 @@ class State:
         """Closed candles fed so far."""
         return int(self._state[_COUNT])
 
+    # update and peek are spelled out, not one helper with a flag: a Python call less per candle.
     def update(self, candle: Any) -> dict[str, float | int]:
         """Feed one closed candle and return the indicators as of it."""
         if isinstance(candle, _candle_type):

@@ -47,8 +47,8 @@ def _nan_prices(candle: object) -> DataError:
 
 
 _nbstream.configure(Candle, _prices, _nan_prices)
-if TYPE_CHECKING:
-    from cryptoflow.indicators._cstream import State as _State
+if TYPE_CHECKING:  # the compiled State has the numba one's interface
+    from cryptoflow.indicators._nbstream import State as _State
 else:
     try:
         from cryptoflow.indicators import _cstream
@@ -69,7 +69,11 @@ class StreamingIndicators(_State):
 
     ``update(candle)`` feeds a closed candle and returns the indicators as of that candle; ``peek(candle)``
     returns what they would be if ``candle`` (the still-open one) closed now, leaving the state untouched,
-    so it can be called on every intrabar tick.
+    so it can be called on every intrabar tick. A candle is a :class:`~cryptoflow.candles.Candle` or a
+    mapping with ``open, high, low, close``; a missing, non-numeric or NaN price raises
+    :class:`~cryptoflow.errors.DataError` and changes nothing. Both return a new dict keyed by
+    :data:`cryptoflow.events.INDICATOR_NAMES`: floats ``rsi, macd, macd_signal, macd_hist, cci`` (NaN while
+    warming up), ints ``is_bull`` and ``engulfing``. ``count`` is the number of closed candles fed.
 
     >>> stream = StreamingIndicators("ta")
     >>> for candle in closed_candles:  # doctest: +SKIP
@@ -85,5 +89,5 @@ class StreamingIndicators(_State):
         self.params: IndicatorParams = p
         super().__init__(**state_arguments(p))
 
-    # update(candle), peek(candle) and count are the base's (_cstream.pyi); the class docstring is their
-    # manual.
+    # update(candle), peek(candle) and count are the base's (both bases: _nbstream.State's interface); the
+    # class docstring is their manual.

@@ -20,7 +20,7 @@ from cryptoflow.indicators import StreamingIndicators, _nbstream, compute, resol
 from cryptoflow.indicators._streaming import state_arguments
 from cryptoflow.testing.data import SHARED_FILES, needs_shared_data
 from tests.indicators.test_indicators import candles_of
-from tests.indicators.test_properties import candle_series
+from tests.indicators.test_properties import candle_series, indicator_params
 
 FILES = [pytest.param(path, id=path.name) for path in SHARED_FILES]
 
@@ -68,26 +68,10 @@ def test_streaming_equals_batch_to_the_last_bit(path: Path, preset: str) -> None
 
 
 @settings(max_examples=100, deadline=None)
-@given(
-    candles=candle_series(),
-    preset=st.sampled_from(["ta", "seed"]),
-    rsi_period=st.integers(1, 20),
-    macd_fast=st.integers(1, 15),
-    macd_slow=st.integers(1, 30),
-    macd_signal=st.integers(1, 10),
-    cci_period=st.integers(1, 25),
-)
+@given(candles=candle_series(), preset=st.sampled_from(["ta", "seed"]), params=indicator_params())
 def test_the_numba_state_equals_the_compiled_one(
-    candles: pd.DataFrame, preset: str, rsi_period: int, macd_fast: int, macd_slow: int, macd_signal: int,
-    cci_period: int,
-) -> None:  # fmt: skip
-    params = dict(
-        rsi_period=rsi_period,
-        macd_fast=macd_fast,
-        macd_slow=macd_slow,
-        macd_signal=macd_signal,
-        cci_period=cci_period,
-    )
+    candles: pd.DataFrame, preset: str, params: dict[str, int]
+) -> None:
     compiled, numba = StreamingIndicators(preset, **params), numba_state(preset, **params)
     for row in candles.to_dict("records"):
         candle = Candle("ETHUSDT", "1m", 0, 59_999, row["open"], row["high"], row["low"], row["close"], 1.0)
