@@ -1,4 +1,5 @@
-"""Indicator speed: our streaming and batch engines against talipp, TA-Lib, ta and the 2023 approach.
+"""Indicator speed: our streaming and batch engines against TA-Lib (arrays and stream handles), ferro-ta,
+talipp, ta and the 2023 approach.
 
     python -m benchmarks.indicators [--json OUT] [--quick]
 
@@ -343,8 +344,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f"{seed_rows - 50:,} updates of a 50-row frame"
         ),
         "indicators": (
-            "RSI 14, MACD 12/26/9, CCI 20 everywhere; ours, TA-Lib and ta also compute the bull/bear flag "
-            "(TA-Lib: CDLENGULFING for engulfing; ta has none); talipp: RSI, MACD, CCI only"
+            "RSI 14, MACD 12/26/9, CCI 20 everywhere; ours, TA-Lib (arrays) and ta also compute the "
+            "bull/bear flag (TA-Lib: CDLENGULFING for engulfing; ta has none); talipp and the talib_stream_/"
+            "ferro_ta_ figures without _with_engulfing: RSI, MACD, CCI only"
         ),
         "streaming": (
             "ours: StreamingIndicators('ta').update(Candle) (every indicator, engulfing and bull/bear "
