@@ -37,7 +37,7 @@ def price_arrays(candles: pd.DataFrame, symbol: str) -> dict[str, np.ndarray]:
         if name in candles
     }
     for name in _OHLC:
-        if np.isnan(prices[name]).any():
+        if np.isnan(prices[name].min()):  # min propagates NaN: one pass, no temporary
             row = int(np.flatnonzero(np.isnan(prices[name]))[0])
             raise DataError(
                 f"{symbol}: {name} is NaN at row {row} ({candles.index[row]}); clean the candles first"
