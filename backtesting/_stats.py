@@ -193,7 +193,10 @@ def compute_stats(
     index = pd.DatetimeIndex(equity.index)
     times = index.asi8
     if bar_duration is None:
-        bar_duration = pd.Timedelta(np.median(np.diff(times), overwrite_input=True)) if len(index) > 1 else pd.Timedelta(0)
+        spacing = np.diff(times)
+        bar_duration = (
+            pd.Timedelta(np.median(spacing, overwrite_input=True)) if len(index) > 1 else pd.Timedelta(0)
+        )
     span = (index[-1] - index[0]) + bar_duration
     days = span / pd.Timedelta(days=1)
     final = float(values[-1])
