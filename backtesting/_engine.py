@@ -87,18 +87,17 @@ class SymbolResult:
     equity: pd.Series = field(repr=False)
     open_position: dict[str, Any] | None
     stats: Stats = field(repr=False)
-    inputs: IndicatorInputs = field(repr=False)
-    """What the strategy's rules read: prices and indicators, each computed when first read."""
+    _inputs: IndicatorInputs = field(repr=False)  # what the rules read, each computed when first read
 
     @property
     def indicators(self) -> pd.DataFrame:
         """Every indicator on the candles' index (the frame passed in, if one was)."""
-        return self.inputs.frame()
+        return self._inputs.frame()
 
     @property
     def computed_indicators(self) -> tuple[str, ...]:
         """The indicators computed so far: after a run, exactly those the strategy's rules read."""
-        return self.inputs.computed
+        return self._inputs.computed
 
 
 @dataclass
