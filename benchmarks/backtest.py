@@ -43,7 +43,7 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -209,24 +209,35 @@ class Peer:
 
     def __init__(self, name: str, python: Path, script: Path, *args: str, cwd: Path) -> None:
         self.name = name
-        # cwd: keep our own `backtesting` package off the peer's path
-        self._proc = subprocess.Popen(
-            [str(python), str(script), *args],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=cwd,
-        )
-        self.version = str(self._answer().get("version"))
+        self._stderr = cwd / f"{name}.stderr"  # a file, not a pipe: a chatty peer cannot block on it
+        with self._stderr.open("w") as stderr:
+            # cwd: keep our own `backtesting` package off the peer's path
+            self._proc = subprocess.Popen(
+                [str(python), str(script), *args],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+                cwd=cwd,
+            )
+        try:
+            self.version = str(self._answer().get("version"))
+        except RuntimeError:
+            self.kill()
+            raise
 
     def _answer(self) -> dict[str, Any]:
         assert self._proc.stdout is not None
         line = self._proc.stdout.readline()
         if not line:
-            stderr: IO[str] | None = self._proc.stderr
-            raise RuntimeError(f"{self.name} worker failed: {stderr.read()[-2000:] if stderr else ''}")
+            self._proc.wait(timeout=60)
+            raise RuntimeError(f"{self.name} worker failed: {self._stderr.read_text()[-2000:]}")
         return dict(json.loads(line))
+
+    def kill(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait(timeout=60)
 
     def run(self) -> dict[str, Any]:
         assert self._proc.stdin is not None
@@ -316,14 +327,24 @@ def main(argv: list[str] | None = None) -> int:
         runs: dict[str, list[float]] = {"ours": [], **{p.name: [] for p in peers}}
         answers: dict[str, dict[str, Any]] = {}
         ours = None
-        for _ in range(args.repeat):
-            start = time.perf_counter()
-            ours = run_backtest(candles, "custom", config)
-            runs["ours"].append(time.perf_counter() - start)
+        try:
+            for _ in range(args.repeat):
+                start = time.perf_counter()
+                ours = run_backtest(candles, "custom", config)
+                runs["ours"].append(time.perf_counter() - start)
+                for peer in list(peers):
+                    try:
+                        answers[peer.name] = peer.run()
+                    except (RuntimeError, OSError, ValueError) as exc:
+                        result[f"{peer.name}_error"] = str(exc)
+                        peer.kill()
+                        peers.remove(peer)
+                        continue
+                    runs[peer.name].append(float(answers[peer.name]["seconds"]))
+            peaks = {peer.name: peer.close() for peer in peers}
+        finally:
             for peer in peers:
-                answers[peer.name] = peer.run()
-                runs[peer.name].append(float(answers[peer.name]["seconds"]))
-        peaks = {peer.name: peer.close() for peer in peers}
+                peer.kill()
     assert ours is not None
     our_final = float(ours.stats["final_equity"])
     result.update(
