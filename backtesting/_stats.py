@@ -97,7 +97,7 @@ def _win_rate(pnl: np.ndarray) -> float:
 def _equity_pass(
     equity: np.ndarray, initial: float, times: np.ndarray, bar_ns: int
 ) -> tuple[int, float, float, float, float, int, np.ndarray]:
-    """One pass over the equity curve (numbers, so a million candles cost milliseconds).
+    """Two compiled passes over the equity curve (a million candles cost milliseconds, no temporaries).
 
     Returns the count, mean, sample standard deviation and downside deviation (root mean square of the
     negative ones) of the finite returns per candle, counted from ``initial``; the deepest drawdown (a
@@ -201,7 +201,7 @@ def compute_stats(
     days = span / pd.Timedelta(days=1)
     final = float(values[-1])
 
-    count, mean, std, downside, max_dd, longest_ns, drawdown_pct = _equity_pass(
+    _, mean, std, downside, max_dd, longest_ns, drawdown_pct = _equity_pass(
         values, initial, times, bar_duration.value
     )
     periods_per_year = _YEAR_DAYS / (bar_duration / pd.Timedelta(days=1)) if bar_duration else math.nan
