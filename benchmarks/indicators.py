@@ -9,7 +9,6 @@ Prints one JSON object (and writes it to OUT). Every figure is measured in the s
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -23,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks._generate import generate_candles
+from benchmarks._output import emit_json
 from cryptoflow.candles import Candle
 from cryptoflow.indicators import StreamingIndicators, cci, compute_arrays, resolve_params
 
@@ -375,10 +375,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f"numpy={np.__version__} pandas={pd.__version__}"
         ),
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        args.json.write_text(text + "\n")
+    emit_json(result, args.json)
     return result
 
 

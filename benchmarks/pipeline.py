@@ -41,6 +41,7 @@ import numpy as np
 from confluent_kafka import Producer
 from elasticsearch import helpers
 
+from benchmarks._output import emit_json
 from cryptoflow.config import Settings, load_settings
 from cryptoflow.elastic import IndexRouter, install_templates, make_client
 from cryptoflow.events import Event, encode
@@ -314,11 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         "elasticsearch_heap": settings.stack.elasticsearch_heap,
         "machine": f"{platform.machine()} {os.cpu_count()} cpu, Python {platform.python_version()}",
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n", encoding="utf-8")
+    emit_json(result, args.json)
     return 0
 
 
