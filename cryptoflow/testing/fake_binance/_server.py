@@ -115,6 +115,20 @@ class FakeExchange:
         """``ws://host:port/`` (python-binance appends ``ws/…`` or ``stream?streams=…``)."""
         return f"ws://{self.host}:{self.port}/"
 
+    def client_environment(self, *, credentials: bool = False) -> dict[str, str]:
+        """The settings (environment variables) of a ``cryptoflow`` process that reaches this exchange: its
+        URLs, and with ``credentials`` its API key and secret (for the testnet broker)."""
+        env = {
+            "CRYPTOFLOW_BINANCE__BASE_URL": self.base_url,
+            "CRYPTOFLOW_BINANCE__STREAM_URL": self.stream_url,
+        }
+        if credentials:
+            env |= {
+                "CRYPTOFLOW_BINANCE__API_KEY": self.api_key,
+                "CRYPTOFLOW_BINANCE__API_SECRET": self._secret,
+            }
+        return env
+
     # ---- lifecycle ---------------------------------------------------------------------------------
 
     def app(self) -> web.Application:
