@@ -19,8 +19,7 @@ from cryptoflow.config import Settings, load_settings
 from cryptoflow.elastic import INDEX_KINDS, index_alias, make_client
 from cryptoflow.events import decode
 from cryptoflow.kafka import TOPIC_KINDS, EventProducer, cluster_metadata, new_client, topic_name
-from cryptoflow.stack import KafkaService, Supervisor
-from cryptoflow.stack._tls import ensure_broker_tls
+from cryptoflow.stack import KafkaService, Supervisor, ensure_broker_tls
 from cryptoflow.testing.events import candle_events
 from cryptoflow.testing.services import (
     clean_env,
