@@ -15,6 +15,7 @@ from cryptoflow.events import (
     IndicatorEvent,
     SignalEvent,
     SignalPayload,
+    Source,
     TradeEvent,
     TradePayload,
 )
@@ -60,7 +61,7 @@ def candle_events(
     return events
 
 
-def candle_event(open_ms: int, *, run_id: str = "run-1", source: str = "paper") -> Event:
+def candle_event(open_ms: int, *, run_id: str = "run-1", source: Source = "paper") -> Event:
     """The closed ETHUSDT 1m candle opened at ``open_ms``, without indicators."""
     candle = Candle("ETHUSDT", "1m", open_ms, open_ms + MINUTE - 1, 100.0, 101.0, 99.0, 100.5, 3.0)
     return CandleEvent.of_candle(candle, {}, source=source, run_id=run_id)
@@ -72,7 +73,7 @@ def indicator_event(
     *,
     open_ms: int | None = None,
     run_id: str = "run-1",
-    source: str = "paper",
+    source: Source = "paper",
 ) -> Event:
     """An intrabar ``indicator`` update of ETHUSDT 1m at ``update_ms``, of the candle opened at ``open_ms``
     (default: the minute ``update_ms`` falls in)."""
@@ -83,7 +84,7 @@ def indicator_event(
 
 
 def signal_event(
-    candle_open_ms: int, *, run_id: str = "run-1", source: str = "paper", strategy: str = "custom"
+    candle_open_ms: int, *, run_id: str = "run-1", source: Source = "paper", strategy: str = "custom"
 ) -> Event:
     """An ``entry_short`` signal of ETHUSDT 1m decided at the close of the candle opened at
     ``candle_open_ms``."""
@@ -98,7 +99,7 @@ def signal_event(
 
 
 def trade_events(
-    entry_ms: int, exit_ms: int, *, run_id: str = "run-1", source: str = "paper", strategy: str = "custom"
+    entry_ms: int, exit_ms: int, *, run_id: str = "run-1", source: Source = "paper", strategy: str = "custom"
 ) -> list[Event]:
     """The two legs (open, close) of a short ETHUSDT 1m trade entered at ``entry_ms``, closed by its take
     profit at ``exit_ms``."""
