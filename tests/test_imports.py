@@ -145,6 +145,9 @@ def offences(found: list[tuple[str, str, str]]) -> tuple[list[str], set[tuple[st
     rule, and the :data:`UNIT_TESTED` entries they use."""
     used, offending = set(), []
     for where, importer, name in found:
+        if name.split(".")[0] == "tests" and "conftest" in name.split("."):
+            offending.append(f"{where} imports {name}: shared helpers belong in cryptoflow.testing")
+            continue
         owner = private_owner(name)
         if owner is None or owner == "tests" or owner.startswith("tests."):
             if reaches_in(importer, name):  # another test folder's helpers: they belong in the test kit
@@ -177,12 +180,15 @@ def test_the_tests_rule_flags_what_it_must() -> None:
             ("tests/auto_trade/test_d.py:6", "tests.auto_trade.test_d", "tests.auto_trade._chain"),
             ("tests/auto_trade/test_e.py:7", "tests.auto_trade.test_e", "tests._trading"),
             ("tests/stack/test_kafka_probe.py:8", "tests.stack.test_kafka_probe", "cryptoflow.stack._kafka"),
+            ("tests/binance/test_f.py:9", "tests.binance.test_f", "tests.testing.fake_binance.conftest"),
         ]
     )
     assert offending == [
         "tests/kafka/test_a.py:3 imports another package's private module cryptoflow.stack._tls",
         "tests/stack/test_b.py:4 imports an unlisted private module cryptoflow.stack._tls.ensure_broker_tls",
         "tests/kafka/test_c.py:5 imports tests.auto_trade._chain",
+        "tests/binance/test_f.py:9 imports tests.testing.fake_binance.conftest: shared helpers belong in "
+        "cryptoflow.testing",
     ]
     assert package_under_test("tests.testing.fake_binance.test_rest") == "cryptoflow.testing.fake_binance"
     assert package_under_test("tests.auto_trade.test_worker") == "auto_trade"

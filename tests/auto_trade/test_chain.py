@@ -19,6 +19,7 @@ from cryptoflow.brokers import TradingConfig
 from cryptoflow.config import Settings
 from cryptoflow.events import decode
 from cryptoflow.strategies import load_strategy
+from cryptoflow.testing.fake_binance import replay_exchange
 from cryptoflow.testing.services import es_docs, prefix_env, read_topic, wait_until
 from tests._trading import HISTORY, STRATEGIES, backtest_trades
 from tests.auto_trade._chain import (
@@ -29,7 +30,6 @@ from tests.auto_trade._chain import (
     start_chain,
     stop_chain,
 )
-from tests.testing.fake_binance.conftest import make_exchange
 
 pytestmark = pytest.mark.integration
 
@@ -46,7 +46,7 @@ def _by_run(run_id: str) -> dict:
 def test_five_symbols_through_the_whole_chain_on_the_real_stack(
     pipeline: Settings, shared_data: Path, tmp_path: Path
 ) -> None:
-    exchange = make_exchange(shared_data, symbols=SYMBOLS, history=HISTORY, limit=LIVE, speed=8)
+    exchange = replay_exchange(shared_data, symbols=SYMBOLS, history=HISTORY, limit=LIVE, speed=8)
     env = {**prefix_env(pipeline.kafka.topic_prefix), **exchange.client_environment()}
     procs = chain_processes(tmp_path, env)
     wait = partial(wait_until, watching=procs)

@@ -24,10 +24,10 @@ from cryptoflow.kafka import EventProducer
 from cryptoflow.stack import KafkaService, LocalStack
 from cryptoflow.strategies import load_strategy
 from cryptoflow.testing.events import candle_events
+from cryptoflow.testing.fake_binance import replay_exchange
 from cryptoflow.testing.services import cleanup, es_count, es_docs, prefix_env, wait_until
 from tests._trading import HISTORY, STRATEGIES, backtest_trades
 from tests.auto_trade._chain import chain_processes, closed_trades, round_trips, start_chain, stop_chain
-from tests.testing.fake_binance.conftest import make_exchange
 
 pytestmark = pytest.mark.integration
 
@@ -70,7 +70,7 @@ def settings(local_stack: LocalStack, own_kafka: KafkaService, unique_name: str)
 def test_kafka_killed_and_restarted_mid_stream_every_process_recovers_by_itself(
     settings: Settings, own_kafka: KafkaService, unique_name: str, shared_data: Path, tmp_path: Path
 ) -> None:
-    exchange = make_exchange(shared_data, symbols=SYMBOLS, history=HISTORY, limit=LIVE, speed=SPEED)
+    exchange = replay_exchange(shared_data, symbols=SYMBOLS, history=HISTORY, limit=LIVE, speed=SPEED)
     env = {
         **prefix_env(unique_name),
         "CRYPTOFLOW_KAFKA__BOOTSTRAP_SERVERS": own_kafka.bootstrap,

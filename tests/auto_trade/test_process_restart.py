@@ -13,10 +13,9 @@ import pytest
 
 from cryptoflow.brokers import client_order_id
 from cryptoflow.stack import Supervisor
-from cryptoflow.testing.fake_binance import FakeExchange
+from cryptoflow.testing.fake_binance import FakeExchange, replay_exchange
 from cryptoflow.testing.services import clean_env, wait_until
 from tests._trading import HISTORY, LIVE, STRATEGIES
-from tests.testing.fake_binance.conftest import make_exchange
 
 pytestmark = pytest.mark.slow  # kills and restarts a trading process
 
@@ -88,7 +87,7 @@ def _saved_position(state_file: Path) -> dict | None:
 def test_killed_process_resumes_its_open_position_without_a_duplicate_order(
     shared_data: Path, tmp_path: Path
 ) -> None:
-    exchange = make_exchange(shared_data, symbols=(SYMBOL,), history=HISTORY, limit=LIVE, speed=SPEED)
+    exchange = replay_exchange(shared_data, symbols=(SYMBOL,), history=HISTORY, limit=LIVE, speed=SPEED)
     account = exchange.account
     state_dir = tmp_path / "state"
     state_file = state_dir / f"{RUN_ID}.testnet.json"

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from cryptoflow.stack import Supervisor
+from cryptoflow.testing.fake_binance import replay_exchange
 from cryptoflow.testing.services import clean_env, wait_until
 from tests._trading import HISTORY, STRATEGIES
-from tests.testing.fake_binance.conftest import make_exchange
 
 pytestmark = pytest.mark.slow  # runs a trading process against a real-time replay
 
@@ -38,7 +38,7 @@ def test_a_rule_returning_a_string_is_reported_and_the_other_symbol_keeps_tradin
 ) -> None:
     strategy_file = tmp_path / "picky.py"
     strategy_file.write_text(PICKY)
-    exchange = make_exchange(
+    exchange = replay_exchange(
         shared_data, symbols=("ETHUSDT", "BTCUSDT"), history=HISTORY, limit=400, speed=4.0
     )
     params = [arg for name, value in STRATEGIES["stops"].items() for arg in ("-p", f"{name}={value}")]

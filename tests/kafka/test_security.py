@@ -21,6 +21,7 @@ from cryptoflow.events import decode
 from cryptoflow.kafka import TOPIC_KINDS, EventProducer, cluster_metadata, new_client, topic_name
 from cryptoflow.stack import KafkaService, Supervisor, ensure_broker_tls
 from cryptoflow.testing.events import candle_events
+from cryptoflow.testing.fake_binance import replay_exchange
 from cryptoflow.testing.services import (
     clean_env,
     cleanup,
@@ -31,7 +32,6 @@ from cryptoflow.testing.services import (
     read_topic,
     wait_until,
 )
-from tests.testing.fake_binance.conftest import make_exchange
 
 pytestmark = pytest.mark.integration
 
@@ -102,7 +102,7 @@ def test_every_component_runs_over_sasl_ssl_from_settings_alone(
     the password in none of their outputs."""
     settings = secure_settings(secure_kafka, prefix)
     password = settings.kafka.sasl_password.get_secret_value()
-    exchange = make_exchange(shared_data, symbols=("ETHUSDT",), history=60, limit=LIVE, speed=4)
+    exchange = replay_exchange(shared_data, symbols=("ETHUSDT",), history=60, limit=LIVE, speed=4)
     env = secure_env(secure_kafka, prefix, **exchange.client_environment())
     outputs: dict[str, str] = {}
     procs = Supervisor(tmp_path, env=env, cwd=tmp_path)

@@ -9,8 +9,7 @@ from binance.ws.reconnecting_websocket import ReconnectingWebsocket
 
 from cryptoflow.binance import BinanceEndpoints, binance_classes
 from cryptoflow.candles import load_candles
-from cryptoflow.testing.fake_binance import FakeExchange
-from tests.testing.fake_binance.conftest import KEY, SECRET
+from cryptoflow.testing.fake_binance import API_KEY, API_SECRET, FakeExchange
 
 
 class _OneAttempt(ReconnectingWebsocket):
@@ -23,7 +22,7 @@ class _OneAttempt(ReconnectingWebsocket):
 
 async def _collect(exchange: FakeExchange, open_socket, count: int) -> list[dict]:
     client_cls, sockets_cls = binance_classes(BinanceEndpoints(exchange.base_url, exchange.stream_url))
-    client = await client_cls.create(KEY, SECRET)
+    client = await client_cls.create(API_KEY, API_SECRET)
     manager = sockets_cls(client, max_queue_size=10_000)
     messages = []
     socket = open_socket(manager)
@@ -76,7 +75,7 @@ def test_drop_closes_every_connection(exchange: FakeExchange) -> None:
 
     async def main():
         client_cls, sockets_cls = binance_classes(BinanceEndpoints(exchange.base_url, exchange.stream_url))
-        client = await client_cls.create(KEY, SECRET)
+        client = await client_cls.create(API_KEY, API_SECRET)
         manager = sockets_cls(client)
         socket = manager.futures_multiplex_socket(["ethusdt@kline_5m"])
         socket.__class__ = _OneAttempt
