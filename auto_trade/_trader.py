@@ -217,7 +217,7 @@ class SymbolTrader:
         if self._filled_on(candle, position):
             log.info("%s: publishing the fill at %d again", self.symbol, candle.open_time)
             self._candle_event(candle, values)
-            self._acted_already(candle, position)
+            self._republish(candle, position)
 
     def _filled_on(self, candle: Candle, position: Position | None) -> bool:
         """Whether the broker's state shows a fill decided on ``candle``."""
@@ -232,16 +232,20 @@ class SymbolTrader:
         what was done again (same event ids) instead of acting twice."""
         if not self._filled_on(candle, position):
             return False
+        self._republish(candle, position)
+        return True
+
+    def _republish(self, candle: Candle, position: Position | None) -> None:
+        """The signal and trade leg of the fill made on ``candle`` (see :meth:`_filled_on`), again."""
         if position is not None:
             self._signal(candle, "entry_long" if position.side > 0 else "entry_short", None)
             self._open_leg(position)
-            return True
+            return
         last = self.broker.last_closed(self.symbol)
         assert last is not None
         self._signal(candle, "exit_long" if last.side == "long" else "exit_short", last.exit_reason)
         self._close_leg(last)
         self.trades.append(last)
-        return True
 
     async def _decide(self, candle: Candle, signals: Any) -> None:
         s = self.strategy

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import asdict
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from binance.exceptions import BinanceAPIException, BinanceRequestException
 
 from cryptoflow.binance._filters import SymbolFilters
 from cryptoflow.binance._http import BinanceEndpoints, binance_classes, is_restricted_location, open_client
-from cryptoflow.brokers import ClosedTrade, Position, StateFile, TradingConfig
+from cryptoflow.brokers import BrokerBook, ClosedTrade, Position, TradingConfig
 from cryptoflow.candles import Candle
 from cryptoflow.errors import ConfigurationError, ExchangeRejection, RestrictedLocation, TemporaryError
 from cryptoflow.events import Source
@@ -39,7 +38,7 @@ class _ClockSkew(Exception):
         self.code, self.message = rejection.code, rejection.message
 
 
-class BinanceFuturesBroker:
+class BinanceFuturesBroker(BrokerBook):
     """Orders on Binance USD-M futures (``testnet`` or ``live``), one-way mode, MARKET orders.
 
     Before trading it sets each symbol's leverage and margin type and reads back positions and open
@@ -77,19 +76,16 @@ class BinanceFuturesBroker:
             raise ConfigurationError(
                 f"the {mode} broker needs CRYPTOFLOW_BINANCE__API_KEY and CRYPTOFLOW_BINANCE__API_SECRET"
             )
+        super().__init__(state_path)
         self.name: Source = "testnet" if mode == "testnet" else "live"
         self.config = config
-        self._file = StateFile(state_path)
         self._client_cls, _ = binance_classes(endpoints)
         self._key, self._secret = api_key, api_secret
         self.retries = retries
         self.client: Any = None
         self.filters: dict[str, SymbolFilters] = {}
-        self.positions: dict[str, Position] = {}
-        self.closed: dict[str, ClosedTrade] = {}
         self.budget = 0.0
         self.open_orders: dict[str, list[dict[str, Any]]] = {}
-        self.engine: dict[str, Any] = {}
 
     # ---- lifecycle ---------------------------------------------------------------------------------
 
@@ -143,10 +139,8 @@ class BinanceFuturesBroker:
                 raise ConfigurationError(f"symbol {symbol} is not traded on this exchange")
             self.filters[symbol] = SymbolFilters.from_exchange_info(known[symbol])
         self.budget = self.config.cash / max(1, len(symbols))
-        document = self._file.load()
-        saved = {s: Position(**p) for s, p in document.get("positions", {}).items()}
-        self.closed = {s: ClosedTrade(**t) for s, t in document.get("last_closed", {}).items()}
-        self.engine = dict(document.get("engine", {}))
+        self.load()
+        saved, self.positions = self.positions, {}  # what the exchange still holds is adopted below
         for symbol in symbols:
             await self._call("futures_change_leverage", symbol=symbol, leverage=int(self.config.leverage))
             try:
@@ -198,31 +192,7 @@ class BinanceFuturesBroker:
             await self.client.close_connection()
             self.client = None
 
-    def record(self, engine: dict[str, Any]) -> None:
-        """Write the engine's record together with the positions (see :class:`~cryptoflow.brokers.Broker`)."""
-        self.engine = dict(engine)
-        self.save()
-
-    def save(self) -> None:
-        """Write the engine bookkeeping of open positions and the engine's record, in one document."""
-        self._file.save(
-            {
-                "broker": self.name,
-                "positions": {s: asdict(p) for s, p in self.positions.items()},
-                "last_closed": {s: asdict(t) for s, t in self.closed.items()},
-                "engine": self.engine,
-            }
-        )
-
     # ---- trading -----------------------------------------------------------------------------------
-
-    def position(self, symbol: str) -> Position | None:
-        """The open position of ``symbol`` as last read or filled."""
-        return self.positions.get(symbol)
-
-    def last_closed(self, symbol: str) -> ClosedTrade | None:
-        """The round trip ``symbol`` closed last."""
-        return self.closed.get(symbol)
 
     def can_trade(self, symbol: str) -> bool:
         """Always true; the exchange refuses what the account cannot afford."""

@@ -5,11 +5,20 @@ USD-M futures broker (testnet or live) is :class:`cryptoflow.binance.BinanceFutu
 >>> broker = PaperBroker(TradingConfig(cash=1000), Path("state/paper.json"))  # doctest: +SKIP
 """
 
-from cryptoflow.brokers._base import Broker, ClosedTrade, Position, StateFile, TradingConfig, client_order_id
+from cryptoflow.brokers._base import (
+    Broker,
+    BrokerBook,
+    ClosedTrade,
+    Position,
+    StateFile,
+    TradingConfig,
+    client_order_id,
+)
 from cryptoflow.brokers._paper import PaperBroker
 
 __all__ = [
     "Broker",
+    "BrokerBook",
     "ClosedTrade",
     "PaperBroker",
     "Position",

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from cryptoflow.candles import Candle
 from cryptoflow.events import Side, Source
 
-__all__ = ["Broker", "ClosedTrade", "Position", "StateFile", "TradingConfig", "client_order_id"]
+__all__ = ["Broker", "BrokerBook", "ClosedTrade", "Position", "StateFile", "TradingConfig", "client_order_id"]
 
 
 @dataclass(frozen=True)
@@ -140,9 +140,59 @@ class StateFile:
             os.close(folder)
 
 
-def position_to_json(position: Position) -> dict[str, Any]:
-    """A position as plain data."""
-    return asdict(position)
+class BrokerBook:
+    """What every broker keeps and writes as one state document: the open positions with the engine's
+    bookkeeping, each symbol's last round trip, and the engine's record (:meth:`record`).
+
+    A broker adds its own fields through :meth:`state` and reads them back from what :meth:`load`
+    returns. The document is replaced atomically (:class:`StateFile`) at every fill and every record.
+    """
+
+    name: Source
+
+    def __init__(self, state_path: Path) -> None:
+        self._file = StateFile(state_path)
+        self.positions: dict[str, Position] = {}
+        self.closed: dict[str, ClosedTrade] = {}
+        self.engine: dict[str, Any] = {}
+
+    def load(self) -> dict[str, Any]:
+        """Read the saved positions, last round trips and engine record; the whole document is returned
+        for the broker's own fields (``{}`` before the first save)."""
+        document = self._file.load()
+        self.positions = {s: Position(**p) for s, p in document.get("positions", {}).items()}
+        self.closed = {s: ClosedTrade(**t) for s, t in document.get("last_closed", {}).items()}
+        self.engine = dict(document.get("engine", {}))
+        return document
+
+    def position(self, symbol: str) -> Position | None:
+        """The open position of ``symbol`` or ``None``."""
+        return self.positions.get(symbol)
+
+    def last_closed(self, symbol: str) -> ClosedTrade | None:
+        """The round trip ``symbol`` closed last."""
+        return self.closed.get(symbol)
+
+    def record(self, engine: dict[str, Any]) -> None:
+        """Write the engine's record together with the positions (see :class:`Broker`)."""
+        self.engine = dict(engine)
+        self.save()
+
+    def save(self) -> None:
+        """Write the state document: this book plus the broker's own :meth:`state`."""
+        self._file.save(
+            {
+                "broker": self.name,
+                "positions": {s: asdict(p) for s, p in self.positions.items()},
+                "last_closed": {s: asdict(t) for s, t in self.closed.items()},
+                "engine": self.engine,
+                **self.state(),
+            }
+        )
+
+    def state(self) -> dict[str, Any]:
+        """The broker's own fields of the state document (none here)."""
+        return {}
 
 
 class Broker(Protocol):

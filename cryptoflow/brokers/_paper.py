@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from cryptoflow.brokers._base import ClosedTrade, Position, StateFile, TradingConfig
+from cryptoflow.brokers._base import BrokerBook, ClosedTrade, Position, TradingConfig
 from cryptoflow.candles import Candle
 from cryptoflow.events import Source
 
@@ -16,7 +15,7 @@ __all__ = ["PaperBroker"]
 log = logging.getLogger(__name__)
 
 
-class PaperBroker:
+class PaperBroker(BrokerBook):
     """Fills exactly as the backtester's ``close`` model does, so a live paper run and a backtest of the
     same candles produce the same trades: a position uses ``fraction`` x ``leverage`` of the symbol's
     equity, fills move by ``slippage_rate`` against us, each side pays ``fee_rate`` of the notional.
@@ -29,22 +28,16 @@ class PaperBroker:
     name: Source = "paper"
 
     def __init__(self, config: TradingConfig, state_path: Path) -> None:
+        super().__init__(state_path)
         self.config = config
-        self._file = StateFile(state_path)
         self.cash: dict[str, float] = {}
-        self.positions: dict[str, Position] = {}
-        self.closed: dict[str, ClosedTrade] = {}
         self.trades = 0
-        self.engine: dict[str, Any] = {}
 
     async def start(self, symbols: list[str]) -> dict[str, Position | None]:
         """Load the saved state (if any); new symbols get their share of the cash."""
-        saved = self._file.load()
+        saved = self.load()
         self.cash = {s: float(v) for s, v in saved.get("cash", {}).items()}
-        self.positions = {s: Position(**p) for s, p in saved.get("positions", {}).items()}
-        self.closed = {s: ClosedTrade(**t) for s, t in saved.get("last_closed", {}).items()}
         self.trades = int(saved.get("trades", 0))
-        self.engine = dict(saved.get("engine", {}))
         share = self.config.cash / max(1, len(symbols))
         for symbol in symbols:
             self.cash.setdefault(symbol, share)
@@ -52,14 +45,6 @@ class PaperBroker:
             log.info("paper broker resumed %d open position(s) from %s", len(self.positions), self._file.path)
         self.save()
         return {s: self.positions.get(s) for s in symbols}
-
-    def position(self, symbol: str) -> Position | None:
-        """The open position of ``symbol``."""
-        return self.positions.get(symbol)
-
-    def last_closed(self, symbol: str) -> ClosedTrade | None:
-        """The round trip ``symbol`` closed last."""
-        return self.closed.get(symbol)
 
     def can_trade(self, symbol: str) -> bool:
         """False once the symbol's equity reached zero (as in the backtester)."""
@@ -92,23 +77,9 @@ class PaperBroker:
         self.save()
         return self.closed[symbol]
 
-    def record(self, engine: dict[str, Any]) -> None:
-        """Write the engine's record together with the positions (see :class:`~cryptoflow.brokers.Broker`)."""
-        self.engine = dict(engine)
-        self.save()
-
-    def save(self) -> None:
-        """Write the state file (the engine's record as last given to :meth:`record`)."""
-        self._file.save(
-            {
-                "broker": self.name,
-                "cash": self.cash,
-                "positions": {s: asdict(p) for s, p in self.positions.items()},
-                "last_closed": {s: asdict(t) for s, t in self.closed.items()},
-                "trades": self.trades,
-                "engine": self.engine,
-            }
-        )
+    def state(self) -> dict[str, Any]:
+        """Cash per symbol and the closed trades count, beside the positions (see :class:`BrokerBook`)."""
+        return {"cash": self.cash, "trades": self.trades}
 
     async def stop(self) -> None:
         """Nothing to write: fills and decisions were written when they happened (a decision cut short

@@ -23,7 +23,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
 
-from cryptoflow.config import KafkaSettings
+from cryptoflow.config import KafkaSettings, mask_credentials, register_secret
 from cryptoflow.errors import ConfigurationError
 
 __all__ = ["client_reasons", "creation_error", "security_callbacks"]
@@ -92,13 +92,8 @@ def creation_error(settings: KafkaSettings, exc: KafkaException) -> Configuratio
             "set it to the CA certificate file (PEM) that signed the broker's certificate"
         )
     return ConfigurationError(
-        f"the Kafka client settings ({_SETTING}*) are not accepted: {_redact(settings, text)}"
+        f"the Kafka client settings ({_SETTING}*) are not accepted: {mask_credentials(text)}"
     )
-
-
-def _redact(settings: KafkaSettings, text: str) -> str:
-    password = settings.sasl_password.get_secret_value() if settings.sasl_password else ""
-    return text.replace(password, "***") if password else text
 
 
 class _Callbacks:
@@ -108,13 +103,15 @@ class _Callbacks:
     def __init__(self, settings: KafkaSettings) -> None:
         self.settings = settings
         self.raised = False
+        if settings.sasl_password:  # also when the settings were not read by load_settings
+            register_secret(settings.sasl_password.get_secret_value())
 
     def on_error(self, error: KafkaError) -> None:
         if sys.is_finalizing():
             return
         message = _classify(self.settings, error.str(), error.code())
         if message is None:
-            log.debug("client error: %s", _redact(self.settings, error.str()))
+            log.debug("client error: %s", mask_credentials(error.str()))
             return
         if not self.raised:
             # Once per client: the exception leaves the poll/consume/flush that served the error (the
@@ -128,10 +125,10 @@ class _Callbacks:
     def log(self, level: int, msg: str, *args: Any) -> None:  # the logging.Logger.log signature
         if sys.is_finalizing():
             return
-        text = _THREAD_TAG.sub("", _redact(self.settings, msg % args if args else msg))
+        text = _THREAD_TAG.sub("", mask_credentials(msg % args if args else msg))
         captured = getattr(_capture, "lines", None)
         if captured is not None:  # client_reasons(): the reason goes into our error, not a line of its own
-            captured.append(_THREAD_TAG.sub("", _redact(self.settings, str(args[-1]) if args else msg)))
+            captured.append(_THREAD_TAG.sub("", mask_credentials(str(args[-1]) if args else msg)))
             if not log.isEnabledFor(logging.DEBUG):
                 return
         if _classify(self.settings, text, None) is not None:

@@ -221,12 +221,14 @@ class KafkaService:
             return False
         return True
 
-    def _admin(self, timeout_s: float) -> AdminClient:
+    def _admin(self, timeout_s: float, listener: dict[str, str] | None = None) -> AdminClient:
+        """A quiet admin client on the plain listener, or on the one ``listener`` configures."""
         return AdminClient(
             {
                 "bootstrap.servers": self.bootstrap,
                 "socket.timeout.ms": int(timeout_s * 1000),
                 "log_level": 0,
+                **(listener or {}),
             },
             logger=_silent_logger(),  # a keyword: the conf dict's type allows no objects
         )
@@ -307,7 +309,8 @@ class KafkaService:
 
     def secure_probe(self, timeout_s: float = 5.0) -> bool:
         """A metadata request through the SASL_SSL listener, logged in as the SCRAM user, succeeds."""
-        admin = AdminClient(
+        admin = self._admin(
+            timeout_s,
             {
                 "bootstrap.servers": self.secure_bootstrap,
                 "security.protocol": "SASL_SSL",
@@ -315,10 +318,7 @@ class KafkaService:
                 "sasl.username": self.settings.kafka_secure_user,
                 "sasl.password": self.password(),
                 "ssl.ca.location": str(self.tls.ca_file),
-                "socket.timeout.ms": int(timeout_s * 1000),
-                "log_level": 0,
             },
-            logger=_silent_logger(),  # a keyword: the conf dict's type allows no objects
         )
         try:
             admin.list_topics(timeout=timeout_s)
