@@ -45,15 +45,7 @@ def compute_arrays(
     )
     cci = k.cci(high, low, close, params.cci_period, params.cci_constant)
     is_bull, engulfing = k.candle_patterns(open_, close)
-    return {
-        "rsi": rsi,
-        "macd": macd,
-        "macd_signal": signal,
-        "macd_hist": macd - signal,
-        "cci": cci,
-        "is_bull": is_bull,
-        "engulfing": engulfing,
-    }
+    return k.named(rsi, macd, signal, macd - signal, cci, is_bull, engulfing)
 
 
 def compute(candles: pd.DataFrame, preset: str | IndicatorParams = "ta", **params: Any) -> pd.DataFrame:
