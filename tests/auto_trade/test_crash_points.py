@@ -17,8 +17,8 @@ import pytest
 from cryptoflow.brokers import PaperBroker, StateFile, TradingConfig
 from cryptoflow.candles import Candle
 from cryptoflow.strategies import load_strategy
+from cryptoflow.testing.fake_binance import replay_exchange
 from tests._trading import HISTORY, STRATEGIES, live_candles, make_worker, run_trader
-from tests.testing.fake_binance.conftest import make_exchange
 
 pytestmark = pytest.mark.slow  # replays candles through the fake exchange in real time, once per crash point
 
@@ -158,7 +158,7 @@ def test_a_single_process_trader_stopped_between_a_fill_and_its_record_publishes
     """``cryptoflow trade`` without Kafka consumer groups: a candle that closed while it was down is not
     traded after the restart, but the fill it had made on it comes out (it was never delivered)."""
     # lockstep: the replay waits (2 s at most) for each decision, so the restart meets live candles again
-    exchange = make_exchange(shared_data, symbols=("ETHUSDT",), history=HISTORY, limit=12, lockstep=True)
+    exchange = replay_exchange(shared_data, symbols=("ETHUSDT",), history=HISTORY, limit=12, lockstep=True)
     strategy = load_strategy("basic", **PARAMS)
     points = _Points(None)
     kafka = _Kafka(points)

@@ -16,7 +16,7 @@ from aiohttp import WSMsgType, web
 
 from cryptoflow.errors import CryptoflowError
 from cryptoflow.testing.fake_binance._account import BinanceError, FuturesAccount
-from cryptoflow.testing.fake_binance._auth import check_signed, parse_params
+from cryptoflow.testing.fake_binance._auth import API_KEY, API_SECRET, check_signed, parse_params
 from cryptoflow.testing.fake_binance._market import KlineState, ReplayMarket
 
 __all__ = ["FakeExchange", "Subscriber"]
@@ -74,8 +74,8 @@ class FakeExchange:
         market: ReplayMarket,
         *,
         speed: float | None = None,
-        api_key: str = "fake-api-key",
-        api_secret: str = "fake-api-secret",
+        api_key: str = API_KEY,
+        api_secret: str = API_SECRET,
         host: str = "127.0.0.1",
         port: int = 0,
         autostart: bool = False,
@@ -114,6 +114,20 @@ class FakeExchange:
     def stream_url(self) -> str:
         """``ws://host:port/`` (python-binance appends ``ws/…`` or ``stream?streams=…``)."""
         return f"ws://{self.host}:{self.port}/"
+
+    def client_environment(self, *, credentials: bool = False) -> dict[str, str]:
+        """The settings (environment variables) of a ``cryptoflow`` process that reaches this exchange: its
+        URLs, and with ``credentials`` its API key and secret (for the testnet broker)."""
+        env = {
+            "CRYPTOFLOW_BINANCE__BASE_URL": self.base_url,
+            "CRYPTOFLOW_BINANCE__STREAM_URL": self.stream_url,
+        }
+        if credentials:
+            env |= {
+                "CRYPTOFLOW_BINANCE__API_KEY": self.api_key,
+                "CRYPTOFLOW_BINANCE__API_SECRET": self._secret,
+            }
+        return env
 
     # ---- lifecycle ---------------------------------------------------------------------------------
 
