@@ -32,10 +32,6 @@ UNIT_TESTED: dict[str, dict[str, str]] = {
         "cryptoflow.stack._java": "the message when no Java is found (its cached lookup cleared around it)",
         "cryptoflow.stack._download": "a failed download's messages, without a stack up (ports, home) first",
     },
-    "tests/binance/test_klines.py": {
-        "cryptoflow.binance._klines": "lowers MAX_STREAMS_PER_CONNECTION (Binance: 200) to 2 to spread five "
-        "symbols over three connections; to fix: a SourceOptions field",
-    },
     "tests/indicators/test_streaming_engines.py": {
         "cryptoflow.indicators._cstream": "the compiled streaming state is the one built (scripts/setup)",
         "cryptoflow.indicators._nbstream": "the numba state that stands in without a compiler, bit for bit",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cryptoflow.binance import BinanceEndpoints, KlineEvent, KlineSource, SourceOptions, _klines
+from cryptoflow.binance import BinanceEndpoints, KlineEvent, KlineSource, SourceOptions
 from cryptoflow.candles import load_candles
 from cryptoflow.errors import ConfigurationError
 from cryptoflow.testing.fake_binance import FakeExchange, replay_exchange
@@ -180,9 +180,8 @@ def test_slow_consumer_overflowing_python_binance_queue_recovers(shared_data: Pa
 
 
 def test_more_symbols_than_one_connection_takes_are_spread_over_several(
-    shared_data: Path, monkeypatch: pytest.MonkeyPatch
+    shared_data: Path,
 ) -> None:
-    monkeypatch.setattr(_klines, "MAX_STREAMS_PER_CONNECTION", 2)  # Binance's limit is 200 streams
     symbols = ("BNBUSDT", "BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT")
     exchange = replay_exchange(shared_data, symbols=symbols, history=40, limit=60, speed=100)
     dropped = []
@@ -193,9 +192,9 @@ def test_more_symbols_than_one_connection_takes_are_spread_over_several(
             exchange.drop_connections()  # every connection at once
 
     try:
-        events, source = collect(
-            exchange, SourceOptions(warmup_candles=20, backoff_initial_s=0.05), fault=fault
-        )
+        # two symbols a connection (Binance's limit is 200 streams): five symbols take three
+        options = SourceOptions(warmup_candles=20, backoff_initial_s=0.05, streams_per_connection=2)
+        events, source = collect(exchange, options, fault=fault)
         connections = exchange.connections_total
     finally:
         exchange.stop_thread()
@@ -211,3 +210,9 @@ def test_options_are_checked() -> None:
         KlineSource(["ETHUSDT"], "5m", market="spot", options=SourceOptions(continuous=True))
     with pytest.raises(ConfigurationError, match="at least one symbol"):
         KlineSource([], "5m")
+
+
+@pytest.mark.parametrize("streams", [0, 201])
+def test_streams_per_connection_beyond_binance_limits_is_refused(streams: int) -> None:
+    with pytest.raises(ConfigurationError, match=rf"streams_per_connection must be 1 to 200 .*got {streams}"):
+        KlineSource(["ETHUSDT"], "1m", options=SourceOptions(streams_per_connection=streams))
