@@ -37,11 +37,6 @@ UNIT_TESTED: dict[str, dict[str, str]] = {
         "cryptoflow.indicators._nbstream": "the numba state that stands in without a compiler, bit for bit",
         "cryptoflow.indicators._streaming": "state_arguments, to build that numba state",
     },
-    # crossing packages, to fix:
-    "tests/sink/test_faults.py": {
-        "cryptoflow.stack._process": "stops the local stack's Elasticsearch alone (LocalStack.down stops "
-        "both); to fix: a public stop of one service",
-    },
 }
 
 
