@@ -55,6 +55,16 @@ class Subscriber:
         return out
 
 
+def exchange_environment(host: str, port: int) -> dict[str, str]:
+    """The settings (environment variables) that point a ``cryptoflow`` process at a fake exchange
+    serving on ``host:port`` (in this process: :meth:`FakeExchange.client_environment`; or a child
+    running ``cryptoflow exchange serve``)."""
+    return {
+        "CRYPTOFLOW_BINANCE__BASE_URL": f"http://{host}:{port}",
+        "CRYPTOFLOW_BINANCE__STREAM_URL": f"ws://{host}:{port}/",
+    }
+
+
 class FakeExchange:
     """A local Binance: REST (spot ``/api/v3`` and USD-M futures ``/fapi``) and kline websockets that
     replay real candles, with Binance's signature checks and error shapes.
@@ -108,20 +118,17 @@ class FakeExchange:
     @property
     def base_url(self) -> str:
         """``http://host:port``."""
-        return f"http://{self.host}:{self.port}"
+        return exchange_environment(self.host, self.port)["CRYPTOFLOW_BINANCE__BASE_URL"]
 
     @property
     def stream_url(self) -> str:
         """``ws://host:port/`` (python-binance appends ``ws/…`` or ``stream?streams=…``)."""
-        return f"ws://{self.host}:{self.port}/"
+        return exchange_environment(self.host, self.port)["CRYPTOFLOW_BINANCE__STREAM_URL"]
 
     def client_environment(self, *, credentials: bool = False) -> dict[str, str]:
         """The settings (environment variables) of a ``cryptoflow`` process that reaches this exchange: its
         URLs, and with ``credentials`` its API key and secret (for the testnet broker)."""
-        env = {
-            "CRYPTOFLOW_BINANCE__BASE_URL": self.base_url,
-            "CRYPTOFLOW_BINANCE__STREAM_URL": self.stream_url,
-        }
+        env = exchange_environment(self.host, self.port)
         if credentials:
             env |= {
                 "CRYPTOFLOW_BINANCE__API_KEY": self.api_key,
