@@ -141,7 +141,8 @@ def offences(found: list[tuple[str, str, str]]) -> tuple[list[str], set[tuple[st
     rule, and the :data:`UNIT_TESTED` entries they use."""
     used, offending = set(), []
     for where, importer, name in found:
-        if name.split(".")[0] == "tests" and "conftest" in name.split("."):
+        parts = name.split(".")
+        if parts[0] == "tests" and any(part == "conftest" or part.startswith("test_") for part in parts):
             offending.append(f"{where} imports {name}: shared helpers belong in cryptoflow.testing")
             continue
         owner = private_owner(name)
@@ -177,6 +178,7 @@ def test_the_tests_rule_flags_what_it_must() -> None:
             ("tests/auto_trade/test_e.py:7", "tests.auto_trade.test_e", "tests._trading"),
             ("tests/stack/test_kafka_probe.py:8", "tests.stack.test_kafka_probe", "cryptoflow.stack._kafka"),
             ("tests/binance/test_f.py:9", "tests.binance.test_f", "tests.testing.fake_binance.conftest"),
+            ("tests/indicators/test_g.py:10", "tests.indicators.test_g", "tests.indicators.test_indicators"),
         ]
     )
     assert offending == [
@@ -184,6 +186,8 @@ def test_the_tests_rule_flags_what_it_must() -> None:
         "tests/stack/test_b.py:4 imports an unlisted private module cryptoflow.stack._tls.ensure_broker_tls",
         "tests/kafka/test_c.py:5 imports tests.auto_trade._chain",
         "tests/binance/test_f.py:9 imports tests.testing.fake_binance.conftest: shared helpers belong in "
+        "cryptoflow.testing",
+        "tests/indicators/test_g.py:10 imports tests.indicators.test_indicators: shared helpers belong in "
         "cryptoflow.testing",
     ]
     assert package_under_test("tests.testing.fake_binance.test_rest") == "cryptoflow.testing.fake_binance"

@@ -18,9 +18,8 @@ from cryptoflow.errors import DataError
 from cryptoflow.events import INDICATOR_NAMES
 from cryptoflow.indicators import StreamingIndicators, _nbstream, compute, resolve_params
 from cryptoflow.indicators._streaming import state_arguments
-from cryptoflow.testing.data import SHARED_FILES, needs_shared_data
-from tests.indicators.test_indicators import candles_of
-from tests.indicators.test_properties import candle_series, indicator_params
+from cryptoflow.testing.data import SHARED_FILES, candles_of, needs_shared_data
+from cryptoflow.testing.strategies import candle_series, indicator_params
 
 FILES = [pytest.param(path, id=path.name) for path in SHARED_FILES]
 
