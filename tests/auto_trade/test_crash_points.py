@@ -82,14 +82,13 @@ def _run(market, folder: Path, candles: list[Candle], kafka: _Kafka, crash_ok: b
         worker = make_worker(market, folder, kafka.pending, PARAMS, flush=kafka.flush)
         try:
             for candle in candles:
-                await worker._handle(candle, partition=0)
+                await worker.handle(candle, partition=0)
         except _Crash:
             assert crash_ok
-            if worker._client is not None:  # the process is gone: nothing else of it runs
-                await worker._client.close_connection()
+            await worker.close_session()  # the process is gone: nothing else of it runs
             kafka.pending.clear()
             return
-        await worker._release_all()
+        await worker.stop()
 
     asyncio.run(main())
 
