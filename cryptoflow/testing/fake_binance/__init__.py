@@ -11,8 +11,9 @@ python-binance runs against it unchanged apart from its base URLs (see
 >>> exchange.start_in_thread().start_replay()                                        # doctest: +SKIP
 """
 
-from cryptoflow.testing.fake_binance._account import BinanceError, FuturesAccount
+from cryptoflow.testing.fake_binance._account import FuturesAccount
 from cryptoflow.testing.fake_binance._auth import API_KEY, API_SECRET, sign
+from cryptoflow.testing.fake_binance._errors import BinanceError
 from cryptoflow.testing.fake_binance._market import KlineState, ReplayMarket, SymbolRules
 from cryptoflow.testing.fake_binance._server import FakeExchange, exchange_environment
 from cryptoflow.testing.fake_binance._shared import replay_exchange

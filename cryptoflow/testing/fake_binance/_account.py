@@ -1,30 +1,28 @@
-"""A USD-M futures account on the fake exchange: one-way positions, MARKET/LIMIT orders, Binance errors."""
+"""A USD-M futures account on the fake exchange: wallet, one-way positions, margin, fills and the account
+endpoints (balance, positions, leverage, brackets, commission, position mode)."""
 
 from __future__ import annotations
 
-import itertools
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from dataclasses import dataclass
+from decimal import Decimal
 
-from cryptoflow.testing.fake_binance._market import KlineState, ReplayMarket
+from cryptoflow.testing.fake_binance._errors import BinanceError
+from cryptoflow.testing.fake_binance._market import ReplayMarket
+from cryptoflow.testing.fake_binance._orders import OPEN, AlgoOrder, Order, now_ms, order_event
 
-__all__ = ["BinanceError", "FuturesAccount"]
+__all__ = ["FuturesAccount", "limit_param"]
 
-
-class BinanceError(Exception):
-    """An error answered in Binance's shape: ``{"code": code, "msg": msg}`` with an HTTP status."""
-
-    def __init__(self, code: int, msg: str, status: int = 400) -> None:
-        super().__init__(msg)
-        self.code = code
-        self.msg = msg
-        self.status = status
-
-    def body(self) -> dict[str, object]:
-        """The JSON body Binance answers."""
-        return {"code": self.code, "msg": self.msg}
+# One bracket per symbol: Binance's first tier of ETHUSDT / BTCUSDT (125x up to 50,000 USDT notional,
+# 0.4 % maintenance); the fake does not check notional caps.
+_BRACKET = {
+    "bracket": 1,
+    "initialLeverage": 125,
+    "notionalCap": 50000,
+    "notionalFloor": 0,
+    "maintMarginRatio": 0.004,
+    "cum": 0.0,
+}
 
 
 @dataclass
@@ -36,51 +34,16 @@ class _Position:
     update_time: int = 0
 
 
-@dataclass
-class _Order:
-    order_id: int
-    client_order_id: str
-    symbol: str
-    side: str
-    type: str
-    quantity: float
-    price: float
-    reduce_only: bool
-    time_in_force: str
-    status: str = "NEW"
-    executed_qty: float = 0.0
-    avg_price: float = 0.0
-    created: int = field(default_factory=lambda: int(time.time() * 1000))
-    updated: int = 0
-
-
-def _ms() -> int:
-    return int(time.time() * 1000)
-
-
-def _decimal(name: str, value: str | None) -> Decimal:
-    if value is None or value == "":
-        raise BinanceError(-1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.")
-    try:
-        number = Decimal(value)
-    except InvalidOperation:
-        raise BinanceError(
-            -1100,
-            f"Illegal characters found in parameter '{name}'; legal range is "
-            "'^([0-9]{1,20})(\\.[0-9]{1,20})?$'.",
-        ) from None
-    if not number.is_finite():
-        raise BinanceError(-1100, f"Illegal characters found in parameter '{name}'.")
-    return number
-
-
 class FuturesAccount:
     """Wallet, positions and orders of the one API key the fake exchange knows.
 
-    Fills: MARKET orders fill at once at the last price sent for the symbol (``fill_at="last"``) or at
-    the close of its last closed candle (``fill_at="close"``: the backtester's ``close`` model, for parity
-    tests whose replay runs faster than orders travel); LIMIT orders rest and fill at their price when a
-    later kline state crosses it. Fees are ``fee_rate`` of the notional.
+    Margin as Binance checks it: an order that opens or adds exposure needs its initial margin (notional /
+    leverage, plus the taker fee) within ``availableBalance`` (wallet + unrealized PnL - the initial margin
+    of positions and of open non-reduce-only LIMIT orders), else -2019. Fees: ``taker_fee_rate`` for
+    MARKET orders and LIMIT orders that cross on arrival, ``maker_fee_rate`` for resting LIMIT orders.
+    ``fill_at``: MARKET orders fill at the last price sent (``"last"``) or at the close of the last closed
+    candle (``"close"``, the backtester's model). Every order change is sent to :attr:`listeners` as a
+    Binance user-stream event.
     """
 
     def __init__(
@@ -89,20 +52,23 @@ class FuturesAccount:
         *,
         balance: float = 10_000.0,
         fee_rate: float = 0.0004,
+        maker_fee_rate: float = 0.0002,
         fill_at: str = "last",
     ) -> None:
         self.market = market
         self.fill_at = fill_at
         self.fee_rate = fee_rate
+        self.maker_fee_rate = maker_fee_rate
         self.wallet = balance
+        self.dual_side = False
         self.positions: dict[str, _Position] = {s: _Position() for s in market.symbols}
-        self.orders: dict[int, _Order] = {}
-        self._by_client_id: dict[tuple[str, str], _Order] = {}
-        self._ids = itertools.count(8_389_765_000_000_000_000 // 10**9)
+        self.orders: dict[int, Order] = {}
+        self.algo_orders: dict[int, AlgoOrder] = {}
         self.rejections: list[tuple[int, str]] = []
         self.requests: list[dict[str, str]] = []  # every accepted order request, for tests
         self.trades: list[dict[str, object]] = []  # every fill, as GET /fapi/v1/userTrades lists it
-        self.on_fill: Callable[[_Order], None] | None = None
+        self.listeners: list[Callable[[dict[str, object]], None]] = []
+        self.on_fill: Callable[[Order], None] | None = None
 
     # ---- faults ------------------------------------------------------------------------------------
 
@@ -112,11 +78,19 @@ class FuturesAccount:
         """Reject the next ``count`` order requests with this Binance error."""
         self.rejections.extend([(code, msg)] * count)
 
-    # ---- helpers -----------------------------------------------------------------------------------
+    # ---- state -------------------------------------------------------------------------------------
 
-    def _symbol(self, params: dict[str, str]) -> str:
+    def emit(self, event: dict[str, object]) -> None:
+        """Send a user-stream event to every listener."""
+        for listener in list(self.listeners):
+            listener(event)
+
+    def symbol(self, params: dict[str, str], *, required: bool = True) -> str | None:
+        """The ``symbol`` parameter, checked (-1102 missing, -1121 unknown)."""
         symbol = params.get("symbol", "").upper()
         if not symbol:
+            if not required:
+                return None
             raise BinanceError(
                 -1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed."
             )
@@ -128,179 +102,146 @@ class FuturesAccount:
         pos = self.positions[symbol]
         return pos.amount * (self.market.price(symbol) - pos.entry_price) if pos.amount else 0.0
 
-    def _fill(self, order: _Order, price: float) -> None:
-        pos = self.positions[order.symbol]
-        signed = order.quantity if order.side == "BUY" else -order.quantity
-        if order.reduce_only:
-            if pos.amount == 0 or (pos.amount > 0) == (signed > 0):
-                order.status = "EXPIRED"
-                order.updated = _ms()
-                return
-            signed = max(-abs(pos.amount), min(abs(pos.amount), signed))
-        fee = abs(signed) * price * self.fee_rate
-        self.wallet -= fee
+    def available(self) -> float:
+        """``availableBalance``: wallet + unrealized PnL - initial margin of positions and open orders."""
+        positions = sum(abs(p.amount) * self.market.price(s) / p.leverage for s, p in self.positions.items())
+        orders = sum(
+            float(o.remaining * o.price) / self.positions[o.symbol].leverage
+            for o in self.orders.values()
+            if o.status in OPEN and o.type == "LIMIT" and not o.reduce_only
+        )
+        return self.wallet + sum(self._unrealized(s) for s in self.positions) - positions - orders
+
+    def check_margin(self, symbol: str, side: str, quantity: Decimal, price: float) -> None:
+        """-2019 unless the part of the order that opens or adds exposure fits ``availableBalance``."""
+        pos = self.positions[symbol]
+        signed = float(quantity) if side == "BUY" else -float(quantity)
+        same_way = pos.amount == 0 or (pos.amount > 0) == (signed > 0)
+        opening = abs(signed) if same_way else max(0.0, abs(signed) - abs(pos.amount))
+        if not opening:
+            return
+        needed = opening * price / pos.leverage + opening * price * self.fee_rate
+        if needed > self.available() + 1e-9:
+            raise BinanceError(-2019, "Margin is insufficient.")
+
+    def check_reduce_only(self, symbol: str, side: str) -> None:
+        """-2022 for a reduce-only order with no position, or on the side that would increase it."""
+        amount = self.positions[symbol].amount
+        if amount == 0 or (amount > 0) == (side == "BUY"):
+            raise BinanceError(-2022, "ReduceOnly Order is rejected.")
+
+    def reducible(self, order: Order) -> Decimal:
+        """How much of ``order`` may fill now: its remaining quantity, for a reduce-only or close-position
+        order at most the opposite position (0 when there is none)."""
+        if not (order.reduce_only or order.close_position):
+            return order.remaining
+        amount = self.positions[order.symbol].amount
+        if amount == 0 or (amount > 0) == (order.side == "BUY"):
+            return Decimal(0)
+        held = Decimal(repr(abs(amount)))
+        return held if order.close_position else min(order.remaining, held)
+
+    # ---- fills -------------------------------------------------------------------------------------
+
+    def fill(self, order: Order, qty: Decimal, price: float, *, maker: bool) -> None:
+        """Execute ``qty`` of ``order`` at ``price`` (on the tick grid): position, wallet, fee, trade
+        record and the ``ORDER_TRADE_UPDATE`` / ``ACCOUNT_UPDATE`` events."""
+        symbol = order.symbol
+        pos = self.positions[symbol]
+        price_text = self.market.fmt_price(symbol, price)
+        px = Decimal(price_text)
+        quote = px * qty
+        fee = quote * Decimal(repr(self.maker_fee_rate if maker else self.fee_rate))
+        signed = float(qty) if order.side == "BUY" else -float(qty)
         realized = 0.0
-        new_amount = pos.amount + signed
         if pos.amount == 0 or (pos.amount > 0) == (signed > 0):  # open or add
             total = abs(pos.amount) + abs(signed)
-            pos.entry_price = (abs(pos.amount) * pos.entry_price + abs(signed) * price) / total
+            pos.entry_price = (abs(pos.amount) * pos.entry_price + abs(signed) * float(px)) / total
         else:  # reduce, close or flip
             closed = min(abs(pos.amount), abs(signed))
-            realized = closed * (price - pos.entry_price) * (1 if pos.amount > 0 else -1)
-            self.wallet += realized
+            realized = closed * (float(px) - pos.entry_price) * (1 if pos.amount > 0 else -1)
             if abs(signed) > abs(pos.amount):
-                pos.entry_price = price
-        pos.amount = round(new_amount, 12)
+                pos.entry_price = float(px)
+        self.wallet += realized - float(fee)
+        pos.amount = round(pos.amount + signed, 12)
         if pos.amount == 0:
             pos.entry_price = 0.0
-        pos.update_time = _ms()
-        order.status = "FILLED"
-        order.executed_qty = abs(signed)
-        order.avg_price = price
+        pos.update_time = now_ms()
+        order.executed_qty += qty
+        order.cum_quote += quote
+        order.status = "FILLED" if order.remaining <= 0 else "PARTIALLY_FILLED"
         order.updated = pos.update_time
-        self._record_trade(order, abs(signed), price, fee, realized)
-        if self.on_fill is not None:
-            self.on_fill(order)
-
-    def _record_trade(self, order: _Order, qty: float, price: float, fee: float, realized: float) -> None:
-        q = self.market.rules[order.symbol].qty_decimals
+        trade_id = len(self.trades) + 1
         self.trades.append(
             {
-                "symbol": order.symbol,
-                "id": len(self.trades) + 1,
+                "symbol": symbol,
+                "id": trade_id,
                 "orderId": order.order_id,
                 "side": order.side,
-                "price": self.market.fmt_price(order.symbol, price),
-                "qty": f"{qty:.{q}f}",
+                "price": price_text,
+                "qty": f"{qty:.{self.market.rules[symbol].qty_decimals}f}",
                 "realizedPnl": f"{realized:.8f}",
                 "marginAsset": "USDT",
-                "quoteQty": f"{qty * price:.8f}",
+                "quoteQty": str(quote),
                 "commission": f"{fee:.8f}",
                 "commissionAsset": "USDT",
                 "time": order.updated,
                 "positionSide": "BOTH",
                 "buyer": order.side == "BUY",
-                "maker": order.type == "LIMIT",
+                "maker": maker,
             }
         )
-
-    def on_kline(self, state: KlineState) -> None:
-        """Fill resting LIMIT orders the new kline state crosses."""
-        for order in list(self.orders.values()):
-            if order.status != "NEW" or order.symbol != state.symbol:
-                continue
-            if (order.side == "BUY" and state.low <= order.price) or (
-                order.side == "SELL" and state.high >= order.price
-            ):
-                self._fill(order, order.price)
-
-    # ---- endpoints ---------------------------------------------------------------------------------
-
-    def new_order(self, params: dict[str, str]) -> dict[str, object]:
-        """``POST /fapi/v1/order``."""
-        symbol = self._symbol(params)
-        rules = self.market.rules[symbol]
-        side = params.get("side", "").upper()
-        if side not in ("BUY", "SELL"):
-            raise BinanceError(-1117, "Invalid side.")
-        kind = params.get("type", "").upper()
-        if kind not in ("MARKET", "LIMIT"):
-            raise BinanceError(-1116, "Invalid orderType.")
-        client_id = params.get("newClientOrderId") or f"fake{next(self._ids)}"
-        if (symbol, client_id) in self._by_client_id:
-            raise BinanceError(-4116, "ClientOrderId is duplicated.")
-        quantity = _decimal("quantity", params.get("quantity"))
-        if quantity <= 0:
-            raise BinanceError(-4003, "Quantity less than or equal to zero.")
-        if quantity % Decimal(rules.step_size) != 0:
-            raise BinanceError(-1111, "Precision is over the maximum defined for this asset.")
-        price = Decimal(0)
-        tif = params.get("timeInForce", "GTC")
-        if kind == "LIMIT":
-            price = _decimal("price", params.get("price"))
-            if "timeInForce" not in params:
-                raise BinanceError(
-                    -1102, "Mandatory parameter 'timeInForce' was not sent, was empty/null, or malformed."
-                )
-            if price <= 0 or price % Decimal(rules.tick_size) != 0:
-                raise BinanceError(-4014, "Price not increased by tick size.")
-        reduce_only = params.get("reduceOnly", "false").lower() == "true"
-        reference = float(price) if kind == "LIMIT" else self.market.price(symbol)
-        notional = float(quantity) * reference
-        if not reduce_only and notional < float(rules.min_notional):
-            raise BinanceError(
-                -4164,
-                f"Order's notional must be no smaller than {rules.min_notional} "
-                "(unless you choose reduce only).",
+        self.emit(
+            order_event(
+                self.market,
+                order,
+                "TRADE",
+                last_qty=qty,
+                last_price=px,
+                fee=fee,
+                realized=Decimal(repr(round(realized, 8))),
+                trade_id=trade_id,
+                maker=maker,
             )
-        if self.rejections:
-            code, msg = self.rejections.pop(0)
-            raise BinanceError(code, msg)
-        order = _Order(
-            next(self._ids), client_id, symbol, side, kind, float(quantity), float(price), reduce_only, tif
         )
-        order.updated = order.created
-        self.orders[order.order_id] = order
-        self._by_client_id[(symbol, client_id)] = order
-        self.requests.append(dict(params))
-        if kind == "MARKET":
-            self._fill(order, self.market.price(symbol, closed_only=self.fill_at == "close"))
-        else:
-            last = self.market.price(symbol)
-            if (side == "BUY" and last <= float(price)) or (side == "SELL" and last >= float(price)):
-                self._fill(order, float(price))
-        return self.order_json(order)
+        self.emit(self.account_update(symbol))
+        if self.on_fill is not None and order.status == "FILLED":
+            self.on_fill(order)
 
-    def find_order(self, params: dict[str, str]) -> _Order:
-        """The order named by ``orderId`` or ``origClientOrderId`` (else Binance's -2013)."""
-        symbol = self._symbol(params)
-        order: _Order | None = None
-        if params.get("orderId"):
-            order = self.orders.get(int(params["orderId"]))
-        elif params.get("origClientOrderId"):
-            order = self._by_client_id.get((symbol, params["origClientOrderId"]))
-        else:
-            raise BinanceError(-1102, "Either orderId or origClientOrderId must be sent.")
-        if order is None or order.symbol != symbol:
-            raise BinanceError(-2013, "Order does not exist.")
-        return order
+    def account_update(self, symbol: str, reason: str = "ORDER") -> dict[str, object]:
+        """The ``ACCOUNT_UPDATE`` user-stream event: the USDT balance and ``symbol``'s position."""
+        pos = self.positions[symbol]
+        now = now_ms()
+        return {
+            "e": "ACCOUNT_UPDATE",
+            "E": now,
+            "T": pos.update_time or now,
+            "a": {
+                "m": reason,
+                "B": [{"a": "USDT", "wb": f"{self.wallet:.8f}", "cw": f"{self.wallet:.8f}", "bc": "0"}],
+                "P": [
+                    {
+                        "s": symbol,
+                        "pa": f"{pos.amount:.{self.market.rules[symbol].qty_decimals}f}",
+                        "ep": f"{pos.entry_price:.8f}",
+                        "bep": f"{pos.entry_price:.8f}",
+                        "cr": "0",
+                        "up": f"{self._unrealized(symbol):.8f}",
+                        "mt": "isolated" if pos.margin_type == "isolated" else "cross",
+                        "iw": f"{abs(pos.amount) * pos.entry_price / pos.leverage:.8f}"
+                        if pos.margin_type == "isolated"
+                        else "0",
+                        "ps": "BOTH",
+                    }
+                ],
+            },
+        }
 
-    def cancel_order(self, params: dict[str, str]) -> dict[str, object]:
-        """``DELETE /fapi/v1/order``."""
-        order = self.find_order(params)
-        if order.status != "NEW":
-            raise BinanceError(-2011, "Unknown order sent.")
-        order.status = "CANCELED"
-        order.updated = _ms()
-        return self.order_json(order)
-
-    def open_orders(self, params: dict[str, str]) -> list[dict[str, object]]:
-        """``GET /fapi/v1/openOrders``."""
-        symbol = self._symbol(params) if params.get("symbol") else None
-        return [
-            self.order_json(o)
-            for o in self.orders.values()
-            if o.status == "NEW" and (symbol is None or o.symbol == symbol)
-        ]
-
-    def user_trades(self, params: dict[str, str]) -> list[dict[str, object]]:
-        """``GET /fapi/v1/userTrades``: the fills of a symbol (of one ``orderId`` when given), oldest
-        first, from ``fromId``, at most ``limit`` (default 500, at most 1000)."""
-        symbol = self._symbol(params)
-        rows = [t for t in self.trades if t["symbol"] == symbol]
-        if params.get("orderId"):
-            rows = [t for t in rows if str(t["orderId"]) == params["orderId"]]
-        if params.get("fromId"):
-            rows = [t for t in rows if int(str(t["id"])) >= int(params["fromId"])]
-        try:
-            limit = int(params.get("limit", "500"))
-        except ValueError:
-            raise BinanceError(-1100, "Illegal characters found in parameter 'limit'.") from None
-        return rows[: max(1, min(limit, 1000))]
+    # ---- account endpoints -------------------------------------------------------------------------
 
     def leverage(self, params: dict[str, str]) -> dict[str, object]:
         """``POST /fapi/v1/leverage``."""
-        symbol = self._symbol(params)
+        symbol = str(self.symbol(params))
         try:
             value = int(params.get("leverage", ""))
         except ValueError:
@@ -314,7 +255,7 @@ class FuturesAccount:
 
     def margin_type(self, params: dict[str, str]) -> dict[str, object]:
         """``POST /fapi/v1/marginType``."""
-        symbol = self._symbol(params)
+        symbol = str(self.symbol(params))
         wanted = params.get("marginType", "").upper()
         if wanted not in ("ISOLATED", "CROSSED"):
             raise BinanceError(
@@ -329,24 +270,69 @@ class FuturesAccount:
         pos.margin_type = value
         return {"code": 200, "msg": "success"}
 
+    def position_mode(self, params: dict[str, str], *, change: bool) -> dict[str, object]:
+        """``GET|POST /fapi/v1/positionSide/dual``. The fake trades in one-way mode only: a switch to hedge
+        mode is refused as Binance refuses a switch (-4059 nothing to change, -4067 open orders, -4068 a
+        position), else with -1000 naming the limitation."""
+        if not change:
+            return {"dualSidePosition": self.dual_side}
+        wanted = params.get("dualSidePosition", "").lower()
+        if wanted not in ("true", "false"):
+            raise BinanceError(
+                -1102, "Mandatory parameter 'dualSidePosition' was not sent, was empty/null, or malformed."
+            )
+        if (wanted == "true") == self.dual_side:
+            raise BinanceError(-4059, "No need to change position side.")
+        if any(o.status in OPEN for o in self.orders.values()):
+            raise BinanceError(-4067, "Position side cannot be changed if there exists open orders.")
+        if any(p.amount for p in self.positions.values()):
+            raise BinanceError(-4068, "Position side cannot be changed if there exists position.")
+        raise BinanceError(-1000, "The fake exchange trades in one-way mode only (dualSidePosition=false).")
+
+    def leverage_bracket(self, params: dict[str, str]) -> list[dict[str, object]]:
+        """``GET /fapi/v1/leverageBracket``: one bracket per symbol (see ``_BRACKET``)."""
+        symbol = self.symbol(params, required=False)
+        symbols = [symbol] if symbol else list(self.positions)
+        return [{"symbol": s, "notionalCoef": 1.0, "brackets": [dict(_BRACKET)]} for s in symbols]
+
+    def commission_rate(self, params: dict[str, str]) -> dict[str, object]:
+        """``GET /fapi/v1/commissionRate``."""
+        return {
+            "symbol": self.symbol(params),
+            "makerCommissionRate": f"{self.maker_fee_rate:.6f}",
+            "takerCommissionRate": f"{self.fee_rate:.6f}",
+            "rpiCommissionRate": "0",
+        }
+
+    def user_trades(self, params: dict[str, str]) -> list[dict[str, object]]:
+        """``GET /fapi/v1/userTrades``: the fills of a symbol (of one ``orderId`` when given), oldest
+        first, from ``fromId``, at most ``limit`` (default 500, at most 1000)."""
+        symbol = self.symbol(params)
+        rows = [t for t in self.trades if t["symbol"] == symbol]
+        if params.get("orderId"):
+            rows = [t for t in rows if str(t["orderId"]) == params["orderId"]]
+        if params.get("fromId"):
+            rows = [t for t in rows if int(str(t["id"])) >= int(params["fromId"])]
+        return rows[: limit_param(params, 500, 1000)]
+
     def position_risk(self, params: dict[str, str]) -> list[dict[str, object]]:
         """``GET /fapi/v2|v3/positionRisk`` (v2 and v3 fields together)."""
-        symbols = [self._symbol(params)] if params.get("symbol") else list(self.positions)
+        symbol = self.symbol(params, required=False)
         out = []
-        for symbol in symbols:
-            pos = self.positions[symbol]
-            mark = self.market.price(symbol)
+        for s in [symbol] if symbol else list(self.positions):
+            pos = self.positions[s]
+            mark = self.market.price(s)
             notional = pos.amount * mark
             isolated = abs(notional) / pos.leverage if pos.margin_type == "isolated" else 0.0
             out.append(
                 {
-                    "symbol": symbol,
+                    "symbol": s,
                     "positionSide": "BOTH",
-                    "positionAmt": f"{pos.amount:.{self.market.rules[symbol].qty_decimals}f}",
+                    "positionAmt": f"{pos.amount:.{self.market.rules[s].qty_decimals}f}",
                     "entryPrice": f"{pos.entry_price:.8f}",
                     "breakEvenPrice": f"{pos.entry_price:.8f}",
                     "markPrice": f"{mark:.8f}",
-                    "unRealizedProfit": f"{self._unrealized(symbol):.8f}",
+                    "unRealizedProfit": f"{self._unrealized(s):.8f}",
                     "liquidationPrice": "0",
                     "leverage": str(pos.leverage),
                     "maxNotionalValue": "1000000",
@@ -367,11 +353,7 @@ class FuturesAccount:
     def balance(self) -> list[dict[str, object]]:
         """``GET /fapi/v2|v3/balance``."""
         unrealized = sum(self._unrealized(s) for s in self.positions)
-        available = (
-            self.wallet
-            + unrealized
-            - sum(abs(p.amount) * self.market.price(s) / p.leverage for s, p in self.positions.items())
-        )
+        available = self.available()
         return [
             {
                 "accountAlias": "fakeexchange",
@@ -382,7 +364,7 @@ class FuturesAccount:
                 "availableBalance": f"{available:.8f}",
                 "maxWithdrawAmount": f"{max(available, 0):.8f}",
                 "marginAvailable": True,
-                "updateTime": _ms(),
+                "updateTime": now_ms(),
             }
         ]
 
@@ -409,34 +391,11 @@ class FuturesAccount:
             "positions": self.position_risk({}),
         }
 
-    def order_json(self, order: _Order) -> dict[str, object]:
-        """An order as ``/fapi/v1/order`` answers it."""
-        q = self.market.rules[order.symbol].qty_decimals
-        fp = self.market.fmt_price
-        return {
-            "orderId": order.order_id,
-            "symbol": order.symbol,
-            "status": order.status,
-            "clientOrderId": order.client_order_id,
-            "price": fp(order.symbol, order.price) if order.price else "0",
-            "avgPrice": f"{order.avg_price:.8f}",
-            "origQty": f"{order.quantity:.{q}f}",
-            "executedQty": f"{order.executed_qty:.{q}f}",
-            "cumQty": f"{order.executed_qty:.{q}f}",
-            "cumQuote": f"{order.executed_qty * order.avg_price:.8f}",
-            "timeInForce": order.time_in_force,
-            "type": order.type,
-            "origType": order.type,
-            "reduceOnly": order.reduce_only,
-            "closePosition": False,
-            "side": order.side,
-            "positionSide": "BOTH",
-            "stopPrice": "0",
-            "workingType": "CONTRACT_PRICE",
-            "priceProtect": False,
-            "priceMatch": "NONE",
-            "selfTradePreventionMode": "NONE",
-            "goodTillDate": 0,
-            "time": order.created,
-            "updateTime": order.updated,
-        }
+
+def limit_param(params: dict[str, str], default: int, top: int) -> int:
+    """The ``limit`` parameter, ``default`` when absent, clamped to ``[1, top]``."""
+    try:
+        limit = int(params.get("limit", str(default)))
+    except ValueError:
+        raise BinanceError(-1100, "Illegal characters found in parameter 'limit'.") from None
+    return max(1, min(limit, top))

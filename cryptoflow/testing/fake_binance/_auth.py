@@ -7,7 +7,7 @@ import hmac
 import time
 from urllib.parse import parse_qsl, unquote_plus
 
-from cryptoflow.testing.fake_binance._account import BinanceError
+from cryptoflow.testing.fake_binance._errors import BinanceError
 
 __all__ = ["API_KEY", "API_SECRET", "check_signed", "parse_params", "sign"]
 

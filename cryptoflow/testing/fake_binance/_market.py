@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +14,7 @@ import pandas as pd
 from cryptoflow.candles import Candle, interval_ms, load_candles
 from cryptoflow.errors import DataError
 
-__all__ = ["KlineState", "ReplayMarket", "SymbolRules"]
+__all__ = ["KlineState", "ReplayMarket", "SymbolRules", "candle_path"]
 
 # Real USD-M futures filters of the shared symbols (tick, step, min notional); others are derived.
 _KNOWN_RULES = {
@@ -45,6 +45,11 @@ class SymbolRules:
         """Digits after the point of ``step_size``."""
         return max(0, -Decimal(self.step_size).normalize().as_tuple().exponent)  # type: ignore[operator]
 
+    def on_tick(self, price: float) -> float:
+        """``price`` rounded to the nearest multiple of ``tick_size`` (every price the exchange sends)."""
+        tick = Decimal(self.tick_size)
+        return float((Decimal(repr(price)) / tick).quantize(Decimal(1), ROUND_HALF_UP) * tick)
+
     def base_asset(self) -> str:
         """``ETH`` for ``ETHUSDT`` (quote assets USDT, USDC, BUSD, BTC)."""
         for quote in ("USDT", "USDC", "BUSD", "BTC"):
@@ -57,14 +62,29 @@ class SymbolRules:
         return self.symbol[len(self.base_asset()) :]
 
 
-def _derived_rules(symbol: str, closes: np.ndarray) -> SymbolRules:
+def _data_tick(prices: np.ndarray) -> str:
+    """The tick the prices are written on (the most decimals any of the first 2,000 rows has)."""
     decimals = 0
-    for value in closes[:500]:
+    for value in prices[:2000].ravel():
         text = repr(float(value))
         if "." in text and "e" not in text:
             decimals = max(decimals, len(text.split(".")[1].rstrip("0")))
     decimals = min(decimals, 8)
-    tick = f"{10.0**-decimals:.{decimals}f}" if decimals else "1"
+    return f"{10.0**-decimals:.{decimals}f}" if decimals else "1"
+
+
+def _rules(symbol: str, frame: pd.DataFrame) -> SymbolRules:
+    """Binance's futures filters of a known symbol, derived ones otherwise; the tick is never coarser than
+    the one the file's prices are written on (spot files are finer than futures: BTCUSDT 0.01 vs 0.10),
+    so every replayed price lies on the grid exchangeInfo publishes."""
+    data_tick = _data_tick(frame[["open", "high", "low", "close"]].to_numpy())
+    if symbol not in _KNOWN_RULES:
+        return _derived_rules(symbol, data_tick, frame["close"].to_numpy())
+    tick, step, notional = _KNOWN_RULES[symbol]
+    return SymbolRules(symbol, data_tick if Decimal(data_tick) < Decimal(tick) else tick, step, notional)
+
+
+def _derived_rules(symbol: str, tick: str, closes: np.ndarray) -> SymbolRules:
     price = float(np.nanmedian(closes)) if len(closes) else 1.0
     step_decimals = max(0, min(8, int(math.ceil(math.log10(max(price, 1e-9)))) + 1))
     step = f"{10.0**-step_decimals:.{step_decimals}f}" if step_decimals else "1"
@@ -77,6 +97,15 @@ class KlineState(Candle):
     exchange sent it (``event_time``, epoch ms)."""
 
     event_time: int = 0
+
+
+def candle_path(candle: Candle) -> list[float]:
+    """The prices a candle passes through, in order, as the fake exchange replays it: open -> low -> high
+    -> close for a rising (or flat) candle, open -> high -> low -> close for a falling one. The price moves
+    in straight lines between these points; intrabar snapshots, stop triggers and limit fills follow it."""
+    if candle.close >= candle.open:
+        return [candle.open, candle.low, candle.high, candle.close]
+    return [candle.open, candle.high, candle.low, candle.close]
 
 
 class ReplayMarket:
@@ -109,10 +138,7 @@ class ReplayMarket:
             times = (frame.index.asi8 // 1_000_000).astype(np.int64)
             self._frames[symbol] = frame
             self._times[symbol] = times
-            if symbol in _KNOWN_RULES:
-                self.rules[symbol] = SymbolRules(symbol, *_KNOWN_RULES[symbol])
-            else:
-                self.rules[symbol] = _derived_rules(symbol, frame["close"].to_numpy())
+            self.rules[symbol] = _rules(symbol, frame)
         grid = np.unique(np.concatenate(list(self._times.values())))
         self.history = min(max(0, int(history)), len(grid))
         end = len(grid) if limit is None else min(len(grid), self.history + max(0, int(limit)))
@@ -120,6 +146,7 @@ class ReplayMarket:
         self.cursor = self.history  # index in grid of the candle currently forming
         self.last_state: dict[str, KlineState] = {}
         self.last_closed: dict[str, KlineState] = {}
+        self.forming: dict[str, KlineState] = {}  # the final state of each symbol's forming candle
 
     @classmethod
     def from_files(cls, paths: Sequence[str | Path], **options: int | None) -> ReplayMarket:
@@ -185,13 +212,14 @@ class ReplayMarket:
 
     def _partial(self, final: KlineState, fraction: float) -> KlineState:
         """The candle ``fraction`` of the way through, on the path open -> low -> high -> close (or
-        open -> high -> low -> close for a falling candle), so every snapshot is a valid candle."""
-        o, h, lo, c = final.open, final.high, final.low, final.close
-        points = [o, lo, h, c] if c >= o else [o, h, lo, c]
+        open -> high -> low -> close for a falling candle, see :func:`candle_path`), the price rounded to
+        the tick, so every snapshot is a valid candle."""
+        o = final.open
+        points = candle_path(final)
         position = fraction * 3.0
         seg = min(int(position), 2)
         local = position - seg
-        price = points[seg] + (points[seg + 1] - points[seg]) * local
+        price = self.rules[final.symbol].on_tick(points[seg] + (points[seg + 1] - points[seg]) * local)
         visited = points[: seg + 1] + [price]
         return KlineState(
             final.symbol,
@@ -222,6 +250,7 @@ class ReplayMarket:
             pos = self._row(symbol, open_time)
             if pos is not None:
                 finals.append(self._final(symbol, pos, open_time + self.interval_ms))
+                self.forming[symbol] = finals[-1]
         n = self.updates_per_candle
         for j in range(1, n + 1):
             batch = [self._partial(final, j / (n + 1)) for final in finals]
@@ -264,10 +293,12 @@ class ReplayMarket:
         """The last traded price (the close of the last state sent, else of the last history candle);
         with ``closed_only``, the close of the last closed candle."""
         state = (self.last_closed if closed_only else self.last_state).get(symbol)
-        if state is not None:
-            return state.close
+        return self.history_close(symbol) if state is None else state.close
+
+    def history_close(self, symbol: str) -> float:
+        """The close of the last candle before the replay (the price until the first state is sent)."""
         times = self._times[symbol]
-        pos = int(np.searchsorted(times, int(self.grid[min(self.cursor, len(self.grid) - 1)]))) - 1
+        pos = int(np.searchsorted(times, int(self.grid[min(self.history, len(self.grid) - 1)]))) - 1
         return float(self._frames[symbol]["close"].iloc[max(pos, 0)])
 
     # ---- wire formats --------------------------------------------------------------------------

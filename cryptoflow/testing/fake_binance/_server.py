@@ -10,14 +10,17 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from aiohttp import WSMsgType, web
 
 from cryptoflow.errors import CryptoflowError
-from cryptoflow.testing.fake_binance._account import BinanceError, FuturesAccount
+from cryptoflow.testing.fake_binance._account import FuturesAccount
 from cryptoflow.testing.fake_binance._auth import API_KEY, API_SECRET, check_signed, parse_params
+from cryptoflow.testing.fake_binance._desk import OrderDesk
+from cryptoflow.testing.fake_binance._errors import BinanceError
 from cryptoflow.testing.fake_binance._market import KlineState, ReplayMarket
+from cryptoflow.testing.fake_binance._public import PublicApi
+from cryptoflow.testing.fake_binance._user_stream import UserStreams
 
 __all__ = ["FakeExchange", "Subscriber"]
 
@@ -94,6 +97,9 @@ class FakeExchange:
     ) -> None:
         self.market = market
         self.account = FuturesAccount(market, fill_at=fill_at)
+        self.desk = OrderDesk(self.account)
+        self.public = PublicApi(market)
+        self.user_streams = UserStreams(self.account, api_key)
         self.speed = speed
         self.api_key = api_key
         self._secret = api_secret
@@ -142,22 +148,18 @@ class FakeExchange:
         """The aiohttp application (routes for REST, websockets and the ``/_fake`` control API)."""
         app = web.Application(middlewares=[self._errors])
         r = app.router
-        for prefix in ("/api/v3", "/fapi/v1"):
-            r.add_get(f"{prefix}/ping", self._ping)
-            r.add_get(f"{prefix}/time", self._time)
-            r.add_get(f"{prefix}/exchangeInfo", self._exchange_info)
-            r.add_get(f"{prefix}/klines", self._klines)
-        r.add_get("/fapi/v1/continuousKlines", self._klines)
-        r.add_route("*", "/fapi/v1/order", self._signed(self._order))
-        r.add_get("/fapi/v1/openOrders", self._signed(self._open_orders))
-        r.add_get("/fapi/v1/userTrades", self._signed(self._user_trades))
-        r.add_post("/fapi/v1/leverage", self._signed(self._leverage))
-        r.add_post("/fapi/v1/marginType", self._signed(self._margin_type))
-        for version in ("v2", "v3"):
-            r.add_get(f"/fapi/{version}/positionRisk", self._signed(self._position_risk))
-            r.add_get(f"/fapi/{version}/account", self._signed(self._account))
-            r.add_get(f"/fapi/{version}/balance", self._signed(self._balance))
-        for path in ("/ws", "/ws/{stream}", "/stream", "/market/ws/{stream}", "/market/stream", "/market/ws"):
+        self._public_routes(r)
+        self._account_routes(r)
+        for path in (
+            "/ws",
+            "/ws/{stream}",
+            "/stream",
+            "/market/ws/{stream}",
+            "/market/stream",
+            "/market/ws",
+            "/private/ws",
+            "/private/ws/{stream}",
+        ):
             r.add_get(path, self._websocket)
         r.add_post("/_fake/drop", self._control_drop)
         r.add_post("/_fake/silence", self._control_silence)
@@ -289,7 +291,7 @@ class FakeExchange:
         while not self.market.finished:
             for batch in self.market.step():
                 for state in batch:
-                    self.account.on_kline(state)
+                    self.desk.on_kline(state)
                 await self._broadcast(batch)
                 if self.lockstep_timeout_s and batch and batch[0].is_closed and self._release is not None:
                     # lockstep (tests): wait until the client decided on this close, or the timeout
@@ -346,7 +348,7 @@ class FakeExchange:
         response.headers["X-MBX-USED-WEIGHT-1M"] = "1"
         return response
 
-    def _signed(self, handler: Callable[[web.Request, dict[str, str]], Awaitable[Any]]) -> Handler:
+    def _signed(self, answer: Callable[[dict[str, str]], object]) -> Handler:
         async def wrapped(request: web.Request) -> web.StreamResponse:
             body = await request.text() if request.can_read_body else ""
             query = request.rel_url.raw_query_string
@@ -359,7 +361,7 @@ class FakeExchange:
             )
             params = parse_params(query, body)
             params.pop("signature", None)
-            return web.json_response(await handler(request, params))
+            return web.json_response(answer(params))
 
         return wrapped
 
@@ -371,141 +373,76 @@ class FakeExchange:
     async def _time(self, request: web.Request) -> web.Response:
         return web.json_response({"serverTime": int(time.time() * 1000)})
 
-    async def _exchange_info(self, request: web.Request) -> web.Response:
-        futures = request.path.startswith("/fapi")
-        symbols = []
-        for symbol in self.market.symbols:
-            rules = self.market.rules[symbol]
-            price_filter = {
-                "filterType": "PRICE_FILTER",
-                "minPrice": rules.tick_size,
-                "maxPrice": "1000000",
-                "tickSize": rules.tick_size,
-            }
-            lot = {
-                "filterType": "LOT_SIZE",
-                "minQty": rules.step_size,
-                "maxQty": "100000",
-                "stepSize": rules.step_size,
-            }
-            base = {
-                "symbol": symbol,
-                "status": "TRADING",
-                "baseAsset": rules.base_asset(),
-                "quoteAsset": rules.quote_asset(),
-                "baseAssetPrecision": 8,
-                "quotePrecision": 8,
-            }
-            if futures:
-                base.update(
-                    pair=symbol,
-                    contractType="PERPETUAL",
-                    marginAsset="USDT",
-                    pricePrecision=rules.price_decimals,
-                    quantityPrecision=rules.qty_decimals,
-                    orderTypes=["LIMIT", "MARKET"],
-                    timeInForce=["GTC", "IOC", "FOK", "GTX"],
-                    filters=[
-                        price_filter,
-                        lot,
-                        {**lot, "filterType": "MARKET_LOT_SIZE"},
-                        {"filterType": "MIN_NOTIONAL", "notional": rules.min_notional},
-                    ],
-                )
-            else:
-                base.update(
-                    quoteAssetPrecision=8,
-                    orderTypes=["LIMIT", "MARKET"],
-                    isSpotTradingAllowed=True,
-                    permissions=["SPOT"],
-                    filters=[
-                        price_filter,
-                        lot,
-                        {
-                            "filterType": "NOTIONAL",
-                            "minNotional": rules.min_notional,
-                            "applyMinToMarket": True,
-                            "maxNotional": "9000000",
-                            "applyMaxToMarket": False,
-                            "avgPriceMins": 5,
-                        },
-                    ],
-                )
-            symbols.append(base)
-        return web.json_response(
-            {
-                "timezone": "UTC",
-                "serverTime": int(time.time() * 1000),
-                "rateLimits": [
-                    {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 2400}
-                ],
-                "exchangeFilters": [],
-                "symbols": symbols,
-            }
-        )
+    def _public(self, answer: Callable[[web.Request], object]) -> Handler:
+        async def handler(request: web.Request) -> web.Response:
+            return web.json_response(answer(request))
 
-    async def _klines(self, request: web.Request) -> web.Response:
-        q = request.query
-        futures = request.path.startswith("/fapi")
-        continuous = request.path.endswith("continuousKlines")
-        symbol = (q.get("pair") if continuous else q.get("symbol")) or ""
-        symbol = symbol.upper()
-        if not symbol or "interval" not in q:
-            name = "pair" if continuous else ("symbol" if not symbol else "interval")
-            raise BinanceError(
-                -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
+        return handler
+
+    def _public_routes(self, r: web.UrlDispatcher) -> None:
+        api = self.public
+
+        def futures(request: web.Request) -> bool:
+            return request.path.startswith("/fapi")
+
+        for prefix in ("/api/v3", "/fapi/v1"):
+            r.add_get(f"{prefix}/ping", self._ping)
+            r.add_get(f"{prefix}/time", self._time)
+            r.add_get(f"{prefix}/exchangeInfo", self._public(lambda q: api.exchange_info(futures=futures(q))))
+            r.add_get(
+                f"{prefix}/klines",
+                self._public(lambda q: api.klines(q.query, futures=futures(q), continuous=False)),
             )
-        if symbol not in self.market.rules:
-            raise BinanceError(-1121, "Invalid symbol.")
-        if q["interval"] != self.market.interval:
-            raise BinanceError(-1120, f"Invalid interval (the fake exchange replays {self.market.interval}).")
-        try:
-            limit = int(q.get("limit", 500))
-            start = int(q["startTime"]) if "startTime" in q else None
-            end = int(q["endTime"]) if "endTime" in q else None
-        except ValueError:
-            raise BinanceError(-1100, "Illegal characters found in a parameter.") from None
-        top = 1500 if futures else 1000
-        if not 1 <= limit <= top:
-            limit = top if limit > top else 500
-        states = self.market.klines(symbol, start_time=start, end_time=end, limit=limit)
-        return web.json_response([self.market.rest_row(s) for s in states])
+            r.add_get(f"{prefix}/ticker/24hr", self._public(lambda q: api.ticker_24h(q.query)))
+            r.add_get(
+                f"{prefix}/ticker/price",
+                self._public(lambda q: api.ticker_price(q.query, futures=futures(q))),
+            )
+        r.add_get("/fapi/v2/ticker/price", self._public(lambda q: api.ticker_price(q.query, futures=True)))
+        r.add_get(
+            "/fapi/v1/continuousKlines",
+            self._public(lambda q: api.klines(q.query, futures=True, continuous=True)),
+        )
+        r.add_get("/fapi/v1/premiumIndex", self._public(lambda q: api.premium_index(q.query)))
+        r.add_get("/fapi/v1/fundingRate", self._public(lambda q: api.funding_rate(q.query)))
 
-    # ---- signed REST (futures account) -------------------------------------------------------------
-
-    async def _order(self, request: web.Request, params: dict[str, str]) -> Any:
-        if request.method == "POST":
-            return self.account.new_order(params)
-        if request.method == "GET":
-            return self.account.order_json(self.account.find_order(params))
-        if request.method == "DELETE":
-            return self.account.cancel_order(params)
-        raise BinanceError(-1000, f"method {request.method} not supported", 405)
-
-    async def _open_orders(self, request: web.Request, params: dict[str, str]) -> Any:
-        return self.account.open_orders(params)
-
-    async def _user_trades(self, request: web.Request, params: dict[str, str]) -> Any:
-        return self.account.user_trades(params)
-
-    async def _leverage(self, request: web.Request, params: dict[str, str]) -> Any:
-        return self.account.leverage(params)
-
-    async def _margin_type(self, request: web.Request, params: dict[str, str]) -> Any:
-        return self.account.margin_type(params)
-
-    async def _position_risk(self, request: web.Request, params: dict[str, str]) -> Any:
-        return self.account.position_risk(params)
-
-    async def _account(self, request: web.Request, params: dict[str, str]) -> Any:
-        return self.account.account()
-
-    async def _balance(self, request: web.Request, params: dict[str, str]) -> Any:
-        return self.account.balance()
+    def _account_routes(self, r: web.UrlDispatcher) -> None:
+        desk, account = self.desk, self.account
+        signed: dict[tuple[str, str], Callable[[dict[str, str]], object]] = {
+            ("POST", "/fapi/v1/order"): desk.new_order,
+            ("GET", "/fapi/v1/order"): desk.query_order,
+            ("DELETE", "/fapi/v1/order"): desk.cancel_order,
+            ("GET", "/fapi/v1/openOrders"): desk.open_orders,
+            ("GET", "/fapi/v1/allOrders"): desk.all_orders,
+            ("DELETE", "/fapi/v1/allOpenOrders"): desk.cancel_all,
+            ("POST", "/fapi/v1/algoOrder"): desk.new_algo_order,
+            ("GET", "/fapi/v1/algoOrder"): desk.query_algo,
+            ("DELETE", "/fapi/v1/algoOrder"): desk.cancel_algo,
+            ("GET", "/fapi/v1/openAlgoOrders"): desk.open_algos,
+            ("GET", "/fapi/v1/allAlgoOrders"): desk.all_algos,
+            ("DELETE", "/fapi/v1/algoOpenOrders"): desk.cancel_all_algos,
+            ("GET", "/fapi/v1/userTrades"): account.user_trades,
+            ("POST", "/fapi/v1/leverage"): account.leverage,
+            ("POST", "/fapi/v1/marginType"): account.margin_type,
+            ("GET", "/fapi/v1/leverageBracket"): account.leverage_bracket,
+            ("GET", "/fapi/v1/commissionRate"): account.commission_rate,
+            ("GET", "/fapi/v1/positionSide/dual"): lambda p: account.position_mode(p, change=False),
+            ("POST", "/fapi/v1/positionSide/dual"): lambda p: account.position_mode(p, change=True),
+        }
+        for version in ("v2", "v3"):
+            signed[("GET", f"/fapi/{version}/positionRisk")] = account.position_risk
+            signed[("GET", f"/fapi/{version}/account")] = lambda p: account.account()
+            signed[("GET", f"/fapi/{version}/balance")] = lambda p: account.balance()
+        for (method, path), answer in signed.items():
+            r.add_route(method, path, self._signed(answer))
+        r.add_route("*", "/fapi/v1/listenKey", self.user_streams.listen_key_endpoint)
 
     # ---- websockets --------------------------------------------------------------------------------
 
     async def _websocket(self, request: web.Request) -> web.StreamResponse:
+        key = request.query.get("listenKey") or request.match_info.get("stream")
+        if self.user_streams.knows(key):
+            return await self.user_streams.serve(request)
         ws = web.WebSocketResponse(heartbeat=None, max_msg_size=1 << 20)
         await ws.prepare(request)
         combined = request.path.endswith("/stream")

@@ -76,7 +76,7 @@ def test_klines_window_and_errors(exchange: FakeExchange) -> None:
     assert [r[0] for r in window_rows] == [r[0] for r in first[:2]]
     error = rejection(exchange, lambda c: c.futures_klines(symbol="NOPEUSDT", interval="5m"))
     assert (error.code, error.message) == (-1121, "Invalid symbol.")
-    error = rejection(exchange, lambda c: c.futures_klines(symbol="ETHUSDT", interval="1h"))
+    error = rejection(exchange, lambda c: c.futures_klines(symbol="ETHUSDT", interval="7m"))
     assert error.code == -1120
 
 
@@ -132,7 +132,12 @@ def test_orders_filters_and_idempotent_client_ids(exchange: FakeExchange) -> Non
         out["leverage"] = await client.futures_change_leverage(symbol="ETHUSDT", leverage=3)
         out["margin"] = await client.futures_change_margin_type(symbol="ETHUSDT", marginType="ISOLATED")
         out["buy"] = await client.futures_create_order(
-            symbol="ETHUSDT", side="BUY", type="MARKET", quantity="0.050", newClientOrderId="cf-1"
+            symbol="ETHUSDT",
+            side="BUY",
+            type="MARKET",
+            quantity="0.050",
+            newClientOrderId="cf-1",
+            newOrderRespType="RESULT",
         )
         for name, params in {
             "dup": dict(side="BUY", type="MARKET", quantity="0.050", newClientOrderId="cf-1"),
@@ -167,7 +172,12 @@ def test_orders_filters_and_idempotent_client_ids(exchange: FakeExchange) -> Non
         except BinanceAPIException as exc:
             out["rejected"] = (exc.code, exc.message)
         out["close"] = await client.futures_create_order(
-            symbol="ETHUSDT", side="SELL", type="MARKET", quantity="0.050", reduceOnly="true"
+            symbol="ETHUSDT",
+            side="SELL",
+            type="MARKET",
+            quantity="0.050",
+            reduceOnly="true",
+            newOrderRespType="RESULT",
         )
         out["balance"] = await client.futures_account_balance()
         return out
