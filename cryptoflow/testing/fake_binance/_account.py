@@ -301,7 +301,6 @@ class FuturesAccount:
             "symbol": self.symbol(params),
             "makerCommissionRate": f"{self.maker_fee_rate:.6f}",
             "takerCommissionRate": f"{self.fee_rate:.6f}",
-            "rpiCommissionRate": "0",
         }
 
     def user_trades(self, params: dict[str, str]) -> list[dict[str, object]]:
