@@ -14,7 +14,7 @@ python-binance runs against it unchanged apart from its base URLs (see
 from cryptoflow.testing.fake_binance._account import FuturesAccount
 from cryptoflow.testing.fake_binance._auth import API_KEY, API_SECRET, sign
 from cryptoflow.testing.fake_binance._errors import BinanceError
-from cryptoflow.testing.fake_binance._market import KlineState, ReplayMarket, SymbolRules
+from cryptoflow.testing.fake_binance._market import KlineState, ReplayMarket, SymbolRules, candle_path
 from cryptoflow.testing.fake_binance._server import FakeExchange, exchange_environment
 from cryptoflow.testing.fake_binance._shared import replay_exchange
 
@@ -27,6 +27,7 @@ __all__ = [
     "KlineState",
     "ReplayMarket",
     "SymbolRules",
+    "candle_path",
     "exchange_environment",
     "replay_exchange",
     "sign",

@@ -138,7 +138,7 @@ class FuturesAccount:
         amount = self.positions[order.symbol].amount
         if amount == 0 or (amount > 0) == (order.side == "BUY"):
             return Decimal(0)
-        held = Decimal(repr(abs(amount)))
+        held = Decimal(repr(float(abs(amount))))
         return held if order.close_position else min(order.remaining, held)
 
     # ---- fills -------------------------------------------------------------------------------------
@@ -151,7 +151,7 @@ class FuturesAccount:
         price_text = self.market.fmt_price(symbol, price)
         px = Decimal(price_text)
         quote = px * qty
-        fee = quote * Decimal(repr(self.maker_fee_rate if maker else self.fee_rate))
+        fee = quote * Decimal(repr(float(self.maker_fee_rate if maker else self.fee_rate)))
         signed = float(qty) if order.side == "BUY" else -float(qty)
         realized = 0.0
         if pos.amount == 0 or (pos.amount > 0) == (signed > 0):  # open or add
@@ -199,7 +199,7 @@ class FuturesAccount:
                 last_qty=qty,
                 last_price=px,
                 fee=fee,
-                realized=Decimal(repr(round(realized, 8))),
+                realized=Decimal(repr(round(float(realized), 8))),
                 trade_id=trade_id,
                 maker=maker,
             )

@@ -473,7 +473,7 @@ class OrderDesk:
     def _fill_limits(self, symbol: str, low: float, high: float, volume: float) -> None:
         """Fill resting LIMIT orders the path reached, each at most ``volume_share`` of ``volume``."""
         step = Decimal(self.market.rules[symbol].step_size)
-        cap = (Decimal(repr(volume * self.volume_share)) / step).to_integral_value(ROUND_DOWN) * step
+        cap = (Decimal(repr(float(volume * self.volume_share))) / step).to_integral_value(ROUND_DOWN) * step
         for order in list(self._resting(symbol)):
             price = float(order.price)
             if (order.side == "BUY" and low <= price) or (order.side == "SELL" and high >= price):

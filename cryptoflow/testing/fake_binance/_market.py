@@ -48,7 +48,7 @@ class SymbolRules:
     def on_tick(self, price: float) -> float:
         """``price`` rounded to the nearest multiple of ``tick_size`` (every price the exchange sends)."""
         tick = Decimal(self.tick_size)
-        return float((Decimal(repr(price)) / tick).quantize(Decimal(1), ROUND_HALF_UP) * tick)
+        return float((Decimal(repr(float(price))) / tick).quantize(Decimal(1), ROUND_HALF_UP) * tick)
 
     def base_asset(self) -> str:
         """``ETH`` for ``ETHUSDT`` (quote assets USDT, USDC, BUSD, BTC)."""

@@ -291,7 +291,10 @@ class FakeExchange:
         while not self.market.finished:
             for batch in self.market.step():
                 for state in batch:
-                    self.desk.on_kline(state)
+                    try:
+                        self.desk.on_kline(state)
+                    except Exception:  # a fault in matching must not stop the replay every client waits on
+                        log.exception("fake exchange: matching %s failed", state.symbol)
                 await self._broadcast(batch)
                 if self.lockstep_timeout_s and batch and batch[0].is_closed and self._release is not None:
                     # lockstep (tests): wait until the client decided on this close, or the timeout
