@@ -167,7 +167,7 @@ class FuturesAccount:
         if pos.amount == 0:
             pos.entry_price = 0.0
         pos.update_time = now_ms()
-        order.executed_qty += qty
+        order.filled += qty
         order.cum_quote += quote
         order.status = "FILLED" if order.remaining <= 0 else "PARTIALLY_FILLED"
         order.updated = pos.update_time

@@ -71,20 +71,25 @@ class Order:
     close_position: bool = False
     working_type: str = "CONTRACT_PRICE"
     status: str = "NEW"
-    executed_qty: Decimal = Decimal(0)
+    filled: Decimal = Decimal(0)
     cum_quote: Decimal = Decimal(0)
     created: int = field(default_factory=now_ms)
     updated: int = 0
 
     @property
+    def executed_qty(self) -> float:
+        """Quantity filled so far (``filled`` as a float)."""
+        return float(self.filled)
+
+    @property
     def remaining(self) -> Decimal:
         """Quantity still to fill."""
-        return self.quantity - self.executed_qty
+        return self.quantity - self.filled
 
     @property
     def avg_price(self) -> Decimal:
         """Average fill price (0 before the first fill)."""
-        return self.cum_quote / self.executed_qty if self.executed_qty else Decimal(0)
+        return self.cum_quote / self.filled if self.filled else Decimal(0)
 
 
 @dataclass
@@ -136,10 +141,10 @@ def order_json(market: ReplayMarket, order: Order) -> dict[str, object]:
         "status": order.status,
         "clientOrderId": order.client_order_id,
         "price": _price(market, s, order.price),
-        "avgPrice": f"{order.avg_price:.8f}" if order.executed_qty else "0.00000",
+        "avgPrice": f"{order.avg_price:.8f}" if order.filled else "0.00000",
         "origQty": _qty(market, s, order.quantity),
-        "executedQty": _qty(market, s, order.executed_qty),
-        "cumQty": _qty(market, s, order.executed_qty),
+        "executedQty": _qty(market, s, order.filled),
+        "cumQty": _qty(market, s, order.filled),
         "cumQuote": f"{order.cum_quote:.8f}",
         "timeInForce": order.time_in_force,
         "type": order.type,
@@ -186,13 +191,13 @@ def order_event(
             "f": order.time_in_force,
             "q": _qty(market, s, order.quantity),
             "p": _price(market, s, order.price),
-            "ap": f"{order.avg_price:.8f}" if order.executed_qty else "0",
+            "ap": f"{order.avg_price:.8f}" if order.filled else "0",
             "sp": _price(market, s, order.stop_price),
             "x": execution,
             "X": order.status,
             "i": order.order_id,
             "l": _qty(market, s, last_qty),
-            "z": _qty(market, s, order.executed_qty),
+            "z": _qty(market, s, order.filled),
             "L": _price(market, s, last_price),
             "N": "USDT",
             "n": f"{fee:.8f}",
@@ -232,7 +237,7 @@ def algo_json(market: ReplayMarket, algo: AlgoOrder) -> dict[str, object]:
         "quantity": _qty(market, s, algo.quantity),
         "algoStatus": algo.status,
         "actualOrderId": str(actual.order_id) if actual else "",
-        "actualPrice": f"{actual.avg_price:.8f}" if actual and actual.executed_qty else "0",
+        "actualPrice": f"{actual.avg_price:.8f}" if actual and actual.filled else "0",
         "triggerPrice": _price(market, s, algo.trigger_price),
         "price": _price(market, s, algo.price),
         "icebergQuantity": None,
@@ -273,8 +278,8 @@ def algo_event(market: ReplayMarket, algo: AlgoOrder) -> dict[str, object]:
             "q": _qty(market, s, algo.quantity),
             "X": algo.status,
             "ai": str(actual.order_id) if actual else "",
-            "ap": f"{actual.avg_price:.8f}" if actual and actual.executed_qty else "0.00000",
-            "aq": _qty(market, s, actual.executed_qty) if actual else "0",
+            "ap": f"{actual.avg_price:.8f}" if actual and actual.filled else "0.00000",
+            "aq": _qty(market, s, actual.filled) if actual else "0",
             "act": actual.type if actual else "0",
             "tp": _price(market, s, algo.trigger_price),
             "p": _price(market, s, algo.price),

@@ -157,9 +157,17 @@ def test_protection_expires_when_the_position_closes(exchange: FakeExchange, htt
         reduceOnly="true",
     )
     status, take = http(
-        "POST", "/fapi/v1/order", signed=True, side="SELL", type="LIMIT", quantity="0.050",
-        price=str(_on_tick(price * 1.1)), timeInForce="GTC", reduceOnly="true", **order,
-    )  # fmt: skip
+        "POST",
+        "/fapi/v1/order",
+        signed=True,
+        side="SELL",
+        type="LIMIT",
+        quantity="0.050",
+        price=str(_on_tick(price * 1.1)),
+        timeInForce="GTC",
+        reduceOnly="true",
+        **order,
+    )
     assert take["status"] == "NEW"
     http("POST", "/fapi/v1/order", signed=True, side="SELL", type="MARKET", quantity="0.100", **order)
     assert (
@@ -211,9 +219,17 @@ def test_a_resting_limit_fills_in_parts_as_the_price_crosses_it(
     stretch = replayed["volume"].mean() / 4  # the clock sends four states per candle
     exchange.desk.volume_share = float(quantity) / 6 / stretch
     status, order = http(
-        "POST", "/fapi/v1/order", signed=True, symbol="ETHUSDT", side=side, type="LIMIT",
-        quantity=str(quantity), price=str(level), timeInForce="GTC", newClientOrderId="cf-limit",
-    )  # fmt: skip
+        "POST",
+        "/fapi/v1/order",
+        signed=True,
+        symbol="ETHUSDT",
+        side=side,
+        type="LIMIT",
+        quantity=str(quantity),
+        price=str(level),
+        timeInForce="GTC",
+        newClientOrderId="cf-limit",
+    )
     assert status == 200 and order["status"] == "NEW"
     exchange.start_replay()
     assert exchange.wait_done(30)
