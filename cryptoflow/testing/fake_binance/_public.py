@@ -172,9 +172,25 @@ class PublicApi:
             return answer(symbol)
         return [answer(s) for s in self.market.symbols]
 
-    def ticker_24h(self, query: Mapping[str, str]) -> object:
-        """``GET /fapi/v1/ticker/24hr`` (and spot's ``/api/v3/ticker/24hr``): one symbol or all."""
-        return self._each(query, lambda s: ticker_24h(self.market, s))
+    def ticker_24h(self, query: Mapping[str, str], *, futures: bool) -> object:
+        """``GET /fapi/v1/ticker/24hr`` or ``/api/v3/ticker/24hr`` (with the book's best bid and ask, both
+        at the last price): one symbol or all."""
+
+        def answer(symbol: str) -> dict[str, object]:
+            row = ticker_24h(self.market, symbol)
+            if futures:
+                return row
+            last, qty = row["lastPrice"], self.market.rules[symbol].step_size
+            spot: dict[str, object] = {}
+            for key, value in row.items():
+                if key == "lastPrice":
+                    spot["prevClosePrice"] = row["openPrice"]  # the close before the window opened
+                spot[key] = value
+                if key == "lastQty":
+                    spot |= {"bidPrice": last, "bidQty": qty, "askPrice": last, "askQty": qty}
+            return spot
+
+        return self._each(query, answer)
 
     def ticker_price(self, query: Mapping[str, str], *, futures: bool) -> object:
         """``GET /fapi/v1|v2/ticker/price`` (with ``time``) or ``/api/v3/ticker/price``."""

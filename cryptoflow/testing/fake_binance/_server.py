@@ -20,6 +20,7 @@ from cryptoflow.testing.fake_binance._desk import OrderDesk
 from cryptoflow.testing.fake_binance._errors import BinanceError
 from cryptoflow.testing.fake_binance._market import KlineState, ReplayMarket
 from cryptoflow.testing.fake_binance._public import PublicApi
+from cryptoflow.testing.fake_binance._spot import SpotAccount
 from cryptoflow.testing.fake_binance._user_stream import UserStreams
 
 __all__ = ["FakeExchange", "Subscriber"]
@@ -98,6 +99,7 @@ class FakeExchange:
         self.market = market
         self.account = FuturesAccount(market, fill_at=fill_at)
         self.desk = OrderDesk(self.account)
+        self.spot = SpotAccount(market)
         self.public = PublicApi(market)
         self.user_streams = UserStreams(self.account, api_key)
         self.speed = speed
@@ -293,6 +295,7 @@ class FakeExchange:
                 for state in batch:
                     try:
                         self.desk.on_kline(state)
+                        self.spot.on_kline(state)
                     except Exception:  # a fault in matching must not stop the replay every client waits on
                         log.exception("fake exchange: matching %s failed", state.symbol)
                 await self._broadcast(batch)
@@ -396,7 +399,9 @@ class FakeExchange:
                 f"{prefix}/klines",
                 self._public(lambda q: api.klines(q.query, futures=futures(q), continuous=False)),
             )
-            r.add_get(f"{prefix}/ticker/24hr", self._public(lambda q: api.ticker_24h(q.query)))
+            r.add_get(
+                f"{prefix}/ticker/24hr", self._public(lambda q: api.ticker_24h(q.query, futures=futures(q)))
+            )
             r.add_get(
                 f"{prefix}/ticker/price",
                 self._public(lambda q: api.ticker_price(q.query, futures=futures(q))),
@@ -436,6 +441,17 @@ class FakeExchange:
             signed[("GET", f"/fapi/{version}/positionRisk")] = account.position_risk
             signed[("GET", f"/fapi/{version}/account")] = lambda p: account.account()
             signed[("GET", f"/fapi/{version}/balance")] = lambda p: account.balance()
+        spot = self.spot
+        signed |= {
+            ("POST", "/api/v3/order"): spot.new_order,
+            ("GET", "/api/v3/order"): spot.query_order,
+            ("DELETE", "/api/v3/order"): spot.cancel_order,
+            ("GET", "/api/v3/openOrders"): spot.open_orders,
+            ("GET", "/api/v3/myTrades"): spot.my_trades,
+            ("GET", "/api/v3/account"): lambda p: spot.account(),
+            ("GET", "/sapi/v1/margin/isolated/allPairs"): lambda p: [],  # no margin trading
+        }
+        r.add_get("/sapi/v1/margin/allPairs", self._public(lambda q: []))
         for (method, path), answer in signed.items():
             r.add_route(method, path, self._signed(answer))
         r.add_route("*", "/fapi/v1/listenKey", self.user_streams.listen_key_endpoint)
