@@ -53,11 +53,33 @@ def serve(
     updates: int = typer.Option(3, "--updates", help="Intrabar (x=false) kline updates per candle."),
     limit: int | None = typer.Option(None, "--limit", help="Replay at most this many candles."),
     fill: str = typer.Option("last", "--fill", help="MARKET fills at the 'last' price or the last 'close'."),
+    volume_share: float = typer.Option(
+        0.1,
+        "--volume-share",
+        help="A resting LIMIT order fills at most this share of the volume traded as the price passes it.",
+    ),
     wait: bool = typer.Option(
         False, "--wait", help="Start the replay only on POST /_fake/start (default: at once)."
     ),
 ) -> None:
-    """Serve Binance's REST and websocket protocol (spot and USD-M futures) replaying candle files.
+    """Serve Binance's REST and websocket protocol replaying candle files.
+
+    USD-M futures, public: ping, time, exchangeInfo, klines and
+    continuousKlines (the replayed interval and every longer one),
+    ticker/24hr, ticker/price, premiumIndex, fundingRate.
+    Signed: order (MARKET, LIMIT), algoOrder (STOP_MARKET,
+    TAKE_PROFIT_MARKET, STOP, TAKE_PROFIT, triggered by the replayed
+    prices), openOrders, allOrders, allOpenOrders, openAlgoOrders,
+    allAlgoOrders, algoOpenOrders, userTrades, leverage, marginType,
+    leverageBracket, commissionRate, positionSide/dual (one-way mode
+    only), account, balance, positionRisk; listenKey and the user data
+    stream (ws/<listenKey>).
+
+    Spot, public: ping, time, exchangeInfo, klines, ticker/24hr,
+    ticker/price. Signed: account, order (MARKET, LIMIT), openOrders,
+    myTrades. The /sapi margin pair lists answer [] (no margin).
+
+    Websockets: kline and continuous-kline streams, raw and combined.
 
     Keys: CRYPTOFLOW_FAKE_API_KEY / CRYPTOFLOW_FAKE_API_SECRET (default fake-api-key / fake-api-secret).
     Faults: POST /_fake/drop, /_fake/silence?seconds=S, /_fake/reject?count=N&code=C, /_fake/restrict[?on=0]
@@ -67,6 +89,8 @@ def serve(
 
     if fill not in ("last", "close"):
         raise ConfigurationError(f"--fill expects 'last' or 'close', got {fill!r}")
+    if not 0 < volume_share <= 1:
+        raise ConfigurationError(f"--volume-share must be in (0, 1], got {volume_share}")
     paths = [Path(p.strip()) for p in data.split(",") if p.strip()]
     for path in paths:
         if path.is_dir():
@@ -83,6 +107,7 @@ def serve(
         autostart=not wait,
         fill_at=fill,
     )
+    exchange.desk.volume_share = volume_share
 
     async def run() -> None:
         await exchange.start()
