@@ -1,23 +1,5 @@
 """The order desk of the fake futures exchange: order and algo-order endpoints, and the matching of
-resting orders against the replayed prices.
-
-How the price moves (the rules executors are tested against):
-
-- Inside a candle the price follows :func:`~cryptoflow.testing.fake_binance.candle_path` (open -> low ->
-  high -> close for a rising candle, open -> high -> low -> close for a falling one), in straight lines,
-  on the tick grid. Each kline state the clock sends advances the price along that path; every price
-  passed between two states counts, so a stop between two snapshots triggers.
-- Between candles the price jumps from the last close to the next open (a gap): nothing trades inside it.
-- Conditional (algo) orders trigger when the path reaches their ``triggerPrice`` (MARK_PRICE and
-  CONTRACT_PRICE alike: the fake's mark price is its last price). A triggered ``*_MARKET`` order fills at
-  once at the trigger price, or at the open when a gap jumped over it. STOP / TAKE_PROFIT place a LIMIT.
-- A resting LIMIT order fills at its own price when the path reaches it (a gap over it too), at most
-  ``volume_share`` of the volume traded in that stretch of the path (the candle's volume spread evenly
-  over the path), rounded down to the step size: larger orders fill partially over several states.
-- A LIMIT order that crosses the last price on arrival fills at once, in full, at the last price (taker);
-  GTX (post-only) is then rejected (-5022), and IOC / FOK that do not cross expire.
-- When a position becomes flat, its open reduce-only orders and close-position algo orders expire.
-"""
+resting orders against the replayed prices (the rules are :class:`OrderDesk`'s)."""
 
 from __future__ import annotations
 
@@ -53,7 +35,30 @@ def _flag(params: dict[str, str], name: str) -> bool:
 
 
 class OrderDesk:
-    """Orders of one :class:`FuturesAccount`: REST endpoints, and :meth:`on_kline` to match them."""
+    """Orders of one :class:`FuturesAccount`: REST endpoints, and :meth:`on_kline` to match them.
+
+    How the price meets orders (the rules executors are tested against):
+
+    - Inside a candle the price follows :func:`~cryptoflow.testing.fake_binance.candle_path` (open -> low ->
+      high -> close for a rising candle, open -> high -> low -> close for a falling one), in straight lines,
+      on the tick grid. Each kline state the clock sends advances the price along that path; every price
+      passed between two states counts, so a stop between two snapshots triggers.
+    - Between candles the price jumps from the last close to the next open (a gap): nothing trades inside it.
+    - Conditional (algo) orders trigger when the path reaches their ``triggerPrice`` (MARK_PRICE and
+      CONTRACT_PRICE alike: the fake's mark price is its last price). A triggered ``*_MARKET`` order fills at
+      once at the trigger price, or at the open when a gap jumped over it. STOP / TAKE_PROFIT place a LIMIT.
+      The order placed carries the algo order's ``clientAlgoId`` as its ``clientOrderId`` and its type as
+      ``origType``; the algo order goes NEW -> TRIGGERED -> FINISHED (or EXPIRED when nothing is left to
+      close, REJECTED when an opening order cannot be margined).
+    - A resting LIMIT order fills at its own price when the path reaches it (a gap over it too), at most
+      ``volume_share`` of the volume traded in that stretch of the path (the candle's volume spread evenly
+      over its time), rounded down to the step size: larger orders fill partially over several states.
+      Within one kline state, conditional orders trigger first (in the order the price meets them), then
+      LIMIT orders fill.
+    - A LIMIT order that crosses the last price on arrival fills at once, in full, at the last price (taker);
+      GTX (post-only) is then rejected (-5022), and IOC / FOK that do not cross expire.
+    - When a position becomes flat, its open reduce-only orders and close-position algo orders expire.
+    """
 
     def __init__(self, account: FuturesAccount, *, volume_share: float = 0.1) -> None:
         self.account = account
