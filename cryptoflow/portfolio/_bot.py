@@ -9,7 +9,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import ErrorDetails
 
 from cryptoflow.candles import interval_ms
@@ -208,6 +216,15 @@ class Bot(_Strict):
 
     _source: str = PrivateAttr("bot")
 
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, value: str) -> str:
+        try:
+            interval_ms(value)
+        except DataError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
     @property
     def source(self) -> str:
         """``bot file 'bots/a.toml'``: how messages name where this bot was read from."""
@@ -319,22 +336,28 @@ def _strategy_spec(spec: str, folder: Path) -> str:
     return str((folder / target).resolve()) + colon + class_name
 
 
-def _resolve_strategies(bot: Bot) -> list[str]:
-    """Load every followed strategy once: its spec and parameters must name a real strategy."""
-    problems = []
-    for index, followed in enumerate(bot.strategies, start=1):
+def _resolve_strategies(entries: object) -> tuple[list[str], dict[int, str]]:
+    """Load every ``[[strategies]]`` entry once, from the file's raw tables (so that a wrong strategy is
+    reported together with any other problem): its spec and parameters must name a real strategy.
+    Returns the problems and the strategies' own names by entry index (from 0)."""
+    problems: list[str] = []
+    names: dict[int, str] = {}
+    for index, entry in enumerate(entries if isinstance(entries, list) else []):
+        if not isinstance(entry, dict) or not isinstance(entry.get("strategy"), str):
+            continue  # the model says what is wrong with it
+        params = entry.get("params", {})
         try:
-            cls = strategy_class(followed.strategy)
+            cls = strategy_class(entry["strategy"])
         except CryptoflowError as exc:
-            problems.append(f"strategies[{index}].strategy: {exc}")
+            problems.append(f"strategies[{index + 1}].strategy: {exc}")
             continue
         try:
-            followed.load()
+            load_strategy(entry["strategy"], **(params if isinstance(params, dict) else {}))
         except CryptoflowError as exc:
-            problems.append(f"strategies[{index}].params: {exc}")
+            problems.append(f"strategies[{index + 1}].params: {exc}")
             continue
-        followed._name = cls.name
-    return problems
+        names[index] = cls.name
+    return problems, names
 
 
 def _allocation_problems(bot: Bot) -> list[str]:
@@ -389,10 +412,6 @@ def _identity_problems(bot: Bot) -> list[str]:
         seen.setdefault(followed.run_id, index)
     if len(set(bot.symbols)) != len(bot.symbols):
         problems.append("symbols: a symbol is listed twice; list each once")
-    try:
-        interval_ms(bot.interval)
-    except DataError as exc:
-        problems.append(f"interval: {exc}")
     return problems
 
 
@@ -402,8 +421,9 @@ def load_bot(path: Path | str) -> Bot:
     Every problem is reported at once, one line each, naming the file and the field
     (``strategies[2].fraction``, entries counted from 1) and saying how to fix it: a malformed file, an
     unknown or missing setting, a strategy that does not exist (resolved as ``--strategy`` resolves it;
-    a relative ``file.py`` is relative to the bot file's folder) or parameters it does not have, an
-    allocation above 100 %. Raises :class:`~cryptoflow.errors.ConfigurationError`.
+    a relative ``file.py`` is relative to the bot file's folder) or parameters it does not have, and,
+    once the rest is well formed, an allocation above 100 %. Raises
+    :class:`~cryptoflow.errors.ConfigurationError`.
 
     The broker's own requirements (``--live``, API keys) depend on the command line and the settings:
     :func:`check_broker` checks them.
@@ -422,14 +442,17 @@ def load_bot(path: Path | str) -> Bot:
                 entry["strategy"] = _strategy_spec(entry["strategy"], path.parent)
             if isinstance(entry, dict) and isinstance(entry.get("symbols"), Mapping):
                 entry["symbols"] = {str(k).upper(): v for k, v in entry["symbols"].items()}
+    problems, names = _resolve_strategies(data.get("strategies"))
     try:
         bot = Bot.model_validate(data)
     except ValidationError as exc:
         lines = [_describe(error) for error in exc.errors(include_url=False)]
-        raise ConfigurationError(f"{where}:\n  " + "\n  ".join(lines)) from None
-    problems = _identity_problems(bot) + _allocation_problems(bot) + _resolve_strategies(bot)
+        raise ConfigurationError(f"{where}:\n  " + "\n  ".join(lines + problems)) from None
+    problems = _identity_problems(bot) + _allocation_problems(bot) + problems
     if problems:
         raise ConfigurationError(f"{where}:\n  " + "\n  ".join(problems))
+    for index, followed in enumerate(bot.strategies):
+        followed._name = names[index]
     bot._source = where
     return bot
 
