@@ -4,10 +4,9 @@ protections. A TOML file read by :func:`load_bot` into a frozen, strict :class:`
 from __future__ import annotations
 
 import difflib
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -21,11 +20,9 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from cryptoflow.candles import interval_ms
+from cryptoflow.config import Settings, read_toml
 from cryptoflow.errors import ConfigurationError, CryptoflowError, DataError
 from cryptoflow.strategies import Strategy, load_strategy, strategy_class
-
-if TYPE_CHECKING:
-    from cryptoflow.config import Settings
 
 __all__ = [
     "Bot",
@@ -315,17 +312,9 @@ def _read(path: Path) -> dict[str, Any]:
     where = f"bot file {str(path)!r}"
     if path.is_dir():
         raise ConfigurationError(f"{where} is a folder; give the path of a TOML file")
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
-        raise ConfigurationError(f"{where} does not exist") from None
-    except OSError as exc:
-        raise ConfigurationError(f"{where} cannot be read: {exc.strerror or exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigurationError(f"{where} is not valid TOML: {exc}; fix the file") from None
-    except UnicodeDecodeError:
-        raise ConfigurationError(f"{where} is not UTF-8 text; is it a TOML file?") from None
+    if not path.exists():
+        raise ConfigurationError(f"{where} does not exist")
+    return read_toml(path, where)
 
 
 def _strategy_spec(spec: str, folder: Path) -> str:
