@@ -24,9 +24,10 @@ the strategy's stop and take-profit are the same thing, a fill reported by the e
 exactly one strategy, and a restart reconciles one position with one owner. Netted sub-positions would
 need per-strategy reduce-only orders of partial quantities that cancel out between a long and a short
 strategy, and PnL attribution across them. The cost: a strategy may miss an entry another strategy
-took first; that skip is logged with its reason. "First" is the order in which signals are decided:
-the portfolio backtest replays signals by candle open time and then by the order of the strategies in
-the bot file, the order in which one ``signals`` worker publishes a candle's signals.
+took first; that skip is logged with its reason. A symbol closed on a candle is entered again from
+the next candle on, so an exit and another strategy's entry on the same candle give the same result
+in either order. "First" among entries of one candle is :func:`decision_order`: exits before entries,
+then the strategies' order in the bot file; the portfolio backtest sorts signals by it.
 
 **Protections** (:func:`entry_locks`, evaluated before every entry, each a :class:`Lock` with its
 reason and end, or nothing): ``max_open_positions``; ``cooldown`` after a stop on a symbol
@@ -70,7 +71,7 @@ from cryptoflow.portfolio._bot import (
     check_broker,
     load_bot,
 )
-from cryptoflow.portfolio._decide import Decision, Verdict, decide, resolve_conflict
+from cryptoflow.portfolio._decide import Decision, Verdict, decide, decision_order, resolve_conflict
 from cryptoflow.portfolio._protections import (
     STOP_REASONS,
     Lock,
@@ -108,6 +109,7 @@ __all__ = [
     "cooldown_lock",
     "daily_loss_lock",
     "decide",
+    "decision_order",
     "entry_locks",
     "load_bot",
     "max_drawdown_lock",

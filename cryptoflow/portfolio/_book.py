@@ -73,6 +73,13 @@ class Book:
         self.trades.append(closed)
         return closed
 
+    def last_exit(self, symbol: str) -> int | None:
+        """When the bot's last position on ``symbol`` closed (its trade's ``exit_time``), or ``None``."""
+        for closed in reversed(self.trades):
+            if closed.trade.symbol == symbol:
+                return closed.trade.exit_time
+        return None
+
     def realised_pnl(self, trades: Iterable[StrategyTrade] | None = None) -> float:
         """The sum of the PnL (after fees) of ``trades`` (default: every closed trade)."""
         return sum(t.trade.pnl for t in (self.trades if trades is None else trades))

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from cryptoflow.events import Side
+from cryptoflow.events import Side, iso_ms
 from cryptoflow.portfolio._book import Book, Intent
 from cryptoflow.portfolio._bot import Bot
 from cryptoflow.portfolio._protections import Lock, entry_locks
 from cryptoflow.portfolio._sizing import budget
 
-__all__ = ["Decision", "Verdict", "decide", "resolve_conflict"]
+__all__ = ["Decision", "Verdict", "decide", "decision_order", "resolve_conflict"]
 
 Verdict = Literal["enter", "exit", "skip"]
 
@@ -21,9 +21,10 @@ class Decision:
     """What to do with an :class:`Intent`.
 
     verdict: ``enter``, ``exit`` or ``skip``. code: why, as a stable word (``enter``, ``exit``,
-    ``not_followed``, ``unknown_symbol``, ``already_open``, ``held_by_other``, ``no_position``,
-    ``other_side``, ``no_budget``, ``locked``); reason: the same for a person, one line. side: the side
-    entered or exited. budget: the (strategy, symbol) budget an entry may use (quote currency). locks:
+    ``not_followed``, ``unknown_symbol``, ``already_open``, ``held_by_other``, ``closed_this_candle``,
+    ``no_position``, ``other_side``, ``no_budget``, ``locked``); reason: the same for a person, one
+    line. side: the side entered or exited. budget: the (strategy, symbol) budget an entry may use
+    (quote currency). locks:
     the protections that blocked an entry (``code == "locked"``), each with its reason.
     """
 
@@ -45,11 +46,22 @@ def resolve_conflict(book: Book, intent: Intent) -> Decision:
     A symbol the bot is flat on goes to the first strategy whose entry arrives; until that position
     closes, the others' entries and exits on the symbol are skipped (``held_by_other``) and the owner's
     further entries too (``already_open``: no pyramiding, no reversal, as in the single-strategy
-    engine). Only the owner's exit on the owner's side closes it.
+    engine). Only the owner's exit on the owner's side closes it. A symbol whose position closed on
+    the intent's candle (or later) is not entered again before the next candle
+    (``closed_this_candle``, as in the single-strategy engine): so whether an exit or another
+    strategy's entry on the same candle is decided first, the outcome is the same.
     """
     holding = book.holding(intent.symbol)
     side = intent.side
     if intent.is_entry:
+        closed_at = book.last_exit(intent.symbol) if holding is None else None
+        if closed_at is not None and closed_at >= intent.candle_open_time:
+            return _skip(
+                "closed_this_candle",
+                f"{intent.symbol} closed on this candle ({iso_ms(closed_at)}); "
+                "a symbol is entered again from the next candle on",
+                side,
+            )
         if holding is None:
             return Decision("enter", "enter", f"{intent.symbol} is flat: {intent.run_id} enters {side}", side)
         if holding.run_id == intent.run_id:
@@ -112,3 +124,17 @@ def decide(bot: Bot, book: Book, intent: Intent) -> Decision:
         reason = "; ".join(lock.describe() for lock in locks)
         return Decision("skip", "locked", reason, intent.side, money, locks)
     return Decision("enter", "enter", decision.reason, intent.side, money)
+
+
+def decision_order(bot: Bot, intent: Intent) -> tuple[int, int, int]:
+    """The sort key of the order in which a bot decides signals: by candle, exits before entries (an
+    exit frees a slot of ``max_open_positions``), then by the strategies' order in the bot file (the
+    first one wins a symbol two strategies enter on the same candle); signals of strategies the bot
+    does not follow last.
+
+    The portfolio backtest sorts every signal by it. Bot-wide protections make the order of one
+    candle's entries on different symbols matter, so an executor that wants to match its backtest
+    decides a candle's signals, gathered across its partitions, in this order too.
+    """
+    ranks = {followed.run_id: index for index, followed in enumerate(bot.strategies)}
+    return intent.candle_open_time, int(intent.is_entry), ranks.get(intent.run_id, len(ranks))

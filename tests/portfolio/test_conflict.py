@@ -9,7 +9,7 @@ import pytest
 
 from cryptoflow.brokers import Position
 from cryptoflow.events import SignalAction
-from cryptoflow.portfolio import Book, Bot, Intent, decide, load_bot, resolve_conflict
+from cryptoflow.portfolio import Book, Bot, Intent, decide, decision_order, load_bot, resolve_conflict
 
 Make = Callable[[str], Bot]
 
@@ -107,3 +107,38 @@ def test_decide_skips_an_entry_without_budget(write_bot: Callable[[str], Path]) 
     skipped = decide(bot, Book(1000.0), signal("sig-basic", "entry_long", "SOLUSDT"))
     assert (skipped.code, skipped.reason) == ("no_budget", "run sig-basic has no budget for SOLUSDT")
     assert decide(bot, Book(1000.0), signal("sig-basic", "entry_long")).budget == 1000.0
+
+
+def test_a_symbol_closed_on_a_candle_is_entered_again_from_the_next_one() -> None:
+    """An exit and another strategy's entry on the same candle: the same outcome in either order."""
+    exit_first = held_by_basic()
+    position = exit_first.holdings["ETHUSDT"].position
+    exit_first.close(position.close(T + 300_000, 2550.0, "signal", 0.0, "cf-x"))  # closed on candle 1
+    same_candle = resolve_conflict(exit_first, signal("sig-custom", "entry_long", candle=1))
+    assert (same_candle.verdict, same_candle.code) == ("skip", "closed_this_candle")
+    assert same_candle.reason == (
+        "ETHUSDT closed on this candle (2025-08-01T00:05:00.000Z); a symbol is entered again from the "
+        "next candle on"
+    )
+    entry_first = held_by_basic()
+    assert verdict(entry_first, signal("sig-custom", "entry_long", candle=1)) == ("skip", "held_by_other")
+    assert verdict(exit_first, signal("sig-custom", "entry_long", candle=2)) == ("enter", "enter")
+
+
+def test_the_decision_order_puts_exits_first_then_the_bot_files_order(make_bot: Make) -> None:
+    bot = make_bot("")
+    signals = [
+        signal("sig-custom", "entry_long", candle=2),
+        signal("sig-custom", "entry_long", candle=1),
+        signal("sig-x", "entry_long", candle=1),
+        signal("sig-basic", "entry_short", candle=1),
+        signal("sig-custom", "exit_long", candle=1),
+    ]
+    ordered = sorted(signals, key=lambda intent: decision_order(bot, intent))
+    assert [(i.candle_open_time - T) // 300_000 for i in ordered] == [1, 1, 1, 1, 2]
+    assert [(i.run_id, i.action) for i in ordered[:4]] == [
+        ("sig-custom", "exit_long"),
+        ("sig-basic", "entry_short"),
+        ("sig-custom", "entry_long"),
+        ("sig-x", "entry_long"),
+    ]

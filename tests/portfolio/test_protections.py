@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from cryptoflow.brokers import ClosedTrade, Position
-from cryptoflow.portfolio import Book, Bot, Intent, Lock, decide
+from cryptoflow.portfolio import Book, Bot, Intent, Lock, cooldown_lock, decide
 from cryptoflow.testing.events import ms
 
 Make = Callable[[str], Bot]
@@ -239,4 +239,7 @@ def test_a_trade_closed_after_the_entry_time_does_not_lock_it(make_bot: Make, ex
     """A backtest asks about an entry at candle 0 with later trades already in the book: no lock from
     the future."""
     book = book_with(("sig-basic", closed("ETHUSDT", exit_candle, "stop_loss", -20.0)))
-    assert enters(make_bot(COOLDOWN), book, entry("ETHUSDT", 0))
+    bot = make_bot(COOLDOWN)
+    assert bot.protections.cooldown is not None
+    assert cooldown_lock(bot.protections.cooldown, book, "ETHUSDT", T0, CANDLE) is None
+    assert cooldown_lock(bot.protections.cooldown, book, "ETHUSDT", T0 + 3 * CANDLE, CANDLE) is not None
