@@ -45,7 +45,7 @@ price``, rounded down to the exchange's ``stepSize`` when :class:`~cryptoflow.bi
 are given).
 
 The executor and the backtest call :func:`decide` for every signal and record fills in the
-:class:`Book`::
+:class:`Book` (which :meth:`Book.document` / :meth:`Book.of_document` save and restore)::
 
     bot = load_bot("bot.toml")
     book = Book(bot.capital.total)

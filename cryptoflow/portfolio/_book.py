@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from cryptoflow.brokers import ClosedTrade, Position
 from cryptoflow.events import Side, SignalAction
@@ -52,6 +53,27 @@ class Book:
     capital: float
     holdings: dict[str, Holding] = field(default_factory=dict)
     trades: list[StrategyTrade] = field(default_factory=list)
+
+    def document(self) -> dict[str, Any]:
+        """The book as JSON-ready data (for the executor's state), read back by :meth:`of_document`."""
+        return {
+            "capital": self.capital,
+            "holdings": {s: {"run_id": h.run_id, **asdict(h.position)} for s, h in self.holdings.items()},
+            "trades": [{"run_id": t.run_id, **asdict(t.trade)} for t in self.trades],
+        }
+
+    @classmethod
+    def of_document(cls, document: Mapping[str, Any]) -> Book:
+        """The book :meth:`document` wrote."""
+        holdings = {}
+        for symbol, data in document.get("holdings", {}).items():
+            fields = dict(data)
+            holdings[symbol] = Holding(fields.pop("run_id"), Position(**fields))
+        trades = []
+        for data in document.get("trades", []):
+            fields = dict(data)
+            trades.append(StrategyTrade(fields.pop("run_id"), ClosedTrade(**fields)))
+        return cls(float(document["capital"]), holdings, trades)
 
     def holding(self, symbol: str) -> Holding | None:
         """The open position on ``symbol`` and its owner, or ``None`` when the bot is flat there."""
