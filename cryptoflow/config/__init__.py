@@ -12,6 +12,7 @@ from cryptoflow.config._settings import (
     StackSettings,
     load_settings,
     masked,
+    read_toml,
 )
 
 __all__ = [
@@ -27,5 +28,6 @@ __all__ = [
     "load_settings",
     "mask_credentials",
     "masked",
+    "read_toml",
     "register_secret",
 ]
