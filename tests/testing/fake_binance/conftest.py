@@ -27,12 +27,12 @@ def exchange(shared_data: Path) -> Iterator[FakeExchange]:
 @pytest.fixture
 def binance(exchange: FakeExchange) -> Callable[[Callable[[Any], Any]], Any]:
     """``binance(lambda client: client.futures_ping())``: run a coroutine on python-binance's
-    AsyncClient pointed at the fake exchange, return its result."""
+    AsyncClient pointed at the fake exchange (with the fake's credentials unless given), return its result."""
 
-    def call(body: Callable[[Any], Any]) -> Any:
+    def call(body: Callable[[Any], Any], *, key: str = API_KEY, secret: str = API_SECRET) -> Any:
         async def main() -> Any:
             client_cls, _ = binance_classes(BinanceEndpoints(exchange.base_url, exchange.stream_url))
-            client = await client_cls.create(API_KEY, API_SECRET)
+            client = await client_cls.create(key, secret)
             try:
                 return await body(client)
             finally:

@@ -10,30 +10,17 @@ import aiohttp
 import pytest
 from binance.exceptions import BinanceAPIException
 
-from cryptoflow.binance import BinanceEndpoints, binance_classes
 from cryptoflow.candles import load_candles
 from cryptoflow.testing.fake_binance import API_KEY, API_SECRET, FakeExchange, sign
 
 
-def run(exchange: FakeExchange, body: Any, *, key: str = API_KEY, secret: str = API_SECRET) -> Any:
-    async def main() -> Any:
-        client_cls, _ = binance_classes(BinanceEndpoints(exchange.base_url, exchange.stream_url))
-        client = await client_cls.create(key, secret)
-        try:
-            return await body(client)
-        finally:
-            await client.close_connection()
-
-    return asyncio.run(main())
-
-
-def rejection(exchange: FakeExchange, body: Any, **kw: str) -> BinanceAPIException:
+def rejection(binance, body: Any, **kw: str) -> BinanceAPIException:
     with pytest.raises(BinanceAPIException) as info:
-        run(exchange, body, **kw)
+        binance(body, **kw)
     return info.value
 
 
-def test_public_endpoints_spot_and_futures(exchange: FakeExchange, shared_data) -> None:
+def test_public_endpoints_spot_and_futures(exchange: FakeExchange, binance, shared_data) -> None:
     async def body(client):
         return (
             await client.futures_ping(),
@@ -44,7 +31,7 @@ def test_public_endpoints_spot_and_futures(exchange: FakeExchange, shared_data) 
             await client.get_klines(symbol="BTCUSDT", interval="5m"),
         )
 
-    ping, server_time, finfo, sinfo, fklines, sklines = run(exchange, body)
+    ping, server_time, finfo, sinfo, fklines, sklines = binance(body)
     assert ping == {}
     assert abs(server_time["serverTime"] - time.time() * 1000) < 60_000
     eth = next(s for s in finfo["symbols"] if s["symbol"] == "ETHUSDT")
@@ -64,7 +51,7 @@ def test_public_endpoints_spot_and_futures(exchange: FakeExchange, shared_data) 
     assert len(sklines) == 60
 
 
-def test_klines_window_and_errors(exchange: FakeExchange) -> None:
+def test_klines_window_and_errors(exchange: FakeExchange, binance) -> None:
     async def window(client):
         first = await client.futures_klines(symbol="ETHUSDT", interval="5m", limit=3)
         start = first[0][0]
@@ -72,43 +59,43 @@ def test_klines_window_and_errors(exchange: FakeExchange) -> None:
             symbol="ETHUSDT", interval="5m", startTime=start, endTime=start + 300_000
         )
 
-    first, window_rows = run(exchange, window)
+    first, window_rows = binance(window)
     assert [r[0] for r in window_rows] == [r[0] for r in first[:2]]
-    error = rejection(exchange, lambda c: c.futures_klines(symbol="NOPEUSDT", interval="5m"))
+    error = rejection(binance, lambda c: c.futures_klines(symbol="NOPEUSDT", interval="5m"))
     assert (error.code, error.message) == (-1121, "Invalid symbol.")
-    error = rejection(exchange, lambda c: c.futures_klines(symbol="ETHUSDT", interval="7m"))
+    error = rejection(binance, lambda c: c.futures_klines(symbol="ETHUSDT", interval="7m"))
     assert error.code == -1120
 
 
-def test_signature_key_timestamp_and_recv_window(exchange: FakeExchange) -> None:
-    error = rejection(exchange, lambda c: c.futures_account(), secret="not-the-secret")
+def test_signature_key_timestamp_and_recv_window(exchange: FakeExchange, binance) -> None:
+    error = rejection(binance, lambda c: c.futures_account(), secret="not-the-secret")
     assert (error.code, error.message) == (-1022, "Signature for this request is not valid.")
-    error = rejection(exchange, lambda c: c.futures_account(), key="someone-else")
+    error = rejection(binance, lambda c: c.futures_account(), key="someone-else")
     assert error.code == -2015 and error.status_code == 401
 
     async def stale(client):
         client.timestamp_offset = -20_000  # python-binance always sends recvWindow=10000
         return await client.futures_account()
 
-    error = rejection(exchange, stale)
+    error = rejection(binance, stale)
     assert error.code == -1021 and "recvWindow" in error.message
 
     async def ahead(client):
         client.timestamp_offset = 5_000
         return await client.futures_account()
 
-    assert rejection(exchange, ahead).code == -1021
+    assert rejection(binance, ahead).code == -1021
 
     async def wide_window(client, window=30_000):
         client.timestamp_offset = -20_000
         client.REQUEST_RECVWINDOW = window
         return await client.futures_account()
 
-    assert run(exchange, wide_window)["canTrade"] is True
-    assert rejection(exchange, lambda c: wide_window(c, 70_000)).code == -1131
+    assert binance(wide_window)["canTrade"] is True
+    assert rejection(binance, lambda c: wide_window(c, 70_000)).code == -1131
 
 
-def test_raw_signed_request_and_missing_key(exchange: FakeExchange) -> None:
+def test_raw_signed_request_and_missing_key(exchange: FakeExchange, binance) -> None:
     async def main():
         query = f"symbol=ETHUSDT&timestamp={int(time.time() * 1000)}"
         async with aiohttp.ClientSession() as session:
@@ -126,7 +113,7 @@ def test_raw_signed_request_and_missing_key(exchange: FakeExchange) -> None:
     assert bad_status == 401 and bad_body == {"code": -2014, "msg": "API-key format invalid."}
 
 
-def test_orders_filters_and_idempotent_client_ids(exchange: FakeExchange) -> None:
+def test_orders_filters_and_idempotent_client_ids(exchange: FakeExchange, binance) -> None:
     async def body(client):
         out = {}
         out["leverage"] = await client.futures_change_leverage(symbol="ETHUSDT", leverage=3)
@@ -182,7 +169,7 @@ def test_orders_filters_and_idempotent_client_ids(exchange: FakeExchange) -> Non
         out["balance"] = await client.futures_account_balance()
         return out
 
-    out = run(exchange, body)
+    out = binance(body)
     assert out["leverage"]["leverage"] == 3 and out["margin"] == {"code": 200, "msg": "success"}
     assert out["buy"]["status"] == "FILLED" and out["buy"]["clientOrderId"] == "cf-1"
     assert out["buy"]["executedQty"] == "0.050"
