@@ -68,12 +68,12 @@ def serve(
     continuousKlines (the replayed interval and every longer one),
     ticker/24hr, ticker/price, premiumIndex, fundingRate.
     Signed: order (MARKET, LIMIT), algoOrder (STOP_MARKET,
-    TAKE_PROFIT_MARKET, STOP, TAKE_PROFIT, triggered by the replayed
-    prices), openOrders, allOrders, allOpenOrders, openAlgoOrders,
-    allAlgoOrders, algoOpenOrders, userTrades, leverage, marginType,
-    leverageBracket, commissionRate, positionSide/dual (one-way mode
-    only), account, balance, positionRisk; listenKey and the user data
-    stream (ws/<listenKey>).
+    TAKE_PROFIT_MARKET, STOP, TAKE_PROFIT, TRAILING_STOP_MARKET, triggered
+    by the replayed prices), openOrders, allOrders, allOpenOrders,
+    openAlgoOrders, allAlgoOrders, algoOpenOrders, userTrades, leverage,
+    marginType, leverageBracket, commissionRate, positionSide/dual
+    (one-way mode only), account, balance, positionRisk; listenKey and
+    the user data stream (ws/<listenKey>).
 
     Spot, public: ping, time, exchangeInfo, klines, ticker/24hr,
     ticker/price. Signed: account, order (MARKET, LIMIT), openOrders,

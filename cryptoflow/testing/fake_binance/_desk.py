@@ -57,6 +57,8 @@ class OrderDesk:
       LIMIT orders fill.
     - A LIMIT order that crosses the last price on arrival fills at once, in full, at the last price (taker);
       GTX (post-only) is then rejected (-5022), and IOC / FOK that do not cross expire.
+    - A TRAILING_STOP_MARKET order activates when the path reaches ``activatePrice`` (at once without
+      one), then follows the best price along the path and triggers ``callbackRate`` % back from it.
     - When a position becomes flat, its open reduce-only orders and close-position algo orders expire.
     """
 
@@ -168,7 +170,8 @@ class OrderDesk:
 
     def new_algo_order(self, params: dict[str, str]) -> dict[str, object]:
         """``POST /fapi/v1/algoOrder`` (``algoType=CONDITIONAL``): STOP_MARKET, TAKE_PROFIT_MARKET, STOP,
-        TAKE_PROFIT with ``triggerPrice``, ``quantity`` or ``closePosition=true``, ``workingType``."""
+        TAKE_PROFIT with ``triggerPrice``, ``quantity`` or ``closePosition=true``, ``workingType``;
+        TRAILING_STOP_MARKET with ``callbackRate`` (0.1 to 10 %) and an optional ``activatePrice``."""
         symbol, side = self._common(params)
         if params.get("algoType", "").upper() != "CONDITIONAL":
             raise BinanceError(
@@ -190,7 +193,8 @@ class OrderDesk:
         if close_position and "reduceOnly" in params:
             raise BinanceError(-1106, "Parameter 'reduceOnly' sent when not required.")
         quantity = Decimal(0) if close_position else self._quantity(symbol, params)
-        trigger = self._price(symbol, params, "triggerPrice")
+        trailing = kind == "TRAILING_STOP_MARKET"
+        trigger = Decimal(0) if trailing else self._price(symbol, params, "triggerPrice")
         price = self._price(symbol, params, "price") if kind in ("STOP", "TAKE_PROFIT") else Decimal(0)
         working = params.get("workingType", "CONTRACT_PRICE").upper()
         if working not in ("CONTRACT_PRICE", "MARK_PRICE"):
@@ -209,8 +213,18 @@ class OrderDesk:
                 -4130,
                 "An open stop or take profit order with GTE and closePosition in the direction is existing.",
             )
+        rate, activate = Decimal(0), Decimal(0)
+        if trailing:
+            rate = decimal_param("callbackRate", params.get("callbackRate"))
+            if not Decimal("0.1") <= rate <= 10:
+                raise BinanceError(
+                    -1130, "Invalid data sent for a parameter: callbackRate must be 0.1 to 10."
+                )
+            activate = (
+                self._price(symbol, params, "activatePrice") if params.get("activatePrice") else activate
+            )
         if not (close_position or reduce_only):
-            self._min_notional(symbol, quantity, float(trigger), False)
+            self._min_notional(symbol, quantity, float(trigger) or self.market.price(symbol), False)
         self._injected()
         if reduce_only:
             self.account.check_reduce_only(symbol, side)
@@ -228,8 +242,12 @@ class OrderDesk:
             reduce_only,
             _flag(params, "priceProtect"),
             params.get("timeInForce", "GTC").upper(),
+            callback_rate=rate,
+            activate_price=activate,
         )
-        if algo.triggered_by(self.market.price(symbol)):
+        if trailing and not activate:
+            algo.extreme = self.market.price(symbol)  # follows the price from now on
+        elif not trailing and algo.triggered_by(self.market.price(symbol)):
             raise BinanceError(-2021, "Order would immediately trigger.")
         algo.updated = algo.created
         self.account.algo_orders[algo.algo_id] = algo
@@ -457,19 +475,20 @@ class OrderDesk:
 
     def _cross(self, symbol: str, a: float, b: float, gap: bool) -> None:
         """Trigger the algo orders whose price lies on the move a -> b, in the order the price meets them."""
-        rising = b > a
-        hit = [
-            algo
-            for algo in self.account.algo_orders.values()
-            if algo.symbol == symbol
-            and algo.status == "NEW"
-            and self._on_leg(float(algo.trigger_price), a, b)
-            and algo.triggered_by(b)
-        ]
-        hit.sort(key=lambda algo: float(algo.trigger_price), reverse=not rising)
-        for algo in hit:
+        hits: list[tuple[float, AlgoOrder]] = []
+        for algo in self.account.algo_orders.values():
+            if algo.symbol != symbol or algo.status != "NEW":
+                continue
+            if algo.order_type == "TRAILING_STOP_MARKET":
+                hit = algo.trail(a, b)
+                if hit is not None:
+                    hits.append((hit, algo))
+            elif self._on_leg(float(algo.trigger_price), a, b) and algo.triggered_by(b):
+                hits.append((float(algo.trigger_price), algo))
+        hits.sort(key=lambda hit: hit[0], reverse=b < a)
+        for price, algo in hits:
             if algo.status == "NEW":
-                self._trigger(algo, b if gap else float(algo.trigger_price))
+                self._trigger(algo, b if gap else self.market.rules[symbol].on_tick(price))
 
     @staticmethod
     def _on_leg(price: float, a: float, b: float) -> bool:

@@ -26,8 +26,8 @@ __all__ = [
 
 ORDER_TYPES = ("LIMIT", "MARKET")
 """What ``/fapi/v1/order`` takes; Binance moved the conditional types to the algo service (-4120)."""
-ALGO_TYPES = ("STOP_MARKET", "TAKE_PROFIT_MARKET", "STOP", "TAKE_PROFIT")
-"""What ``/fapi/v1/algoOrder`` takes (``algoType=CONDITIONAL``); TRAILING_STOP_MARKET is not served."""
+ALGO_TYPES = ("STOP_MARKET", "TAKE_PROFIT_MARKET", "STOP", "TAKE_PROFIT", "TRAILING_STOP_MARKET")
+"""What ``/fapi/v1/algoOrder`` takes (``algoType=CONDITIONAL``)."""
 OPEN = ("NEW", "PARTIALLY_FILLED")
 
 
@@ -115,6 +115,28 @@ class AlgoOrder:
     updated: int = 0
     trigger_time: int = 0
     actual: Order | None = None
+    callback_rate: Decimal = Decimal(0)  # TRAILING_STOP_MARKET: percent
+    activate_price: Decimal = Decimal(0)  # TRAILING_STOP_MARKET: 0 = active from the start
+    extreme: float | None = None  # TRAILING_STOP_MARKET: the best price since activation
+
+    def trail(self, a: float, b: float) -> float | None:
+        """A TRAILING_STOP_MARKET order on the price's straight move ``a -> b``: activate when the move
+        reaches ``activate_price``, follow the best price since (the highest for a SELL, the lowest for a
+        BUY), and answer the price at which the move comes back ``callback_rate`` % from it (None if not)."""
+        selling = self.side == "SELL"
+        if self.extreme is None:
+            act = float(self.activate_price)
+            if not ((selling and b >= act) or (not selling and b <= act)):
+                return None
+            self.extreme = act
+        rate = float(self.callback_rate) / 100
+        if selling:
+            self.extreme = max(self.extreme, a, b) if b > a else max(self.extreme, a)
+            stop = self.extreme * (1 - rate)
+            return min(a, stop) if b <= stop else None
+        self.extreme = min(self.extreme, a, b) if b < a else min(self.extreme, a)
+        stop = self.extreme * (1 + rate)
+        return max(a, stop) if b >= stop else None
 
     def triggered_by(self, price: float) -> bool:
         """Whether the price ``price`` meets the trigger: a stop buys at or above its price and sells at
@@ -241,17 +263,14 @@ def algo_json(market: ReplayMarket, algo: AlgoOrder) -> dict[str, object]:
         "triggerPrice": _price(market, s, algo.trigger_price),
         "price": _price(market, s, algo.price),
         "icebergQuantity": None,
-        "tpTriggerPrice": "0",
-        "tpPrice": "0",
-        "slTriggerPrice": "0",
-        "slPrice": "0",
-        "tpOrderType": "",
         "selfTradePreventionMode": "EXPIRE_MAKER",
         "workingType": algo.working_type,
         "priceMatch": "NONE",
         "closePosition": algo.close_position,
         "priceProtect": algo.price_protect,
         "reduceOnly": algo.reduce_only,
+        "activatePrice": _price(market, s, algo.activate_price) if algo.activate_price else "",
+        "callbackRate": f"{algo.callback_rate}" if algo.callback_rate else "",
         "createTime": algo.created,
         "updateTime": algo.updated,
         "triggerTime": algo.trigger_time,

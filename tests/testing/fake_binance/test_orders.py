@@ -246,3 +246,70 @@ def test_a_resting_limit_fills_in_parts_as_the_price_crosses_it(
     assert final["status"] == ("FILLED" if Decimal(final["executedQty"]) == quantity else "PARTIALLY_FILLED")
     trades = [t for t in exchange.account.trades if t["orderId"] == order["orderId"]]
     assert all(Decimal(t["commission"]) == Decimal(t["quoteQty"]) * Decimal("0.0002") for t in trades)
+
+
+def _trailing_sell_fill(start: float, candles: pd.DataFrame, rate: float) -> float:
+    """Where a SELL trailing stop active from ``start`` fills on the documented path: the highest price
+    since placement, and the first move that comes ``rate`` % back from it (at the open after a gap)."""
+    peak, price = start, start
+    for candle in candles.itertuples():
+        if candle.open <= peak * (1 - rate / 100):
+            return candle.open
+        peak, price = max(peak, candle.open), candle.open
+        for point in candle_path(candle)[1:]:
+            stop = peak * (1 - rate / 100)
+            if point <= stop:
+                return float(_on_tick_half_up(min(price, stop)))
+            peak, price = max(peak, point), point
+    raise AssertionError("the trail is never hit")
+
+
+def _on_tick_half_up(value: float) -> Decimal:
+    return (Decimal(repr(float(value))) / TICK).quantize(Decimal(1), "ROUND_HALF_UP") * TICK
+
+
+def test_a_trailing_stop_follows_the_best_price(exchange: FakeExchange, binance, replayed) -> None:
+    start = exchange.market.price("ETHUSDT")
+
+    async def place(client):
+        await client.futures_create_order(symbol="ETHUSDT", side="BUY", type="MARKET", quantity="0.050")
+        trail = await client.futures_create_order(
+            symbol="ETHUSDT",
+            side="SELL",
+            type="TRAILING_STOP_MARKET",
+            callbackRate="0.3",
+            quantity="0.050",
+            reduceOnly="true",
+            clientAlgoId="cf-trail",
+        )
+        try:
+            await client.futures_create_algo_order(
+                symbol="ETHUSDT",
+                side="SELL",
+                type="TRAILING_STOP_MARKET",
+                callbackRate="20",
+                quantity="0.050",
+            )
+        except BinanceAPIException as exc:
+            return trail, exc.code
+        return trail, None
+
+    trail, refused = binance(place)
+    assert refused == -1130
+    assert (trail["orderType"], trail["callbackRate"], trail["activatePrice"], trail["algoStatus"]) == (
+        "TRAILING_STOP_MARKET",
+        "0.3",
+        "",
+        "NEW",
+    )
+    exchange.start_replay()
+    assert exchange.wait_done(30)
+
+    async def check(client):
+        algo = await client.futures_get_algo_order(clientAlgoId="cf-trail")
+        return algo, await client.futures_get_order(symbol="ETHUSDT", orderId=algo["actualOrderId"])
+
+    algo, actual = binance(check)
+    assert algo["algoStatus"] == "FINISHED"
+    assert (actual["status"], actual["origType"]) == ("FILLED", "TRAILING_STOP_MARKET")
+    assert float(actual["avgPrice"]) == _trailing_sell_fill(start, replayed, 0.3)
