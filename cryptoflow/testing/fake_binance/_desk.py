@@ -27,7 +27,6 @@ from cryptoflow.testing.fake_binance._orders import (
 __all__ = ["OrderDesk"]
 
 _TIME_IN_FORCE = ("GTC", "IOC", "FOK", "GTX")
-_CONDITIONAL_ELSEWHERE = (*ALGO_TYPES, "TRAILING_STOP_MARKET")
 
 
 def _flag(params: dict[str, str], name: str) -> bool:
@@ -115,7 +114,7 @@ class OrderDesk:
         default) or after its immediate fills (``RESULT``)."""
         symbol, side = self._common(params)
         kind = params.get("type", "").upper()
-        if kind in _CONDITIONAL_ELSEWHERE:
+        if kind in ALGO_TYPES:
             raise BinanceError(
                 -4120,
                 "Order type not supported for this endpoint. "

@@ -13,7 +13,7 @@ from cryptoflow.testing.fake_binance._tickers import funding_history, klines, pr
 
 __all__ = ["FUTURES_ORDER_TYPES", "SPOT_ORDER_TYPES", "PublicApi"]
 
-FUTURES_ORDER_TYPES = [*ORDER_TYPES, *ALGO_TYPES, "TRAILING_STOP_MARKET"]
+FUTURES_ORDER_TYPES = [*ORDER_TYPES, *ALGO_TYPES]
 """The order types a USD-M symbol lists in exchangeInfo (Binance's seven)."""
 SPOT_ORDER_TYPES = [
     "LIMIT",
