@@ -79,6 +79,10 @@ class FakeExchange:
     :meth:`start_replay` (or at once with ``autostart``). Faults for tests: :meth:`drop_connections`,
     :meth:`silence`, :meth:`restrict_location`, ``account.reject_next_orders``.
 
+    Its parts: :attr:`account` (the futures wallet and positions, :class:`FuturesAccount`), :attr:`desk`
+    (futures orders and their matching, :class:`OrderDesk`; ``desk.volume_share`` sets the LIMIT partial
+    fills), :attr:`spot` (the spot account), :attr:`user_streams` (listen keys and user-stream sockets).
+
     >>> exchange = FakeExchange(ReplayMarket.from_files(["ETHUSDT_5m.csv"]))  # doctest: +SKIP
     >>> exchange.start_in_thread(); exchange.start_replay()                     # doctest: +SKIP
     """
