@@ -17,6 +17,7 @@ from cryptoflow.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from backtesting import BacktestRequest
+    from backtesting_trade import ReplayProgress
 
 __all__ = ["replay", "sink"]
 
@@ -177,6 +178,15 @@ def replay(
             frames, instance, request.config(), start=request.start, end=request.end, preset=request.preset
         )
         progress.update(task, description="publishing", completed=0)
+
+        def advance(state: ReplayProgress) -> None:
+            progress.update(
+                task,
+                completed=state.acknowledged,
+                total=state.total,
+                description=f"built {state.built:,} · produced {state.produced:,} · acknowledged",
+            )
+
         try:
             with EventProducer(current.kafka) as producer:
                 published = run_replay(
@@ -186,7 +196,7 @@ def replay(
                     interval=request.interval,
                     source=source.value,
                     rate=rate,
-                    progress=lambda done, total: progress.update(task, completed=done, total=total),
+                    progress=advance,
                 )
         except ValidationError as exc:  # e.g. a --run-id with spaces, a lowercase --symbol
             error = exc.errors(include_url=False)[0]
@@ -201,6 +211,7 @@ def replay(
     console.print(table)
     console.print(
         f"published {published.total:,} event(s) ({len(result.trades):,} closed trade(s)) in "
-        f"{published.elapsed_s:.1f} s; index them with `cryptoflow sink`",
+        f"{published.elapsed_s:.1f} s ({published.events_per_s:,.0f} events/s); "
+        "index them with `cryptoflow sink`",
         highlight=False,
     )

@@ -64,7 +64,8 @@ def decode(value: bytes | str | None) -> Event:
 
 def encode(event: Event) -> bytes:
     """The compact JSON of an event (``@timestamp`` by its name, missing values as ``null``)."""
-    return _ADAPTER.dump_json(event, by_alias=True)
+    # the event's own compiled serializer: the union's (the adapter's) costs 2.5x as much to pick it
+    return event.__pydantic_serializer__.to_json(event, by_alias=True)
 
 
 def topic_kind(event: Event) -> str:

@@ -13,6 +13,7 @@ its path here (``candle.close``, ``trade.pnl``).
 
 from __future__ import annotations
 
+import hashlib
 import math
 import uuid
 from collections.abc import Mapping
@@ -32,7 +33,7 @@ SCHEMA_VERSION: Final = 1
 
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 # uuid5 namespace of cryptoflow's event ids; never change it (ids would change with it).
-_NAMESPACE = uuid.UUID("6f1c8f52-2a6e-5a0c-9a55-3c1b0f1e7d21")
+_NAMESPACE = uuid.UUID("6f1c8f52-2a6e-5a0c-9a55-3c1b0f1e7d21").bytes
 
 Name = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\s]+$")]
 Price = Annotated[float, Field(gt=0)]
@@ -60,7 +61,19 @@ def event_id(*parts: object) -> str:
 
     The same parts always give the same id, so the same event indexed twice is one document.
     """
-    return str(uuid.uuid5(_NAMESPACE, "|".join("" if part is None else str(part) for part in parts)))
+    name = "|".join("" if part is None else str(part) for part in parts)
+    # uuid.uuid5 without its UUID object (5 µs -> 1 µs); the tests hold it to uuid.uuid5
+    digest = bytearray(hashlib.sha1(_NAMESPACE + name.encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    text = digest.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+def event_id_prefix(*parts: object) -> bytes:
+    """What :func:`event_id` hashes for ``parts`` followed by one more part, up to that part: the
+    columnar encoder appends each event's time to it."""
+    return _NAMESPACE + ("|".join("" if part is None else str(part) for part in parts) + "|").encode()
 
 
 class _Model(BaseModel):
@@ -238,6 +251,40 @@ class CandleEvent(_Envelope):
             open_time_ms=candle.open_time,
             strategy=strategy,
             candle=CandlePayload.of_candle(candle, IndicatorValues.of(indicators)),
+        )
+
+    @classmethod
+    def encode_columns(
+        cls,
+        columns: Mapping[str, Any],
+        *,
+        source: Source,
+        run_id: str,
+        symbol: str,
+        interval: str,
+        strategy: str | None = None,
+    ) -> list[bytes]:
+        """The encoded events of many candles of one symbol at once (the history path of a replay):
+        the bytes :func:`~cryptoflow.events.encode` writes for :meth:`of_candle` of each, without a
+        model per candle (about 30x faster).
+
+        ``columns`` maps names to arrays (numpy or lists), one value per candle: ``open_time_ms`` and
+        ``close_time_ms`` (epoch ms), ``open``, ``high``, ``low``, ``close``, ``volume``, and optionally
+        ``quote_volume``, ``trades``, ``taker_buy_base_volume``, ``taker_buy_quote_volume`` and the
+        indicators (:data:`INDICATOR_NAMES`). A value that is not a finite number is ``null`` where the
+        schema allows it (NaN while an indicator warms up); a missing optional column is ``null``.
+        Values the schema rejects raise the model's ``ValidationError`` as :meth:`create` would.
+
+        >>> CandleEvent.encode_columns({"open_time_ms": [0], "close_time_ms": [59_999], "open": [1.0],
+        ...     "high": [1.0], "low": [1.0], "close": [1.0], "volume": [0.0]},
+        ...     source="backtest", run_id="r", symbol="ETHUSDT", interval="1m")[0][:24]
+        b'{"schema_name":"candle",'
+        """
+        # imported here: the columnar encoder needs numpy and orjson, and builds this model for checks
+        from cryptoflow.events._columns import encode_candle_columns
+
+        return encode_candle_columns(
+            columns, source=source, run_id=run_id, symbol=symbol, interval=interval, strategy=strategy
         )
 
     def to_candle(self) -> Candle:
