@@ -47,6 +47,9 @@ def sink(
     batch_size: Annotated[
         int, typer.Option("--batch-size", help="Documents per bulk request at most.")
     ] = 5000,
+    batch_max_bytes: Annotated[
+        int, typer.Option("--batch-max-bytes", help="Bytes per bulk request at most (default 16 MiB).")
+    ] = 16 << 20,
     batch_wait_ms: Annotated[
         int, typer.Option("--batch-wait-ms", help="Write a batch at the latest this long after it opened.")
     ] = 250,
@@ -101,6 +104,7 @@ def sink(
             group_id=group,
             kinds=tuple(kind) if kind else SinkOptions.model_fields["kinds"].default,
             batch_size=batch_size,
+            batch_max_bytes=batch_max_bytes,
             batch_wait_ms=batch_wait_ms,
             max_in_flight=max_in_flight,
             on_malformed=on_malformed.value,
