@@ -56,7 +56,7 @@ from confluent_kafka import Producer
 from elasticsearch import helpers
 
 from cryptoflow.config import Settings, load_settings
-from cryptoflow.elastic import IndexRouter, index_alias, install_templates, make_client
+from cryptoflow.elastic import IndexRouter, index_alias, install_templates, make_client, server_version
 from cryptoflow.events import Event, decode, encode
 from cryptoflow.kafka import TOPIC_KINDS, EventProducer, client_config, ensure_topics, topic_name
 from cryptoflow.sink import Sink, SinkOptions
@@ -279,7 +279,7 @@ state = {"written": 0, "done": None}
 
 
 class TimedSink(ElasticsearchSink):
-    def setup(self):  # as its own, less the info() call: the local node answers GET / with 405
+    def setup(self):  # as its own, less the info() call: the local stack's node has no GET /
         from elasticsearch import Elasticsearch
 
         self._client = Elasticsearch(**self._client_kwargs)
@@ -447,8 +447,7 @@ def versions(settings: Settings) -> dict[str, str]:
     libraries = ("pydantic", "orjson", "numpy", "numba", "elasticsearch", "confluent-kafka")
     found = {name: version(name) for name in libraries}
     found["librdkafka"] = confluent_kafka.libversion()[0]
-    nodes = make_client(settings.elasticsearch).nodes.info(filter_path="nodes.*.version")["nodes"]
-    found["elasticsearch_server"] = ",".join(sorted({node["version"] for node in nodes.values()}))
+    found["elasticsearch_server"] = server_version(make_client(settings.elasticsearch))
     found["kafka_server"] = settings.stack.kafka_version  # the stack's pinned release
     return found
 
