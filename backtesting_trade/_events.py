@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import heapq
 import json
-import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -20,9 +19,7 @@ from cryptoflow.events import (
     EVENT_TOPICS,
     INDICATOR_NAMES,
     CandleEvent,
-    CandlePayload,
     Event,
-    IndicatorValues,
     Source,
     TradeEvent,
     TradePayload,
@@ -194,11 +191,6 @@ def _ms(stamp: Any) -> int:
     return int(pd.Timestamp(stamp).value // 1_000_000)
 
 
-def _opt(value: Any) -> float | None:
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
 def _candle_columns(result: SymbolRun, interval: str) -> dict[str, Any]:
     """The candles and their indicators as the columns of :meth:`CandleEvent.encode_columns`."""
     candles, indicators = result.candles, result.indicators
@@ -226,33 +218,9 @@ def _candle_events(
 ) -> Iterator[tuple[int, int, int, Event]]:
     columns = _candle_columns(result, interval)
     open_ms = columns["open_time_ms"]
-    values = {name: columns[name] for name in INDICATOR_NAMES if name in columns}
     for i in range(len(open_ms)):
-        optional = {
-            name: _opt(columns[name][i])
-            for name in ("quote_volume", "taker_buy_base_volume", "taker_buy_quote_volume")
-            if name in columns
-        }
-        trades = _opt(columns["trades"][i]) if "trades" in columns else None
-        payload = CandlePayload(
-            close_time_ms=int(columns["close_time_ms"][i]),
-            open=float(columns["open"][i]),
-            high=float(columns["high"][i]),
-            low=float(columns["low"][i]),
-            close=float(columns["close"][i]),
-            volume=float(columns["volume"][i]),
-            trades=None if trades is None else int(trades),
-            indicators=IndicatorValues.of({name: array[i] for name, array in values.items()}),
-            **optional,
-        )
-        event = CandleEvent.create(
-            source=source,
-            run_id=run_id,
-            symbol=symbol,
-            interval=interval,
-            open_time_ms=int(open_ms[i]),
-            candle=payload,
-            strategy=strategy,
+        event = CandleEvent.of_columns(
+            columns, i, source=source, run_id=run_id, symbol=symbol, interval=interval, strategy=strategy
         )
         yield int(open_ms[i]), 0, i, event
 

@@ -31,7 +31,6 @@ from cryptoflow.events._models import (
     event_id_prefix,
     iso_ms,
 )
-from cryptoflow.events._vocabulary import Source
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -245,50 +244,8 @@ def _valid_rows(arrays: Mapping[str, NDArray[Any]]) -> NDArray[np.bool_]:
     return ok
 
 
-def _row_event(
-    arrays: Mapping[str, NDArray[Any]], row: int, envelope: Mapping[str, Any], interval: str
-) -> CandleEvent:
-    """The model of one row, built and validated as the live path builds it (raises when invalid)."""
-
-    def optional(name: str) -> float | None:
-        value = float(arrays[name][row]) if name in arrays else float("nan")
-        return value if np.isfinite(value) else None
-
-    trades = optional("trades")
-    payload = CandlePayload(
-        close_time_ms=int(arrays["close_time_ms"][row]),
-        open=float(arrays["open"][row]),
-        high=float(arrays["high"][row]),
-        low=float(arrays["low"][row]),
-        close=float(arrays["close"][row]),
-        volume=float(arrays["volume"][row]),
-        quote_volume=optional("quote_volume"),
-        trades=None if trades is None else int(trades),
-        taker_buy_base_volume=optional("taker_buy_base_volume"),
-        taker_buy_quote_volume=optional("taker_buy_quote_volume"),
-        indicators=IndicatorValues.of({n: float(arrays[n][row]) for n in INDICATOR_NAMES if n in arrays}),
-    )
-    return CandleEvent.create(
-        source=envelope["source"],
-        run_id=envelope["run_id"],
-        symbol=envelope["symbol"],
-        interval=interval,
-        open_time_ms=int(arrays["open_time_ms"][row]),
-        candle=payload,
-        strategy=envelope["strategy"],
-    )
-
-
-def encode_candle_columns(
-    columns: Mapping[str, Any],
-    *,
-    source: Source,
-    run_id: str,
-    symbol: str,
-    interval: str,
-    strategy: str | None = None,
-) -> list[bytes]:
-    """See :meth:`CandleEvent.encode_columns`."""
+def encode_candle_columns(columns: Mapping[str, Any], run: Mapping[str, Any]) -> list[bytes]:
+    """See :meth:`CandleEvent.encode_columns`; ``run`` holds its keyword arguments (the envelope)."""
     unknown = set(columns) - set(CANDLE_COLUMNS)
     missing = [name for name in _REQUIRED if name not in columns]
     if unknown or missing:
@@ -305,16 +262,12 @@ def encode_candle_columns(
     envelope: dict[str, Any] = {
         "schema_name": "candle",
         "schema_version": CandleEvent.model_fields["schema_version"].default,
-        "source": source,
-        "run_id": run_id,
-        "strategy": strategy,
-        "symbol": symbol,
-        "interval": interval,
+        **run,
     }
     if rows == 0:
         return []
-    first = _row_event(arrays, 0, envelope, interval)  # validates the envelope once (raises like the model)
-    prefix = event_id_prefix("candle", source, run_id, symbol, interval)
+    first = CandleEvent.of_columns(arrays, 0, **run)  # checks the envelope once (raises like the model)
+    prefix = event_id_prefix("candle", run["source"], run["run_id"], run["symbol"], run["interval"])
     valid = _valid_rows(arrays)
     encoded: list[bytes] = []
     for start in range(0, rows, _ROWS_PER_PASS):
@@ -339,5 +292,5 @@ def encode_candle_columns(
         pieces = _template(texts, envelope, _uuid5_text(prefix, time_texts), _iso_text(times))
         encoded.extend(_assemble(pieces, count))
     for row in np.flatnonzero(~valid).tolist():  # the model decides (and raises when the row is invalid)
-        encoded[row] = encode(first if row == 0 else _row_event(arrays, row, envelope, interval))
+        encoded[row] = encode(first if row == 0 else CandleEvent.of_columns(arrays, row, **run))
     return encoded

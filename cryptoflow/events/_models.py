@@ -274,11 +274,62 @@ class CandleEvent(_Envelope):
         ...     source="backtest", run_id="r", symbol="ETHUSDT", interval="1m")[0][:24]
         b'{"schema_name":"candle",'
         """
-        # imported here: the columnar encoder needs numpy and orjson, and builds this model for checks
+        # imported here: the columnar encoder needs numpy, numba and orjson, which events alone do not
         from cryptoflow.events._columns import encode_candle_columns
 
-        return encode_candle_columns(
-            columns, source=source, run_id=run_id, symbol=symbol, interval=interval, strategy=strategy
+        run = {
+            "source": source,
+            "run_id": run_id,
+            "symbol": symbol,
+            "interval": interval,
+            "strategy": strategy,
+        }
+        return encode_candle_columns(columns, run)
+
+    @classmethod
+    def of_columns(
+        cls,
+        columns: Mapping[str, Any],
+        row: int,
+        *,
+        source: Source,
+        run_id: str,
+        symbol: str,
+        interval: str,
+        strategy: str | None = None,
+    ) -> CandleEvent:
+        """The event of candle ``row`` of ``columns`` (named as :meth:`encode_columns` reads them, a
+        value that is not a finite number ``None`` where the schema allows it): the model whose
+        encoding :meth:`encode_columns` writes for that row, built and validated one candle at a time.
+        """
+
+        def optional(name: str) -> float | None:
+            return _finite(float(columns[name][row])) if name in columns else None
+
+        trades = optional("trades")
+        payload = CandlePayload(
+            close_time_ms=int(columns["close_time_ms"][row]),
+            open=float(columns["open"][row]),
+            high=float(columns["high"][row]),
+            low=float(columns["low"][row]),
+            close=float(columns["close"][row]),
+            volume=float(columns["volume"][row]),
+            quote_volume=optional("quote_volume"),
+            trades=None if trades is None else int(trades),
+            taker_buy_base_volume=optional("taker_buy_base_volume"),
+            taker_buy_quote_volume=optional("taker_buy_quote_volume"),
+            indicators=IndicatorValues.of(
+                {n: float(columns[n][row]) for n in INDICATOR_NAMES if n in columns}
+            ),
+        )
+        return cls.create(
+            source=source,
+            run_id=run_id,
+            symbol=symbol,
+            interval=interval,
+            open_time_ms=int(columns["open_time_ms"][row]),
+            candle=payload,
+            strategy=strategy,
         )
 
     def to_candle(self) -> Candle:

@@ -38,7 +38,7 @@ candles = st.builds(
 )
 rows = st.tuples(candles, st.fixed_dictionaries({name: indicator_values for name in INDICATOR_NAMES}))
 names = st.text(
-    alphabet=st.characters(blacklist_categories=("Zs", "Cc", "Zl", "Zp"), blacklist_characters="\x85"),
+    alphabet=st.characters(blacklist_categories=("Zs", "Cc", "Zl", "Zp", "Cs"), blacklist_characters="\x85"),
     min_size=1,
     max_size=40,
 )
