@@ -98,7 +98,8 @@ class _Envelope(_Model):
 
     @model_validator(mode="after")
     def _timestamp_matches(self) -> _Envelope:
-        if self.timestamp != iso_ms(self.time_ms):
+        # a @timestamp left out was computed from time_ms: only a given one can disagree
+        if "timestamp" in self.model_fields_set and self.timestamp != iso_ms(self.time_ms):
             raise ValueError(
                 f"@timestamp {self.timestamp!r} does not match time_ms {self.time_ms} "
                 f"(expected {iso_ms(self.time_ms)!r})"
@@ -222,7 +223,6 @@ class CandleEvent(_Envelope):
             symbol=symbol,
             interval=interval,
             time_ms=open_time_ms,
-            timestamp=iso_ms(open_time_ms),
             candle=candle,
         )
 
@@ -396,7 +396,6 @@ class IndicatorEvent(_Envelope):
             symbol=symbol,
             interval=interval,
             time_ms=update_time_ms,
-            timestamp=iso_ms(update_time_ms),
             indicator=indicator,
         )
 
@@ -472,7 +471,6 @@ class SignalEvent(_Envelope):
             symbol=symbol,
             interval=interval,
             time_ms=time_ms,
-            timestamp=iso_ms(time_ms),
             signal=signal,
         )
 
@@ -604,7 +602,6 @@ class TradeEvent(_Envelope):
             symbol=symbol,
             interval=interval,
             time_ms=time_ms,
-            timestamp=iso_ms(time_ms),
             trade=trade,
         )
 
