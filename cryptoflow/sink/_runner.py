@@ -200,13 +200,21 @@ class Sink:
                     self._add(first)
             if len(batch):
                 room = self.options.batch_size - len(batch)
-                timeout = max(0.0, batch.opened + wait_s - time.monotonic())
+                # no bulk request running: write as soon as nothing more is waiting to be read, instead
+                # of lingering for batch_wait_ms (a trickle of events waits for Elasticsearch, not for
+                # the clock); while requests run, batches fill up to their limits as before
+                idle = not len(self._inflight)
+                timeout = 0.0 if idle else max(0.0, batch.opened + wait_s - time.monotonic())
+                caught_up = False
                 if room > 0 and not (self.options.once and self._offsets.read_to_end()):
-                    for message in self._consumer.consume(num_messages=min(room, 10_000), timeout=timeout):
+                    messages = self._consumer.consume(num_messages=min(room, 10_000), timeout=timeout)
+                    for message in messages:
                         self._add(message)  # a batch full by bytes is submitted there, the next opened
+                    caught_up = idle and not messages
                 batch = self._inflight.open
                 if len(batch) and (
-                    len(batch) >= self.options.batch_size
+                    caught_up
+                    or len(batch) >= self.options.batch_size
                     or time.monotonic() >= batch.opened + wait_s
                     or (self.options.once and self._offsets.read_to_end())
                 ):
