@@ -25,7 +25,8 @@ class SinkOptions(BaseModel):
         over it starts the next batch (a single larger document goes alone). Elasticsearch refuses
         requests over its ``http.max_content_length`` (100 MB by default).
     batch_wait_ms: a batch is written at the latest this long after its first message
-        (``linger.ms``), default 250 ms.
+        (``linger.ms``), default 250 ms; with no bulk request running it is written as soon as nothing
+        more is waiting to be read.
     max_in_flight: bulk requests running at once while the next batch is read
         (``max.in.flight.requests``), default 2; offsets are still committed strictly in order.
     on_malformed: ``dlq`` (default) sends invalid messages and documents Elasticsearch rejects to
