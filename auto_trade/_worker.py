@@ -151,7 +151,7 @@ class CandleTopicWorker:
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         log.info("assigned partitions %s of %s", sorted(p.partition for p in partitions), self.topic)
 
-    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Give the symbols of revoked partitions up: their state is on disk already (saved after every
         candle), and nothing more may be written for them (the next owner writes now)."""
         gone = {p.partition for p in partitions}
@@ -199,7 +199,9 @@ class CandleTopicWorker:
         self.symbols[symbol] = held
         return held
 
-    async def _handle(self, candle: Candle, partition: int) -> None:
+    async def handle(self, candle: Candle, partition: int) -> None:
+        """Decide one closed candle read from ``partition`` (taking its symbol over on first sight), then
+        flush its events and save the symbol's state: what :meth:`run` does with every wanted message."""
         held = self.symbols.get(candle.symbol) or await self._activate(candle, partition)
         if held.fed_until is not None and candle.open_time <= held.fed_until:
             return  # a re-delivery the indicators have seen
@@ -255,7 +257,7 @@ class CandleTopicWorker:
         """Consume and trade until ``until_open_time`` (or forever; cancel or interrupt to stop)."""
         ensure_topics(self.kafka, [self.topic])
         consumer = self._consumer()
-        consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self.on_revoke)
         loop = asyncio.get_running_loop()
         polling = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="candles-consumer")
         until = self.options.until_open_time
@@ -273,7 +275,7 @@ class CandleTopicWorker:
                         continue
                     candle = self._wanted(message)
                     if candle is not None:
-                        await self._handle(candle, message_position(message)[1])
+                        await self.handle(candle, message_position(message)[1])
                         if on_decided is not None:
                             on_decided(candle)
                         if until is not None and candle.open_time >= until:
@@ -282,19 +284,23 @@ class CandleTopicWorker:
         finally:
             polling.shutdown(wait=True)  # an interrupted poll finishes before the consumer closes
             consumer.close()  # commits the stored offsets, gives the partitions up, leaves the group
-            await self._release_all()
+            await self.stop()
 
     async def _release(self) -> None:
         """Close the brokers of symbols given up (without writing their state)."""
         while self._released:
             await self._released.pop().release()
 
-    async def _release_all(self) -> None:
-        """Stop the brokers of the symbols still held and close the REST session."""
+    async def stop(self) -> None:
+        """Stop the brokers of the symbols still held and close the REST session (:meth:`run` ends so)."""
         for held in self.symbols.values():
             await held.broker.stop()
         self.symbols.clear()
         await self._release()
+        await self.close_session()
+
+    async def close_session(self) -> None:
+        """Close the REST session of the warm-ups (brokers untouched)."""
         if self._client is not None:
             await self._client.close_connection()
             self._client = None

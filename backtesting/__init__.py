@@ -26,6 +26,10 @@ Fill models (``BacktestConfig.fill``):
     the order inside a candle is unknown). Exit signals and ``max_holding_candles`` close at the next
     open; the trailing stop follows the best high/low of the candles before the current one.
 
+A backtest computes only the indicators its strategy's rules read (``custom`` reads RSI and engulfing,
+so MACD and CCI are never computed); ``SymbolResult.computed_indicators`` names them, and
+``SymbolResult.indicators`` computes the others the first time it is read (reports, replays).
+
 Several symbols in one run each trade an equal share of the cash; the combined equity is their sum.
 When an account's equity reaches zero it stops trading (no liquidation model beyond that).
 Exit reasons are ``stop_loss``, ``take_profit``, ``signal`` and ``end`` (``--close-at-end``), plus

@@ -10,9 +10,11 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from backtesting._inputs import IndicatorInputs, price_arrays
 from backtesting._kernel import simulate
 from backtesting._stats import Stats, compute_stats
 from cryptoflow.errors import ConfigurationError, DataError
+from cryptoflow.indicators import resolve_params
 from cryptoflow.strategies import REASONS, Strategy, load_strategy
 
 __all__ = [
@@ -26,7 +28,6 @@ __all__ = [
 
 FillModel = Literal["close", "intrabar"]
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-_PRICE_COLUMNS = ("open", "high", "low", "close", "volume")
 
 
 @dataclass(frozen=True)
@@ -74,15 +75,29 @@ class BacktestConfig:
 
 @dataclass
 class SymbolResult:
-    """One symbol's run: its candles and indicators, trades, equity curve and statistics."""
+    """One symbol's run: its candles and indicators, trades, equity curve and statistics.
+
+    The run computes only the indicators its strategy's rules read (:attr:`computed_indicators`);
+    :attr:`indicators` completes the set the first time it is read (reports and replays show them all).
+    """
 
     symbol: str
     candles: pd.DataFrame = field(repr=False)
-    indicators: pd.DataFrame = field(repr=False)
     trades: pd.DataFrame = field(repr=False)
     equity: pd.Series = field(repr=False)
     open_position: dict[str, Any] | None
     stats: Stats = field(repr=False)
+    _inputs: IndicatorInputs = field(repr=False)  # what the rules read, each computed when first read
+
+    @property
+    def indicators(self) -> pd.DataFrame:
+        """Every indicator on the candles' index (the frame passed in, if one was)."""
+        return self._inputs.frame()
+
+    @property
+    def computed_indicators(self) -> tuple[str, ...]:
+        """The indicators computed so far: after a run, exactly those the strategy's rules read."""
+        return self._inputs.computed
 
 
 @dataclass
@@ -165,19 +180,18 @@ def slice_period(
     whole day). Naive bounds are UTC."""
     lo, hi = _parse_bound(start, end=False), _parse_bound(end, end=True)
     index = candles.index
+    if lo is None and hi is None:
+        return candles
+    if isinstance(index, pd.DatetimeIndex) and index.is_monotonic_increasing:
+        first = 0 if lo is None else int(index.searchsorted(lo, side="left"))
+        stop = len(index) if hi is None else int(index.searchsorted(hi, side="right"))
+        return candles.iloc[first:stop]  # a view, not a copy
     mask = np.ones(len(candles), dtype=bool)
     if lo is not None:
         mask &= index >= lo
     if hi is not None:
         mask &= index <= hi
     return candles.loc[mask]
-
-
-def _indicator_inputs(candles: pd.DataFrame, indicators: pd.DataFrame) -> dict[str, np.ndarray]:
-    ind = {name: candles[name].to_numpy(dtype=float) for name in _PRICE_COLUMNS if name in candles}
-    for name in indicators.columns:
-        ind[name] = indicators[name].to_numpy(dtype=float)
-    return ind
 
 
 def _trades_frame(raw: np.ndarray, index: pd.DatetimeIndex, symbol: str) -> pd.DataFrame:
@@ -216,27 +230,22 @@ def backtest_symbol(
 ) -> SymbolResult:
     """Backtest one symbol's candles (already sliced to the period).
 
-    ``indicators`` (aligned with ``candles``) skips the indicator computation; otherwise
-    :func:`cryptoflow.indicators.compute` runs with the strategy's periods and ``preset`` (default: the
-    strategy's ``indicator_preset``).
+    ``indicators`` (aligned with ``candles``) are read instead of computed; otherwise the indicators the
+    strategy's rules read, and only those, are computed by
+    :func:`cryptoflow.indicators.compute_arrays` with the strategy's periods and ``preset`` (default:
+    the strategy's ``indicator_preset``).
     """
     symbol = symbol or str(candles.attrs.get("symbol") or "SYMBOL")
     if len(candles) == 0:
         raise DataError(f"{symbol}: no candles in the selected period")
-    missing = [c for c in ("open", "high", "low", "close") if c not in candles]
-    if missing:
-        raise DataError(f"{symbol}: candles lack column(s) {', '.join(missing)}")
-    if indicators is None:
-        from cryptoflow.indicators import compute
-
-        indicators = compute(
-            candles, preset=preset or strategy.indicator_preset, **strategy.indicator_params()
-        )
-    if len(indicators) != len(candles):
+    prices = price_arrays(candles, symbol)
+    if indicators is not None and len(indicators) != len(candles):
         raise DataError(f"{symbol}: indicators have {len(indicators)} rows for {len(candles)} candles")
-    signals = strategy.evaluate(_indicator_inputs(candles, indicators))
+    params = resolve_params(preset or strategy.indicator_preset, **strategy.indicator_params())
+    inputs = IndicatorInputs(candles, prices, params, indicators)
+    signals = strategy.evaluate(inputs)
     matrix = np.vstack([signals.entry_long, signals.entry_short, signals.exit_long, signals.exit_short])
-    params = np.array(
+    settings = np.array(
         [
             1.0 if config.fill == "intrabar" else 0.0,
             _pct(strategy.stop_loss_pct),
@@ -251,18 +260,15 @@ def backtest_symbol(
             1.0 if config.close_at_end else 0.0,
         ]
     )
-    open_, high, low, close = (
-        np.ascontiguousarray(candles[c].to_numpy(dtype=np.float64)) for c in ("open", "high", "low", "close")
-    )
     raw, n_trades, equity_values, position = simulate(
-        open_, high, low, close, np.ascontiguousarray(matrix), params
+        prices["open"], prices["high"], prices["low"], prices["close"], matrix, settings
     )
     index = pd.DatetimeIndex(candles.index)
     trades = _trades_frame(raw[:n_trades], index, symbol)
-    equity = pd.Series(equity_values, index=index, name="equity")
+    equity = pd.Series(equity_values, index=index, name="equity", copy=False)
     open_position = None
     if position[0] != 0:
-        last_close = float(candles["close"].iloc[-1])
+        last_close = float(prices["close"][-1])
         side = 1.0 if position[0] > 0 else -1.0
         open_position = {
             "symbol": symbol,
@@ -275,7 +281,7 @@ def backtest_symbol(
             "unrealized_pnl": float(side * position[3] * (last_close - position[2]) - position[4]),
         }
     stats = compute_stats(trades, equity, initial_equity=config.cash)
-    return SymbolResult(symbol, candles, indicators, trades, equity, open_position, stats)
+    return SymbolResult(symbol, candles, trades, equity, open_position, stats, inputs)
 
 
 def run_backtest(

@@ -1,20 +1,33 @@
-"""Backtest speed: our engine against backtesting.py on the same generated candles.
+"""Backtest speed and memory: our engine against vectorbt's Rust and Numba engines and backtesting.py.
 
-    python -m benchmarks.backtest --json OUT
+    python -m benchmarks.backtest --json OUT [--repeat 5] [--skip-peers]
 
-Runs, in one go and on this machine:
+The work, the same in every engine: 1,000,000 generated 1m candles (:mod:`benchmarks._generate`, seed
+42; open, high, low, close and volume: 40 MB), the ``custom`` strategy (bullish engulfing with RSI 14 <
+25 long, bearish engulfing with RSI > 70 short; RSI with Wilder's smoothing, the ``ta`` preset),
+intrabar fills (decided on a candle's close, filled at the next open; stop-loss 1.5 % and take-profit
+3 % from the fill price, on high/low from the entry candle on), a fee of 0.04 % per side, indicators
+computed inside the timed run.
 
-- ``ours_200k_s``: ``run_backtest`` (indicators included, ``ta`` preset) of the ``custom`` strategy over
-  200,000 generated 5m candles with the ``intrabar`` fill model (entries at the next open, stop-loss
-  and take-profit on high/low) — the model backtesting.py uses;
-- ``backtesting_py_200k_s``: backtesting.py (from PyPI, in an isolated virtual environment under
-  ``~/.cache/cryptoflow/bench-venv`` because our ``backtesting`` package shadows its name) running the
-  same strategy on the same candles, its RSI (Wilder) and engulfing computed in its ``init``;
-- ``ours_1m_s``: our engine alone on 1,000,000 candles.
+- ``ours_1m_s``: :func:`backtesting.run_backtest`, statistics included;
+- ``vectorbt_rust_1m_s`` / ``vectorbt_numba_1m_s``: ``vectorbt[rust]`` (PyPI) with
+  ``vbt.settings["engine"]`` set to ``"rust"`` / ``"numba"``: ``vbt.RSI`` (EWM of span 27, which is
+  Wilder's 1/14), engulfing in numpy, ``Portfolio.from_signals`` with the signals shifted to the next
+  open, the number of closed trades and the final value;
+- ``backtesting_py_1m_s``: backtesting.py (PyPI), its RSI and engulfing computed in ``init``.
 
-Each figure is the best of ``--repeat`` runs after a warm-up (numba compiles once, cached on disk).
-Trade counts can differ slightly: backtesting.py sizes in whole units and places its stop/take-profit
-from the signal candle's close, we place them from the fill price.
+Each peer runs in its own virtual environment under ``~/.cache/cryptoflow`` (our ``backtesting``
+package shadows backtesting.py's name; vectorbt needs pandas 3), as one worker process started once
+(imports and JIT compilation stay outside the timing) and driven over stdin, so the runs interleave:
+ours, vectorbt Rust, vectorbt Numba, backtesting.py, ``--repeat`` times. Figures are medians; every run
+is listed under ``runs_s``. Trade counts must match ours (``*_trades``); final equities are reported with
+their relative difference from ours (``*_final_equity_rel_diff``): vectorbt takes the fee out of the
+position's size and backtesting.py buys whole units, so equities differ by a little.
+
+``backtest_1m_peak_rss_mb`` is the peak resident memory (``VmHWM``) of a fresh process that imports
+cryptoflow, loads the 40 MB of candles and runs one backtest; ``backtest_1m_rss_at_start_mb`` is that
+process's resident memory before the backtest (imports and candles): the difference is what the backtest
+itself needs. The peers' ``*_peak_rss_mb`` are their workers' peak after all their runs.
 """
 
 from __future__ import annotations
@@ -23,26 +36,88 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-VENV = Path(os.environ.get("CRYPTOFLOW_BENCH_VENV", Path.home() / ".cache" / "cryptoflow" / "bench-venv"))
-SEED = 20230601
+from benchmarks._generate import generate_candles
+from benchmarks._output import emit_json
 
-_PEER_SCRIPT = r"""
+CACHE = Path.home() / ".cache" / "cryptoflow"
+VENV = Path(os.environ.get("CRYPTOFLOW_BENCH_VENV", CACHE / "bench-venv"))
+VECTORBT_VENV = Path(os.environ.get("CRYPTOFLOW_BENCH_VECTORBT_VENV", CACHE / "bench-venv-vectorbt"))
+VECTORBT = "vectorbt[rust]==1.2.0"
+CANDLES = 1_000_000
+SEED = 42
+PRICE_COLUMNS = ("open", "high", "low", "close", "volume")
+
+# A peer worker: loads the candles, warms up, then times one run per line on stdin; at EOF prints its
+# peak RSS. Each answer is one JSON line on stdout. The script before it defines run() and warm_up().
+_WORKER_LOOP = r"""
+def _peak_rss_mb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return None
+
+warm_up()
+print(json.dumps({"ready": True, "version": VERSION}), flush=True)
+for _ in sys.stdin:
+    start = time.perf_counter()
+    trades, final = run()
+    print(json.dumps({"seconds": time.perf_counter() - start, "trades": trades, "final": final}), flush=True)
+print(json.dumps({"peak_rss_mb": _peak_rss_mb()}), flush=True)
+"""
+
+_VECTORBT_SCRIPT = r"""
+import json, sys, time, warnings
+import numpy as np, pandas as pd
+import vectorbt as vbt
+
+warnings.filterwarnings("ignore")
+vbt.settings["engine"] = sys.argv[2]
+VERSION = vbt.__version__
+arrays = np.load(sys.argv[1])
+index = pd.to_datetime(arrays["open_time"], unit="ms")
+o, h, l, c = (arrays[k] for k in ("open", "high", "low", "close"))
+
+def run():
+    rsi = vbt.RSI.run(c, window=27, ewm=True, adjust=False).rsi.to_numpy()  # span 27 = alpha 1/14
+    po, pc = np.r_[np.nan, o[:-1]], np.r_[np.nan, c[:-1]]
+    bull = (c > o) & (pc < po) & (pc >= o) & (po <= c)
+    bear = (c < o) & (pc > po) & (pc <= o) & (po >= c)
+    long_ = bull & (rsi < 25)
+    short = ~long_ & bear & (rsi > 70)
+    pf = vbt.Portfolio.from_signals(
+        pd.Series(c, index=index),
+        entries=np.r_[False, long_[:-1]],  # decided on a close, filled at the next open
+        short_entries=np.r_[False, short[:-1]],
+        price=o, open=o, high=h, low=l,
+        sl_stop=0.015, tp_stop=0.03, stop_entry_price="fillprice", stop_exit_price="stoplimit",
+        fees=0.0004, init_cash=10_000.0, size=np.inf, upon_opposite_entry="ignore", accumulate=False,
+        freq="1min",
+    )
+    return int(pf.trades.closed.count()), float(pf.final_value())
+
+warm_up = run  # numba compiles (or loads its cache) on the first run
+"""
+
+_BACKTESTING_PY_SCRIPT = r"""
 import json, sys, time, warnings
 import numpy as np, pandas as pd
 from backtesting import Backtest, Strategy
 import backtesting as _bt
 
 warnings.filterwarnings("ignore")
+VERSION = getattr(_bt, "__version__", "?")
 arrays = np.load(sys.argv[1])
 frame = pd.DataFrame(
     {"Open": arrays["open"], "High": arrays["high"], "Low": arrays["low"], "Close": arrays["close"],
@@ -71,88 +146,149 @@ class Custom(Strategy):
     def next(self):
         if self.position:
             return
-        close = self.data.Close[-1]
+        close = self.data.Close[-1]  # the next open of these candles: stops from the fill price
         if self.engulf[-1] == 1 and self.rsi[-1] < 25:
             self.buy(sl=close * 0.985, tp=close * 1.03)
         elif self.engulf[-1] == -1 and self.rsi[-1] > 70:
             self.sell(sl=close * 1.015, tp=close * 0.97)
 
-best, trades = None, None
-for _ in range(int(sys.argv[2])):
-    start = time.perf_counter()
-    stats = Backtest(frame, Custom, cash=1e9, commission=0.0004).run()
-    elapsed = time.perf_counter() - start
-    best = elapsed if best is None else min(best, elapsed)
-    trades = int(stats["# Trades"])
-print(json.dumps({"seconds": best, "trades": trades, "version": getattr(_bt, "__version__", "?")}))
+CASH = 1e9  # whole units: a large account keeps the rounding of the size negligible
+
+def run(data=frame):
+    stats = Backtest(data, Custom, cash=CASH, commission=0.0004).run()
+    return int(stats["# Trades"]), float(stats["Equity Final [$]"]) / CASH * 10_000.0
+
+def warm_up():
+    run(frame.iloc[:5000])
+"""
+
+_MEMORY_SCRIPT = r"""
+import json, sys, warnings
+import numpy as np, pandas as pd
+from backtesting import BacktestConfig, run_backtest
+
+warnings.filterwarnings("ignore")
+
+def status(key):
+    for line in open("/proc/self/status"):
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) / 1024
+
+arrays = np.load(sys.argv[1])
+index = pd.DatetimeIndex(pd.to_datetime(arrays["open_time"], unit="ms", utc=True), name="open_time")
+columns = {k: arrays[k] for k in ("open", "high", "low", "close", "volume")}
+candles = pd.DataFrame(columns, index=index, copy=False)  # no copy: 40 MB, as loaded
+del columns
+candles.attrs.update(symbol="SYNTHUSDT", interval="1m")
+del arrays
+at_start = status("VmRSS")
+result = run_backtest(candles, "custom", BacktestConfig(fill="intrabar"))
+print(json.dumps({"peak": status("VmHWM"), "at_start": at_start, "trades": len(result.trades)}))
 """
 
 
-def generate_candles(n: int, seed: int = SEED) -> pd.DataFrame:
-    """``n`` 5m candles of a seeded random walk (log-returns N(0, 0.25 %)), with realistic wicks."""
-    rng = np.random.default_rng(seed)
-    close = 2000.0 * np.exp(np.cumsum(rng.normal(0.0, 0.0025, n)))
-    open_ = np.r_[2000.0, close[:-1]]
-    body_high, body_low = np.maximum(open_, close), np.minimum(open_, close)
-    high = body_high * (1.0 + np.abs(rng.normal(0.0, 0.0015, n)))
-    low = body_low * (1.0 - np.abs(rng.normal(0.0, 0.0015, n)))
-    volume = rng.gamma(2.0, 500.0, n)
-    index = pd.date_range("2020-01-01", periods=n, freq="5min", tz="UTC", name="open_time")
-    frame = pd.DataFrame(
-        {"open": open_, "high": high, "low": low, "close": close, "volume": volume}, index=index
-    )
-    frame.attrs.update(symbol="SYNTHUSDT", interval="5m")
-    return frame
+def benchmark_candles() -> pd.DataFrame:
+    """The million 1m candles every engine runs on: open, high, low, close, volume (40 MB)."""
+    full = generate_candles(CANDLES, seed=SEED)
+    candles = full[list(PRICE_COLUMNS)].copy()
+    candles.attrs.update(full.attrs)
+    return candles
 
 
-def time_ours(candles: pd.DataFrame, repeat: int) -> tuple[float, int]:
-    """Best wall time of ``run_backtest`` (indicators included) and its trade count."""
-    from backtesting import BacktestConfig, run_backtest
-
-    config = BacktestConfig(fill="intrabar")
-    run_backtest(candles.iloc[:5000], "custom", config)  # warm-up: numba compile / cache load
-    best, trades = float("inf"), 0
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = run_backtest(candles, "custom", config)
-        best = min(best, time.perf_counter() - start)
-        trades = len(result.trades)
-    return best, trades
-
-
-def _ensure_peer_venv() -> Path:
-    python = VENV / "bin" / "python"
+def _ensure_venv(path: Path, *packages: str) -> Path:
+    python = path / "bin" / "python"
     if not python.exists():
-        print(f"creating {VENV} and installing backtesting.py from PyPI ...", file=sys.stderr)
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "--quiet", "backtesting", "pandas", "numpy"], check=True
-        )
+        print(f"creating {path} and installing {', '.join(packages)} from PyPI ...", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", *packages], check=True)
     return python
 
 
-def time_backtesting_py(candles: pd.DataFrame, repeat: int) -> dict[str, object]:
-    """Run backtesting.py in its own venv on the same candles; seconds, trades and version."""
-    python = _ensure_peer_venv()
-    with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp) / "candles.npz"
-        np.savez(
-            data,
-            open_time=candles.index.asi8 // 1_000_000,
-            **{c: candles[c].to_numpy() for c in ("open", "high", "low", "close", "volume")},
-        )
-        script = Path(tmp) / "peer.py"
-        script.write_text(_PEER_SCRIPT)
-        proc = subprocess.run(
-            [str(python), str(script), str(data), str(repeat)],
-            capture_output=True,
-            text=True,
-            cwd=tmp,  # keep our own `backtesting` package off its path
-            check=False,
-        )
+class Peer:
+    """A peer engine's worker process: ``run()`` times one backtest, ``close()`` returns its peak RSS."""
+
+    def __init__(self, name: str, python: Path, script: Path, *args: str, cwd: Path) -> None:
+        self.name = name
+        self._stderr = cwd / f"{name}.stderr"  # a file, not a pipe: a chatty peer cannot block on it
+        with self._stderr.open("w") as stderr:
+            # cwd: keep our own `backtesting` package off the peer's path
+            self._proc = subprocess.Popen(
+                [str(python), str(script), *args],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+                cwd=cwd,
+            )
+        try:
+            self.version = str(self._answer().get("version"))
+        except RuntimeError:
+            self.kill()
+            raise
+
+    def _answer(self) -> dict[str, Any]:
+        assert self._proc.stdout is not None
+        line = self._proc.stdout.readline()
+        if not line:
+            self._proc.wait(timeout=60)
+            raise RuntimeError(f"{self.name} worker failed: {self._stderr.read_text()[-2000:]}")
+        return dict(json.loads(line))
+
+    def kill(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait(timeout=60)
+
+    def run(self) -> dict[str, Any]:
+        assert self._proc.stdin is not None
+        self._proc.stdin.write("run\n")
+        self._proc.stdin.flush()
+        return self._answer()
+
+    def close(self) -> float | None:
+        assert self._proc.stdin is not None
+        self._proc.stdin.close()
+        peak = self._answer().get("peak_rss_mb")
+        self._proc.wait(timeout=60)
+        return None if peak is None else float(peak)
+
+
+def _start_peers(data: Path, tmp: Path, result: dict[str, Any]) -> list[Peer]:
+    peers: list[Peer] = []
+    vectorbt = tmp / "vectorbt_peer.py"
+    vectorbt.write_text(_VECTORBT_SCRIPT + _WORKER_LOOP)
+    backtesting_py = tmp / "backtesting_py_peer.py"
+    backtesting_py.write_text(_BACKTESTING_PY_SCRIPT + _WORKER_LOOP)
+    starts = [
+        ("vectorbt_rust", lambda: _ensure_venv(VECTORBT_VENV, VECTORBT), vectorbt, ("rust",)),
+        ("vectorbt_numba", lambda: _ensure_venv(VECTORBT_VENV, VECTORBT), vectorbt, ("numba",)),
+        (
+            "backtesting_py",
+            lambda: _ensure_venv(VENV, "backtesting", "pandas", "numpy"),
+            backtesting_py,
+            (),
+        ),
+    ]
+    for name, python, script, args in starts:
+        try:
+            peers.append(Peer(name, python(), script, str(data), *args, cwd=tmp))
+        except (RuntimeError, subprocess.CalledProcessError, OSError) as exc:
+            result[f"{name}_error"] = str(exc)
+    return peers
+
+
+def measure_memory(data: Path) -> dict[str, Any]:
+    """Peak RSS of one backtest in a fresh process (imports and candles included)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _MEMORY_SCRIPT, str(data)], capture_output=True, text=True, check=False
+    )
     if proc.returncode != 0:
-        raise RuntimeError(f"backtesting.py run failed: {proc.stderr[-2000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+        raise RuntimeError(f"memory run failed: {proc.stderr[-2000:]}")
+    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def _rounded(values: list[float]) -> list[float]:
+    return [round(v, 4) for v in values]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -160,46 +296,82 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--json", type=Path, help="Also write the result JSON to this file.")
-    parser.add_argument("--repeat", type=int, default=3, help="Runs per measurement (best is kept).")
-    parser.add_argument("--skip-peer", action="store_true", help="Do not run backtesting.py.")
+    parser.add_argument("--repeat", type=int, default=5, help="Interleaved rounds (medians are kept).")
+    parser.add_argument("--skip-peers", action="store_true", help="Run only our engine.")
     args = parser.parse_args(argv)
 
-    warnings.simplefilter("ignore")
-    candles_1m = generate_candles(1_000_000)
-    candles_200k = candles_1m.iloc[:200_000].copy()
-    candles_200k.attrs.update(candles_1m.attrs)
+    from backtesting import BacktestConfig, run_backtest
 
-    ours_200k_s, ours_200k_trades = time_ours(candles_200k, args.repeat)
-    ours_1m_s, ours_1m_trades = time_ours(candles_1m, args.repeat)
-    result: dict[str, object] = {
+    warnings.simplefilter("ignore")
+    load_before = os.getloadavg()
+    candles = benchmark_candles()
+    config = BacktestConfig(fill="intrabar")
+    result: dict[str, Any] = {
+        "candles": CANDLES,
+        "candles_seed": SEED,
         "strategy": "custom",
         "fill_model": "intrabar",
         "indicator_preset": "ta",
-        "candles_seed": SEED,
-        "ours_200k_s": round(ours_200k_s, 4),
-        "ours_200k_trades": ours_200k_trades,
-        "ours_1m_s": round(ours_1m_s, 4),
-        "ours_1m_trades": ours_1m_trades,
-        "backtesting_py_200k_s": None,
-        "backtesting_py_200k_trades": None,
-        "speedup_vs_backtesting_py": None,
-        "machine": f"{platform.machine()} {os.cpu_count()} cpu, Python {platform.python_version()}",
     }
-    if not args.skip_peer:
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        data = tmp / "candles.npz"
+        np.savez(
+            data,
+            open_time=candles.index.asi8 // 1_000_000,
+            **{c: candles[c].to_numpy() for c in PRICE_COLUMNS},
+        )
+        memory = measure_memory(data)
+        peers = [] if args.skip_peers else _start_peers(data, tmp, result)
+        run_backtest(candles.iloc[:5000], "custom", config)  # warm-up: numba's cache loads once
+        runs: dict[str, list[float]] = {"ours": [], **{p.name: [] for p in peers}}
+        answers: dict[str, dict[str, Any]] = {}
+        ours = None
         try:
-            peer = time_backtesting_py(candles_200k, args.repeat)
-        except (RuntimeError, subprocess.CalledProcessError, OSError) as exc:
-            result["backtesting_py_error"] = str(exc)
-        else:
-            result["backtesting_py_200k_s"] = round(float(peer["seconds"]), 4)
-            result["backtesting_py_200k_trades"] = peer["trades"]
-            result["backtesting_py_version"] = peer["version"]
-            result["speedup_vs_backtesting_py"] = round(float(peer["seconds"]) / ours_200k_s, 1)
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n", encoding="utf-8")
+            for _ in range(args.repeat):
+                start = time.perf_counter()
+                ours = run_backtest(candles, "custom", config)
+                runs["ours"].append(time.perf_counter() - start)
+                for peer in list(peers):
+                    try:
+                        answers[peer.name] = peer.run()
+                    except (RuntimeError, OSError, ValueError) as exc:
+                        result[f"{peer.name}_error"] = str(exc)
+                        peer.kill()
+                        peers.remove(peer)
+                        continue
+                    runs[peer.name].append(float(answers[peer.name]["seconds"]))
+            peaks = {peer.name: peer.close() for peer in peers}
+        finally:
+            for peer in peers:
+                peer.kill()
+    assert ours is not None
+    our_final = float(ours.stats["final_equity"])
+    result.update(
+        ours_1m_s=round(statistics.median(runs["ours"]), 4),
+        ours_1m_trades=len(ours.trades),
+        ours_1m_final_equity=round(our_final, 6),
+        ours_computed_indicators=list(ours.symbols["SYNTHUSDT"].computed_indicators),
+        backtest_1m_peak_rss_mb=round(float(memory["peak"]), 1),
+        backtest_1m_rss_at_start_mb=round(float(memory["at_start"]), 1),
+    )
+    for peer in peers:
+        name, answer = peer.name, answers[peer.name]
+        seconds = statistics.median(runs[name])
+        result[f"{name}_1m_s"] = round(seconds, 4)
+        result[f"{name}_1m_trades"] = answer["trades"]
+        result[f"{name}_trades_match"] = answer["trades"] == len(ours.trades)
+        result[f"{name}_final_equity_rel_diff"] = round(float(answer["final"]) / our_final - 1.0, 6)
+        result[f"{name}_peak_rss_mb"] = None if peaks[name] is None else round(peaks[name], 1)
+        result[f"{name}_version"] = peer.version
+        result[f"ours_vs_{name}"] = round(seconds / result["ours_1m_s"], 2)  # > 1: we are faster
+    result["runs_s"] = {name: _rounded(values) for name, values in runs.items()}
+    result["load_average_before_after"] = [round(load_before[0], 2), round(os.getloadavg()[0], 2)]
+    result["machine"] = (
+        f"{platform.machine()} {os.cpu_count()} cpu, Python {platform.python_version()}, "
+        f"numpy {np.__version__}, pandas {pd.__version__}"
+    )
+    emit_json(result, args.json)
     return 0
 
 

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import math
 import multiprocessing
 import os
@@ -53,6 +52,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks._output import emit_json
 from cryptoflow.binance import BinanceEndpoints, SourceOptions
 from cryptoflow.candles import load_candles, shared_data_dir
 from cryptoflow.config import load_settings
@@ -449,10 +449,7 @@ def main(argv: list[str] | None = None) -> int:
         args.sample_seconds,
         args.trace_allocations,
     )
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        args.json.write_text(text + "\n")
+    emit_json(result, args.json)
     return 0
 
 

@@ -55,6 +55,7 @@ import numpy as np
 from confluent_kafka import Producer
 from elasticsearch import helpers
 
+from benchmarks._output import emit_json
 from cryptoflow.config import Settings, load_settings
 from cryptoflow.elastic import IndexRouter, index_alias, install_templates, make_client, server_version
 from cryptoflow.events import Event, decode, encode
@@ -572,11 +573,7 @@ def main(argv: list[str] | None = None) -> int:
         "load_average_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
         "versions": found,
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n", encoding="utf-8")
+    emit_json(result, args.json)
     return 0
 
 

@@ -46,6 +46,7 @@ from urllib import request
 
 import yaml
 
+from benchmarks._output import emit_json
 from cryptoflow.candles import shared_data_dir
 from cryptoflow.config import load_settings
 from cryptoflow.stack import KafkaService, LocalStack, Supervisor
@@ -329,11 +330,7 @@ def main(argv: list[str] | None = None) -> None:
         result["services"].update(kafka_secure_one_shots())
     else:
         result = run(args.minutes, args.symbols, args.speed, _data_dir(args.data))
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n")
+    emit_json(result, args.json)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Helpers of the trading tests (auto_trade, the testnet broker): the parity scenario (symbols, warm-up,
-strategies), auto_trade run against the fake exchange, the backtest it must agree with, and a candle-topic
-worker on ETHUSDT. They need the application packages, so they live beside the tests, not in
-``cryptoflow.testing``."""
+strategies), auto_trade run against the fake exchange, the backtest it (and the whole chain) must agree
+with, and a candle-topic worker on ETHUSDT. They need the application packages, so they live beside the
+tests, not in ``cryptoflow.testing``."""
 
 from __future__ import annotations
 
@@ -88,13 +88,21 @@ def run_trader(
     return trader, events
 
 
-def backtest_trades(shared_data: Path, symbol: str, strategy, config: TradingConfig) -> pd.DataFrame:
-    """What the backtester (``close`` fills) trades on ``symbol``'s :data:`LIVE` candles after
-    :data:`HISTORY`, with ``config``'s costs and an equal share of its cash per symbol of :data:`SYMBOLS`."""
-    candles = load_candles(shared_data / f"{symbol}_5m_2025-08.csv").iloc[: HISTORY + LIVE]
+def backtest_trades(
+    shared_data: Path,
+    symbol: str,
+    strategy,
+    config: TradingConfig,
+    *,
+    live: int = LIVE,
+    symbols: int = len(SYMBOLS),
+) -> pd.DataFrame:
+    """What the backtester (``close`` fills) trades on ``symbol``'s ``live`` candles after :data:`HISTORY`,
+    with ``config``'s costs and an equal share of its cash for each of ``symbols`` symbols."""
+    candles = load_candles(shared_data / f"{symbol}_5m_2025-08.csv").iloc[: HISTORY + live]
     indicators = compute(candles, preset=strategy.indicator_preset, **strategy.indicator_params())
     engine = BacktestConfig(
-        cash=config.cash / len(SYMBOLS),
+        cash=config.cash / symbols,
         fill="close",
         fee_rate=config.fee_rate,
         slippage_rate=config.slippage_rate,

@@ -64,6 +64,8 @@ class SourceOptions:
     queue_per_stream: python-binance message-queue capacity per subscribed stream.
     continuous: futures only: subscribe ``<pair>_perpetual@continuousKline_<interval>`` instead of
         ``<symbol>@kline_<interval>``.
+    streams_per_connection: symbols per websocket connection; more are spread over several connections,
+        merged into one source (Binance allows 200 streams on one connection).
     """
 
     warmup_candles: int = 300
@@ -72,6 +74,7 @@ class SourceOptions:
     backoff_max_s: float = 30.0
     queue_per_stream: int = 200
     continuous: bool = False
+    streams_per_connection: int = MAX_STREAMS_PER_CONNECTION
 
 
 async def fetch_warmup(
@@ -125,6 +128,11 @@ class KlineSource:
         self.interval_ms = interval_ms(interval)
         self.market = market
         self.options = options or SourceOptions()
+        if not 1 <= self.options.streams_per_connection <= MAX_STREAMS_PER_CONNECTION:
+            raise ConfigurationError(
+                f"streams_per_connection must be 1 to {MAX_STREAMS_PER_CONNECTION} (Binance's limit), "
+                f"got {self.options.streams_per_connection}"
+            )
         if self.options.continuous and market != "futures":
             raise ConfigurationError("continuous-contract klines exist only for futures (market=futures)")
         self.endpoints = endpoints or BinanceEndpoints()
@@ -193,8 +201,8 @@ class KlineSource:
             self._client = await connect(self._client_cls, self.market, self._backoff())
 
     async def _merged(self) -> AsyncIterator[KlineEvent]:
-        """The events of one source per ``MAX_STREAMS_PER_CONNECTION`` symbols, as they come."""
-        size = MAX_STREAMS_PER_CONNECTION
+        """The events of one source per ``streams_per_connection`` symbols, as they come."""
+        size = self.options.streams_per_connection
         self._parts = [
             KlineSource(
                 self.symbols[i : i + size],
@@ -245,7 +253,7 @@ class KlineSource:
         intrabar update of a candle already delivered closed is dropped. More symbols than Binance allows
         on one connection (200 streams) are spread over several connections, merged here.
         """
-        if len(self.symbols) > MAX_STREAMS_PER_CONNECTION:
+        if len(self.symbols) > self.options.streams_per_connection:
             async for event in self._merged():
                 yield event
             return

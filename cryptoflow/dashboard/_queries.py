@@ -12,7 +12,7 @@ from elasticsearch import Elasticsearch
 
 from cryptoflow.config import ElasticsearchSettings
 from cryptoflow.elastic import INDEX_KINDS, index_alias
-from cryptoflow.events import FILTER_FIELDS
+from cryptoflow.events import FILTER_FIELDS, INDICATOR_NAMES
 
 __all__ = ["FILTER_FIELDS", "Filters", "filter_options", "market", "realtime", "trading"]
 
@@ -81,10 +81,7 @@ def market(client: Elasticsearch, settings: ElasticsearchSettings, filters: Filt
                 "low": candle["low"],
                 "close": candle["close"],
                 "volume": candle["volume"],
-                **{
-                    name: indicators.get(name)
-                    for name in ("rsi", "macd", "macd_signal", "macd_hist", "cci", "engulfing")
-                },
+                **{name: indicators.get(name) for name in INDICATOR_NAMES},
             }
         )
     return {"candles": rows}

@@ -91,18 +91,15 @@ def _wait_for_exchange(children: Supervisor, base_url: str, timeout_s: float = 6
 def _start_live(children: Supervisor, options: DemoOptions) -> list[str]:
     """Fake exchange, then the intrabar indicator stream and the paper trader reading it; returns symbols."""
     from cryptoflow.candles import sample_path, sample_symbols
+    from cryptoflow.testing.fake_binance import exchange_environment
 
     symbols = sample_symbols("5m")
     files = ",".join(str(sample_path("5m", symbol)) for symbol in symbols)
     port = str(options.exchange_port)
     children.start("exchange", "exchange", "serve", "--data", files, "--port", port,
                    "--speed", str(options.speed), "--history", "300")  # fmt: skip
-    base_url = f"http://127.0.0.1:{port}"
-    _wait_for_exchange(children, base_url)
-    endpoints = {
-        "CRYPTOFLOW_BINANCE__BASE_URL": base_url,
-        "CRYPTOFLOW_BINANCE__STREAM_URL": f"ws://127.0.0.1:{port}/",
-    }
+    endpoints = exchange_environment("127.0.0.1", options.exchange_port)
+    _wait_for_exchange(children, endpoints["CRYPTOFLOW_BINANCE__BASE_URL"])
     state_dir = options.out_dir / "state"
     shutil.rmtree(state_dir, ignore_errors=True)  # a fresh paper account each demo
     joined = ",".join(symbols)

@@ -1,6 +1,6 @@
 """Elasticsearch: a client from settings, index templates, time partitions, retention and the bulk writer."""
 
-from cryptoflow.elastic._client import describe_error, make_client, server_version
+from cryptoflow.elastic._client import describe_error, make_client, refusal, server_version
 from cryptoflow.elastic._partitions import (
     GRANULARITIES,
     IndexRouter,
@@ -38,6 +38,7 @@ __all__ = [
     "partition_index",
     "partition_span",
     "partition_suffix",
+    "refusal",
     "server_version",
     "template_body",
 ]

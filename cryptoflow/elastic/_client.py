@@ -6,6 +6,7 @@ from elastic_transport.client_utils import DEFAULT
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from cryptoflow.config import ElasticsearchSettings, mask_credentials
+from cryptoflow.errors import ConfigurationError
 
 
 def make_client(settings: ElasticsearchSettings) -> Elasticsearch:
@@ -42,3 +43,15 @@ def describe_error(exc: BaseException) -> str:
     else:
         text = f"{type(exc).__name__}: {exc}"
     return mask_credentials(text)
+
+
+def refusal(exc: ApiError, what: str, may: str) -> ConfigurationError | None:
+    """For a 401 or 403 answer, the error telling the user to check the credentials and that the user
+    may ``may`` (``"manage index templates"``); ``None`` for any other answer. ``what`` names the refused
+    request (``"the bulk request"``)."""
+    if exc.status_code not in (401, 403):
+        return None
+    return ConfigurationError(
+        f"Elasticsearch refused {what} ({exc.status_code}): check the CRYPTOFLOW_ELASTICSEARCH__* "
+        f"credentials and that the user may {may}"
+    )

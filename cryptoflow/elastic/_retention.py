@@ -21,9 +21,9 @@ from elasticsearch import ApiError, Elasticsearch
 from elasticsearch import ConnectionError as ESConnectionError
 
 from cryptoflow.config import Settings
+from cryptoflow.elastic._client import refusal
 from cryptoflow.elastic._partitions import DAY_MS, partition_span
 from cryptoflow.elastic._templates import INDEX_KINDS, MANAGED_BY, _call, index_alias
-from cryptoflow.errors import ConfigurationError
 
 __all__ = ["KindRule", "Partition", "RetentionReport", "apply_retention"]
 
@@ -177,12 +177,9 @@ def _delete(client: Elasticsearch, partition: Partition, report: RetentionReport
         if exc.status_code == 404:  # gone already (another run): what we wanted
             report.deleted.append(partition.index)
             return
-        if exc.status_code in (401, 403):
-            raise ConfigurationError(
-                f"Elasticsearch refused to delete {partition.index} ({exc.status_code}): check "
-                "CRYPTOFLOW_ELASTICSEARCH__* credentials and that the user may delete indices "
-                f"{report.prefix}-*"
-            ) from None
+        refused = refusal(exc, f"to delete {partition.index}", f"delete indices {report.prefix}-*")
+        if refused is not None:
+            raise refused from None
         report.failed.append((partition.index, f"{exc.status_code} {exc.message}"))
         return
     except ESConnectionError as exc:

@@ -25,7 +25,7 @@ from elasticsearch import ApiError, Elasticsearch
 from elasticsearch import ConnectionError as ESConnectionError
 
 from cryptoflow.config import ElasticsearchSettings
-from cryptoflow.elastic._client import describe_error
+from cryptoflow.elastic._client import describe_error, refusal
 from cryptoflow.errors import ConfigurationError, TemporaryError
 from cryptoflow.events import EVENT_TOPICS
 
@@ -90,11 +90,9 @@ def _call(what: str, func: Any, **kwargs: Any) -> Any:
             "CRYPTOFLOW_ELASTICSEARCH__HOSTS at where it runs"
         ) from None
     except ApiError as exc:
-        if exc.status_code in (401, 403):
-            raise ConfigurationError(
-                f"Elasticsearch refused {what} ({exc.status_code}): check CRYPTOFLOW_ELASTICSEARCH__* "
-                "credentials and that the user may manage index templates"
-            ) from None
+        refused = refusal(exc, what, "manage index templates")
+        if refused is not None:
+            raise refused from None
         if exc.status_code == 429 or exc.status_code >= 500:
             raise TemporaryError(f"Elasticsearch is overloaded or failing while {what}: {exc}") from None
         raise

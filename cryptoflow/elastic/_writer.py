@@ -11,6 +11,7 @@ from typing import Any
 from elasticsearch import ApiError, Elasticsearch
 from elasticsearch import ConnectionError as ESConnectionError
 
+from cryptoflow.elastic._client import refusal
 from cryptoflow.errors import ConfigurationError, TemporaryError
 
 __all__ = ["BulkWriter", "FlushResult", "IndexBlocked", "Rejection"]
@@ -121,11 +122,9 @@ class BulkWriter:
         except ESConnectionError as exc:  # includes timeouts
             raise TemporaryError(f"Elasticsearch unreachable: {exc}") from None
         except ApiError as exc:
-            if exc.status_code in (401, 403):
-                raise ConfigurationError(
-                    f"Elasticsearch refused the bulk request ({exc.status_code}): check the credentials "
-                    "(CRYPTOFLOW_ELASTICSEARCH__*) and the user's index privileges"
-                ) from None
+            refused = refusal(exc, "the bulk request", "write to the indices")
+            if refused is not None:
+                raise refused from None
             if exc.status_code == 413:
                 raise ConfigurationError(
                     "Elasticsearch refused a bulk request as too large (413): lower the batch size"

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from cryptoflow.errors import DataError
+from cryptoflow.errors import ConfigurationError, DataError
 from cryptoflow.events import INDICATOR_NAMES
 from cryptoflow.indicators import _kernels as k
 from cryptoflow.indicators._params import IndicatorParams, pandas_alpha, resolve_params
@@ -29,31 +30,49 @@ def _column(candles: pd.DataFrame, name: str) -> np.ndarray:
 
 
 def compute_arrays(
-    open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, params: IndicatorParams
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    params: IndicatorParams,
+    names: Collection[str] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Every indicator over float64 arrays (no NaN); keys are :data:`INDICATOR_NAMES`."""
-    if params.rsi_method == "wilder":
-        rsi = k.rsi_wilder(close, pandas_alpha(alpha=1.0 / params.rsi_period), params.rsi_period)
-    else:
-        rsi = k.rsi_sma(close, params.rsi_period)
-    adjust = params.macd_adjust
-    fast = k.ema(close, pandas_alpha(span=params.macd_fast), adjust, params.ema_min_periods(params.macd_fast))
-    slow = k.ema(close, pandas_alpha(span=params.macd_slow), adjust, params.ema_min_periods(params.macd_slow))
-    macd = fast - slow
-    signal = k.ema(
-        macd, pandas_alpha(span=params.macd_signal), adjust, params.ema_min_periods(params.macd_signal)
-    )
-    cci = k.cci(high, low, close, params.cci_period, params.cci_constant)
-    is_bull, engulfing = k.candle_patterns(open_, close)
-    return {
-        "rsi": rsi,
-        "macd": macd,
-        "macd_signal": signal,
-        "macd_hist": macd - signal,
-        "cci": cci,
-        "is_bull": is_bull,
-        "engulfing": engulfing,
-    }
+    """Indicators over float64 arrays (no NaN); keys are :data:`INDICATOR_NAMES`.
+
+    ``names`` (default: all) limits the work to the indicators asked for; what is computed on the way
+    comes back too (asking for ``macd_hist`` also gives ``macd`` and ``macd_signal``, ``engulfing`` also
+    gives ``is_bull``). Unknown names raise :class:`~cryptoflow.errors.ConfigurationError`.
+    """
+    wanted = set(INDICATOR_NAMES if names is None else names)
+    unknown = sorted(wanted - set(INDICATOR_NAMES))
+    if unknown:
+        raise ConfigurationError(
+            f"unknown indicator(s) {', '.join(map(repr, unknown))}; known: {', '.join(INDICATOR_NAMES)}"
+        )
+    out: dict[str, np.ndarray] = {}
+    if "rsi" in wanted:
+        if params.rsi_method == "wilder":
+            out["rsi"] = k.rsi_wilder(close, pandas_alpha(alpha=1.0 / params.rsi_period), params.rsi_period)
+        else:
+            out["rsi"] = k.rsi_sma(close, params.rsi_period)
+    if wanted & {"macd", "macd_signal", "macd_hist"}:
+        adjust = params.macd_adjust
+        fast = k.ema(
+            close, pandas_alpha(span=params.macd_fast), adjust, params.ema_min_periods(params.macd_fast)
+        )
+        slow = k.ema(
+            close, pandas_alpha(span=params.macd_slow), adjust, params.ema_min_periods(params.macd_slow)
+        )
+        macd = fast - slow
+        signal = k.ema(
+            macd, pandas_alpha(span=params.macd_signal), adjust, params.ema_min_periods(params.macd_signal)
+        )
+        out.update(macd=macd, macd_signal=signal, macd_hist=macd - signal)
+    if "cci" in wanted:
+        out["cci"] = k.cci(high, low, close, params.cci_period, params.cci_constant)
+    if wanted & {"is_bull", "engulfing"}:
+        out["is_bull"], out["engulfing"] = k.candle_patterns(open_, close)
+    return {name: out[name] for name in INDICATOR_NAMES if name in out}
 
 
 def compute(candles: pd.DataFrame, preset: str | IndicatorParams = "ta", **params: Any) -> pd.DataFrame:

@@ -1,17 +1,68 @@
-"""Compiled loops of the batch engine.
+"""Compiled loops of the batch engine, the one-value steps they share with the streaming engine, and the
+engines' output names.
 
-Each kernel performs the same floating-point operations, in the same order, as the streaming engine's
-update (``_streaming.py``), so the two engines agree to the last bit on Python 3.11 (whose ``sum`` of
-floats adds left to right) and to rounding elsewhere. The EMA follows pandas' ``ewm().mean()`` recurrence
-literally, so the presets reproduce pandas and the ``ta`` library.
+The batch loops and the streaming engine's numba step (``_nbstream.py``) call the same scalar steps
+(:func:`ema_step`, :func:`wilder_step`, :func:`rsi_of_averages`, :func:`rsi_from_means`,
+:func:`engulfing_of`) and add window sums in the same order, oldest first; the compiled streaming step
+(``_cstream.c``) performs the same operations in C. So the engines agree to the last bit. The EMA follows
+pandas' ``ewm().mean()`` recurrence literally, so the presets reproduce pandas and the ``ta`` library.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 from numba import njit
 
 _jit = njit(cache=True, nogil=True, error_model="numpy")
+
+
+def named(
+    rsi: Any, macd: Any, macd_signal: Any, macd_hist: Any, cci: Any, is_bull: Any, engulfing: Any
+) -> dict[str, Any]:
+    """Both engines' outputs by name, in :data:`cryptoflow.events.INDICATOR_NAMES` order (arrays for the
+    batch engine, numbers for the streaming one)."""
+    return {
+        "rsi": rsi,
+        "macd": macd,
+        "macd_signal": macd_signal,
+        "macd_hist": macd_hist,
+        "cci": cci,
+        "is_bull": is_bull,
+        "engulfing": engulfing,
+    }
+
+
+@_jit
+def ema_step(x: float, first: bool, value: float, old_wt: float, alpha: float, adjust: bool) -> tuple:
+    """pandas ``ewm(alpha=alpha, adjust=adjust).mean()``'s recurrence for one value: the new
+    ``(value, old_wt)`` after ``x``; ``first`` starts the EMA at ``x``.
+
+    With ``adjust=True`` pandas' weights ``sum((1-alpha)**i)`` are tracked incrementally in ``old_wt``
+    (they converge to ``1/alpha``), so each step is O(1).
+    """
+    if first:
+        return x, 1.0
+    new_wt = 1.0 if adjust else alpha
+    old_wt *= 1.0 - alpha
+    if value != x:
+        value = (old_wt * value + new_wt * x) / (old_wt + new_wt)
+    return value, (old_wt + new_wt if adjust else 1.0)
+
+
+@_jit
+def wilder_step(average: float, x: float, alpha: float, factor: float) -> float:
+    """One step of ``ewm(alpha=alpha, adjust=False).mean()`` (``factor = 1 - alpha``), as pandas does it."""
+    if average != x:
+        average = (factor * average + alpha * x) / (factor + alpha)
+    return average
+
+
+@_jit
+def rsi_of_averages(up: float, down: float) -> float:
+    """The ``ta`` library's RSI from average gain and loss: 100 where the average loss is 0."""
+    return 100.0 if down == 0.0 else 100.0 - 100.0 / (1.0 + up / down)
 
 
 @_jit
@@ -22,8 +73,6 @@ def ema(values: np.ndarray, alpha: float, adjust: bool, min_periods: int) -> np.
     """
     n = values.shape[0]
     out = np.full(n, np.nan)
-    factor = 1.0 - alpha
-    new_wt = 1.0 if adjust else alpha
     weighted = np.nan
     old_wt = 1.0
     nobs = 0
@@ -32,16 +81,7 @@ def ema(values: np.ndarray, alpha: float, adjust: bool, min_periods: int) -> np.
         if cur != cur:
             continue
         nobs += 1
-        if weighted != weighted:
-            weighted = cur
-        else:
-            old_wt *= factor
-            if weighted != cur:
-                weighted = (old_wt * weighted + new_wt * cur) / (old_wt + new_wt)
-            if adjust:
-                old_wt += new_wt
-            else:
-                old_wt = 1.0
+        weighted, old_wt = ema_step(cur, nobs == 1, weighted, old_wt, alpha, adjust)
         if nobs >= min_periods:
             out[i] = weighted
     return out
@@ -61,12 +101,10 @@ def rsi_wilder(close: np.ndarray, alpha: float, period: int) -> np.ndarray:
             delta = close[i] - close[i - 1]
             gain = delta if delta > 0 else 0.0
             loss = -delta if delta < 0 else 0.0
-            if up != gain:
-                up = (factor * up + alpha * gain) / (factor + alpha)
-            if down != loss:
-                down = (factor * down + alpha * loss) / (factor + alpha)
+            up = wilder_step(up, gain, alpha, factor)
+            down = wilder_step(down, loss, alpha, factor)
         if i + 1 >= period:
-            out[i] = 100.0 if down == 0.0 else 100.0 - 100.0 / (1.0 + up / down)
+            out[i] = rsi_of_averages(up, down)
     return out
 
 

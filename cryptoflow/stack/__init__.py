@@ -10,7 +10,7 @@ from cryptoflow.stack._kafka import KafkaService, port_in_use
 from cryptoflow.stack._local import LocalStack
 from cryptoflow.stack._process import ChildExited, Supervisor
 from cryptoflow.stack._setup import setup_stack
-from cryptoflow.stack._tls import kafka_image_secrets
+from cryptoflow.stack._tls import ensure_broker_tls, kafka_image_secrets
 
 __all__ = [
     "ChildExited",
@@ -18,6 +18,7 @@ __all__ = [
     "LocalStack",
     "Supervisor",
     "check_health",
+    "ensure_broker_tls",
     "kafka_image_secrets",
     "port_in_use",
     "setup_stack",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Protocol
 
@@ -144,10 +144,18 @@ class LocalStack:
             },
         }
 
-    def down(self, on_progress: Callable[[str], None] = log.info) -> list[str]:
-        """Stop the processes :meth:`up` started (from their pid files); returns the names stopped."""
+    def down(
+        self, on_progress: Callable[[str], None] = log.info, *, only: Collection[str] | None = None
+    ) -> list[str]:
+        """Stop the processes :meth:`up` started (from their pid files); returns the names stopped.
+
+        ``only`` names the services to stop (``kafka``, ``elasticsearch``; default both): a fault test
+        stops one and :meth:`up` starts it again.
+        """
         stopped = []
         for service in reversed(self.services):
+            if only is not None and service.name not in only:
+                continue
             process = service.process()
             if process is None:
                 Path(service.pid_file).unlink(missing_ok=True)

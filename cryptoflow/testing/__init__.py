@@ -1,10 +1,13 @@
 """The test kit: stand-ins and helpers for tests, benchmarks and the demo, importable from a checkout.
 Nothing here is used by the live code paths.
 
-- :mod:`cryptoflow.testing.fake_binance`: a local fake Binance exchange (REST, websockets, orders);
-- :mod:`cryptoflow.testing.services`: per-test Kafka topic and Elasticsearch index prefixes, reading
-  what a test published or indexed, cleaning up, waiting for a condition, a free TCP port;
-- :mod:`cryptoflow.testing.events`: small, deterministic events of every kind;
+- :mod:`cryptoflow.testing.fake_binance`: a local fake Binance exchange (REST, websockets, orders), and
+  one replaying the shared candle files from a background thread (``replay_exchange``);
+- :mod:`cryptoflow.testing.services`: per-test Kafka topic and Elasticsearch index prefixes, a clean
+  environment for ``cryptoflow`` subprocesses, reading what a test published or indexed, cleaning up,
+  waiting for a condition while watching the test's child processes, consumer groups' progress, a free
+  TCP port;
+- :mod:`cryptoflow.testing.events`: small, deterministic events of every kind, also at given times;
 - :mod:`cryptoflow.testing.data`: the shared real candle files and a marker skipping tests without them
   (needs pytest).
 

@@ -4,11 +4,16 @@ Needs pytest."""
 
 from __future__ import annotations
 
+import logging
+from functools import cache
+from pathlib import Path
+
+import pandas as pd
 import pytest
 
-from cryptoflow.candles import shared_data_dir
+from cryptoflow.candles import load_candles, shared_data_dir
 
-__all__ = ["SHARED_DATA", "SHARED_FILES", "needs_shared_data"]
+__all__ = ["SHARED_DATA", "SHARED_FILES", "candles_of", "needs_shared_data"]
 
 SHARED_DATA = shared_data_dir()
 """The folder of the shared real candles (``$CRYPTOFLOW_SHARED_DATA`` overrides it)."""
@@ -18,3 +23,13 @@ SHARED_FILES = sorted(SHARED_DATA.glob("*.csv")) if SHARED_DATA.is_dir() else []
 
 needs_shared_data = pytest.mark.skipif(not SHARED_FILES, reason=f"no shared candle files in {SHARED_DATA}")
 """Skips a test (or a module: ``pytestmark = needs_shared_data``) when there are no shared files."""
+
+
+@cache
+def candles_of(path: Path) -> pd.DataFrame:
+    """The candles of ``path``, loaded once per test session (the loader's gap notes are not logged)."""
+    logging.getLogger("cryptoflow.candles").setLevel(logging.ERROR)
+    try:
+        return load_candles(path)
+    finally:
+        logging.getLogger("cryptoflow.candles").setLevel(logging.NOTSET)

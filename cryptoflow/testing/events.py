@@ -15,11 +15,22 @@ from cryptoflow.events import (
     IndicatorEvent,
     SignalEvent,
     SignalPayload,
+    Source,
     TradeEvent,
     TradePayload,
 )
 
-__all__ = ["MINUTE", "START_MS", "candle_events", "ms", "one_of_each_other_kind"]
+__all__ = [
+    "MINUTE",
+    "START_MS",
+    "candle_event",
+    "candle_events",
+    "indicator_event",
+    "ms",
+    "one_of_each_other_kind",
+    "signal_event",
+    "trade_events",
+]
 
 START_MS = 1_700_000_000_000
 """Open time (epoch ms) of the first candle :func:`candle_events` makes."""
@@ -50,38 +61,68 @@ def candle_events(
     return events
 
 
-def one_of_each_other_kind(run_id: str = "run-1") -> list[Event]:
-    """An ``indicator``, a ``signal`` and the two legs (open, close) of a ``trade`` of ETHUSDT 1m."""
-    candle = Candle("ETHUSDT", "1m", START_MS, START_MS + MINUTE - 1, 1000.0, 1001.0, 999.5, 1000.5, 3.0)
+def candle_event(open_ms: int, *, run_id: str = "run-1", source: Source = "paper") -> Event:
+    """The closed ETHUSDT 1m candle opened at ``open_ms``, without indicators."""
+    candle = Candle("ETHUSDT", "1m", open_ms, open_ms + MINUTE - 1, 100.0, 101.0, 99.0, 100.5, 3.0)
+    return CandleEvent.of_candle(candle, {}, source=source, run_id=run_id)
+
+
+def indicator_event(
+    update_ms: int,
+    values: dict[str, float] | None = None,
+    *,
+    open_ms: int | None = None,
+    run_id: str = "run-1",
+    source: Source = "paper",
+) -> Event:
+    """An intrabar ``indicator`` update of ETHUSDT 1m at ``update_ms``, of the candle opened at ``open_ms``
+    (default: the minute ``update_ms`` falls in)."""
+    open_ms = update_ms - update_ms % MINUTE if open_ms is None else open_ms
+    candle = Candle("ETHUSDT", "1m", open_ms, open_ms + MINUTE - 1, 1000.0, 1001.0, 999.5, 1000.5, 3.0)
+    values = {"rsi": 45.0, "cci": -80.0} if values is None else values
+    return IndicatorEvent.of_update(candle, values, update_ms, source=source, run_id=run_id)
+
+
+def signal_event(
+    candle_open_ms: int, *, run_id: str = "run-1", source: Source = "paper", strategy: str = "custom"
+) -> Event:
+    """An ``entry_short`` signal of ETHUSDT 1m decided at the close of the candle opened at
+    ``candle_open_ms``."""
+    return SignalEvent.create(
+        source=source, run_id=run_id, symbol="ETHUSDT", interval="1m", strategy=strategy,
+        time_ms=candle_open_ms + MINUTE - 1,
+        signal=SignalPayload(
+            action="entry_short", price=1000.0, candle_open_time_ms=candle_open_ms,
+            params={"rsi_overbought": 70},
+        ),
+    )  # fmt: skip
+
+
+def trade_events(
+    entry_ms: int, exit_ms: int, *, run_id: str = "run-1", source: Source = "paper", strategy: str = "custom"
+) -> list[Event]:
+    """The two legs (open, close) of a short ETHUSDT 1m trade entered at ``entry_ms``, closed by its take
+    profit at ``exit_ms``."""
     entry: dict[str, Any] = {
         "side": "short",
         "quantity": 2.0,
-        "entry_time_ms": START_MS,
+        "entry_time_ms": entry_ms,
         "entry_price": 1000.0,
     }
     open_leg = TradePayload.open_leg(fees=0.8, **entry)
     close_leg = TradePayload.close_leg(
-        exit_time_ms=START_MS + 10 * MINUTE, exit_price=990.0, exit_reason="take_profit", fees=1.59,
-        pnl=18.41, **entry,
-    )  # fmt: skip
-    common: dict[str, Any] = {"source": "paper", "run_id": run_id, "symbol": "ETHUSDT", "interval": "1m"}
+        exit_time_ms=exit_ms, exit_price=990.0, exit_reason="take_profit", fees=1.59, pnl=18.41, **entry
+    )
+    common: dict[str, Any] = {"source": source, "run_id": run_id, "symbol": "ETHUSDT", "interval": "1m"}
+    return [TradeEvent.create(**common, strategy=strategy, trade=leg) for leg in (open_leg, close_leg)]
+
+
+def one_of_each_other_kind(run_id: str = "run-1") -> list[Event]:
+    """An ``indicator``, a ``signal`` and the two legs (open, close) of a ``trade`` of ETHUSDT 1m."""
     return [
-        IndicatorEvent.of_update(
-            candle, {"rsi": 45.0, "cci": -80.0}, START_MS + 2_500, source="paper", run_id=run_id
-        ),
-        SignalEvent.create(
-            **common,
-            strategy="custom",
-            time_ms=START_MS + MINUTE - 1,
-            signal=SignalPayload(
-                action="entry_short",
-                price=1000.0,
-                candle_open_time_ms=START_MS,
-                params={"rsi_overbought": 70},
-            ),
-        ),
-        TradeEvent.create(**common, strategy="custom", trade=open_leg),
-        TradeEvent.create(**common, strategy="custom", trade=close_leg),
+        indicator_event(START_MS + 2_500, open_ms=START_MS, run_id=run_id),
+        signal_event(START_MS, run_id=run_id),
+        *trade_events(START_MS, START_MS + 10 * MINUTE, run_id=run_id),
     ]
 
 

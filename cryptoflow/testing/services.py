@@ -1,5 +1,6 @@
 """Helpers of the integration tests against the real Kafka and Elasticsearch: per-test topic and index
-prefixes, reading what a test published or indexed, cleaning up, waiting for a condition, a free port.
+prefixes, a subprocess's environment, reading what a test published or indexed, cleaning up, waiting for a
+condition (while watching the test's child processes), consumer groups' progress, a free port.
 
 Example::
 
@@ -16,25 +17,29 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, Message
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from confluent_kafka.admin import AdminClient
 from elasticsearch import ApiError
 
 from cryptoflow.config import Settings, load_settings
 from cryptoflow.elastic import INDEX_KINDS, index_alias, make_client
-from cryptoflow.kafka import TOPIC_KINDS, client_config, message_headers, topic_name
+from cryptoflow.kafka import TOPIC_KINDS, client_config, message_headers, retry_retriable, topic_name
+from cryptoflow.stack import Supervisor
 
 __all__ = [
     "REPO",
+    "clean_env",
     "cleanup",
+    "committed_to_end",
     "es_count",
     "es_docs",
     "free_port",
+    "group_ready",
     "headers_of",
     "prefix_env",
     "prefixed_settings",
@@ -59,6 +64,14 @@ def prefix_env(prefix: str) -> dict[str, str]:
         "CRYPTOFLOW_ELASTICSEARCH__INDEX_PREFIX": prefix,
         "PYTHONUNBUFFERED": "1",
     }
+
+
+def clean_env(**settings: str) -> dict[str, str]:
+    """The environment of a ``cryptoflow`` subprocess: this process's, without any ``CRYPTOFLOW_*`` variable
+    (none leaks in from the shell or CI), with unbuffered output (its log can be read while it runs), plus
+    ``settings``: ``clean_env(CRYPTOFLOW_STACK__HOME=str(home), COLUMNS="250")``."""
+    inherited = {name: value for name, value in os.environ.items() if not name.startswith("CRYPTOFLOW_")}
+    return {**inherited, "PYTHONUNBUFFERED": "1", **settings}
 
 
 def cleanup(settings: Settings) -> None:
@@ -173,15 +186,62 @@ def read_topic(
     return messages
 
 
-def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str, every_s: float = 0.5) -> None:
+def wait_until(
+    predicate: Callable[[], object],
+    timeout_s: float,
+    what: str,
+    every_s: float = 0.5,
+    *,
+    watching: Supervisor | None = None,
+) -> None:
     """Call ``predicate`` every ``every_s`` seconds until it is true; after ``timeout_s`` seconds raise
-    ``AssertionError`` naming ``what`` was awaited."""
+    ``AssertionError`` naming ``what`` was awaited.
+
+    ``watching``: the test's child processes. The wait fails at once when one of them exited although
+    nobody stopped it, and either failure ends with their logs::
+
+        wait_until(lambda: exchange.subscribers, 60, "the subscription", watching=children)
+    """
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    while True:
+        if watching is not None and (dead := watching.exited()):
+            raise AssertionError(f"exited before {what}: {dead}\n{watching.logs()}")
         if predicate():
             return
+        if time.monotonic() >= deadline:
+            logs = "" if watching is None else f"\n{watching.logs()}"
+            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}{logs}")
         time.sleep(every_s)
-    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+
+
+def group_ready(settings: Settings, group: str, members: int) -> bool:
+    """``members`` consumers joined ``group`` and every partition of the candles topic is assigned to one
+    of them."""
+    admin = AdminClient(client_config(settings.kafka))
+    topic = topic_name(settings.kafka, "candles")
+    partitions = len(admin.list_topics(topic, timeout=10).topics[topic].partitions)
+    description = retry_retriable(lambda: admin.describe_consumer_groups([group])[group].result(timeout=10))
+    assigned = [tp for m in description.members for tp in m.assignment.topic_partitions]
+    return len(description.members) == members and len(assigned) == partitions and partitions > 0
+
+
+def committed_to_end(settings: Settings, group: str, kinds: Sequence[str] = INDEX_KINDS) -> bool:
+    """Whether ``group`` committed the end of every partition of the ``kinds`` topics: it has handled all
+    that was published so far (the sink commits a batch only after Elasticsearch took it)."""
+    consumer = Consumer({**client_config(settings.kafka), "group.id": group, "enable.auto.commit": False})
+    try:
+        partitions = [
+            TopicPartition(topic, partition)
+            for topic in (topic_name(settings.kafka, kind) for kind in kinds)
+            for partition in consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        ]
+        for committed in consumer.committed(partitions, timeout=10):
+            _, end = consumer.get_watermark_offsets(committed, timeout=10)
+            if end > 0 and committed.offset < end:  # no commit at all reads OFFSET_INVALID (-1001)
+                return False
+        return True
+    finally:
+        consumer.close()
 
 
 def headers_of(message: Message) -> dict[str, str]:

@@ -1,70 +1,70 @@
-"""Helpers of the whole-chain tests: the chain's real processes, the consumer group, the backtest they
-must agree with."""
+"""Helpers of the whole-chain tests: starting and stopping the chain's real processes, the round trips they
+must agree with the backtester on."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Iterable, Mapping
+from functools import partial
 from pathlib import Path
 
-from confluent_kafka.admin import AdminClient
+import pandas as pd
 
-from backtesting import BacktestConfig, backtest_symbol
-from cryptoflow.candles import load_candles
 from cryptoflow.config import Settings
-from cryptoflow.indicators import compute
-from cryptoflow.kafka import client_config, retry_retriable, topic_name
 from cryptoflow.stack import Supervisor
-from cryptoflow.testing.services import REPO
-from cryptoflow.testing.services import wait_until as _wait_until
+from cryptoflow.testing.fake_binance import FakeExchange
+from cryptoflow.testing.services import REPO, committed_to_end, group_ready, wait_until
 
 
-class Processes(Supervisor):
-    """The chain's processes (``python -m cryptoflow ...``), each logging to ``<folder>/<name>.log``; a wait
-    fails at once, with their logs, when one that was not stopped on purpose exited."""
-
-    def __init__(self, folder: Path, env: dict[str, str]) -> None:
-        super().__init__(folder, env=env, cwd=REPO)
-
-    def check_alive(self) -> None:
-        dead = self.exited()
-        assert not dead, f"exited early: {dead}\n{self.logs()}"
-
-    def wait_until(self, predicate: Callable[[], object], timeout_s: float, what: str) -> None:
-        """Like :func:`cryptoflow.testing.services.wait_until`, failing at once (with the logs) when a process
-        that was not stopped on purpose exited."""
-
-        def check() -> bool:
-            self.check_alive()
-            return bool(predicate())
-
-        try:
-            _wait_until(check, timeout_s, what)
-        except AssertionError as error:
-            raise AssertionError(f"{error}\n{self.logs()}") from None
+def chain_processes(folder: Path, env: Mapping[str, str]) -> Supervisor:
+    """The chain's processes (``python -m cryptoflow ...`` from the checkout), each logging to
+    ``<folder>/<name>.log``."""
+    return Supervisor(folder, env=env, cwd=REPO)
 
 
-def group_ready(settings: Settings, group: str, members: int) -> bool:
-    """``members`` workers joined and every partition of the candles topic is assigned to one of them."""
-    admin = AdminClient(client_config(settings.kafka))
-    topic = topic_name(settings.kafka, "candles")
-    partitions = len(admin.list_topics(topic, timeout=10).topics[topic].partitions)
-    description = retry_retriable(lambda: admin.describe_consumer_groups([group])[group].result(timeout=10))
-    assigned = [tp for m in description.members for tp in m.assignment.topic_partitions]
-    return len(description.members) == members and len(assigned) == partitions and partitions > 0
+def start_chain(
+    procs: Supervisor,
+    settings: Settings,
+    exchange: FakeExchange,
+    *,
+    symbols: Iterable[str],
+    params: Mapping[str, object],
+    market_run: str,
+    trade_run: str,
+    state_dir: Path,
+    sink_args: Iterable[str] = (),
+) -> None:
+    """Start the sink, two ``trade --from-kafka`` workers (``basic`` strategy with ``params``, paper broker,
+    5m) in one consumer group, and once they share the candles' partitions the ``indicators`` service; return
+    when it subscribed to ``exchange`` (the replay is the test's to start)."""
+    joined = ",".join(symbols)
+    options = [arg for name, value in params.items() for arg in ("-p", f"{name}={value}")]
+    group = f"{settings.kafka.topic_prefix}.auto-trade.{trade_run}"
+    wait = partial(wait_until, watching=procs)
+    procs.start("sink", "sink", "--batch-wait-ms", "200", *sink_args)
+    for worker in ("worker-1", "worker-2"):
+        procs.start(
+            worker, "trade", "--from-kafka", "--symbols", joined, "--interval", "5m", "--strategy", "basic",
+            *options, "--run-id", trade_run, "--candles-run-id", market_run, "--state-dir", str(state_dir),
+            "--max-candle-age", "0",
+        )  # fmt: skip
+    wait(lambda: group_ready(settings, group, 2), 90, "both workers to share the partitions")
+    procs.start("indicators", "indicators", "--symbols", joined, "--interval", "5m", "--run-id", market_run)
+    wait(lambda: bool(exchange.subscribers), 60, "the indicators service to subscribe")
 
 
-def backtest_trades(
-    shared_data: Path, symbol: str, strategy, *, history: int, live: int, symbols: int
-) -> list[tuple]:
-    """What the backtester trades on the ``live`` candles after ``history`` (equal budget per symbol):
-    ``(side, entry ms, exit ms, exit reason, pnl)`` per round trip."""
-    candles = load_candles(shared_data / f"{symbol}_5m_2025-08.csv").iloc[: history + live]
-    indicators = compute(candles, preset=strategy.indicator_preset, **strategy.indicator_params())
-    engine = BacktestConfig(cash=10_000 / symbols, fill="close", fee_rate=0.0004, fraction=1.0)
-    trades = backtest_symbol(
-        candles.iloc[history:], strategy, engine, indicators=indicators.iloc[history:], symbol=symbol
-    ).trades
+def stop_chain(procs: Supervisor, settings: Settings, *producers: str) -> None:
+    """Stop the ``producers``, wait until the sink committed all they published (it commits a batch only
+    once Elasticsearch took it), then stop the sink: each must exit with 0."""
+    for name in producers:
+        assert procs.stop(name, timeout_s=60) == {name: 0}, procs.logs()
+    sink_group = f"{settings.kafka.topic_prefix}-sink"
+    wait_until(lambda: committed_to_end(settings, sink_group), 60, "the sink's last batch", watching=procs)
+    assert procs.stop("sink", timeout_s=60) == {"sink": 0}, procs.logs()
+
+
+def round_trips(trades: pd.DataFrame) -> list[tuple]:
+    """The backtester's trades as ``(side, entry ms, exit ms, exit reason, pnl)`` per round trip."""
     return [
         (t.side, t.entry_time.value // 1_000_000, t.exit_time.value // 1_000_000, t.exit_reason, t.pnl)
         for t in trades.itertuples()
@@ -72,7 +72,7 @@ def backtest_trades(
 
 
 def closed_trades(docs: object, symbol: str) -> list[tuple]:
-    """The round trips of ``symbol`` among trade documents, as :func:`backtest_trades` gives them."""
+    """The round trips of ``symbol`` among trade documents, as :func:`round_trips` gives them."""
     closed = sorted(
         (d["trade"] for d in docs if d["symbol"] == symbol and d["trade"]["leg"] == "close"),  # type: ignore[attr-defined]
         key=lambda t: t["entry_time_ms"],

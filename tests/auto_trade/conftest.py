@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from cryptoflow.testing.fake_binance import replay_exchange
 from tests._trading import HISTORY
-from tests.testing.fake_binance.conftest import make_exchange
 
 
 @pytest.fixture
 def exchange(shared_data: Path):
-    ex = make_exchange(shared_data, symbols=("ETHUSDT",), history=HISTORY, limit=20)
+    ex = replay_exchange(shared_data, symbols=("ETHUSDT",), history=HISTORY, limit=20)
     yield ex
     ex.stop_thread()

@@ -9,24 +9,32 @@ with their positions, and trades the backlog.
 from __future__ import annotations
 
 import signal
-import time
 from collections import Counter
+from functools import partial
 from pathlib import Path
 
 import pytest
 
+from cryptoflow.brokers import TradingConfig
 from cryptoflow.config import Settings
 from cryptoflow.events import decode
 from cryptoflow.strategies import load_strategy
-from cryptoflow.testing.services import es_docs, prefix_env, read_topic
-from tests._trading import STRATEGIES
-from tests.auto_trade._chain import Processes, activated, backtest_trades, closed_trades, group_ready
-from tests.testing.fake_binance.conftest import make_exchange
+from cryptoflow.testing.fake_binance import replay_exchange
+from cryptoflow.testing.services import es_docs, prefix_env, read_topic, wait_until
+from tests._trading import HISTORY, STRATEGIES, backtest_trades
+from tests.auto_trade._chain import (
+    activated,
+    chain_processes,
+    closed_trades,
+    round_trips,
+    start_chain,
+    stop_chain,
+)
 
 pytestmark = pytest.mark.integration
 
 SYMBOLS = ("BNBUSDT", "BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT")
-HISTORY, LIVE, DROP_AFTER, KILL_AFTER = 300, 120, 40, 70
+LIVE, DROP_AFTER, KILL_AFTER = 120, 40, 70
 MARKET_RUN, TRADE_RUN = "chain-market", "chain-trade"
 PARAMS = STRATEGIES["stops"]
 
@@ -38,51 +46,33 @@ def _by_run(run_id: str) -> dict:
 def test_five_symbols_through_the_whole_chain_on_the_real_stack(
     pipeline: Settings, shared_data: Path, tmp_path: Path
 ) -> None:
-    exchange = make_exchange(shared_data, symbols=SYMBOLS, history=HISTORY, limit=LIVE, speed=8)
-    env = {
-        **prefix_env(pipeline.kafka.topic_prefix),
-        "CRYPTOFLOW_BINANCE__BASE_URL": exchange.base_url,
-        "CRYPTOFLOW_BINANCE__STREAM_URL": exchange.stream_url,
-    }
-    procs = Processes(tmp_path, env)
-    wait_until = procs.wait_until
-    symbols = ",".join(SYMBOLS)
-    params = [arg for name, value in PARAMS.items() for arg in ("-p", f"{name}={value}")]
-    group = f"{pipeline.kafka.topic_prefix}.auto-trade.{TRADE_RUN}"
+    exchange = replay_exchange(shared_data, symbols=SYMBOLS, history=HISTORY, limit=LIVE, speed=8)
+    env = {**prefix_env(pipeline.kafka.topic_prefix), **exchange.client_environment()}
+    procs = chain_processes(tmp_path, env)
+    wait = partial(wait_until, watching=procs)
 
     try:
-        procs.start("sink", "sink", "--batch-wait-ms", "200")
-        for worker in ("worker-1", "worker-2"):
-            procs.start(
-                worker, "trade", "--from-kafka", "--symbols", symbols, "--interval", "5m",
-                "--strategy", "basic", *params, "--run-id", TRADE_RUN, "--candles-run-id", MARKET_RUN,
-                "--state-dir", str(tmp_path / "state"), "--max-candle-age", "0",
-            )  # fmt: skip
-        wait_until(lambda: group_ready(pipeline, group, 2), 90, "both workers to share the partitions")
-        procs.start(
-            "indicators", "indicators", "--symbols", symbols, "--interval", "5m", "--run-id", MARKET_RUN
-        )
-        wait_until(lambda: bool(exchange.subscribers), 60, "the indicators service to subscribe")
+        start_chain(
+            procs, pipeline, exchange, symbols=SYMBOLS, params=PARAMS, market_run=MARKET_RUN,
+            trade_run=TRADE_RUN, state_dir=tmp_path / "state",
+        )  # fmt: skip
         exchange.start_replay()
 
-        wait_until(lambda: exchange.market.cursor >= HISTORY + DROP_AFTER, 60, "the replay to progress")
+        wait(lambda: exchange.market.cursor >= HISTORY + DROP_AFTER, 60, "the replay to progress")
         exchange.drop_connections()  # a network failure mid-run: reconnect and backfill
-        wait_until(lambda: exchange.market.cursor >= HISTORY + KILL_AFTER, 60, "the replay to progress")
+        wait(lambda: exchange.market.cursor >= HISTORY + KILL_AFTER, 60, "the replay to progress")
         victim = max(("worker-1", "worker-2"), key=lambda name: len(activated(procs.log(name))))
         survivor = "worker-2" if victim == "worker-1" else "worker-1"
         held_by_victim = activated(procs.log(victim))
         killed = procs.kill(victim)[victim]  # no goodbye: the group notices after the session timeout
-        wait_until(lambda: exchange.market.finished, 90, "the replay to end")
+        wait(lambda: exchange.market.finished, 90, "the replay to end")
 
         expected = LIVE * len(SYMBOLS)
         market = {"bool": {"filter": [_by_run(MARKET_RUN), {"term": {"source": "live"}}]}}
         traded = {"bool": {"filter": [_by_run(TRADE_RUN), {"term": {"source": "paper"}}]}}
-        wait_until(lambda: len(es_docs(pipeline, "candles", market)) == expected, 90, "the market candles")
-        wait_until(lambda: len(es_docs(pipeline, "candles", traded)) == expected, 90, "the traded candles")
-        for name in ("indicators", survivor):
-            assert procs.stop(name, timeout_s=60) == {name: 0}, procs.logs()
-        time.sleep(3)  # the sink's last batch
-        assert procs.stop("sink", timeout_s=60) == {"sink": 0}, procs.logs()
+        wait(lambda: len(es_docs(pipeline, "candles", market)) == expected, 90, "the market candles")
+        wait(lambda: len(es_docs(pipeline, "candles", traded)) == expected, 90, "the traded candles")
+        stop_chain(procs, pipeline, "indicators", survivor)
     finally:
         procs.kill()
         exchange.stop_thread()
@@ -110,8 +100,8 @@ def test_five_symbols_through_the_whole_chain_on_the_real_stack(
     trades = list(es_docs(pipeline, "trades", {"bool": {"filter": [_by_run(TRADE_RUN)]}}).values())
     total = 0
     for symbol in SYMBOLS:
-        want = backtest_trades(
-            shared_data, symbol, strategy, history=HISTORY, live=LIVE, symbols=len(SYMBOLS)
+        want = round_trips(
+            backtest_trades(shared_data, symbol, strategy, TradingConfig(), live=LIVE, symbols=len(SYMBOLS))
         )
         got = closed_trades(trades, symbol)
         assert [g[:4] for g in got] == [w[:4] for w in want], symbol

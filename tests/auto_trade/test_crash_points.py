@@ -17,8 +17,8 @@ import pytest
 from cryptoflow.brokers import PaperBroker, StateFile, TradingConfig
 from cryptoflow.candles import Candle
 from cryptoflow.strategies import load_strategy
+from cryptoflow.testing.fake_binance import replay_exchange
 from tests._trading import HISTORY, STRATEGIES, live_candles, make_worker, run_trader
-from tests.testing.fake_binance.conftest import make_exchange
 
 pytestmark = pytest.mark.slow  # replays candles through the fake exchange in real time, once per crash point
 
@@ -82,14 +82,13 @@ def _run(market, folder: Path, candles: list[Candle], kafka: _Kafka, crash_ok: b
         worker = make_worker(market, folder, kafka.pending, PARAMS, flush=kafka.flush)
         try:
             for candle in candles:
-                await worker._handle(candle, partition=0)
+                await worker.handle(candle, partition=0)
         except _Crash:
             assert crash_ok
-            if worker._client is not None:  # the process is gone: nothing else of it runs
-                await worker._client.close_connection()
+            await worker.close_session()  # the process is gone: nothing else of it runs
             kafka.pending.clear()
             return
-        await worker._release_all()
+        await worker.stop()
 
     asyncio.run(main())
 
@@ -158,7 +157,7 @@ def test_a_single_process_trader_stopped_between_a_fill_and_its_record_publishes
     """``cryptoflow trade`` without Kafka consumer groups: a candle that closed while it was down is not
     traded after the restart, but the fill it had made on it comes out (it was never delivered)."""
     # lockstep: the replay waits (2 s at most) for each decision, so the restart meets live candles again
-    exchange = make_exchange(shared_data, symbols=("ETHUSDT",), history=HISTORY, limit=12, lockstep=True)
+    exchange = replay_exchange(shared_data, symbols=("ETHUSDT",), history=HISTORY, limit=12, lockstep=True)
     strategy = load_strategy("basic", **PARAMS)
     points = _Points(None)
     kafka = _Kafka(points)

@@ -13,24 +13,26 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
 
+from cryptoflow.brokers import TradingConfig
 from cryptoflow.config import Settings, load_settings
 from cryptoflow.kafka import EventProducer
 from cryptoflow.stack import KafkaService, LocalStack
 from cryptoflow.strategies import load_strategy
 from cryptoflow.testing.events import candle_events
-from cryptoflow.testing.services import cleanup, es_count, es_docs, prefix_env
-from tests._trading import STRATEGIES
-from tests.auto_trade._chain import Processes, backtest_trades, closed_trades, group_ready
-from tests.testing.fake_binance.conftest import make_exchange
+from cryptoflow.testing.fake_binance import replay_exchange
+from cryptoflow.testing.services import cleanup, es_count, es_docs, prefix_env, wait_until
+from tests._trading import HISTORY, STRATEGIES, backtest_trades
+from tests.auto_trade._chain import chain_processes, closed_trades, round_trips, start_chain, stop_chain
 
 pytestmark = pytest.mark.integration
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
-HISTORY, LIVE, KILL_AFTER, SPEED = 300, 150, 30, 1.0  # candles, candles, candles, candles per second
+LIVE, KILL_AFTER, SPEED = 150, 30, 1.0  # candles, candles, candles per second
 # longer than a worker used to wait for its events before recording a decision (60 s): a broker restarting
 # after kill -9 recovers its logs first, which can take minutes. (A producer also used to drop a message
 # after 120 s; it now never times one out: delivery.timeout.ms 0 in EventProducer.)
@@ -68,34 +70,23 @@ def settings(local_stack: LocalStack, own_kafka: KafkaService, unique_name: str)
 def test_kafka_killed_and_restarted_mid_stream_every_process_recovers_by_itself(
     settings: Settings, own_kafka: KafkaService, unique_name: str, shared_data: Path, tmp_path: Path
 ) -> None:
-    exchange = make_exchange(shared_data, symbols=SYMBOLS, history=HISTORY, limit=LIVE, speed=SPEED)
+    exchange = replay_exchange(shared_data, symbols=SYMBOLS, history=HISTORY, limit=LIVE, speed=SPEED)
     env = {
         **prefix_env(unique_name),
         "CRYPTOFLOW_KAFKA__BOOTSTRAP_SERVERS": own_kafka.bootstrap,
-        "CRYPTOFLOW_BINANCE__BASE_URL": exchange.base_url,
-        "CRYPTOFLOW_BINANCE__STREAM_URL": exchange.stream_url,
+        **exchange.client_environment(),
     }
-    procs = Processes(tmp_path, env)
+    procs = chain_processes(tmp_path, env)
+    wait = partial(wait_until, watching=procs)
     probes = candle_events(100, run_id="probe")
-    symbols = ",".join(SYMBOLS)
-    params = [arg for name, value in PARAMS.items() for arg in ("-p", f"{name}={value}")]
-    group = f"{unique_name}.auto-trade.{TRADE_RUN}"
     try:
-        procs.start("sink", "sink", "--batch-wait-ms", "200", "--log-interval", "5")
-        for worker in ("worker-1", "worker-2"):
-            procs.start(
-                worker, "trade", "--from-kafka", "--symbols", symbols, "--interval", "5m",
-                "--strategy", "basic", *params, "--run-id", TRADE_RUN, "--candles-run-id", MARKET_RUN,
-                "--state-dir", str(tmp_path / "state"), "--max-candle-age", "0",
-            )  # fmt: skip
-        procs.wait_until(lambda: group_ready(settings, group, 2), 90, "both workers to share the partitions")
-        procs.start(
-            "indicators", "indicators", "--symbols", symbols, "--interval", "5m", "--run-id", MARKET_RUN
-        )
-        procs.wait_until(lambda: bool(exchange.subscribers), 60, "the indicators service to subscribe")
+        start_chain(
+            procs, settings, exchange, symbols=SYMBOLS, params=PARAMS, market_run=MARKET_RUN,
+            trade_run=TRADE_RUN, state_dir=tmp_path / "state", sink_args=("--log-interval", "5"),
+        )  # fmt: skip
         exchange.start_replay()
-        procs.wait_until(lambda: exchange.market.cursor >= HISTORY + KILL_AFTER, 60, "the replay to progress")
-        procs.wait_until(lambda: es_count(settings, "candles") > 0, 60, "the first candles in Elasticsearch")
+        wait(lambda: exchange.market.cursor >= HISTORY + KILL_AFTER, 60, "the replay to progress")
+        wait(lambda: es_count(settings, "candles") > 0, 60, "the first candles in Elasticsearch")
 
         # a producer of this process, waiting for its events as a worker waits before recording a decision
         producer = EventProducer(settings.kafka)
@@ -108,32 +99,27 @@ def test_kafka_killed_and_restarted_mid_stream_every_process_recovers_by_itself(
         waiting = threading.Thread(target=producer.flush, args=(None,), daemon=True)
         waiting.start()
         time.sleep(OUTAGE_S)
-        procs.check_alive()
+        assert not procs.exited(), procs.logs()
         assert waiting.is_alive()
         own_kafka.start()  # same storage: topics, offsets and the groups' commits survive
         own_kafka.wait_ready(120)
         restarted_at = exchange.market.cursor
         waiting.join(timeout=120)
         assert not waiting.is_alive() and producer.delivered == len(probes)
-        procs.wait_until(lambda: exchange.market.finished, LIVE / SPEED, "the replay to end")
+        wait(lambda: exchange.market.finished, LIVE / SPEED, "the replay to end")
 
         count = LIVE * len(SYMBOLS)
         for run_id, source in ((MARKET_RUN, "live"), (TRADE_RUN, "paper")):
             query = _by_run(run_id, source)
-            procs.wait_until(
+            wait(
                 lambda q=query: len(es_docs(settings, "candles", q)) == count,
                 120,
                 f"{count} {source} candles of {run_id} in Elasticsearch",
             )
         intrabar = count * exchange.market.updates_per_candle
-        procs.wait_until(
-            lambda: es_count(settings, "indicators") == intrabar, 120, f"{intrabar} intrabar updates"
-        )
-        procs.check_alive()  # nobody exited, nobody was restarted
-        for name in ("indicators", "worker-1", "worker-2"):
-            assert procs.stop(name, timeout_s=60) == {name: 0}, procs.logs()
-        time.sleep(3)  # the sink's last batch
-        assert procs.stop("sink", timeout_s=60) == {"sink": 0}, procs.logs()
+        wait(lambda: es_count(settings, "indicators") == intrabar, 120, f"{intrabar} intrabar updates")
+        assert not procs.exited(), procs.logs()  # nobody exited, nobody was restarted
+        stop_chain(procs, settings, "indicators", "worker-1", "worker-2")
     finally:
         procs.kill()
         exchange.stop_thread()
@@ -156,8 +142,8 @@ def test_kafka_killed_and_restarted_mid_stream_every_process_recovers_by_itself(
     strategy = load_strategy("basic", **PARAMS)
     trades = list(es_docs(settings, "trades").values())
     for symbol in SYMBOLS:
-        want_trades = backtest_trades(
-            shared_data, symbol, strategy, history=HISTORY, live=LIVE, symbols=len(SYMBOLS)
+        want_trades = round_trips(
+            backtest_trades(shared_data, symbol, strategy, TradingConfig(), live=LIVE, symbols=len(SYMBOLS))
         )
         got = closed_trades(trades, symbol)
         assert [g[:4] for g in got] == [w[:4] for w in want_trades], symbol

@@ -4,10 +4,8 @@ position comes back from the exchange, no order is sent twice, and the restarted
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,10 +13,9 @@ import pytest
 
 from cryptoflow.brokers import client_order_id
 from cryptoflow.stack import Supervisor
-from cryptoflow.testing.fake_binance import FakeExchange
-from cryptoflow.testing.services import REPO
+from cryptoflow.testing.fake_binance import FakeExchange, replay_exchange
+from cryptoflow.testing.services import clean_env, wait_until
 from tests._trading import HISTORY, LIVE, STRATEGIES
-from tests.testing.fake_binance.conftest import KEY, SECRET, make_exchange
 
 pytestmark = pytest.mark.slow  # kills and restarts a trading process
 
@@ -52,15 +49,7 @@ class TradeProcess:
             str(state_dir),
             "--no-kafka",
         ]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CRYPTOFLOW_")}  # no stray config
-        env.update(
-            CRYPTOFLOW_BINANCE__BASE_URL=exchange.base_url,
-            CRYPTOFLOW_BINANCE__STREAM_URL=exchange.stream_url,
-            CRYPTOFLOW_BINANCE__API_KEY=KEY,
-            CRYPTOFLOW_BINANCE__API_SECRET=SECRET,
-            PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
-            PYTHONUNBUFFERED="1",
-        )
+        env = clean_env(**exchange.client_environment(credentials=True))
         self.log_path, self.name = log_path, log_path.stem
         # no ./cryptoflow.toml or ./.env from the repository in the working directory
         self.children = Supervisor(log_path.parent, env=env, cwd=state_dir.parent)
@@ -74,15 +63,7 @@ class TradeProcess:
 
     def wait_for(self, condition: Callable[[], object], what: str, timeout: float) -> None:
         """Poll ``condition`` until it holds; fail (with the log) on timeout or if the process died."""
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if self.process.poll() is not None:
-                raise AssertionError(
-                    f"the trade process exited ({self.process.returncode}) before {what}" + self.tail()
-                )
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no {what} within {timeout:.0f} s" + self.tail())
-            time.sleep(0.01)
+        wait_until(condition, timeout, what, every_s=0.01, watching=self.children)
 
     def kill(self) -> int:
         """SIGKILL: no chance to save anything; returns the exit code."""
@@ -106,7 +87,7 @@ def _saved_position(state_file: Path) -> dict | None:
 def test_killed_process_resumes_its_open_position_without_a_duplicate_order(
     shared_data: Path, tmp_path: Path
 ) -> None:
-    exchange = make_exchange(shared_data, symbols=(SYMBOL,), history=HISTORY, limit=LIVE, speed=SPEED)
+    exchange = replay_exchange(shared_data, symbols=(SYMBOL,), history=HISTORY, limit=LIVE, speed=SPEED)
     account = exchange.account
     state_dir = tmp_path / "state"
     state_file = state_dir / f"{RUN_ID}.testnet.json"

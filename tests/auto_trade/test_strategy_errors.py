@@ -4,17 +4,16 @@ other symbol (an exception inside a strategy never crashes a live process)."""
 
 from __future__ import annotations
 
-import os
 import sys
-import time
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from cryptoflow.stack import Supervisor
-from cryptoflow.testing.services import REPO
+from cryptoflow.testing.fake_binance import replay_exchange
+from cryptoflow.testing.services import clean_env, wait_until
 from tests._trading import HISTORY, STRATEGIES
-from tests.testing.fake_binance.conftest import KEY, SECRET, make_exchange
 
 pytestmark = pytest.mark.slow  # runs a trading process against a real-time replay
 
@@ -39,19 +38,11 @@ def test_a_rule_returning_a_string_is_reported_and_the_other_symbol_keeps_tradin
 ) -> None:
     strategy_file = tmp_path / "picky.py"
     strategy_file.write_text(PICKY)
-    exchange = make_exchange(
+    exchange = replay_exchange(
         shared_data, symbols=("ETHUSDT", "BTCUSDT"), history=HISTORY, limit=400, speed=4.0
     )
     params = [arg for name, value in STRATEGIES["stops"].items() for arg in ("-p", f"{name}={value}")]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CRYPTOFLOW_")}
-    env.update(
-        CRYPTOFLOW_BINANCE__BASE_URL=exchange.base_url,
-        CRYPTOFLOW_BINANCE__STREAM_URL=exchange.stream_url,
-        CRYPTOFLOW_BINANCE__API_KEY=KEY,
-        CRYPTOFLOW_BINANCE__API_SECRET=SECRET,
-        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
-        PYTHONUNBUFFERED="1",
-    )
+    env = clean_env(**exchange.client_environment(credentials=True))
     log_path = tmp_path / "trade.log"
     command = [
         sys.executable, "-m", "cryptoflow", "trade", "--broker", "testnet", "--symbols", "ETHUSDT,BTCUSDT",
@@ -64,27 +55,19 @@ def test_a_rule_returning_a_string_is_reported_and_the_other_symbol_keeps_tradin
     )
     account = exchange.account
     children = Supervisor(tmp_path, env=env, cwd=tmp_path)
-    process = children.start_command("trade", command)
+    children.start_command("trade", command)
+    wait = partial(wait_until, every_s=0.05, watching=children)
+
+    def text() -> str:
+        return log_path.read_text(errors="replace")
+
     try:
-
-        def text() -> str:
-            return log_path.read_text(errors="replace")
-
-        def wait_for(condition, what: str, timeout: float) -> None:
-            deadline = time.monotonic() + timeout
-            while not condition():
-                assert process.poll() is None, f"the trade process exited before {what}:\n{text()[-3000:]}"
-                assert time.monotonic() < deadline, f"no {what} within {timeout:.0f} s:\n{text()[-3000:]}"
-                time.sleep(0.05)
-
-        wait_for(lambda: len(exchange.subscribers) > 0, "websocket subscription", 90)
+        wait(lambda: len(exchange.subscribers) > 0, 90, "websocket subscription")
         exchange.start_replay()
-        wait_for(lambda: reported in text(), "report of the faulty rule", 60)
+        wait(lambda: reported in text(), 60, "report of the faulty rule")
         before = len(account.requests)  # ETHUSDT goes on trading after the BTCUSDT error
-        wait_for(
-            lambda: any(r["symbol"] == "ETHUSDT" for r in account.requests[before:]), "ETHUSDT order", 120
-        )
-        wait_for(lambda: text().count(reported) >= 2, "report on the next BTCUSDT candle", 60)
+        wait(lambda: any(r["symbol"] == "ETHUSDT" for r in account.requests[before:]), 120, "ETHUSDT order")
+        wait(lambda: text().count(reported) >= 2, 60, "report on the next BTCUSDT candle")
         assert children.stop("trade", timeout_s=30) == {"trade": 0}, text()[-3000:]
     finally:
         children.kill()

@@ -31,8 +31,8 @@ def test_each_candle_is_decided_once_after_a_rest_warm_up(
 
     async def main() -> None:
         for candle in [candles[0], candles[1], candles[1], candles[0], candles[2]]:  # re-deliveries
-            await worker._handle(candle, partition=0)
-        await worker._release_all()
+            await worker.handle(candle, partition=0)
+        await worker.stop()
 
     asyncio.run(main())
     assert _decided(events) == [c.open_time for c in candles[:3]]
@@ -63,8 +63,8 @@ def test_candles_a_previous_owner_decided_only_feed_the_indicators(
 
     async def main() -> None:
         for candle in candles:
-            await worker._handle(candle, partition=0)
-        await worker._release_all()
+            await worker.handle(candle, partition=0)
+        await worker.stop()
 
     asyncio.run(main())
     assert _decided(events) == [candles[2].open_time]
@@ -84,10 +84,10 @@ def test_a_crash_between_fill_and_state_save_does_not_decide_the_entry_candle_tw
     worker = make_worker(exchange, tmp_path, events)
 
     async def main() -> None:
-        await worker._handle(candles[1], partition=0)
+        await worker.handle(candles[1], partition=0)
         position = worker.symbols["ETHUSDT"].broker.position("ETHUSDT")
         assert position == entered  # not closed, not re-entered, no candle counted as held
-        await worker._release_all()
+        await worker.stop()
 
     asyncio.run(main())
     # what was done is published again (the same event ids as the first time), nothing is done twice
@@ -128,9 +128,9 @@ def test_a_crash_between_exit_fill_and_state_save_publishes_the_exit_again_witho
     )
 
     async def main() -> None:
-        await worker._handle(exit_, partition=0)
+        await worker.handle(exit_, partition=0)
         assert worker.symbols["ETHUSDT"].broker.position("ETHUSDT") is None  # no re-entry
-        await worker._release_all()
+        await worker.stop()
 
     asyncio.run(main())
     assert [e.schema_name for e in events] == ["candle", "signal", "trade"]
@@ -147,9 +147,9 @@ def test_stale_candles_are_not_traded_and_the_log_says_why(
 
     async def main() -> None:
         with caplog.at_level(logging.WARNING):
-            await worker._handle(candle, partition=0)
+            await worker.handle(candle, partition=0)
         assert worker.symbols["ETHUSDT"].trader.last_decided == candle.open_time  # passed, for good
-        await worker._release_all()
+        await worker.stop()
 
     asyncio.run(main())
     assert events == []
@@ -167,13 +167,13 @@ def test_revoked_partitions_take_their_symbols_away(exchange, shared_data: Path,
             return None
 
     async def main() -> None:
-        await worker._handle(candle, partition=2)
+        await worker.handle(candle, partition=2)
         assert set(worker.symbols) == {"ETHUSDT"}
-        worker._on_revoke(_NoOffsets(), [_Partition(1)])
+        worker.on_revoke(_NoOffsets(), [_Partition(1)])
         assert set(worker.symbols) == {"ETHUSDT"}  # another partition: kept
-        worker._on_revoke(_NoOffsets(), [_Partition(2)])
+        worker.on_revoke(_NoOffsets(), [_Partition(2)])
         assert worker.symbols == {}
-        await worker._release_all()
+        await worker.stop()
 
     asyncio.run(main())
 

@@ -11,8 +11,8 @@ from cryptoflow.binance import BinanceEndpoints, BinanceFuturesBroker
 from cryptoflow.brokers import TradingConfig, client_order_id
 from cryptoflow.errors import ConfigurationError
 from cryptoflow.strategies import load_strategy
+from cryptoflow.testing.fake_binance import API_KEY, API_SECRET, replay_exchange
 from tests._trading import HISTORY, LIVE, STRATEGIES, SYMBOLS, backtest_trades, run_trader
-from tests.testing.fake_binance.conftest import KEY, SECRET, make_exchange
 
 pytestmark = pytest.mark.slow  # replays candles through the fake exchange in real time
 
@@ -25,8 +25,8 @@ def broker_for(exchange, tmp_path: Path, **kw) -> BinanceFuturesBroker:
         tmp_path / "testnet.json",
         mode="testnet",
         endpoints=BinanceEndpoints(exchange.base_url, exchange.stream_url),
-        api_key=KEY,
-        api_secret=SECRET,
+        api_key=API_KEY,
+        api_secret=API_SECRET,
         **kw,
     )
 
@@ -46,7 +46,7 @@ def test_keys_are_required_and_never_shown() -> None:
 
 def test_testnet_broker_trades_like_the_backtester(shared_data: Path, tmp_path: Path) -> None:
     strategy = load_strategy("basic", **STRATEGIES["stops"])
-    exchange = make_exchange(
+    exchange = replay_exchange(
         shared_data, symbols=SYMBOLS, history=HISTORY, limit=LIVE, speed=200, fill_at="close", lockstep=True
     )
     try:
@@ -75,7 +75,7 @@ def test_testnet_broker_trades_like_the_backtester(shared_data: Path, tmp_path: 
 
 def test_fees_are_the_commissions_the_exchange_charged(shared_data: Path, tmp_path: Path) -> None:
     strategy = load_strategy("basic", **STRATEGIES["stops"])
-    exchange = make_exchange(
+    exchange = replay_exchange(
         shared_data, symbols=SYMBOLS, history=HISTORY, limit=LIVE, speed=200, fill_at="close", lockstep=True
     )
     exchange.account.fee_rate = 0.00018  # a VIP tier, not the configured 0.04 %
@@ -97,7 +97,7 @@ def test_fees_are_the_commissions_the_exchange_charged(shared_data: Path, tmp_pa
 
 def test_rejected_order_is_reported_and_trading_goes_on(shared_data: Path, tmp_path: Path, caplog) -> None:
     strategy = load_strategy("basic", **STRATEGIES["stops"])
-    exchange = make_exchange(
+    exchange = replay_exchange(
         shared_data, symbols=SYMBOLS, history=HISTORY, limit=LIVE, speed=200, fill_at="close", lockstep=True
     )
     exchange.account.reject_next_orders(2, -2019, "Margin is insufficient.")
@@ -115,7 +115,7 @@ def test_restart_recovers_the_open_position_without_a_duplicate_order(
     shared_data: Path, tmp_path: Path
 ) -> None:
     strategy = load_strategy("basic", **STRATEGIES["stops"])
-    exchange = make_exchange(
+    exchange = replay_exchange(
         shared_data, symbols=("ETHUSDT",), history=HISTORY, limit=LIVE, fill_at="close", lockstep=True
     )
     try:

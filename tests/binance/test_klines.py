@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from cryptoflow.binance import BinanceEndpoints, KlineEvent, KlineSource, SourceOptions, _klines
+from cryptoflow.binance import BinanceEndpoints, KlineEvent, KlineSource, SourceOptions
 from cryptoflow.candles import load_candles
 from cryptoflow.errors import ConfigurationError
-from cryptoflow.testing.fake_binance import FakeExchange
-from tests.testing.fake_binance.conftest import make_exchange
+from cryptoflow.testing.fake_binance import FakeExchange, replay_exchange
 
 SYMBOLS = ("ETHUSDT", "BTCUSDT")
 
@@ -82,7 +81,7 @@ def assert_exactly_once(events, shared_data, exchange) -> None:
 
 
 def test_warmup_then_every_candle_once_with_intrabar_updates(shared_data: Path) -> None:
-    exchange = make_exchange(shared_data, history=80, limit=30)
+    exchange = replay_exchange(shared_data, history=80, limit=30)
     try:
         events, source = collect(exchange, SourceOptions(warmup_candles=50, silence_timeout_s=5))
     finally:
@@ -106,7 +105,7 @@ def test_warmup_then_every_candle_once_with_intrabar_updates(shared_data: Path) 
 
 
 def test_dropped_connection_is_backfilled_without_gaps_or_duplicates(shared_data: Path) -> None:
-    exchange = make_exchange(shared_data, history=40, limit=300, speed=300)
+    exchange = replay_exchange(shared_data, history=40, limit=300, speed=300)
     dropped = []
 
     def fault(events):
@@ -127,7 +126,7 @@ def test_dropped_connection_is_backfilled_without_gaps_or_duplicates(shared_data
 
 
 def test_silent_stream_is_detected_and_backfilled(shared_data: Path) -> None:
-    exchange = make_exchange(shared_data, history=40, limit=300, speed=300)
+    exchange = replay_exchange(shared_data, history=40, limit=300, speed=300)
     silenced = []
 
     def fault(events):
@@ -150,7 +149,7 @@ def test_silent_stream_is_detected_and_backfilled(shared_data: Path) -> None:
 
 def test_continuous_contract_and_spot_streams(shared_data: Path) -> None:
     for market, continuous in (("futures", True), ("spot", False)):
-        exchange = make_exchange(shared_data, history=30, limit=10)
+        exchange = replay_exchange(shared_data, history=30, limit=10)
         try:
             events, _ = collect(
                 exchange, SourceOptions(warmup_candles=20, continuous=continuous), market=market
@@ -162,7 +161,7 @@ def test_continuous_contract_and_spot_streams(shared_data: Path) -> None:
 
 @pytest.mark.slow  # floods the queue in real time
 def test_slow_consumer_overflowing_python_binance_queue_recovers(shared_data: Path) -> None:
-    exchange = make_exchange(shared_data, history=30, limit=400, speed=100)
+    exchange = replay_exchange(shared_data, history=30, limit=400, speed=100)
 
     def slow(events):
         import time
@@ -181,11 +180,10 @@ def test_slow_consumer_overflowing_python_binance_queue_recovers(shared_data: Pa
 
 
 def test_more_symbols_than_one_connection_takes_are_spread_over_several(
-    shared_data: Path, monkeypatch: pytest.MonkeyPatch
+    shared_data: Path,
 ) -> None:
-    monkeypatch.setattr(_klines, "MAX_STREAMS_PER_CONNECTION", 2)  # Binance's limit is 200 streams
     symbols = ("BNBUSDT", "BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT")
-    exchange = make_exchange(shared_data, symbols=symbols, history=40, limit=60, speed=100)
+    exchange = replay_exchange(shared_data, symbols=symbols, history=40, limit=60, speed=100)
     dropped = []
 
     def fault(events):
@@ -194,9 +192,9 @@ def test_more_symbols_than_one_connection_takes_are_spread_over_several(
             exchange.drop_connections()  # every connection at once
 
     try:
-        events, source = collect(
-            exchange, SourceOptions(warmup_candles=20, backoff_initial_s=0.05), fault=fault
-        )
+        # two symbols a connection (Binance's limit is 200 streams): five symbols take three
+        options = SourceOptions(warmup_candles=20, backoff_initial_s=0.05, streams_per_connection=2)
+        events, source = collect(exchange, options, fault=fault)
         connections = exchange.connections_total
     finally:
         exchange.stop_thread()
@@ -212,3 +210,9 @@ def test_options_are_checked() -> None:
         KlineSource(["ETHUSDT"], "5m", market="spot", options=SourceOptions(continuous=True))
     with pytest.raises(ConfigurationError, match="at least one symbol"):
         KlineSource([], "5m")
+
+
+@pytest.mark.parametrize("streams", [0, 201])
+def test_streams_per_connection_beyond_binance_limits_is_refused(streams: int) -> None:
+    with pytest.raises(ConfigurationError, match=rf"streams_per_connection must be 1 to 200 .*got {streams}"):
+        KlineSource(["ETHUSDT"], "1m", options=SourceOptions(streams_per_connection=streams))

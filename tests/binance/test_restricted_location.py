@@ -24,8 +24,7 @@ from cryptoflow.binance import (
 )
 from cryptoflow.brokers import TradingConfig
 from cryptoflow.errors import RestrictedLocation
-from cryptoflow.testing.fake_binance import FakeExchange
-from tests.testing.fake_binance.conftest import KEY, SECRET, make_exchange
+from cryptoflow.testing.fake_binance import API_KEY, API_SECRET, FakeExchange, replay_exchange
 
 # Binance's own answer, as python-binance users and ccxt report it (status 451, code 0, this message)
 BINANCE_MESSAGE = (
@@ -39,7 +38,7 @@ CONSOLE_SCRIPT = Path(sys.executable).with_name("cryptoflow")
 
 @pytest.fixture
 def restricted(shared_data: Path) -> FakeExchange:
-    exchange = make_exchange(shared_data, history=60, limit=40, speed=20)
+    exchange = replay_exchange(shared_data, history=60, limit=40, speed=20)
     exchange.restrict_location()
     yield exchange
     exchange.stop_thread()
@@ -93,7 +92,7 @@ def test_the_source_stops_at_once_when_binance_refuses_the_region(restricted: Fa
 def test_a_refusal_met_on_reconnecting_stops_the_stream(shared_data: Path) -> None:
     """The region is refused while streaming (as after moving the server): the websocket handshake of the
     reconnect answers 451, and the source stops instead of reconnecting forever."""
-    exchange = make_exchange(shared_data, history=60, limit=200, speed=20)
+    exchange = replay_exchange(shared_data, history=60, limit=200, speed=20)
     events = []
 
     async def start_when_subscribed() -> None:
@@ -145,8 +144,8 @@ def test_the_broker_stops_on_a_refused_region(restricted: FakeExchange, tmp_path
         tmp_path / "state.json",
         mode="testnet",
         endpoints=BinanceEndpoints(restricted.base_url, restricted.stream_url),
-        api_key=KEY,
-        api_secret=SECRET,
+        api_key=API_KEY,
+        api_secret=API_SECRET,
     )
     with pytest.raises(RestrictedLocation):
         asyncio.run(asyncio.wait_for(broker.start(["ETHUSDT"]), 30))

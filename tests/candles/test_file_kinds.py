@@ -15,6 +15,7 @@ import pytest
 
 from cryptoflow.candles import load_candles, sample_path
 from cryptoflow.errors import DataError
+from cryptoflow.testing.services import clean_env
 
 pytestmark = pytest.mark.slow  # one console-script process per case
 
@@ -24,14 +25,13 @@ EXPECTED = "expected a candle CSV (plain, .gz, .zip, .bz2 or .xz) or a Parquet f
 
 
 def check(path: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CRYPTOFLOW_")}
     return subprocess.run(
         [sys.executable, "-m", "cryptoflow", "data", "check", str(path), *args],
         capture_output=True,
         text=True,
         timeout=120,
         cwd=path.parent,
-        env=env,
+        env=clean_env(),
     )
 
 

@@ -4,7 +4,6 @@ and messages in the terms the user typed (the option and the value as given, not
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +14,7 @@ import typer
 
 from cryptoflow.candles import sample_path
 from cryptoflow.cli import app
-from cryptoflow.testing.services import REPO
+from cryptoflow.testing.services import REPO, clean_env
 
 pytestmark = pytest.mark.slow  # one console-script process per case
 
@@ -23,8 +22,7 @@ ETH_1H = sample_path("1h")
 
 
 def run(*args: str, columns: int = 80) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CRYPTOFLOW_")}
-    env["COLUMNS"] = str(columns)
+    env = clean_env(COLUMNS=str(columns))
     return subprocess.run(
         [sys.executable, "-m", "cryptoflow", *args], capture_output=True, text=True, timeout=120, env=env
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -11,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cryptoflow.elastic import make_client
-from cryptoflow.testing.services import free_port
+from cryptoflow.testing.services import clean_env, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -19,13 +18,10 @@ pytestmark = pytest.mark.integration
 def test_demo_indexes_the_multi_symbol_run_and_ends_with_the_summary(
     local_stack, stack_settings, unique_name, tmp_path: Path
 ) -> None:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("CRYPTOFLOW_")}
-    env.update(
-        {
-            "CRYPTOFLOW_KAFKA__TOPIC_PREFIX": unique_name,
-            "CRYPTOFLOW_ELASTICSEARCH__INDEX_PREFIX": unique_name,
-            "COLUMNS": "300",
-        }
+    env = clean_env(
+        CRYPTOFLOW_KAFKA__TOPIC_PREFIX=unique_name,
+        CRYPTOFLOW_ELASTICSEARCH__INDEX_PREFIX=unique_name,
+        COLUMNS="300",
     )
     port, exchange_port = free_port(), free_port()
     command = [

@@ -3,12 +3,13 @@ is refused up front with one message naming the option and the fix, exit 2 (usag
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from cryptoflow.testing.services import clean_env
 
 pytestmark = pytest.mark.slow  # one console-script process per case
 
@@ -17,7 +18,7 @@ INTERVALS = "1s, 1m, 3m, 5m, 15m, 30m, 1h, 2h, 4h, 6h, 8h, 12h, 1d, 3d, 1w"
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CRYPTOFLOW_")}
+    env = clean_env()
     # a guard only: before, these ran (and retried) until killed
     return subprocess.run([CRYPTOFLOW, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=60)
 

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cryptoflow.testing.fake_binance import FakeExchange
-from tests.testing.fake_binance.conftest import make_exchange
+from cryptoflow.testing.fake_binance import FakeExchange, replay_exchange
 
 pytestmark = pytest.mark.slow  # one console-script process per case
 
@@ -23,7 +22,7 @@ DEBUG_LINE = " DEBUG urllib3.connectionpool: Starting new HTTP connection"
 
 @pytest.fixture(scope="module")
 def exchange(shared_data: Path) -> Iterator[FakeExchange]:
-    ex = make_exchange(shared_data, symbols=("ETHUSDT",), history=60, limit=8)
+    ex = replay_exchange(shared_data, symbols=("ETHUSDT",), history=60, limit=8)
     yield ex
     ex.stop_thread()
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from cryptoflow.candles import sample_path
+from cryptoflow.testing.services import clean_env
 
 pytestmark = pytest.mark.slow  # one console-script process per case
 
@@ -19,14 +20,13 @@ ETH_1H = sample_path("1h")
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CRYPTOFLOW_")}
     return subprocess.run(
         [sys.executable, "-m", "cryptoflow", *args],
         capture_output=True,
         text=True,
         timeout=180,
         cwd=cwd,
-        env=env,
+        env=clean_env(),
     )
 
 

@@ -5,7 +5,6 @@ a closed port; the shared stack is never touched. Credentials never appear in an
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -17,7 +16,7 @@ import pytest
 
 from cryptoflow.config import Settings
 from cryptoflow.elastic import index_alias, make_client
-from cryptoflow.testing.services import free_port, wait_until
+from cryptoflow.testing.services import clean_env, free_port, wait_until
 
 pytestmark = pytest.mark.slow  # waits out backoff steps and bounded waits
 
@@ -27,10 +26,8 @@ STOP_S = 20  # a hang guard: before, these waited 30 s in librdkafka or never en
 
 
 def environment(**settings: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CRYPTOFLOW_")}
-    env.update(COLUMNS="250", PYTHONUNBUFFERED="1")
-    env.update({f"CRYPTOFLOW_{name.upper()}": value for name, value in settings.items()})
-    return env
+    named = {f"CRYPTOFLOW_{name.upper()}": value for name, value in settings.items()}
+    return clean_env(COLUMNS="250", **named)
 
 
 def run(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:

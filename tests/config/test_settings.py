@@ -12,6 +12,7 @@ import pytest
 
 from cryptoflow.config import load_settings, masked
 from cryptoflow.errors import ConfigurationError
+from cryptoflow.testing.services import clean_env
 
 
 @pytest.fixture(autouse=True)
@@ -25,10 +26,12 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def run_cli(
     *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> subprocess.CompletedProcess:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("CRYPTOFLOW_")}
-    full_env.update(env or {})
     return subprocess.run(
-        [sys.executable, "-m", "cryptoflow", *args], capture_output=True, text=True, env=full_env, cwd=cwd
+        [sys.executable, "-m", "cryptoflow", *args],
+        capture_output=True,
+        text=True,
+        env=clean_env(**(env or {})),
+        cwd=cwd,
     )
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from cryptoflow.testing.services import clean_env
+
 pytestmark = pytest.mark.slow  # one console-script process per case
 
 CRYPTOFLOW = str(Path(sys.executable).with_name("cryptoflow"))  # the console script pip installed
@@ -19,13 +21,12 @@ SECRET = "hunter2xyz"
 
 
 def cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("CRYPTOFLOW_")}
     return subprocess.run(
         [CRYPTOFLOW, *args],
         capture_output=True,
         text=True,
         cwd=cwd,
-        env={**clean, "COLUMNS": "250", **(env or {})},
+        env=clean_env(COLUMNS="250", **(env or {})),
         timeout=120,
     )
 

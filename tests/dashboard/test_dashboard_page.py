@@ -82,6 +82,13 @@ def _events() -> list[Any]:
                 candle=candle,
             )
         )
+    backtest: dict[str, Any] = {
+        "source": "backtest",
+        "run_id": "page-test",
+        "strategy": "custom",
+        "symbol": "ETHUSDT",
+        "interval": "1h",
+    }
     for n, (side, pnl) in enumerate(
         [("long", 12.5), ("short", -4.0), ("long", 7.25), ("short", 3.0), ("long", -2.5), ("long", 9.0)]
     ):
@@ -89,21 +96,13 @@ def _events() -> list[Any]:
         common = {"side": side, "quantity": 0.5, "entry_time_ms": entry_ms, "entry_price": 2000.0 + n}
         events.append(
             TradeEvent.create(
-                source="backtest",
-                run_id="page-test",
-                strategy="custom",
-                symbol="ETHUSDT",
-                interval="1h",
+                **backtest,
                 trade=TradePayload(leg="open", price=2000.0 + n, fees=0.4, **common),
             )
         )
         events.append(
             TradeEvent.create(
-                source="backtest",
-                run_id="page-test",
-                strategy="custom",
-                symbol="ETHUSDT",
-                interval="1h",
+                **backtest,
                 trade=TradePayload(
                     leg="close",
                     price=2010.0,
@@ -125,11 +124,7 @@ def _events() -> list[Any]:
     }
     events.append(
         TradeEvent.create(
-            source="backtest",
-            run_id="page-test",
-            strategy="custom",
-            symbol="ETHUSDT",
-            interval="1h",
+            **backtest,
             trade=TradePayload(leg="open", price=2050.0, fees=0.2, **still_open),
         )
     )

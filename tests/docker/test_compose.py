@@ -14,15 +14,12 @@ import yaml
 
 from cryptoflow.config import StackSettings, load_settings
 from tests.docker._compose import (
-    ALL_STACKS,
     DOCKER,
     OVERRIDES,
     SHARED_FILE,
     STACKS,
     Stack,
     app_services,
-    example_env,
-    load,
     passed_environment,
     resolve_command,
     setting_types,
@@ -35,16 +32,6 @@ CONDITIONS = {"service_started", "service_healthy", "service_completed_successfu
 DURATION = re.compile(r"^(\d+(\.\d+)?(us|ms|s|m|h))+$")
 APP_SERVICES = {"setup", "sink", "realtime-indicator", "auto-trade", "dashboard", "kibana-import"}
 ONE_SHOTS = {"setup", "kibana-import"}
-
-
-@pytest.fixture(scope="module", params=ALL_STACKS, ids=str)
-def stack(request: pytest.FixtureRequest) -> Stack:
-    return request.param
-
-
-@pytest.fixture(scope="module")
-def project(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    return load(stack.files, example_env(), tmp_path_factory.mktemp(stack.name))
 
 
 def test_every_compose_file_is_checked() -> None:

@@ -55,18 +55,8 @@ PASSWORD = "Zq8xY2mK4vR7tW1nB5cD9fG3"  # a valid KAFKA_PASSWORD: 24 letters and 
 
 @pytest.fixture(scope="module", params=SECURE_STACKS, ids=str)
 def stack(request: pytest.FixtureRequest) -> Stack:
+    """Only the stacks with the secure override (``project``: the stack's files and the override)."""
     return request.param
-
-
-@pytest.fixture(scope="module")
-def workdir(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp(stack.name)
-
-
-@pytest.fixture(scope="module")
-def project(stack: Stack, workdir: Path) -> dict[str, Any]:
-    """The combined project, as `docker compose -f STACK -f compose.kafka-secure.yml` resolves it."""
-    return load(stack.files, example_env(), workdir)
 
 
 @pytest.fixture(scope="module")

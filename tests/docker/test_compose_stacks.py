@@ -15,7 +15,6 @@ import pytest
 
 from cryptoflow.stack import LocalStack
 from tests.docker._compose import (
-    ALL_STACKS,
     DOCKER,
     REPO,
     Stack,
@@ -54,21 +53,6 @@ SECRETS_GO_TO = {
         "CRYPTOFLOW_BINANCE__API_SECRET": {"auto-trade"},
     },
 }
-
-
-@pytest.fixture(scope="module", params=ALL_STACKS, ids=str)
-def stack(request: pytest.FixtureRequest) -> Stack:
-    return request.param
-
-
-@pytest.fixture(scope="module")
-def workdir(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp(stack.name)
-
-
-@pytest.fixture(scope="module")
-def project(stack: Stack, workdir: Path) -> dict[str, Any]:
-    return load(stack.files, example_env(), workdir)
 
 
 def _limit(service: dict[str, Any]) -> float:

@@ -3,7 +3,6 @@ nothing, and nothing that cryptoflow did not create under its prefix is ever tou
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from cryptoflow.elastic import INDEX_KINDS, apply_retention, index_alias, instal
 from cryptoflow.events import index_mappings
 from cryptoflow.stack import LocalStack
 from cryptoflow.testing.events import ms
-from cryptoflow.testing.services import REPO
+from cryptoflow.testing.services import REPO, clean_env
 
 pytestmark = pytest.mark.integration
 
@@ -130,8 +129,7 @@ def test_a_search_through_the_alias_sees_every_partition(prefixed) -> None:
 
 
 def _cli(prefix: str, *args: str, timeout_s: float = 120, **env: str) -> subprocess.CompletedProcess:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("CRYPTOFLOW_")}
-    environment |= {"CRYPTOFLOW_ELASTICSEARCH__INDEX_PREFIX": prefix, "COLUMNS": "200", **env}
+    environment = clean_env(CRYPTOFLOW_ELASTICSEARCH__INDEX_PREFIX=prefix, COLUMNS="200", **env)
     return subprocess.run(
         [sys.executable, "-m", "cryptoflow", "retention", *args],
         capture_output=True,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -11,22 +9,13 @@ import pandas as pd
 import pytest
 import ta
 
-from cryptoflow.candles import Candle, load_candles
+from cryptoflow.candles import Candle
 from cryptoflow.errors import ConfigurationError, DataError
 from cryptoflow.events import INDICATOR_NAMES
 from cryptoflow.indicators import StreamingIndicators, compute, resolve_params
-from cryptoflow.testing.data import SHARED_FILES, needs_shared_data
+from cryptoflow.testing.data import SHARED_FILES, candles_of, needs_shared_data
 
 FILES = [pytest.param(path, id=path.name) for path in SHARED_FILES]
-
-
-@cache
-def candles_of(path: Path) -> pd.DataFrame:
-    logging.getLogger("cryptoflow.candles").setLevel(logging.ERROR)
-    try:
-        return load_candles(path)
-    finally:
-        logging.getLogger("cryptoflow.candles").setLevel(logging.NOTSET)
 
 
 def ta_reference(candles: pd.DataFrame) -> pd.DataFrame:

@@ -9,48 +9,12 @@ from hypothesis import strategies as st
 
 from cryptoflow.events import INDICATOR_NAMES
 from cryptoflow.indicators import StreamingIndicators, compute
-
-
-@st.composite
-def candle_series(draw: st.DrawFn) -> pd.DataFrame:
-    size = draw(st.integers(1, 120))
-    start = draw(st.floats(0.01, 100_000))
-    # Moves are drawn from a small set so flat stretches, equal bodies and doji occur often.
-    moves = draw(
-        st.lists(
-            st.sampled_from([0.0, 0.001, -0.001, 0.01, -0.01, 0.05, -0.05]), min_size=size, max_size=size
-        )
-    )
-    wicks = draw(st.lists(st.sampled_from([0.0, 0.0005, 0.003]), min_size=size, max_size=size))
-    close = start * np.cumprod(1 + np.array(moves))
-    opens = np.r_[start, close[:-1]]
-    wick = np.array(wicks)
-    high = np.maximum(opens, close) * (1 + wick)
-    low = np.minimum(opens, close) * (1 - wick)
-    return pd.DataFrame({"open": opens, "high": high, "low": low, "close": close})
+from cryptoflow.testing.strategies import candle_series, indicator_params
 
 
 @settings(max_examples=150, deadline=None)
-@given(
-    candles=candle_series(),
-    preset=st.sampled_from(["ta", "seed"]),
-    rsi_period=st.integers(1, 20),
-    macd_fast=st.integers(1, 15),
-    macd_slow=st.integers(1, 30),
-    macd_signal=st.integers(1, 10),
-    cci_period=st.integers(1, 25),
-)
-def test_streaming_equals_batch(
-    candles: pd.DataFrame, preset: str, rsi_period: int, macd_fast: int, macd_slow: int, macd_signal: int,
-    cci_period: int,
-) -> None:  # fmt: skip
-    params = dict(
-        rsi_period=rsi_period,
-        macd_fast=macd_fast,
-        macd_slow=macd_slow,
-        macd_signal=macd_signal,
-        cci_period=cci_period,
-    )
+@given(candles=candle_series(), preset=st.sampled_from(["ta", "seed"]), params=indicator_params())
+def test_streaming_equals_batch(candles: pd.DataFrame, preset: str, params: dict[str, int]) -> None:
     batch = compute(candles, preset, **params)
     engine = StreamingIndicators(preset, **params)
     rows = []

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -18,12 +19,19 @@ from cryptoflow.config import Settings, load_settings
 from cryptoflow.elastic import INDEX_KINDS, index_alias, make_client
 from cryptoflow.events import decode
 from cryptoflow.kafka import TOPIC_KINDS, EventProducer, cluster_metadata, new_client, topic_name
-from cryptoflow.stack import KafkaService, Supervisor
-from cryptoflow.stack._tls import ensure_broker_tls
+from cryptoflow.stack import KafkaService, Supervisor, ensure_broker_tls
 from cryptoflow.testing.events import candle_events
-from cryptoflow.testing.services import cleanup, es_count, es_docs, free_port, read_topic, wait_until
-from tests.auto_trade._chain import group_ready
-from tests.testing.fake_binance.conftest import make_exchange
+from cryptoflow.testing.fake_binance import replay_exchange
+from cryptoflow.testing.services import (
+    clean_env,
+    cleanup,
+    es_count,
+    es_docs,
+    free_port,
+    group_ready,
+    read_topic,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -94,15 +102,11 @@ def test_every_component_runs_over_sasl_ssl_from_settings_alone(
     the password in none of their outputs."""
     settings = secure_settings(secure_kafka, prefix)
     password = settings.kafka.sasl_password.get_secret_value()
-    exchange = make_exchange(shared_data, symbols=("ETHUSDT",), history=60, limit=LIVE, speed=4)
-    env = secure_env(
-        secure_kafka,
-        prefix,
-        CRYPTOFLOW_BINANCE__BASE_URL=exchange.base_url,
-        CRYPTOFLOW_BINANCE__STREAM_URL=exchange.stream_url,
-    )
+    exchange = replay_exchange(shared_data, symbols=("ETHUSDT",), history=60, limit=LIVE, speed=4)
+    env = secure_env(secure_kafka, prefix, **exchange.client_environment())
     outputs: dict[str, str] = {}
     procs = Supervisor(tmp_path, env=env, cwd=tmp_path)
+    ready = partial(wait_until, watching=procs)
     try:
         setup = cli(env, tmp_path, "--verbose", "setup")
         outputs["setup"] = setup.stdout + setup.stderr
@@ -126,17 +130,6 @@ def test_every_component_runs_over_sasl_ssl_from_settings_alone(
             "--run-id", "secure-trade", "--candles-run-id", "secure-market", "--state-dir",
             str(tmp_path / "state"), "--max-candle-age", "0",
         ])  # fmt: skip
-
-        def ready(predicate, timeout_s: float, what: str) -> None:
-            def check() -> bool:
-                dead = procs.exited()
-                assert not dead, f"exited early: {dead}\n{procs.logs()}"
-                return predicate()
-
-            try:
-                wait_until(check, timeout_s, what)
-            except AssertionError as error:
-                raise AssertionError(f"{error}\n{procs.logs()}") from None
 
         ready(lambda: group_ready(settings, group, 1), 90, "the worker to join its group")
         procs.start_command("indicators", [
@@ -273,11 +266,8 @@ def test_stack_up_secure_prints_what_a_client_needs_without_the_password(
     home.mkdir()
     (home / "dist").symlink_to(stack_settings.stack.home / "dist")
     ports = {name: str(free_port()) for name in ("KAFKA_PORT", "KAFKA_CONTROLLER_PORT", "KAFKA_SECURE_PORT")}
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("CRYPTOFLOW_")},
-        "CRYPTOFLOW_STACK__HOME": str(home),
-        **{f"CRYPTOFLOW_STACK__{name}": port for name, port in ports.items()},
-    }
+    stack = {"HOME": str(home), **ports}
+    env = clean_env(**{f"CRYPTOFLOW_STACK__{name}": value for name, value in stack.items()})
     broker = KafkaService(stack_settings.stack.model_copy(update={"home": home}), secure=True)
     try:
         result = cli(env, tmp_path, "stack", "up", "--secure", timeout=240)

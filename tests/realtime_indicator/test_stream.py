@@ -11,8 +11,8 @@ import pytest
 from cryptoflow.binance import BinanceEndpoints, SourceOptions
 from cryptoflow.candles import load_candles
 from cryptoflow.indicators import compute
+from cryptoflow.testing.fake_binance import replay_exchange
 from realtime_indicator import RealtimeOptions, run_realtime
-from tests.testing.fake_binance.conftest import make_exchange
 
 HISTORY, LIVE = 200, 20
 
@@ -54,7 +54,7 @@ def run(exchange, options: RealtimeOptions, events: list | None = None, **hooks)
 
 
 def test_indicator_events_per_update_and_candle_events_per_close(shared_data: Path) -> None:
-    exchange = make_exchange(shared_data, history=HISTORY, limit=LIVE)
+    exchange = replay_exchange(shared_data, history=HISTORY, limit=LIVE)
     options = until_the_end(exchange, "rt-test")
     try:
         events = run(exchange, options)
@@ -83,7 +83,7 @@ def test_indicator_events_per_update_and_candle_events_per_close(shared_data: Pa
 
 
 def test_on_received_sees_each_kline_before_the_events_it_leads_to(shared_data: Path) -> None:
-    exchange = make_exchange(shared_data, history=HISTORY, limit=3)
+    exchange = replay_exchange(shared_data, history=HISTORY, limit=3)
     options = until_the_end(exchange, "rt-hooks")
     events: list = []
     received: list = []  # (kline event, events emitted before it was seen)

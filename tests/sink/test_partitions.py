@@ -8,63 +8,36 @@ from collections import Counter
 
 import pytest
 
-from cryptoflow.candles import Candle
 from cryptoflow.config import Settings
 from cryptoflow.elastic import INDEX_KINDS, apply_retention, index_alias, install_templates, make_client
 from cryptoflow.errors import ConfigurationError
-from cryptoflow.events import (
-    CandleEvent,
-    Event,
-    IndicatorEvent,
-    SignalEvent,
-    SignalPayload,
-    TradeEvent,
-    TradePayload,
-    encode,
-    index_mappings,
-    topic_kind,
-)
+from cryptoflow.events import Event, encode, index_mappings, topic_kind
 from cryptoflow.kafka import EventProducer
 from cryptoflow.sink import Sink, SinkOptions
-from cryptoflow.testing.events import ms
+from cryptoflow.testing.events import (
+    MINUTE,
+    candle_event,
+    indicator_event,
+    ms,
+    signal_event,
+    trade_events,
+)
 from cryptoflow.testing.services import es_count, es_docs
 
 pytestmark = pytest.mark.integration
-
-MINUTE = 60_000
 
 
 def boundary_events() -> list[Event]:
     """Events on both sides of midnight 2026-01-31/02-01 UTC (a day, a month boundary), to the ms."""
     last_ms, first_ms = ms("2026-01-31T23:59:59.999"), ms("2026-02-01T00:00:00.000")
-    common = {"source": "paper", "run_id": "boundary", "symbol": "ETHUSDT", "interval": "1m"}
-    events: list[Event] = []
-    for open_ms in (first_ms - MINUTE, first_ms):  # the last candle of January, the first of February
-        candle = Candle("ETHUSDT", "1m", open_ms, open_ms + MINUTE - 1, 100.0, 101.0, 99.0, 100.5, 3.0)
-        events.append(CandleEvent.of_candle(candle, {}, source="paper", run_id="boundary"))
-    for update_ms in (last_ms - 2_500, last_ms, first_ms, first_ms + 2_500):
-        open_ms = update_ms - update_ms % MINUTE
-        candle = Candle("ETHUSDT", "1m", open_ms, open_ms + MINUTE - 1, 100.0, 101.0, 99.0, 100.2, 3.0)
-        events.append(
-            IndicatorEvent.of_update(candle, {"rsi": 51.0}, update_ms, source="paper", run_id="boundary")
-        )
-    for candle_ms in (first_ms - MINUTE, first_ms):  # decided at the candle's close
-        events.append(
-            SignalEvent.create(
-                **common,
-                strategy="s",
-                time_ms=candle_ms + MINUTE,
-                signal=SignalPayload(action="entry_long", price=100.0, candle_open_time_ms=candle_ms),
-            )
-        )
-    entry = {"side": "long", "quantity": 1.0, "entry_time_ms": first_ms - MINUTE, "entry_price": 100.0}
-    open_leg = TradePayload.open_leg(fees=0.1, **entry)
-    close_leg = TradePayload.close_leg(
-        exit_time_ms=first_ms + 3 * MINUTE, exit_price=102.0, exit_reason="take_profit", fees=0.2, pnl=1.8,
-        **entry,
-    )  # fmt: skip
-    events += [TradeEvent.create(**common, strategy="s", trade=leg) for leg in (open_leg, close_leg)]
-    return events
+    january, february = first_ms - MINUTE, first_ms  # the last candle of January, the first of February
+    run = {"run_id": "boundary"}
+    return [
+        *(candle_event(open_ms, **run) for open_ms in (january, february)),
+        *(indicator_event(at, **run) for at in (last_ms - 2_500, last_ms, first_ms, first_ms + 2_500)),
+        *(signal_event(open_ms, **run) for open_ms in (january, february)),  # decided at the candle's close
+        *trade_events(january, first_ms + 3 * MINUTE, **run),  # entered in January, closed in February
+    ]
 
 
 EXPECTED_PARTITIONS = {

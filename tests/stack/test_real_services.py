@@ -14,7 +14,6 @@ from confluent_kafka.admin import AdminClient
 from cryptoflow.config import KafkaSettings
 from cryptoflow.elastic import make_client, server_version
 from cryptoflow.kafka import client_config, ensure_topics
-from cryptoflow.stack._kafka import _coordinator_partition
 
 pytestmark = pytest.mark.integration
 
@@ -50,15 +49,6 @@ def test_a_fresh_broker_is_ready_only_when_any_consumer_group_can_join(own_kafka
         assert len(consumer.assignment()) == 3
     finally:
         consumer.close()
-
-
-def test_the_coordinator_partition_of_a_group_is_the_brokers() -> None:
-    # Java: "cryptoflow-stack-probe-0".hashCode() == 120564528; "polygenelubricants".hashCode() is
-    # Integer.MIN_VALUE, whose abs Kafka takes as 0
-    assert _coordinator_partition("cryptoflow-stack-probe-0", 10) == 8
-    assert _coordinator_partition("cryptoflow-stack-probe-1", 10) == 9
-    assert _coordinator_partition("polygenelubricants", 7) == 0
-    assert _coordinator_partition("é-ü", 10) == 225560 % 10
 
 
 def test_up_twice_is_harmless(local_stack) -> None:

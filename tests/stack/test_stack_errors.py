@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ from cryptoflow.config import load_settings
 from cryptoflow.errors import StackError
 from cryptoflow.stack import _java
 from cryptoflow.stack._download import ensure_elasticsearch, ensure_kafka
+from cryptoflow.testing.services import clean_env
 
 pytestmark = pytest.mark.slow  # one console-script process per case
 
@@ -73,13 +73,10 @@ def test_stack_up_on_a_taken_port_is_a_clear_cli_error(tmp_path: Path) -> None:
         blocker.bind(("127.0.0.1", 0))
         blocker.listen()
         port = blocker.getsockname()[1]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CRYPTOFLOW_")}
-        env.update(
-            {
-                "CRYPTOFLOW_STACK__HOME": str(tmp_path),
-                "CRYPTOFLOW_STACK__KAFKA_PORT": str(port),
-                "CRYPTOFLOW_STACK__ELASTICSEARCH_PORT": str(port),
-            }
+        env = clean_env(
+            CRYPTOFLOW_STACK__HOME=str(tmp_path),
+            CRYPTOFLOW_STACK__KAFKA_PORT=str(port),
+            CRYPTOFLOW_STACK__ELASTICSEARCH_PORT=str(port),
         )
         result = subprocess.run(
             [sys.executable, "-m", "cryptoflow", "stack", "up"],

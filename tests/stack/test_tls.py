@@ -11,7 +11,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from cryptoflow.stack._tls import ensure_broker_tls
+from cryptoflow.stack import ensure_broker_tls
 
 CRYPTOFLOW = Path(sys.executable).with_name("cryptoflow")
 

@@ -12,16 +12,21 @@ python-binance runs against it unchanged apart from its base URLs (see
 """
 
 from cryptoflow.testing.fake_binance._account import BinanceError, FuturesAccount
-from cryptoflow.testing.fake_binance._auth import sign
+from cryptoflow.testing.fake_binance._auth import API_KEY, API_SECRET, sign
 from cryptoflow.testing.fake_binance._market import KlineState, ReplayMarket, SymbolRules
-from cryptoflow.testing.fake_binance._server import FakeExchange
+from cryptoflow.testing.fake_binance._server import FakeExchange, exchange_environment
+from cryptoflow.testing.fake_binance._shared import replay_exchange
 
 __all__ = [
+    "API_KEY",
+    "API_SECRET",
     "BinanceError",
     "FakeExchange",
     "FuturesAccount",
     "KlineState",
     "ReplayMarket",
     "SymbolRules",
+    "exchange_environment",
+    "replay_exchange",
     "sign",
 ]

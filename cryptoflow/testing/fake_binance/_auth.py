@@ -9,7 +9,10 @@ from urllib.parse import parse_qsl, unquote_plus
 
 from cryptoflow.testing.fake_binance._account import BinanceError
 
-__all__ = ["check_signed", "parse_params", "sign"]
+__all__ = ["API_KEY", "API_SECRET", "check_signed", "parse_params", "sign"]
+
+API_KEY, API_SECRET = "fake-api-key", "fake-api-secret"
+"""The credentials a :class:`~cryptoflow.testing.fake_binance.FakeExchange` accepts unless told others."""
 
 MAX_RECV_WINDOW = 60_000
 DEFAULT_RECV_WINDOW = 5_000

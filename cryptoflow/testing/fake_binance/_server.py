@@ -16,7 +16,7 @@ from aiohttp import WSMsgType, web
 
 from cryptoflow.errors import CryptoflowError
 from cryptoflow.testing.fake_binance._account import BinanceError, FuturesAccount
-from cryptoflow.testing.fake_binance._auth import check_signed, parse_params
+from cryptoflow.testing.fake_binance._auth import API_KEY, API_SECRET, check_signed, parse_params
 from cryptoflow.testing.fake_binance._market import KlineState, ReplayMarket
 
 __all__ = ["FakeExchange", "Subscriber"]
@@ -55,6 +55,16 @@ class Subscriber:
         return out
 
 
+def exchange_environment(host: str, port: int) -> dict[str, str]:
+    """The settings (environment variables) that point a ``cryptoflow`` process at a fake exchange
+    serving on ``host:port`` (in this process: :meth:`FakeExchange.client_environment`; or a child
+    running ``cryptoflow exchange serve``)."""
+    return {
+        "CRYPTOFLOW_BINANCE__BASE_URL": f"http://{host}:{port}",
+        "CRYPTOFLOW_BINANCE__STREAM_URL": f"ws://{host}:{port}/",
+    }
+
+
 class FakeExchange:
     """A local Binance: REST (spot ``/api/v3`` and USD-M futures ``/fapi``) and kline websockets that
     replay real candles, with Binance's signature checks and error shapes.
@@ -74,8 +84,8 @@ class FakeExchange:
         market: ReplayMarket,
         *,
         speed: float | None = None,
-        api_key: str = "fake-api-key",
-        api_secret: str = "fake-api-secret",
+        api_key: str = API_KEY,
+        api_secret: str = API_SECRET,
         host: str = "127.0.0.1",
         port: int = 0,
         autostart: bool = False,
@@ -108,12 +118,23 @@ class FakeExchange:
     @property
     def base_url(self) -> str:
         """``http://host:port``."""
-        return f"http://{self.host}:{self.port}"
+        return exchange_environment(self.host, self.port)["CRYPTOFLOW_BINANCE__BASE_URL"]
 
     @property
     def stream_url(self) -> str:
         """``ws://host:port/`` (python-binance appends ``ws/…`` or ``stream?streams=…``)."""
-        return f"ws://{self.host}:{self.port}/"
+        return exchange_environment(self.host, self.port)["CRYPTOFLOW_BINANCE__STREAM_URL"]
+
+    def client_environment(self, *, credentials: bool = False) -> dict[str, str]:
+        """The settings (environment variables) of a ``cryptoflow`` process that reaches this exchange: its
+        URLs, and with ``credentials`` its API key and secret (for the testnet broker)."""
+        env = exchange_environment(self.host, self.port)
+        if credentials:
+            env |= {
+                "CRYPTOFLOW_BINANCE__API_KEY": self.api_key,
+                "CRYPTOFLOW_BINANCE__API_SECRET": self._secret,
+            }
+        return env
 
     # ---- lifecycle ---------------------------------------------------------------------------------
 

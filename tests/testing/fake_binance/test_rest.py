@@ -12,11 +12,10 @@ from binance.exceptions import BinanceAPIException
 
 from cryptoflow.binance import BinanceEndpoints, binance_classes
 from cryptoflow.candles import load_candles
-from cryptoflow.testing.fake_binance import FakeExchange, sign
-from tests.testing.fake_binance.conftest import KEY, SECRET
+from cryptoflow.testing.fake_binance import API_KEY, API_SECRET, FakeExchange, sign
 
 
-def run(exchange: FakeExchange, body: Any, *, key: str = KEY, secret: str = SECRET) -> Any:
+def run(exchange: FakeExchange, body: Any, *, key: str = API_KEY, secret: str = API_SECRET) -> Any:
     async def main() -> Any:
         client_cls, _ = binance_classes(BinanceEndpoints(exchange.base_url, exchange.stream_url))
         client = await client_cls.create(key, secret)
@@ -115,10 +114,10 @@ def test_raw_signed_request_and_missing_key(exchange: FakeExchange) -> None:
         async with aiohttp.ClientSession() as session:
             url = f"{exchange.base_url}/fapi/v3/positionRisk"
             async with session.get(
-                f"{url}?{query}&signature={sign(SECRET, query)}", headers={"X-MBX-APIKEY": KEY}
+                f"{url}?{query}&signature={sign(API_SECRET, query)}", headers={"X-MBX-APIKEY": API_KEY}
             ) as ok:
                 good = (ok.status, await ok.json())
-            async with session.get(f"{url}?{query}&signature={sign(SECRET, query)}") as missing:
+            async with session.get(f"{url}?{query}&signature={sign(API_SECRET, query)}") as missing:
                 bad = (missing.status, await missing.json())
         return good, bad
 

@@ -5,21 +5,28 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from binance.ws.reconnecting_websocket import ReconnectingWebsocket
 
 from cryptoflow.binance import BinanceEndpoints, binance_classes
-from cryptoflow.binance._klines import _SingleAttemptWebsocket
 from cryptoflow.candles import load_candles
-from cryptoflow.testing.fake_binance import FakeExchange
-from tests.testing.fake_binance.conftest import KEY, SECRET
+from cryptoflow.testing.fake_binance import API_KEY, API_SECRET, FakeExchange
+
+
+class _OneAttempt(ReconnectingWebsocket):
+    """python-binance's socket with no reconnect of its own: a dropped connection reaches the test, and a
+    close takes effect within 0.5 s (python-binance waits up to 10 s)."""
+
+    MAX_RECONNECTS = 0
+    TIMEOUT = 0.5
 
 
 async def _collect(exchange: FakeExchange, open_socket, count: int) -> list[dict]:
     client_cls, sockets_cls = binance_classes(BinanceEndpoints(exchange.base_url, exchange.stream_url))
-    client = await client_cls.create(KEY, SECRET)
+    client = await client_cls.create(API_KEY, API_SECRET)
     manager = sockets_cls(client, max_queue_size=10_000)
     messages = []
     socket = open_socket(manager)
-    socket.__class__ = _SingleAttemptWebsocket  # closes promptly (python-binance waits up to 10 s)
+    socket.__class__ = _OneAttempt
     try:
         async with socket as stream:
             while len(exchange.subscribers) < 1:
@@ -68,10 +75,10 @@ def test_drop_closes_every_connection(exchange: FakeExchange) -> None:
 
     async def main():
         client_cls, sockets_cls = binance_classes(BinanceEndpoints(exchange.base_url, exchange.stream_url))
-        client = await client_cls.create(KEY, SECRET)
+        client = await client_cls.create(API_KEY, API_SECRET)
         manager = sockets_cls(client)
         socket = manager.futures_multiplex_socket(["ethusdt@kline_5m"])
-        socket.__class__ = _SingleAttemptWebsocket
+        socket.__class__ = _OneAttempt
         try:
             async with socket as stream:
                 while not exchange.subscribers:

@@ -1,0 +1,122 @@
+"""What a strategy's rules read in a backtest: prices, and indicators computed when first read.
+
+A strategy's rules are plain expressions over ``ind[...]``; the backtest hands them an
+:class:`IndicatorInputs` instead of a full indicator frame, so only the indicators a rule reads are
+computed (the ``custom`` strategy reads RSI and engulfing: MACD and CCI are never computed). The rest
+is computed only if someone asks for the whole frame (the HTML report, a replay).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+import numpy as np
+import pandas as pd
+
+from cryptoflow.errors import DataError
+from cryptoflow.events import INDICATOR_NAMES
+from cryptoflow.indicators import IndicatorParams, compute_arrays
+
+__all__ = ["PRICE_COLUMNS", "IndicatorInputs", "price_arrays"]
+
+PRICE_COLUMNS = ("open", "high", "low", "close", "volume")
+_OHLC = PRICE_COLUMNS[:4]
+
+
+def price_arrays(candles: pd.DataFrame, symbol: str) -> dict[str, np.ndarray]:
+    """The candles' price columns as contiguous float64 arrays (views when they already are).
+
+    Raises :class:`~cryptoflow.errors.DataError` for a missing open/high/low/close column or a NaN price.
+    """
+    missing = [c for c in _OHLC if c not in candles]
+    if missing:
+        raise DataError(f"{symbol}: candles lack column(s) {', '.join(missing)}")
+    prices = {
+        name: np.ascontiguousarray(candles[name].to_numpy(dtype=np.float64))
+        for name in PRICE_COLUMNS
+        if name in candles
+    }
+    for name in _OHLC:
+        if np.isnan(prices[name].min()):  # min propagates NaN: one pass, no temporary
+            row = int(np.flatnonzero(np.isnan(prices[name]))[0])
+            raise DataError(
+                f"{symbol}: {name} is NaN at row {row} ({candles.index[row]}); clean the candles first"
+            )
+    return prices
+
+
+class IndicatorInputs(Mapping[str, np.ndarray]):
+    """``ind`` for a backtest's rules: price columns, then indicators, as float64 arrays.
+
+    With ``given`` (a frame aligned with the candles) its columns are read as they are; otherwise an
+    indicator is computed by :func:`cryptoflow.indicators.compute_arrays` with ``params`` the first time
+    it is read, and :attr:`computed` says which ones were.
+    """
+
+    def __init__(
+        self,
+        candles: pd.DataFrame,
+        prices: dict[str, np.ndarray],
+        params: IndicatorParams,
+        given: pd.DataFrame | None = None,
+    ) -> None:
+        self._candles = candles
+        self._prices = prices
+        self._params = params
+        self._given = given
+        self._computed: dict[str, np.ndarray] = {}  # as the kernels return them (flags are int64)
+        self._read: dict[str, np.ndarray] = dict(prices)  # float64, as rules see them
+        self._frame: pd.DataFrame | None = given
+
+    @property
+    def computed(self) -> tuple[str, ...]:
+        """The indicators computed so far, in :data:`~cryptoflow.events.INDICATOR_NAMES` order."""
+        return tuple(name for name in INDICATOR_NAMES if name in self._computed)
+
+    def _names(self) -> tuple[str, ...]:
+        columns = INDICATOR_NAMES if self._given is None else tuple(map(str, self._given.columns))
+        return tuple(self._prices) + tuple(c for c in columns if c not in self._prices)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names()
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        value = self._read.get(name)
+        if value is not None:
+            return value
+        if self._given is not None:
+            if name not in self._given.columns:
+                raise KeyError(name)
+            value = self._given[name].to_numpy(dtype=np.float64)
+        elif name in INDICATOR_NAMES:
+            self._compute((name,))
+            value = self._computed[name].astype(np.float64, copy=False)
+        else:
+            raise KeyError(name)
+        self._read[name] = value
+        return value
+
+    def _compute(self, names: tuple[str, ...]) -> None:
+        p = self._prices
+        self._computed.update(compute_arrays(p["open"], p["high"], p["low"], p["close"], self._params, names))
+
+    def frame(self) -> pd.DataFrame:
+        """Every indicator on the candles' index, as :func:`cryptoflow.indicators.compute` returns them;
+        those not computed yet are computed now (once)."""
+        if self._frame is None:
+            missing = tuple(name for name in INDICATOR_NAMES if name not in self._computed)
+            if missing:
+                self._compute(missing)
+            frame = pd.DataFrame(
+                {name: self._computed[name] for name in INDICATOR_NAMES}, index=self._candles.index
+            )
+            frame.attrs.update(self._candles.attrs)
+            frame.attrs["indicator_preset"] = self._params.preset
+            self._frame = frame
+        return self._frame
