@@ -216,3 +216,34 @@ def test_cli_sigterm_exits_0_with_everything_delivered_committed_and_the_token_n
         output.split()
     )
     assert TOKEN not in output and "Traceback" not in output
+
+
+def test_cli_ctrl_c_is_130_after_a_clean_stop(pipeline: Settings, receiver: Receiver, tmp_path: Path) -> None:
+    env = prefix_env(pipeline.kafka.topic_prefix) | {
+        "CRYPTOFLOW_NOTIFY__TARGETS": json.dumps([{"name": "hook", "webhook_url": receiver.url()}]),
+        "CRYPTOFLOW_STACK__HOME": str(tmp_path / "home"),
+    }
+    process = subprocess.Popen(
+        [CRYPTOFLOW, "notify"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
+    try:
+        publish(pipeline, trades(1))
+        wait_until(lambda: len(receiver.accepted) == 2, 60, "both legs delivered")
+        wait_until(
+            lambda: committed_to_end(pipeline, f"{pipeline.kafka.topic_prefix}-notify", KINDS),
+            30,
+            "the commit",
+        )
+        process.send_signal(2)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, out + err
+    assert "interrupted" in err and "Traceback" not in err
+    assert "delivered 2 notice(s) in 2 post(s)" in " ".join(out.split())
