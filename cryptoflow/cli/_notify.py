@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import signal
 from pathlib import Path
-from types import FrameType
 from typing import Annotated
 
 import typer
 from pydantic import ValidationError
 
-from cryptoflow.cli._common import console, err_console, note_signal, settings
+from cryptoflow.cli._common import console, settings, stop_requests, stopped_by
 from cryptoflow.errors import ConfigurationError
 
 __all__ = ["notify"]
@@ -59,27 +58,13 @@ def notify(
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ConfigurationError(f"invalid notify option: {problems}") from None
     runner = Notifier(settings(), options)
-    stops: list[int] = []
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        note_signal(signum)
-        stops.append(signum)
-        if len(stops) > 1:
-            raise KeyboardInterrupt
-        err_console.print("stopping: posting the current batch and committing (again to abort)")
-        runner.stop()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with stop_requests(runner.stop, "stopping: posting the current batch and committing (again to abort)"):
         stats = runner.run()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     console.print(
         f"delivered {stats.notices:,} notice(s) in {stats.posts:,} post(s), {stats.duplicates:,} "
         f"duplicate(s) not posted again, {stats.skipped:,} message(s) skipped, {stats.retries:,} "
         f"retr{'y' if stats.retries == 1 else 'ies'} in {stats.elapsed_s:.1f} s",
         highlight=False,
     )
-    if stops and stops[0] == signal.SIGINT:
+    if stopped_by() == signal.SIGINT:
         raise typer.Exit(130)  # Ctrl-C: stopped cleanly, but the work was interrupted

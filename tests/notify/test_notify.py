@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -48,6 +50,31 @@ def trades(n: int, run_id: str = "run-1", source: str = "paper") -> list:
             START_MS + i * 60_000, START_MS + i * 60_000 + 30_000, run_id=run_id, source=source
         )
     ]  # type: ignore[arg-type]
+
+
+def notify_env(pipeline: Settings, tmp_path: Path, targets: list[dict[str, object]]) -> dict[str, str]:
+    """The environment of a ``cryptoflow notify`` process on the test's topics, posting to ``targets``."""
+    return prefix_env(pipeline.kafka.topic_prefix) | {
+        "CRYPTOFLOW_NOTIFY__TARGETS": json.dumps(targets),
+        "CRYPTOFLOW_STACK__HOME": str(tmp_path / "home"),
+        "CRYPTOFLOW_LOG_LEVEL": "DEBUG",
+        "COLUMNS": "200",
+    }
+
+
+def signalled(env: dict[str, str], cwd: Path, until: Callable[[], None], signum: int) -> tuple[int, str, str]:
+    """Run ``cryptoflow notify`` until ``until()`` returns, send it ``signum``; its exit code and output."""
+    process = subprocess.Popen(
+        [CRYPTOFLOW, "notify"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd, env=env
+    )
+    try:
+        until()
+        process.send_signal(signum)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    return process.returncode, out, err
 
 
 def test_each_target_gets_its_notices_in_its_format_once_and_offsets_are_committed(
@@ -174,31 +201,16 @@ def test_cli_sigterm_exits_0_with_everything_delivered_committed_and_the_token_n
 ) -> None:
     targets = [{"name": "tg", "format": "telegram", "bot_token": TOKEN, "chat_id": "42",
                 "api_url": receiver.url(""), "min_interval_s": 0}]  # fmt: skip
-    env = prefix_env(pipeline.kafka.topic_prefix) | {
-        "CRYPTOFLOW_NOTIFY__TARGETS": json.dumps(targets),
-        "CRYPTOFLOW_STACK__HOME": str(tmp_path / "home"),
-        "CRYPTOFLOW_LOG_LEVEL": "DEBUG",
-        "COLUMNS": "200",
-    }
+    env = notify_env(pipeline, tmp_path, targets)
     receiver.script = [Reply(502, f"bad gateway for bot{TOKEN}".encode())]  # a retry is logged
-    process = subprocess.Popen(
-        [CRYPTOFLOW, "notify"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-    )
-    try:
+
+    def six_delivered() -> None:
         publish(pipeline, trades(3))
         delivered = lambda: sum(r.body["text"].count("\n") + 1 for r in receiver.accepted)  # noqa: E731
         wait_until(lambda: delivered() == 6, 60, "six notices delivered")
-        process.send_signal(15)
-        out, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == 0, out + err
+
+    code, out, err = signalled(env, tmp_path, six_delivered, signal.SIGTERM)
+    assert code == 0, out + err
     assert "Traceback" not in err and TOKEN not in out + err
     assert "tg not reached (HTTP 502 bad gateway for bot***); retrying" in err  # the retry, masked
     assert "delivered 6 notice(s)" in " ".join(out.split())
@@ -219,31 +231,15 @@ def test_cli_sigterm_exits_0_with_everything_delivered_committed_and_the_token_n
 
 
 def test_cli_ctrl_c_is_130_after_a_clean_stop(pipeline: Settings, receiver: Receiver, tmp_path: Path) -> None:
-    env = prefix_env(pipeline.kafka.topic_prefix) | {
-        "CRYPTOFLOW_NOTIFY__TARGETS": json.dumps([{"name": "hook", "webhook_url": receiver.url()}]),
-        "CRYPTOFLOW_STACK__HOME": str(tmp_path / "home"),
-    }
-    process = subprocess.Popen(
-        [CRYPTOFLOW, "notify"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-    )
-    try:
+    env = notify_env(pipeline, tmp_path, [{"name": "hook", "webhook_url": receiver.url()}])
+    group = f"{pipeline.kafka.topic_prefix}-notify"
+
+    def delivered_and_committed() -> None:
         publish(pipeline, trades(1))
         wait_until(lambda: len(receiver.accepted) == 2, 60, "both legs delivered")
-        wait_until(
-            lambda: committed_to_end(pipeline, f"{pipeline.kafka.topic_prefix}-notify", KINDS),
-            30,
-            "the commit",
-        )
-        process.send_signal(2)
-        out, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == 130, out + err
+        wait_until(lambda: committed_to_end(pipeline, group, KINDS), 30, "the commit")
+
+    code, out, err = signalled(env, tmp_path, delivered_and_committed, signal.SIGINT)
+    assert code == 130, out + err
     assert "interrupted" in err and "Traceback" not in err
     assert "delivered 2 notice(s) in 2 post(s)" in " ".join(out.split())
