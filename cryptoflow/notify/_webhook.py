@@ -122,8 +122,8 @@ def _reason(body: bytes) -> str:
         data = json.loads(text)
     except ValueError:
         return text[:200]
-    if isinstance(data, dict):
-        return str(data.get("description") or data.get("error") or data.get("message") or text)[:200]
+    if isinstance(data, dict):  # JSON without words of its own: the status line's reason says more
+        return str(data.get("description") or data.get("error") or data.get("message") or "")[:200]
     return text[:200]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import subprocess
 import sys
@@ -129,18 +130,23 @@ def test_each_target_gets_its_notices_in_its_format_once_and_offsets_are_committ
 
 
 def test_a_target_that_fails_three_times_gets_the_message_once(
-    pipeline: Settings, receiver: Receiver, tmp_path: Path
+    pipeline: Settings, receiver: Receiver, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     publish(pipeline, trades(1)[:1])
     receiver.script = [
-        Reply(503, b"busy"),
+        Reply(503, b"busy", {"Retry-After": "1"}),  # the header says how long
         Reply(drop=True),
-        Reply(429, b'{"ok":false,"error_code":429,"parameters":{"retry_after":0}}'),
+        Reply(429, b'{"ok":false,"error_code":429,"parameters":{"retry_after":2}}'),  # Telegram's body
     ]
     settings = with_targets(pipeline, {"name": "hook", "webhook_url": receiver.url()})
-    stats = Notifier(settings, options(tmp_path)).run()
+    with caplog.at_level(logging.WARNING, logger="cryptoflow.notify"):
+        stats = Notifier(settings, options(tmp_path)).run()
     assert [r.status for r in receiver.requests] == [503, 0, 429, 200]
     assert len({json.dumps(r.body) for r in receiver.requests}) == 1  # the same message each time
+    retries = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
+    assert retries[0] == "notify: hook not reached (HTTP 503 busy); retrying in 1.0 s"
+    assert "ConnectionResetError" in retries[1] or "RemoteDisconnected" in retries[1]
+    assert retries[2] == "notify: hook not reached (HTTP 429 Too Many Requests); retrying in 2.0 s"
     assert len(receiver.accepted) == 1 and stats.retries == 3 and stats.notices == 1
     assert committed_to_end(pipeline, f"{pipeline.kafka.topic_prefix}-notify", KINDS)
     # nothing left: a second run posts nothing
