@@ -18,7 +18,7 @@ from cryptoflow.kafka import EventProducer, topic_name
 from cryptoflow.notify import Notifier, NotifyOptions, TargetRefused, read_notice
 from cryptoflow.testing.events import START_MS, candle_event, signal_event, trade_events
 from cryptoflow.testing.services import committed_to_end, prefix_env, wait_until
-from tests.notify.conftest import Receiver, Reply
+from cryptoflow.testing.webhooks import Reply, WebhookReceiver
 
 pytestmark = pytest.mark.integration
 
@@ -79,7 +79,7 @@ def signalled(env: dict[str, str], cwd: Path, until: Callable[[], None], signum:
 
 
 def test_each_target_gets_its_notices_in_its_format_once_and_offsets_are_committed(
-    pipeline: Settings, receiver: Receiver, tmp_path: Path
+    pipeline: Settings, receiver: WebhookReceiver, tmp_path: Path
 ) -> None:
     events = (
         trades(2)
@@ -130,7 +130,7 @@ def test_each_target_gets_its_notices_in_its_format_once_and_offsets_are_committ
 
 
 def test_a_target_that_fails_three_times_gets_the_message_once(
-    pipeline: Settings, receiver: Receiver, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    pipeline: Settings, receiver: WebhookReceiver, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     publish(pipeline, trades(1)[:1])
     receiver.script = [
@@ -155,7 +155,7 @@ def test_a_target_that_fails_three_times_gets_the_message_once(
 
 
 def test_a_refusing_target_stops_without_committing_and_nothing_is_lost(
-    pipeline: Settings, receiver: Receiver, tmp_path: Path
+    pipeline: Settings, receiver: WebhookReceiver, tmp_path: Path
 ) -> None:
     publish(pipeline, trades(1))
     good = {"name": "good", "webhook_url": receiver.url("/good")}
@@ -190,7 +190,7 @@ def test_a_refusing_target_stops_without_committing_and_nothing_is_lost(
 
 
 def test_messages_that_are_no_events_are_skipped(
-    pipeline: Settings, receiver: Receiver, tmp_path: Path
+    pipeline: Settings, receiver: WebhookReceiver, tmp_path: Path
 ) -> None:
     entry = trades(1)[:1]
     with EventProducer(pipeline.kafka) as producer:
@@ -203,7 +203,7 @@ def test_messages_that_are_no_events_are_skipped(
 
 
 def test_cli_sigterm_exits_0_with_everything_delivered_committed_and_the_token_never_shown(
-    pipeline: Settings, receiver: Receiver, tmp_path: Path
+    pipeline: Settings, receiver: WebhookReceiver, tmp_path: Path
 ) -> None:
     targets = [{"name": "tg", "format": "telegram", "bot_token": TOKEN, "chat_id": "42",
                 "api_url": receiver.url(""), "min_interval_s": 0}]  # fmt: skip
@@ -236,7 +236,9 @@ def test_cli_sigterm_exits_0_with_everything_delivered_committed_and_the_token_n
     assert TOKEN not in output and "Traceback" not in output
 
 
-def test_cli_ctrl_c_is_130_after_a_clean_stop(pipeline: Settings, receiver: Receiver, tmp_path: Path) -> None:
+def test_cli_ctrl_c_is_130_after_a_clean_stop(
+    pipeline: Settings, receiver: WebhookReceiver, tmp_path: Path
+) -> None:
     env = notify_env(pipeline, tmp_path, [{"name": "hook", "webhook_url": receiver.url()}])
     group = f"{pipeline.kafka.topic_prefix}-notify"
 
