@@ -16,6 +16,7 @@ from cryptoflow.config._settings import (
     StackSettings,
     load_settings,
     masked,
+    read_toml,
 )
 
 __all__ = [
@@ -35,5 +36,6 @@ __all__ = [
     "load_settings",
     "mask_credentials",
     "masked",
+    "read_toml",
     "register_secret",
 ]

@@ -458,19 +458,25 @@ def _sections() -> dict[str, type[BaseModel]]:
     }
 
 
-def _read_config_file(path: Path, origin: str) -> dict[str, Any]:
-    """The parsed TOML file; an unreadable or malformed file, an unknown section or an unknown setting
-    in a section is a :class:`ConfigurationError` naming the file (and a close known name)."""
-    where = f"config file {str(path)!r} ({origin})"
+def read_toml(path: Path, where: str) -> dict[str, Any]:
+    """The parsed TOML file; a file that cannot be read, is not UTF-8 or is not valid TOML is a
+    :class:`ConfigurationError` starting with ``where`` (e.g. ``config file 'x.toml'``)."""
     try:
         with path.open("rb") as file:
-            data = tomllib.load(file)
+            return tomllib.load(file)
     except OSError as exc:
         raise ConfigurationError(f"{where} cannot be read: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigurationError(f"{where} is not valid TOML: {exc}; fix the file") from None
     except UnicodeDecodeError:
         raise ConfigurationError(f"{where} is not UTF-8 text; is it a TOML file?") from None
+
+
+def _read_config_file(path: Path, origin: str) -> dict[str, Any]:
+    """The parsed TOML file; an unreadable or malformed file, an unknown section or an unknown setting
+    in a section is a :class:`ConfigurationError` naming the file (and a close known name)."""
+    where = f"config file {str(path)!r} ({origin})"
+    data = read_toml(path, where)
     sections = _sections()
     top = [name for name in Settings.model_fields if name not in sections]
     problems = []
