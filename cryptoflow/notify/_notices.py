@@ -7,13 +7,14 @@ executor that publishes them is still to come; :data:`EXECUTOR_NOTICES` is what 
     {"schema_name": "lock", "schema_version": 1, "event_id": "…", "source": "paper", "run_id": "bot-1",
      "strategy": "basic", "symbol": "ETHUSDT", "interval": "1h", "time_ms": 1700000000000,
      "lock": {"protection": "stoploss_guard", "reason": "3 stop-losses within 60 min",
-              "until_ms": 1700003600000}}
+              "until_ms": 1700003600000, "symbol": "ETHUSDT", "run_id": null}}
     {"schema_name": "error", …, "error": {"category": "exchange_rejection",
               "message": "code -2019: Margin is insufficient", "signal_event_id": "…"}}
 
-``until_ms`` may be ``null`` (locked until further notice), ``signal_event_id`` too (an error no signal
-caused). The envelope is the one every event carries (``@timestamp`` may be given; ``strategy`` may be
-``null`` for a lock of the whole bot).
+The ``lock`` object is :class:`cryptoflow.portfolio.Lock` (``until`` named ``until_ms``): ``until_ms``
+``null`` while its condition holds, ``symbol`` / ``run_id`` ``null`` when it locks every symbol / every
+strategy; the envelope names the entry it blocked. ``signal_event_id`` is ``null`` for an error no signal
+caused. The envelope is the one every event carries (``@timestamp`` may be given).
 """
 
 from __future__ import annotations
@@ -127,6 +128,8 @@ class _Lock(_Strict):
     protection: Text
     reason: Text
     until_ms: int | None = Field(None, ge=0)
+    symbol: str | None = None
+    run_id: str | None = None
 
 
 class _Error(_Strict):
@@ -160,8 +163,10 @@ def _executor_notice(value: bytes) -> Notice | None:
         return None
     message = _ExecutorNotice.model_validate(data)
     if message.lock is not None:
-        reason = f"{message.lock.protection}: {message.lock.reason}"
-        return _notice("lock", message, reason=reason, until_ms=message.lock.until_ms)
+        lock = message.lock
+        reason = f"{lock.protection}: {lock.reason}"
+        scope = {"symbol": lock.symbol or "all symbols"}
+        return _notice("lock", message, reason=reason, until_ms=lock.until_ms, **scope)
     if message.error is not None:
         return _notice("error", message, reason=f"{message.error.category}: {message.error.message}")
     raise ValueError(f"a {message.schema_name} message needs its {message.schema_name!r} object")
@@ -201,15 +206,15 @@ def read_notice(value: bytes | None) -> Notice | None:
 
 
 def _notice(kind: NoticeKind, envelope: Any, **details: Any) -> Notice:
-    """A notice of ``kind`` from the envelope fields of an event or an executor's message."""
-    return Notice(
-        kind=kind,
-        event_id=envelope.event_id,
-        source=envelope.source,
-        run_id=envelope.run_id,
-        strategy=envelope.strategy,
-        symbol=envelope.symbol,
-        interval=envelope.interval,
-        time_ms=envelope.time_ms,
-        **details,
-    )
+    """A notice of ``kind`` from the envelope fields of an event or an executor's message (``details``
+    may name another ``symbol``: a lock's scope)."""
+    fields = {
+        "event_id": envelope.event_id,
+        "source": envelope.source,
+        "run_id": envelope.run_id,
+        "strategy": envelope.strategy,
+        "symbol": envelope.symbol,
+        "interval": envelope.interval,
+        "time_ms": envelope.time_ms,
+    }
+    return Notice(kind=kind, **(fields | details))

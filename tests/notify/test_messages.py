@@ -39,14 +39,17 @@ def test_entries_exits_and_signals_read_as_one_line_each() -> None:
 
 
 def test_locks_and_errors_of_the_executor() -> None:
-    lock = read_notice(lock_message(until_ms=1700003600000))
+    lock = read_notice(lock_message(until_ms=1700003600000, symbol="ETHUSDT"))
     assert lock is not None and lock.kind == "lock" and lock.event_id == "lock-1"
     assert lock.text == (
         "LOCK ETHUSDT entries locked until 2023-11-14T23:13:20.000Z: stoploss_guard: 3 stop-losses "
         "within 60 min [paper bot-1]"
     )
-    forever = read_notice(lock_message(until_ms=None))
-    assert forever is not None and "entries locked until further notice" in forever.text
+    everything = read_notice(lock_message(until_ms=None, symbol=None, run_id=None))  # portfolio.Lock's fields
+    assert everything is not None and everything.text == (
+        "LOCK all symbols entries locked until further notice: stoploss_guard: 3 stop-losses within 60 min "
+        "[paper bot-1]"
+    )
     error = json.loads(lock_message())
     del error["lock"]
     error |= {"schema_name": "error", "event_id": "error-1", "strategy": "basic"}
