@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,12 +18,7 @@ TOKEN = "5550001:AAH-telegram-token-never-shown"
 SLACK = "https://hooks.slack.com/services/T000/B000/slack-secret-path"
 
 
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith("CRYPTOFLOW_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)  # no stray .env or cryptoflow.toml
+pytestmark = pytest.mark.usefixtures("no_settings")
 
 
 def test_targets_from_the_toml_file(tmp_path: Path) -> None:
