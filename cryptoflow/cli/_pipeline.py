@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 from enum import StrEnum
-from types import FrameType
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -12,7 +11,7 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from cryptoflow.cli._backtest import _progress, backtest_options, check_inputs
-from cryptoflow.cli._common import console, err_console, note_signal, settings
+from cryptoflow.cli._common import console, settings, stop_requests, stopped_by
 from cryptoflow.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -119,29 +118,15 @@ def sink(
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ConfigurationError(f"invalid sink option: {problems}") from None
     runner = Sink(settings(), options)
-    stops: list[int] = []
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        note_signal(signum)
-        stops.append(signum)
-        if len(stops) > 1:
-            raise KeyboardInterrupt
-        err_console.print("stopping: writing the current batch and committing (again to abort)")
-        runner.stop()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with stop_requests(runner.stop, "stopping: writing the current batch and committing (again to abort)"):
         stats = runner.run()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     console.print(
         f"indexed {stats.indexed:,} document(s), dead-lettered {stats.dead_lettered:,} "
         f"to {runner.dlq_topic}, {stats.batches:,} batch(es), {stats.retries:,} retr"
         f"{'y' if stats.retries == 1 else 'ies'} in {stats.elapsed_s:.1f} s",
         highlight=False,
     )
-    if stops and stops[0] == signal.SIGINT:
+    if stopped_by() == signal.SIGINT:
         raise typer.Exit(130)  # Ctrl-C: stopped cleanly, but the work was interrupted
 
 

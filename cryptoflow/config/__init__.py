@@ -2,16 +2,21 @@
 
 from cryptoflow.config._redact import RedactingFilter, mask_credentials, register_secret
 from cryptoflow.config._settings import (
+    NOTICE_KINDS,
     BinanceSettings,
     ElasticsearchSettings,
     KafkaSettings,
     Market,
+    NoticeKind,
+    NotifySettings,
+    NotifyTarget,
     PartitionPolicy,
     RetentionSettings,
     Settings,
     StackSettings,
     load_settings,
     masked,
+    read_toml,
 )
 
 __all__ = [
@@ -19,6 +24,10 @@ __all__ = [
     "ElasticsearchSettings",
     "KafkaSettings",
     "Market",
+    "NOTICE_KINDS",
+    "NoticeKind",
+    "NotifySettings",
+    "NotifyTarget",
     "PartitionPolicy",
     "RedactingFilter",
     "RetentionSettings",
@@ -27,5 +36,6 @@ __all__ = [
     "load_settings",
     "mask_credentials",
     "masked",
+    "read_toml",
     "register_secret",
 ]
