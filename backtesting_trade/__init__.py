@@ -20,21 +20,26 @@ Example::
 
 from backtesting_trade._events import (
     BacktestRun,
+    EncodedBatch,
     SymbolRun,
     backtest_events,
     count_events,
     default_run_id,
+    encoded_events,
     result_interval,
 )
-from backtesting_trade._replay import ReplayResult, replay
+from backtesting_trade._replay import ReplayProgress, ReplayResult, replay
 
 __all__ = [
     "BacktestRun",
+    "EncodedBatch",
+    "ReplayProgress",
     "ReplayResult",
     "SymbolRun",
     "backtest_events",
     "count_events",
     "default_run_id",
+    "encoded_events",
     "replay",
     "result_interval",
 ]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import heapq
 import json
-import math
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -16,18 +16,27 @@ import pandas as pd
 from cryptoflow.candles import BINANCE_INTERVALS, interval_ms
 from cryptoflow.errors import DataError
 from cryptoflow.events import (
+    EVENT_TOPICS,
     INDICATOR_NAMES,
     CandleEvent,
-    CandlePayload,
     Event,
-    IndicatorValues,
     Source,
     TradeEvent,
     TradePayload,
+    encode,
 )
 from cryptoflow.strategies import Strategy
 
-__all__ = ["BacktestRun", "SymbolRun", "backtest_events", "count_events", "default_run_id", "result_interval"]
+__all__ = [
+    "BacktestRun",
+    "EncodedBatch",
+    "SymbolRun",
+    "backtest_events",
+    "count_events",
+    "default_run_id",
+    "encoded_events",
+    "result_interval",
+]
 
 
 class SymbolRun(Protocol):
@@ -132,60 +141,86 @@ def backtest_events(
         yield from (event for _, _, _, event in heapq.merge(candles, trades, key=lambda item: item[:3]))
 
 
+@dataclass(frozen=True)
+class EncodedBatch:
+    """Encoded events of one topic kind (``candles``, ``trades``) and one Kafka key, in order: what
+    :meth:`EventProducer.send_encoded <cryptoflow.kafka.EventProducer.send_encoded>` takes."""
+
+    kind: str
+    key: bytes
+    values: list[bytes]
+
+
+def encoded_events(
+    result: BacktestRun,
+    *,
+    run_id: str,
+    interval: str,
+    source: Source = "backtest",
+    batch_size: int = 65_536,
+) -> Iterator[EncodedBatch]:
+    """The events of :func:`backtest_events`, encoded (the same bytes as :func:`~cryptoflow.events.encode`
+    of each), built column-wise without a model per candle: symbol by symbol, its candles in batches of
+    up to ``batch_size``, then its trade legs. Within a topic and a key the order is that of
+    :func:`backtest_events`.
+    """
+    strategy = result.strategy.name
+    for symbol, symbol_result in result.symbols.items():
+        key = f"{symbol}|{interval}".encode()
+        columns = _candle_columns(symbol_result, interval)
+        rows = len(columns["open_time_ms"])
+        for start in range(0, rows, batch_size):
+            values = CandleEvent.encode_columns(
+                {name: array[start : start + batch_size] for name, array in columns.items()},
+                source=source,
+                run_id=run_id,
+                symbol=symbol,
+                interval=interval,
+                strategy=strategy,
+            )
+            yield EncodedBatch(EVENT_TOPICS["candle"], key, values)
+        legs = [
+            encode(event)
+            for *_, event in _trade_events(result, symbol_result, symbol, run_id, interval, source)
+        ]
+        if legs:
+            yield EncodedBatch(EVENT_TOPICS["trade"], key, legs)
+
+
 def _ms(stamp: Any) -> int:
     return int(pd.Timestamp(stamp).value // 1_000_000)
 
 
-def _opt(value: Any) -> float | None:
-    value = float(value)
-    return value if math.isfinite(value) else None
+def _candle_columns(result: SymbolRun, interval: str) -> dict[str, Any]:
+    """The candles and their indicators as the columns of :meth:`CandleEvent.encode_columns`."""
+    candles, indicators = result.candles, result.indicators
+    open_ms = candles.index.asi8 // 1_000_000
+    if "close_time" in candles:
+        close_ms = candles["close_time"].to_numpy(dtype=np.int64)
+    else:
+        close_ms = open_ms + interval_ms(interval) - 1
+    columns: dict[str, Any] = {"open_time_ms": open_ms, "close_time_ms": close_ms}
+    for name in (
+        "open", "high", "low", "close", "volume", "quote_volume", "trades",
+        "taker_buy_base_volume", "taker_buy_quote_volume",
+    ):  # fmt: skip
+        if name in candles:
+            columns[name] = candles[name].to_numpy(dtype=float)
+    columns.setdefault("volume", np.zeros(len(candles)))
+    for name in INDICATOR_NAMES:
+        if name in indicators:
+            columns[name] = indicators[name].to_numpy(dtype=float)
+    return columns
 
 
 def _candle_events(
     result: SymbolRun, symbol: str, run_id: str, interval: str, source: Source, strategy: str
 ) -> Iterator[tuple[int, int, int, Event]]:
-    candles, indicators = result.candles, result.indicators
-    open_ms = candles.index.asi8 // 1_000_000
-    step = interval_ms(interval)
-    if "close_time" in candles:
-        close_ms = candles["close_time"].to_numpy(dtype=np.int64)
-    else:
-        close_ms = open_ms + step - 1
-    columns = {
-        name: candles[name].to_numpy(dtype=float)
-        for name in (
-            "open", "high", "low", "close", "volume", "quote_volume", "trades",
-            "taker_buy_base_volume", "taker_buy_quote_volume",
-        )
-        if name in candles
-    }  # fmt: skip
-    values = {name: indicators[name].to_numpy(dtype=float) for name in INDICATOR_NAMES if name in indicators}
-    for i in range(len(candles)):
-        optional = {
-            name: _opt(columns[name][i])
-            for name in ("quote_volume", "taker_buy_base_volume", "taker_buy_quote_volume")
-            if name in columns
-        }
-        trades = _opt(columns["trades"][i]) if "trades" in columns else None
-        payload = CandlePayload(
-            close_time_ms=int(close_ms[i]),
-            open=float(columns["open"][i]),
-            high=float(columns["high"][i]),
-            low=float(columns["low"][i]),
-            close=float(columns["close"][i]),
-            volume=float(columns["volume"][i]) if "volume" in columns else 0.0,
-            trades=None if trades is None else int(trades),
-            indicators=IndicatorValues.of({name: array[i] for name, array in values.items()}),
-            **optional,
-        )
-        event = CandleEvent.create(
-            source=source,
-            run_id=run_id,
-            symbol=symbol,
-            interval=interval,
-            open_time_ms=int(open_ms[i]),
-            candle=payload,
-            strategy=strategy,
+    columns = _candle_columns(result, interval)
+    open_ms = columns["open_time_ms"]
+    for i in range(len(open_ms)):
+        event = CandleEvent.of_columns(
+            columns, i, source=source, run_id=run_id, symbol=symbol, interval=interval, strategy=strategy
         )
         yield int(open_ms[i]), 0, i, event
 

@@ -9,15 +9,29 @@ from dataclasses import dataclass, field
 
 from backtesting_trade._events import (
     BacktestRun,
-    backtest_events,
     count_events,
     default_run_id,
+    encoded_events,
     result_interval,
 )
 from cryptoflow.events import Source
 from cryptoflow.kafka import EventProducer
 
-__all__ = ["ReplayResult", "replay"]
+__all__ = ["ReplayProgress", "ReplayResult", "replay"]
+
+_SLICE = 8192  # events sent between two progress reports
+_ACK_WAIT_S = 60.0  # at the end, how long acknowledgements may stall before the final flush decides
+
+
+@dataclass(frozen=True)
+class ReplayProgress:
+    """Where a replay stands: events built (encoded), produced (queued in the producer) and acknowledged
+    by Kafka, out of ``total``."""
+
+    built: int
+    produced: int
+    acknowledged: int
+    total: int
 
 
 @dataclass
@@ -34,6 +48,11 @@ class ReplayResult:
         """Events published."""
         return sum(self.topics.values())
 
+    @property
+    def events_per_s(self) -> float:
+        """Events built, published and acknowledged per second, over the whole replay."""
+        return self.total / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
 
 def replay(
     result: BacktestRun,
@@ -43,9 +62,12 @@ def replay(
     interval: str | None = None,
     source: Source = "backtest",
     rate: float | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[ReplayProgress], None] | None = None,
 ) -> ReplayResult:
     """Publish every candle (with indicators) and trade leg of ``result`` and wait for Kafka's acks.
+
+    The events are built column-wise (:func:`encoded_events`), a batch of candles at a time, and sent
+    as encoded bytes: the same bytes a live process sends for the same candle.
 
     Parameters
     ----------
@@ -56,7 +78,7 @@ def replay(
     interval: candle interval; default from the candles.
     source: the events' ``source`` (``backtest`` by default, ``replay`` to tell re-runs apart).
     rate: events per second at most (``None``: as fast as Kafka takes them), to watch a run unfold.
-    progress: called with ``(done, total)`` every few hundred events.
+    progress: called with a :class:`ReplayProgress` every few thousand events and at the end.
 
     Raises :class:`~cryptoflow.kafka.DeliveryError` when Kafka does not acknowledge every event.
     """
@@ -65,18 +87,31 @@ def replay(
     run_id = run_id or default_run_id(result, interval)
     total = sum(count_events(result).values())
     topics: Counter[str] = Counter()
-    done = 0
-    for event in backtest_events(result, run_id=run_id, interval=interval, source=source):
-        producer.send(event)
-        topics[producer.topic_for(event)] += 1
-        done += 1
-        if rate:
-            delay = started + done / rate - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-        if progress is not None and (done % 500 == 0 or done == total):
-            progress(done, total)
+    acknowledged_before = producer.delivered
+    built = produced = 0
+
+    def report() -> None:
+        if progress is not None:
+            progress(ReplayProgress(built, produced, producer.delivered - acknowledged_before, total))
+
+    step = _SLICE if not rate else max(1, min(_SLICE, int(rate / 20)))  # paced: 20 slices a second
+    for batch in encoded_events(result, run_id=run_id, interval=interval, source=source):
+        built += len(batch.values)
+        report()
+        for start in range(0, len(batch.values), step):
+            produced += producer.send_encoded(batch.kind, batch.values[start : start + step], key=batch.key)
+            if rate:
+                delay = started + produced / rate - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            report()
+        topics[producer.topic(batch.kind)] += len(batch.values)
+    stalled_since, seen = time.monotonic(), producer.delivered
+    while producer.pending() and time.monotonic() - stalled_since < _ACK_WAIT_S:
+        producer.poll(0.1)  # the acknowledgements come in; the bar follows them
+        if producer.delivered != seen:
+            stalled_since, seen = time.monotonic(), producer.delivered
+        report()
     producer.flush()
-    if progress is not None:
-        progress(done, total)
+    report()
     return ReplayResult(run_id, interval, dict(topics), time.monotonic() - started)

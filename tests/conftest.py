@@ -8,6 +8,7 @@ reaches for Kafka or Elasticsearch; modules that talk to them otherwise carry th
 
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -27,6 +28,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if INTEGRATION_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture
+def no_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No ``CRYPTOFLOW_*`` variable and no ``.env`` or ``cryptoflow.toml`` in the working directory: the
+    settings a test reads are the defaults plus what it sets (``pytestmark = usefixtures(...)``)."""
+    for name in list(os.environ):
+        if name.startswith("CRYPTOFLOW_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
 
 
 @pytest.fixture(scope="session")

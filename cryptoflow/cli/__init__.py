@@ -19,6 +19,7 @@ from cryptoflow.cli import (
     _demo,
     _health,
     _live,
+    _notify,
     _pipeline,
     _retention,
     _setup,
@@ -84,6 +85,7 @@ app.command("backtest")(_backtest.backtest)
 app.command("optimize")(_backtest.optimize)
 app.command("sink")(_pipeline.sink)
 app.command("replay")(_pipeline.replay)
+app.command("notify")(_notify.notify)
 app.add_typer(_dashboards.dashboards_app, name="dashboards")
 app.add_typer(_dashboards.dashboard_app, name="dashboard")
 app.command("setup")(_setup.setup)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -66,6 +66,29 @@ def stop_signals() -> Iterator[None]:
     except ValueError:  # not the main thread (main() called from a test's thread): leave signals alone
         yield
         return
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@contextmanager
+def stop_requests(stop: Callable[[], None], stopping: str) -> Iterator[None]:
+    """While a long-running loop runs: the first SIGINT or SIGTERM calls ``stop`` (the loop finishes its
+    work, commits and returns) and prints ``stopping``; a second one aborts at once. :func:`main` then
+    exits 0 after SIGTERM, 130 after Ctrl-C."""
+    received: list[int] = []
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        note_signal(signum)
+        received.append(signum)
+        if len(received) > 1:
+            raise KeyboardInterrupt
+        err_console.print(stopping)
+        stop()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:

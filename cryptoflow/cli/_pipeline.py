@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 from enum import StrEnum
-from types import FrameType
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -12,11 +11,12 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from cryptoflow.cli._backtest import _progress, backtest_options, check_inputs
-from cryptoflow.cli._common import console, err_console, note_signal, settings
+from cryptoflow.cli._common import console, settings, stop_requests, stopped_by
 from cryptoflow.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from backtesting import BacktestRequest
+    from backtesting_trade import ReplayProgress
 
 __all__ = ["replay", "sink"]
 
@@ -46,6 +46,9 @@ def sink(
     batch_size: Annotated[
         int, typer.Option("--batch-size", help="Documents per bulk request at most.")
     ] = 5000,
+    batch_max_bytes: Annotated[
+        int, typer.Option("--batch-max-bytes", help="Bytes per bulk request at most (default 16 MiB).")
+    ] = 16 << 20,
     batch_wait_ms: Annotated[
         int, typer.Option("--batch-wait-ms", help="Write a batch at the latest this long after it opened.")
     ] = 250,
@@ -100,6 +103,7 @@ def sink(
             group_id=group,
             kinds=tuple(kind) if kind else SinkOptions.model_fields["kinds"].default,
             batch_size=batch_size,
+            batch_max_bytes=batch_max_bytes,
             batch_wait_ms=batch_wait_ms,
             max_in_flight=max_in_flight,
             on_malformed=on_malformed.value,
@@ -114,29 +118,15 @@ def sink(
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ConfigurationError(f"invalid sink option: {problems}") from None
     runner = Sink(settings(), options)
-    stops: list[int] = []
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        note_signal(signum)
-        stops.append(signum)
-        if len(stops) > 1:
-            raise KeyboardInterrupt
-        err_console.print("stopping: writing the current batch and committing (again to abort)")
-        runner.stop()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with stop_requests(runner.stop, "stopping: writing the current batch and committing (again to abort)"):
         stats = runner.run()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     console.print(
         f"indexed {stats.indexed:,} document(s), dead-lettered {stats.dead_lettered:,} "
         f"to {runner.dlq_topic}, {stats.batches:,} batch(es), {stats.retries:,} retr"
         f"{'y' if stats.retries == 1 else 'ies'} in {stats.elapsed_s:.1f} s",
         highlight=False,
     )
-    if stops and stops[0] == signal.SIGINT:
+    if stopped_by() == signal.SIGINT:
         raise typer.Exit(130)  # Ctrl-C: stopped cleanly, but the work was interrupted
 
 
@@ -177,6 +167,15 @@ def replay(
             frames, instance, request.config(), start=request.start, end=request.end, preset=request.preset
         )
         progress.update(task, description="publishing", completed=0)
+
+        def advance(state: ReplayProgress) -> None:
+            progress.update(
+                task,
+                completed=state.acknowledged,
+                total=state.total,
+                description=f"built {state.built:,} · produced {state.produced:,} · acknowledged",
+            )
+
         try:
             with EventProducer(current.kafka) as producer:
                 published = run_replay(
@@ -186,7 +185,7 @@ def replay(
                     interval=request.interval,
                     source=source.value,
                     rate=rate,
-                    progress=lambda done, total: progress.update(task, completed=done, total=total),
+                    progress=advance,
                 )
         except ValidationError as exc:  # e.g. a --run-id with spaces, a lowercase --symbol
             error = exc.errors(include_url=False)[0]
@@ -201,6 +200,7 @@ def replay(
     console.print(table)
     console.print(
         f"published {published.total:,} event(s) ({len(result.trades):,} closed trade(s)) in "
-        f"{published.elapsed_s:.1f} s; index them with `cryptoflow sink`",
+        f"{published.elapsed_s:.1f} s ({published.events_per_s:,.0f} events/s); "
+        "index them with `cryptoflow sink`",
         highlight=False,
     )

@@ -2,10 +2,14 @@
 
 from cryptoflow.config._redact import RedactingFilter, mask_credentials, register_secret
 from cryptoflow.config._settings import (
+    NOTICE_KINDS,
     BinanceSettings,
     ElasticsearchSettings,
     KafkaSettings,
     Market,
+    NoticeKind,
+    NotifySettings,
+    NotifyTarget,
     PartitionPolicy,
     RetentionSettings,
     Settings,
@@ -20,6 +24,10 @@ __all__ = [
     "ElasticsearchSettings",
     "KafkaSettings",
     "Market",
+    "NOTICE_KINDS",
+    "NoticeKind",
+    "NotifySettings",
+    "NotifyTarget",
     "PartitionPolicy",
     "RedactingFilter",
     "RetentionSettings",

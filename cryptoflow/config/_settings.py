@@ -34,6 +34,7 @@ from pydantic_settings import (
 
 from cryptoflow.config._redact import mask_credentials, register_secret
 from cryptoflow.errors import ConfigurationError
+from cryptoflow.events import Source
 
 log = logging.getLogger("cryptoflow.config")
 
@@ -300,6 +301,90 @@ class RetentionSettings(_Section):
         return PartitionPolicy(getattr(self, f"{kind}_partition"), getattr(self, f"{kind}_keep_days"))
 
 
+NoticeKind = Literal["entry", "exit", "signal", "lock", "error"]
+"""What ``cryptoflow notify`` posts: a position opened (``entry``) or closed (``exit``), a strategy's
+``signal``, a protection ``lock`` that blocks entries, an executor's ``error``."""
+
+NOTICE_KINDS: tuple[NoticeKind, ...] = ("entry", "exit", "signal", "lock", "error")
+
+
+class NotifyTarget(_Section):
+    """One webhook ``cryptoflow notify`` posts to, and which notices it wants.
+
+    ``format``: ``generic`` (one JSON object per notice to ``webhook_url``), ``slack`` (an incoming
+    webhook, ``webhook_url``) or ``telegram`` (the Bot API's ``sendMessage`` for ``bot_token`` and
+    ``chat_id``; ``api_url`` is the API's address, changed only for tests). ``webhook_url`` and
+    ``bot_token`` are secrets (a Slack webhook URL and a Telegram token each let anyone post): they
+    are masked everywhere and never printed. Filters: ``kinds`` (default: entries, exits, locks and
+    errors; ``signal`` too if listed), ``sources`` and ``run_ids`` (empty: all). ``min_interval_s``:
+    the least time between two posts (default 1 s for Slack, 3 s for Telegram, 0 for generic, their
+    documented rates); notices that wait meanwhile go out together, one line each, in one message.
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")
+    format: Literal["generic", "slack", "telegram"] = "generic"
+    webhook_url: SecretStr | None = None
+    bot_token: SecretStr | None = None
+    chat_id: str | None = None
+    api_url: str = "https://api.telegram.org"
+    kinds: tuple[NoticeKind, ...] = ("entry", "exit", "lock", "error")
+    sources: tuple[Source, ...] = ()
+    run_ids: tuple[str, ...] = ()
+    min_interval_s: float | None = Field(None, ge=0, le=3600)
+    timeout_s: float = Field(10.0, gt=0, le=300)
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            try:
+                _check_url(value.get_secret_value(), ("http", "https"), "https://hooks.slack.com/services/…")
+            except ValueError:  # its message would show the URL, a secret
+                raise ValueError(
+                    "expected an http(s) URL such as https://hooks.slack.com/services/…"
+                ) from None
+        return value
+
+    @field_validator("api_url")
+    @classmethod
+    def _api(cls, value: str) -> str:
+        checked = _check_url(value, ("http", "https"), "https://api.telegram.org")
+        return (checked or value).rstrip("/")
+
+    @model_validator(mode="after")
+    def _complete(self) -> NotifyTarget:
+        if self.format == "telegram":
+            missing = [name for name in ("bot_token", "chat_id") if getattr(self, name) is None]
+            if missing:
+                raise ValueError(f"target {self.name!r}: telegram needs {' and '.join(missing)}")
+        elif self.webhook_url is None:
+            raise ValueError(f"target {self.name!r}: {self.format} needs webhook_url")
+        return self
+
+    @property
+    def interval_s(self) -> float:
+        """The least time between two posts, in seconds."""
+        if self.min_interval_s is not None:
+            return self.min_interval_s
+        return {"generic": 0.0, "slack": 1.0, "telegram": 3.0}[self.format]
+
+
+class NotifySettings(_Section):
+    """Where ``cryptoflow notify`` posts (``CRYPTOFLOW_NOTIFY__TARGETS`` as a JSON list, or
+    ``[[notify.targets]]`` tables in the TOML file; see :class:`NotifyTarget`)."""
+
+    targets: list[NotifyTarget] = Field(default_factory=list)
+
+    @field_validator("targets")
+    @classmethod
+    def _unique(cls, value: list[NotifyTarget]) -> list[NotifyTarget]:
+        names = [target.name for target in value]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"target names must be unique; {', '.join(twice)} given twice")
+        return value
+
+
 class Settings(BaseSettings):
     """Everything cryptoflow can be told, validated once at start.
 
@@ -323,6 +408,7 @@ class Settings(BaseSettings):
     binance: BinanceSettings = Field(default_factory=BinanceSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
 
     @classmethod
     def settings_customise_sources(
@@ -461,7 +547,8 @@ def _setting_name(loc: tuple[Any, ...]) -> str:
 
 def _is_secret(loc: tuple[Any, ...]) -> bool:
     return any(
-        isinstance(part, str) and any(word in part for word in ("password", "secret", "key", "cloud_id"))
+        isinstance(part, str)
+        and any(word in part for word in ("password", "secret", "key", "cloud_id", "token", "webhook"))
         for part in loc
     )
 
@@ -493,6 +580,9 @@ def _register_secrets(settings: Settings) -> None:
                 register_secret(value.get_secret_value())
     for url in settings.elasticsearch.host_list:
         register_secret(urlsplit(url).password)
+    for target in settings.notify.targets:
+        for secret in (target.webhook_url, target.bot_token):
+            register_secret(secret.get_secret_value() if secret is not None else None)
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
@@ -530,6 +620,8 @@ def masked(settings: Settings) -> dict[str, Any]:
             return {name: walk(getattr(value, name)) for name in type(value).model_fields}
         if isinstance(value, Path):
             return str(value)
+        if isinstance(value, list | tuple):
+            return [walk(item) for item in value]
         if isinstance(value, str):
             return mask_credentials(value)
         return value

@@ -68,7 +68,9 @@ def _replay_samples(
     write_report(result, options.out_dir / "backtest.html")
     counts = count_events(result)
     with view.replaying(sum(counts.values())) as advance, EventProducer(config.kafka) as producer:
-        published = replay(result, producer, source="replay", progress=lambda done, total: advance(done))
+        published = replay(
+            result, producer, source="replay", progress=lambda state: advance(state.acknowledged)
+        )
     return published.run_id, counts, result.stats
 
 

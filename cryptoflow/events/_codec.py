@@ -27,7 +27,10 @@ class EventError(CryptoflowError):
 
 
 def _reason(exc: ValidationError, limit: int = 3) -> str:
-    errors = exc.errors(include_url=False)
+    # a default computed from other fields (@timestamp) is not computed once one of them failed: noise
+    errors = [
+        error for error in exc.errors(include_url=False) if error["type"] != "default_factory_not_called"
+    ]
     # the discriminated union puts the schema name first in every location
     tags = {str(error["loc"][0]) for error in errors if error.get("loc")}
     prefix = f"{tags.pop()} event: " if len(tags) == 1 and tags <= set(EVENT_KINDS) else ""
@@ -64,7 +67,8 @@ def decode(value: bytes | str | None) -> Event:
 
 def encode(event: Event) -> bytes:
     """The compact JSON of an event (``@timestamp`` by its name, missing values as ``null``)."""
-    return _ADAPTER.dump_json(event, by_alias=True)
+    # the event's own compiled serializer: the union's (the adapter's) costs 2.5x as much to pick it
+    return event.__pydantic_serializer__.to_json(event, by_alias=True)
 
 
 def topic_kind(event: Event) -> str:

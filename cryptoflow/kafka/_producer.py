@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 Headers = Sequence[tuple[str, bytes | str | None]]
 DeliveryListener = Callable[[KafkaError | None, Message], None]
+_WARN_EVERY_S = 30.0  # flush(None): one warning this often while Kafka is away
 
 
 class DeliveryError(CryptoflowError):
@@ -51,7 +52,12 @@ class EventProducer:
         with EventProducer(settings.kafka) as producer:
             for event in events:
                 producer.send(event)
+            producer.send_encoded("candles", encoded_candles, key=b"ETHUSDT|1m")  # a replay's batches
         # every event is acknowledged here
+
+    Its own work per message is one ``produce`` call: topics are checked once each, and without a
+    listener librdkafka reports only failed deliveries (``delivery.report.only.error``), so an
+    acknowledged message costs no Python call at all while every failure is still seen.
 
     Parameters
     ----------
@@ -63,7 +69,8 @@ class EventProducer:
         counted it: ``error`` is ``None`` when Kafka acknowledged the message, ``message.value()`` is the
         bytes sent. It runs inside :meth:`send`, :meth:`poll` and :meth:`flush` (where reports are
         served), on the caller's thread; an exception it raises comes out of that call. Unset (default),
-        reports cost nothing extra. Benchmarks time acknowledgements with it::
+        only failed deliveries are reported (and raise): an acknowledged message costs no Python call.
+        Benchmarks time acknowledgements with it::
 
             acked = []
             producer = EventProducer(settings.kafka, on_delivery=lambda error, message: acked.append(error))
@@ -79,6 +86,7 @@ class EventProducer:
         on_delivery: DeliveryListener | None = None,
     ) -> None:
         self.settings = settings
+        self._listening = on_delivery is not None
         conf: dict[str, Any] = {
             "client.id": "cryptoflow-producer",
             "enable.idempotence": True,
@@ -89,35 +97,79 @@ class EventProducer:
             # 0: no local timeout. With a timeout, a broker down longer than it (a restart after kill -9
             # recovers its logs first) failed every queued event and the service exited.
             "delivery.timeout.ms": 0,
+            # without a listener only failures need a report: an acknowledged message costs no Python call
+            "delivery.report.only.error": not self._listening,
         }
         conf.update(config or {})
-        self._producer = new_client(Producer, settings, conf)
-        self._topics: set[str] = set()
-        self._lock = threading.Lock()
-        self._failures: list[str] = []
-        self.sent = 0
-        self.delivered = 0
-        self._previous_handler: Any = None
-        self._closed = False
-        # chosen once: without a listener each report goes straight to the producer's own bookkeeping
-        self._report: DeliveryListener = self._on_delivery
+        # one callback for every message (librdkafka's default), none stored per message
+        conf["on_delivery"] = self._on_delivery
         if on_delivery is not None:
 
             def report(error: KafkaError | None, message: Message) -> None:
                 self._on_delivery(error, message)
                 on_delivery(error, message)
 
-            self._report = report
+            conf["on_delivery"] = report
+        self._producer = new_client(Producer, settings, conf)
+        self._topics: dict[str, str] = {}  # topic kind -> topic, checked or created
+        self._ready: set[str] = set()  # topics checked or created
+        self._lock = threading.Lock()
+        self._failures: list[str] = []
+        self._failed = 0
+        self._acknowledged = 0  # counted by the reports when a listener wants every one
+        self._pending_at_close = 0
+        self.sent = 0
+        self._previous_handler: Any = None
+        self._closed = False
 
     # -- publishing -----------------------------------------------------------------------------------
 
+    @property
+    def delivered(self) -> int:
+        """Messages Kafka acknowledged so far (each one sent and neither queued nor failed any more)."""
+        if self._listening:
+            return self._acknowledged
+        pending = self._pending_at_close if self._closed else len(self._producer)
+        return self.sent - pending - self._failed
+
     def topic_for(self, event: Event) -> str:
         """The topic an event is published to (``<prefix>.candles`` for a candle)."""
-        return topic_name(self.settings, topic_kind(event))
+        return self.topic(topic_kind(event))
+
+    def topic(self, kind: str) -> str:
+        """The topic of a topic kind (``candles`` -> ``<prefix>.candles``), checked or created once."""
+        topic = self._topics.get(kind)
+        if topic is None:
+            topic = topic_name(self.settings, kind)
+            self._ensure_topic(topic)
+            self._topics[kind] = topic
+        return topic
 
     def send(self, event: Event) -> None:
         """Queue one event for delivery (asynchronous; :meth:`flush` waits for the acknowledgements)."""
-        self.send_raw(self.topic_for(event), encode(event), key=event.key)
+        self.send_encoded(topic_kind(event), (encode(event),), key=event.key)
+
+    def send_encoded(self, kind: str, values: Iterable[bytes], *, key: bytes) -> int:
+        """Queue encoded events of one topic kind and one key (``symbol|interval``), in order; returns how
+        many. The history path: :meth:`CandleEvent.encode_columns
+        <cryptoflow.events.CandleEvent.encode_columns>` builds them, this sends them with one
+        ``produce`` call each and nothing else per message."""
+        topic = self.topic(kind)
+        self._raise_failures()
+        produce = self._producer.produce
+        count = 0
+        try:
+            for value in values:
+                try:
+                    produce(topic, value, key)
+                except BufferError:  # the local queue is full: let deliveries drain it
+                    self._wait_for_room()
+                    produce(topic, value, key)
+                count += 1
+        finally:
+            self.sent += count
+        self._producer.poll(0)
+        return count
 
     def send_many(self, events: Iterable[Event]) -> int:
         """Queue several events; returns how many."""
@@ -140,13 +192,10 @@ class EventProducer:
         self._raise_failures()
         while True:
             try:
-                self._producer.produce(
-                    topic, value=value, key=key, headers=list(headers or ()), on_delivery=self._report
-                )
+                self._producer.produce(topic, value=value, key=key, headers=list(headers or ()))
                 break
             except BufferError:  # the local queue is full: let deliveries drain it
-                self._producer.poll(0.05)
-                self._raise_failures()
+                self._wait_for_room()
         self.sent += 1
         self._producer.poll(0)
 
@@ -164,31 +213,25 @@ class EventProducer:
         ``timeout_s`` seconds. Waits in slices of a second: a blocked librdkafka call would defer
         Python's signal handlers (a second Ctrl-C) until it returns.
         """
-        if timeout_s is None:
-            self._flush_until_delivered()
-            return
-        deadline = time.monotonic() + timeout_s  # short steps: a signal handler runs between them
-        remaining = self._producer.flush(min(1.0, timeout_s))
-        while remaining and time.monotonic() < deadline:
-            remaining = self._producer.flush(min(1.0, max(0.0, deadline - time.monotonic())))
-        self._raise_failures()
-        if remaining:
-            raise DeliveryError(
-                f"{remaining} message(s) not acknowledged by Kafka at {self.settings.bootstrap_servers} "
-                f"after {timeout_s:g} s; check that the brokers are up"
-            )
-
-    def _flush_until_delivered(self, warn_every_s: float = 30.0) -> None:
         started = time.monotonic()
+        deadline = None if timeout_s is None else started + timeout_s
         warned = started
-        while self._producer.flush(1.0):  # short steps: a signal handler runs between them
+        # short steps: a signal handler runs between them
+        while remaining := self._producer.flush(
+            1.0 if deadline is None else min(1.0, max(0.0, deadline - time.monotonic()))
+        ):
             self._raise_failures()
             now = time.monotonic()
-            if now - warned >= warn_every_s:
+            if deadline is not None and now >= deadline:
+                raise DeliveryError(
+                    f"{remaining} message(s) not acknowledged by Kafka at {self.settings.bootstrap_servers} "
+                    f"after {timeout_s:g} s; check that the brokers are up"
+                )
+            if deadline is None and now - warned >= _WARN_EVERY_S:
                 warned = now
                 log.warning(
                     "waiting for Kafka at %s: %d message(s) not acknowledged for %.0f s",
-                    self.settings.bootstrap_servers, len(self._producer), now - started,
+                    self.settings.bootstrap_servers, remaining, now - started,
                 )  # fmt: skip
         self._raise_failures()
         if warned != started:
@@ -205,8 +248,9 @@ class EventProducer:
         twice."""
         if self._closed:
             return
+        self._pending_at_close = len(self._producer)
         self._closed = True
-        if len(self._producer):
+        if self._pending_at_close:
             self._producer.purge()
         self._producer.close()
 
@@ -214,20 +258,26 @@ class EventProducer:
 
     def _ensure_topic(self, topic: str) -> None:
         """Create ``topic`` if needed; while Kafka does not answer, wait (one warning per attempt)."""
-        while topic not in self._topics:
+        while topic not in self._ready:
             try:
                 ensure_topics(self.settings, [topic], timeout_s=10.0)
             except TemporaryError as exc:
                 log.warning("cannot check or create topic %s yet (%s); retrying", topic, exc)
                 time.sleep(1.0)
                 continue
-            self._topics.add(topic)
+            self._ready.add(topic)
+
+    def _wait_for_room(self) -> None:
+        """The local queue is full: serve reports until the next produce call may succeed."""
+        self._producer.poll(0.05)
+        self._raise_failures()
 
     def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
         if error is None:
-            self.delivered += 1
+            self._acknowledged += 1
             return
         with self._lock:
+            self._failed += 1
             self._failures.append(f"{message.topic()}: {error.str()} ({error.name()})")
 
     def _raise_failures(self) -> None:

@@ -14,9 +14,12 @@ from elasticsearch import Elasticsearch
 
 from cryptoflow.elastic import BulkWriter, FlushResult
 
-__all__ = ["Batch", "InFlight"]
+__all__ = ["Batch", "InFlight", "batch_bytes"]
 
 TP = tuple[str, int]
+
+# the bulk action line BulkWriter writes around index and id, and the two lines' newlines
+_ACTION_BYTES = len(b'{"index":{"_index":"","_id":""}}') + 2
 
 
 @dataclass
@@ -31,14 +34,26 @@ class Batch:
     dead: list[tuple[Any, str, str]] = field(default_factory=list)
     future: Future[FlushResult] | None = None
     submitted: float = 0.0
+    size_bytes: int = 0  # of the bulk request's body so far
 
     def __len__(self) -> int:
         return len(self.writer) + len(self.dead)
+
+    def add(self, index: str, doc_id: str, source: bytes, ref: Any) -> None:
+        """Add a document (its JSON ``source``, one line) to the bulk request."""
+        self.writer.add(index, doc_id, source, ref=ref)
+        self.size_bytes += batch_bytes(index, doc_id, source)
 
     def note(self, tp: TP, offset: int) -> None:
         """Record that the message at ``offset`` of partition ``tp`` belongs to this batch."""
         self.start.setdefault(tp, offset)
         self.next[tp] = offset + 1
+
+
+def batch_bytes(index: str, doc_id: str, source: bytes) -> int:
+    """What a document adds to a bulk request's body, counted as elasticsearch-py's helpers count it:
+    its action line and its source line, each with its newline."""
+    return _ACTION_BYTES + len(index) + len(doc_id) + len(source)
 
 
 class InFlight:

@@ -9,11 +9,14 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from cryptoflow.errors import TemporaryError
+from cryptoflow.retry import Backoff, retry
 from cryptoflow.sink._inflight import TP
 
 __all__ = ["Offsets"]
 
 log = logging.getLogger("cryptoflow.sink")
+
+_SEEK_ATTEMPTS, _SEEK_PAUSE_S = 50, 0.1  # a rewind waits up to 5 s for a partition's fetcher
 
 
 class Offsets:
@@ -105,14 +108,17 @@ class Offsets:
     def seek(self, tp: TP, offset: int) -> None:
         """Rewind the consumer to ``offset`` of ``tp``: the next read starts there."""
         partition = TopicPartition(tp[0], tp[1], offset)
-        for attempt in range(50):
-            try:
-                self._consumer.seek(partition)
-                break
-            except KafkaException as exc:  # e.g. the fetcher of a just-assigned partition is not ready
-                if attempt == 49:
-                    raise TemporaryError(f"could not rewind {tp[0]}[{tp[1]}]: {exc}") from None
-                self._consumer.poll(0.1)
+        try:
+            # e.g. the fetcher of a just-assigned partition is not ready: serve the consumer, try again
+            retry(
+                lambda: self._consumer.seek(partition),
+                backoff=Backoff(_SEEK_PAUSE_S, _SEEK_PAUSE_S, jitter=False),
+                retry_on=KafkaException,
+                attempts=_SEEK_ATTEMPTS,
+                sleep=self._consumer.poll,  # the partitions are paused: nothing is delivered meanwhile
+            )
+        except KafkaException as exc:
+            raise TemporaryError(f"could not rewind {tp[0]}[{tp[1]}]: {exc}") from None
         self.position[tp] = offset
 
     # -- where we stand -------------------------------------------------------------------------------

@@ -20,8 +20,13 @@ class SinkOptions(BaseModel):
         share the partitions: start more of them to scale out.
     kinds: which event topics to read (default all four: candles, indicators, signals, trades).
     batch_size: documents per bulk request at most (``batch.size``), default 5000.
+    batch_max_bytes: bytes per bulk request at most (action and document lines, counted as
+        elasticsearch-py's ``max_chunk_bytes``), default 16 MiB: a document that would take a batch
+        over it starts the next batch (a single larger document goes alone). Elasticsearch refuses
+        requests over its ``http.max_content_length`` (100 MB by default).
     batch_wait_ms: a batch is written at the latest this long after its first message
-        (``linger.ms``), default 250 ms.
+        (``linger.ms``), default 250 ms; with no bulk request running it is written as soon as nothing
+        more is waiting to be read.
     max_in_flight: bulk requests running at once while the next batch is read
         (``max.in.flight.requests``), default 2; offsets are still committed strictly in order.
     on_malformed: ``dlq`` (default) sends invalid messages and documents Elasticsearch rejects to
@@ -47,6 +52,7 @@ class SinkOptions(BaseModel):
     group_id: str | None = Field(None, min_length=1, max_length=249)
     kinds: tuple[str, ...] = INDEX_KINDS
     batch_size: int = Field(5000, ge=1, le=100_000)
+    batch_max_bytes: int = Field(16 << 20, ge=1024, le=100 << 20)
     batch_wait_ms: int = Field(250, ge=1, le=600_000)
     max_in_flight: int = Field(2, ge=1, le=16)
     on_malformed: Literal["dlq", "fail"] = "dlq"

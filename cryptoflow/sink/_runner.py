@@ -25,7 +25,7 @@ from cryptoflow.kafka import DeliveryError, ensure_topics, message_position, new
 from cryptoflow.retry import Backoff
 from cryptoflow.sink._dlq import DeadLetterPublisher
 from cryptoflow.sink._health import HealthServer
-from cryptoflow.sink._inflight import TP, Batch, InFlight
+from cryptoflow.sink._inflight import TP, Batch, InFlight, batch_bytes
 from cryptoflow.sink._monitor import Monitor, SinkStats
 from cryptoflow.sink._offsets import Offsets
 from cryptoflow.sink._options import SinkOptions
@@ -73,6 +73,7 @@ class Sink:
         self._router = IndexRouter(settings)  # each event's time partition, from its own time
         self._backoff = Backoff(self.options.backoff_initial_s, self.options.backoff_max_s)
         self._outage = Outage(self.options.give_up_after_s)
+        self._max_bytes = self.options.batch_max_bytes
         # made once Elasticsearch and Kafka are up (run)
         self._consumer: Consumer | None = None
         self._offsets: Offsets | None = None
@@ -199,12 +200,21 @@ class Sink:
                     self._add(first)
             if len(batch):
                 room = self.options.batch_size - len(batch)
-                timeout = max(0.0, batch.opened + wait_s - time.monotonic())
+                # no bulk request running: write as soon as nothing more is waiting to be read, instead
+                # of lingering for batch_wait_ms (a trickle of events waits for Elasticsearch, not for
+                # the clock); while requests run, batches fill up to their limits as before
+                idle = not len(self._inflight)
+                timeout = 0.0 if idle else max(0.0, batch.opened + wait_s - time.monotonic())
+                caught_up = False
                 if room > 0 and not (self.options.once and self._offsets.read_to_end()):
-                    for message in self._consumer.consume(num_messages=min(room, 10_000), timeout=timeout):
-                        self._add(message)
-                if (
-                    len(batch) >= self.options.batch_size
+                    messages = self._consumer.consume(num_messages=min(room, 10_000), timeout=timeout)
+                    for message in messages:
+                        self._add(message)  # a batch full by bytes is submitted there, the next opened
+                    caught_up = idle and not messages
+                batch = self._inflight.open
+                if len(batch) and (
+                    caught_up
+                    or len(batch) >= self.options.batch_size
                     or time.monotonic() >= batch.opened + wait_s
                     or (self.options.once and self._offsets.read_to_end())
                 ):
@@ -225,18 +235,28 @@ class Sink:
             return
         topic, partition, offset = message_position(message)
         tp = (topic, partition)
-        if not batch.start:
-            batch.opened = time.monotonic()
-        batch.note(tp, offset)
-        self._offsets.read(tp, offset)
         value = message.value()
         try:
             event = decode(value)
         except EventError as exc:
+            self._take(batch, tp, offset)
             self._malformed(batch, message, exc.category, exc.reason)
             return
         source = value if value is not None and b"\n" not in value and b"\r" not in value else encode(event)
-        batch.writer.add(self._router.index_of(event), event.event_id, source, ref=message)
+        index, doc_id = self._router.index_of(event), event.event_id
+        if batch.size_bytes and batch.size_bytes + batch_bytes(index, doc_id, source) > self._max_bytes:
+            self._inflight.submit_open()  # full by bytes: this document opens the next batch
+            batch = self._inflight.open
+        self._take(batch, tp, offset)
+        batch.add(index, doc_id, source, ref=message)
+
+    def _take(self, batch: Batch, tp: TP, offset: int) -> None:
+        """The message at ``offset`` of ``tp`` is read into ``batch``."""
+        assert self._offsets is not None
+        if not batch.start:
+            batch.opened = time.monotonic()
+        batch.note(tp, offset)
+        self._offsets.read(tp, offset)
 
     def _malformed(self, batch: Batch, message: Message, category: str, reason: str) -> None:
         where = f"{message.topic()}[{message.partition()}]@{message.offset()}"

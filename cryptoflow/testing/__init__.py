@@ -8,6 +8,8 @@ Nothing here is used by the live code paths.
   waiting for a condition while watching the test's child processes, consumer groups' progress, a free
   TCP port;
 - :mod:`cryptoflow.testing.events`: small, deterministic events of every kind, also at given times;
+- :mod:`cryptoflow.testing.webhooks`: a local webhook receiver that records requests and answers as
+  scripted (``cryptoflow notify``'s targets);
 - :mod:`cryptoflow.testing.data`: the shared real candle files and a marker skipping tests without them
   (needs pytest).
 
@@ -15,4 +17,4 @@ Import the submodule you need (``from cryptoflow.testing.services import cleanup
 imports none of them, so using one never loads the others' dependencies.
 """
 
-__all__ = ["data", "events", "fake_binance", "services"]
+__all__ = ["data", "events", "fake_binance", "services", "webhooks"]

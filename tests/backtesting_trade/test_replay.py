@@ -9,7 +9,14 @@ import pandas as pd
 import pytest
 
 from backtesting import BacktestConfig, BacktestResult, run_backtest
-from backtesting_trade import backtest_events, count_events, default_run_id, replay
+from backtesting_trade import (
+    ReplayProgress,
+    backtest_events,
+    count_events,
+    default_run_id,
+    encoded_events,
+    replay,
+)
 from cryptoflow.candles import load_candles
 from cryptoflow.config import Settings
 from cryptoflow.events import encode
@@ -56,6 +63,22 @@ def test_events_cover_every_candle_and_trade_leg_in_time_order(result: BacktestR
     )
 
 
+def test_the_columnar_replay_sends_the_bytes_of_the_models_in_their_order_per_topic_and_key(
+    result: BacktestResult,
+) -> None:
+    run_id = default_run_id(result, "1h")
+    expected: dict[tuple[str, bytes], list[bytes]] = {}
+    for event in backtest_events(result, run_id=run_id, interval="1h", source="replay"):
+        kind = "candles" if event.schema_name == "candle" else "trades"
+        expected.setdefault((kind, event.key), []).append(encode(event))
+    batches = list(encoded_events(result, run_id=run_id, interval="1h", source="replay", batch_size=1000))
+    assert len(batches) > 3  # the candles come in several batches
+    sent: dict[tuple[str, bytes], list[bytes]] = {}
+    for batch in batches:
+        sent.setdefault((batch.kind, batch.key), []).extend(batch.values)
+    assert sent == expected
+
+
 def test_the_same_backtest_gives_the_same_run_and_event_ids(
     result: BacktestResult, shared_data: Path
 ) -> None:
@@ -91,9 +114,14 @@ def _trade_rows(docs: dict[str, dict]) -> list[dict]:
 def test_replay_through_kafka_into_elasticsearch_matches_the_backtest(
     result: BacktestResult, pipeline: Settings
 ) -> None:
+    states: list[ReplayProgress] = []
     with EventProducer(pipeline.kafka) as producer:
-        published = replay(result, producer)
+        published = replay(result, producer, progress=states.append)
     counts = count_events(result)
+    total = sum(counts.values())
+    assert states[-1] == ReplayProgress(total, total, total, total)
+    assert all(s.acknowledged <= s.produced <= s.built for s in states)
+    assert published.events_per_s > 0
     assert published.topics == {
         topic_name(pipeline.kafka, "candles"): counts["candle"],
         topic_name(pipeline.kafka, "trades"): counts["trade"],

@@ -112,6 +112,15 @@ USAGE_AND_INPUT_ERRORS: dict[str, tuple[list[str], dict[str, str], int, str]] = 
     "dashboards import: no Kibana": (["dashboards", "import"], {}, 2, "Missing option '--kibana-url'"),
     "health: nothing to check": (
         ["health"], {}, 2, "nothing to check: give --kafka, --elasticsearch and/or --url"),
+    "notify: no target": (
+        ["notify"], {}, 2,
+        "no notify target: set CRYPTOFLOW_NOTIFY__TARGETS (a JSON list) or [[notify.targets]]"),
+    "notify: unknown target": (
+        ["notify", "--target", "nosuch"], {"NOTIFY__TARGETS": '[{"name": "ops", "webhook_url": "http://h/x"}]'},
+        2, "unknown notify target 'nosuch': the configured ones are ops"),
+    "notify: telegram without chat id": (
+        ["notify"], {"NOTIFY__TARGETS": '[{"name": "tg", "format": "telegram", "bot_token": "1:secret"}]'},
+        2, "CRYPTOFLOW_NOTIFY__TARGETS: target 'tg': telegram needs chat_id"),
     "an unknown command": (["no-such-command"], {}, 2, "No such command 'no-such-command'"),
 }
 # fmt: on
@@ -160,6 +169,18 @@ def test_services_that_are_down_are_failures(tmp_path: Path, closed_port: int, t
         cryptoflow(tmp_path, "sink", "--once", "--give-up-after", "2", ELASTICSEARCH__HOSTS=es_down),
         1,
         "gave up after 2 s of waiting (--give-up-after)",
+    )
+    assert_exit(
+        cryptoflow(
+            tmp_path,
+            "notify",
+            "--once",
+            KAFKA__BOOTSTRAP_SERVERS=f"127.0.0.1:{closed_port}",
+            KAFKA__CONNECT_TIMEOUT_S="2",
+            NOTIFY__TARGETS='[{"name": "ops", "webhook_url": "http://127.0.0.1:9/x"}]',
+        ),
+        1,
+        f"Kafka at 127.0.0.1:{closed_port} did not answer within 2 s",
     )
     assert_exit(
         cryptoflow(tmp_path, "dashboards", "import", "--kibana-url", f"http://127.0.0.1:{closed_port}"),

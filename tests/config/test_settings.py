@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,13 +13,7 @@ from cryptoflow.config import load_settings, masked
 from cryptoflow.errors import ConfigurationError
 from cryptoflow.testing.services import clean_env
 
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith("CRYPTOFLOW_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)  # no stray .env or cryptoflow.toml
+pytestmark = pytest.mark.usefixtures("no_settings")
 
 
 def run_cli(

@@ -5,7 +5,6 @@ Each is one message naming the file or setting and the fix, exit 2, no traceback
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -297,14 +296,12 @@ def test_mask_credentials() -> None:
     )
 
 
-def test_secret_settings_are_masked_in_log_lines(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+@pytest.mark.usefixtures("no_settings")
+def test_secret_settings_are_masked_in_log_lines(monkeypatch: pytest.MonkeyPatch) -> None:
     import logging
 
     from cryptoflow.config import RedactingFilter, load_settings
 
-    monkeypatch.chdir(tmp_path)
-    for name in [n for n in os.environ if n.startswith("CRYPTOFLOW_")]:
-        monkeypatch.delenv(name)
     monkeypatch.setenv("CRYPTOFLOW_BINANCE__API_SECRET", f"binance-{SECRET}")
     load_settings()  # registers the secret values for masking
     record = logging.LogRecord(

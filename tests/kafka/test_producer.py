@@ -11,7 +11,7 @@ import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from cryptoflow.config import Settings
-from cryptoflow.events import EVENT_TOPICS, decode
+from cryptoflow.events import EVENT_TOPICS, decode, encode
 from cryptoflow.kafka import DeliveryError, EventProducer, client_config, topic_name
 from cryptoflow.testing.events import candle_events, one_of_each_other_kind
 from cryptoflow.testing.services import REPO, prefix_env, read_topic
@@ -55,6 +55,33 @@ def test_a_delivery_kafka_refuses_is_an_error_not_a_log_line(pipeline: Settings)
         assert len(reports) == 1 and reports[0][0] is not None and reports[0][1] == too_large
     finally:
         admin.delete_topics([topic])[topic].result(30)
+
+
+def test_without_a_listener_a_refused_delivery_still_raises_and_is_not_counted(pipeline: Settings) -> None:
+    topic = f"{pipeline.kafka.topic_prefix}.small"
+    admin = AdminClient(client_config(pipeline.kafka))
+    admin.create_topics([NewTopic(topic, 1, 1, config={"max.message.bytes": "2000"})])[topic].result(30)
+    try:
+        producer = EventProducer(pipeline.kafka, compression="none")  # only failures are reported
+        producer.send_raw(topic, b"small enough", key=b"k")
+        producer.flush(timeout_s=30)  # alone: Kafka refuses a batch as a whole
+        producer.send_raw(topic, os.urandom(10_000), key=b"k")
+        with pytest.raises(DeliveryError, match="did not accept 1 message.*small.*(too large|MSG_SIZE)"):
+            producer.flush(timeout_s=30)
+        producer.close()
+        assert producer.sent == 2 and producer.delivered == 1
+    finally:
+        admin.delete_topics([topic])[topic].result(30)
+
+
+def test_encoded_events_go_out_in_order_under_their_key(pipeline: Settings) -> None:
+    events = candle_events(50)
+    with EventProducer(pipeline.kafka) as producer:
+        assert producer.send_encoded("candles", [encode(e) for e in events], key=b"ETHUSDT|1h") == 50
+    assert producer.delivered == producer.sent == 50
+    messages = read_topic(pipeline, "candles", expected=50)
+    assert {m.key() for m in messages} == {b"ETHUSDT|1h"} and len({m.partition() for m in messages}) == 1
+    assert [m.value() for m in sorted(messages, key=lambda m: m.offset())] == [encode(e) for e in events]
 
 
 def test_the_delivery_listener_sees_every_acknowledged_message(pipeline: Settings) -> None:

@@ -3,7 +3,6 @@ field and saying how to fix it."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -40,11 +39,7 @@ def error_of(path: Path) -> str:
     return str(caught.value)
 
 
-@pytest.fixture(autouse=True)
-def _no_settings_from_outside(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("CRYPTOFLOW_"):
-            monkeypatch.delenv(name)
+pytestmark = pytest.mark.usefixtures("no_settings")
 
 
 def test_the_example_bot_file_loads() -> None:

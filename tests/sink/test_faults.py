@@ -17,14 +17,17 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
 
-from backtesting import BacktestConfig, run_backtest
-from backtesting_trade import backtest_events, count_events, default_run_id, replay
+from backtesting import BacktestConfig, BacktestResult, run_backtest
+from backtesting_trade import backtest_events, count_events, default_run_id, encoded_events, replay
 from cryptoflow.candles import load_candles
 from cryptoflow.config import Settings
 from cryptoflow.elastic import make_client
+from cryptoflow.events import decode
 from cryptoflow.kafka import EventProducer, client_config, topic_name
 from cryptoflow.sink import DLQ_HEADER_PREFIX, read_dead_letters
 from cryptoflow.stack import LocalStack
@@ -83,32 +86,96 @@ def test_kill_9_mid_replay_then_restart_gives_exact_unique_counts(
     sink = _start_sink(
         pipeline, log, "--batch-size", str(batch), "--batch-wait-ms", "100", "--max-in-flight", str(in_flight)
     )
-    try:
-        with EventProducer(pipeline.kafka) as producer:
-            publisher = threading.Thread(target=replay, args=(result, producer), kwargs={"rate": 8_000.0})
-            publisher.start()
-            wait_until(lambda: es_count(pipeline, "candles") >= 4_000, 90, "the sink to index 4000 candles")
-            sink.send_signal(signal.SIGKILL)
-            sink.wait(timeout=30)
-            at_kill = es_count(pipeline, "candles") + es_count(pipeline, "trades")
-            publisher.join()
-    finally:
-        _stop(sink)
-    assert sink.returncode == -signal.SIGKILL
+    at_kill = _kill_mid_replay(pipeline, result, sink, rate=8_000.0, candles_first=4_000, wait_s=90)
     assert at_kill < total, "the sink was killed after it had finished: nothing was proven"
 
-    restart = subprocess.run(
-        [sys.executable, "-m", "cryptoflow", "sink", "--once"],
-        cwd=REPO, env=prefix_env(pipeline.kafka.topic_prefix), capture_output=True, text=True, timeout=180,
-    )  # fmt: skip
-    assert restart.returncode == 0, restart.stderr[-3000:]
+    restart = _restart_once(pipeline, timeout_s=180)
 
     assert es_count(pipeline, "candles") == counts["candle"]
     assert es_count(pipeline, "trades") == counts["trade"]
     found = set(es_docs(pipeline, "candles")) | set(es_docs(pipeline, "trades"))
     assert found == expected  # no gaps, and nothing else
     # it resumed from the committed offsets: only the batches in flight (written, not committed) come again
-    assert _indexed(restart.stdout) <= total - at_kill + in_flight * batch
+    assert _indexed(restart) <= total - at_kill + in_flight * batch
+
+
+def _kill_mid_replay(
+    settings: Settings, result: BacktestResult, sink: subprocess.Popen, rate: float | None,
+    candles_first: int, wait_s: float,
+) -> int:  # fmt: skip
+    """Replay ``result`` at ``rate`` events/s, kill -9 the sink once ``candles_first`` candles are
+    indexed, let the replay finish; returns the documents indexed at the kill."""
+    try:
+        with EventProducer(settings.kafka) as producer:
+            publisher = threading.Thread(target=replay, args=(result, producer), kwargs={"rate": rate})
+            publisher.start()
+            wait_until(
+                lambda: es_count(settings, "candles") >= candles_first, wait_s,
+                f"the sink to index {candles_first} candles",
+            )  # fmt: skip
+            sink.send_signal(signal.SIGKILL)
+            sink.wait(timeout=30)
+            at_kill = es_count(settings, "candles") + es_count(settings, "trades")
+            publisher.join()
+    finally:
+        _stop(sink)
+    assert sink.returncode == -signal.SIGKILL
+    return at_kill
+
+
+def _restart_once(settings: Settings, timeout_s: float) -> str:
+    """``cryptoflow sink --once`` after the kill; its output."""
+    restart = subprocess.run(
+        [sys.executable, "-m", "cryptoflow", "sink", "--once"],
+        cwd=REPO, env=prefix_env(settings.kafka.topic_prefix), capture_output=True, text=True,
+        timeout=timeout_s,
+    )  # fmt: skip
+    assert restart.returncode == 0, restart.stderr[-3000:]
+    return restart.stdout
+
+
+def _generated_candles(count: int) -> pd.DataFrame:
+    """``count`` 1m candles of a seeded random walk (a million in a fraction of a second)."""
+    rng = np.random.default_rng(17)
+    close = np.round(2000.0 * np.exp(np.cumsum(rng.normal(0.0, 0.001, count))), 2)
+    open_ = np.concatenate(([2000.0], close[:-1]))
+    wick = np.round(np.abs(rng.normal(0.0, 0.0008, count)) * close, 2)
+    frame = pd.DataFrame(
+        {
+            "open": open_,
+            "high": np.maximum(open_, close) + wick,
+            "low": np.minimum(open_, close) - wick,
+            "close": close,
+            "volume": np.round(rng.uniform(1.0, 100.0, count), 3),
+        },
+        index=pd.date_range("2021-01-01", periods=count, freq="1min", tz="UTC", name="open_time"),
+    )
+    frame.attrs.update(symbol="SYNTHUSDT", interval="1m")
+    return frame
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_kill_9_mid_replay_of_a_million_candles_then_restart_gives_exact_unique_counts(
+    pipeline: Settings, tmp_path: Path
+) -> None:
+    result = run_backtest(_generated_candles(1_000_000), "custom", BacktestConfig())
+    counts = count_events(result)
+    total = sum(counts.values())
+    log = tmp_path / "sink.log"
+    sink = _start_sink(pipeline, log)  # the default batches: 5000 documents, 2 in flight
+    at_kill = _kill_mid_replay(pipeline, result, sink, rate=None, candles_first=50_000, wait_s=300)
+    assert at_kill < total, "the sink was killed after it had finished: nothing was proven"
+
+    restart = _restart_once(pipeline, timeout_s=1500)
+
+    assert es_count(pipeline, "candles") == counts["candle"] == 1_000_000  # one document per event id
+    run_id = default_run_id(result, "1m")
+    batches = encoded_events(result, run_id=run_id, interval="1m")
+    trade_ids = {decode(value).event_id for b in batches if b.kind == "trades" for value in b.values}
+    assert set(es_docs(pipeline, "trades")) == trade_ids and len(trade_ids) == counts["trade"]
+    # it resumed from the committed offsets: only the batches in flight (written, not committed) come again
+    assert _indexed(restart) <= total - at_kill + 2 * 5000
 
 
 def _health(port: int) -> tuple[int, dict]:

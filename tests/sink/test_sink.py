@@ -24,6 +24,19 @@ def _publish(settings: Settings, events: list) -> None:
         producer.send_many(events)
 
 
+def test_a_bulk_request_is_capped_by_bytes_as_well_as_by_count(pipeline: Settings) -> None:
+    events = candle_events(60)
+    _publish(pipeline, events)
+    biggest = max(len(encode(e)) for e in events) + 200  # with its action line
+    cap = 5 * biggest  # room for at least 5 documents, and fewer than the batch size of 1000
+
+    stats = Sink(pipeline, SinkOptions(once=True, batch_size=1000, batch_max_bytes=cap)).run()
+
+    assert stats.indexed == len(events) and stats.dead_lettered == 0
+    assert len(events) / 12 <= stats.batches <= len(events) / 5 + 1  # each batch held 5 to 12 documents
+    assert es_count(pipeline, "candles") == len(events)
+
+
 def test_every_event_is_indexed_once_by_its_id_even_when_published_twice(pipeline: Settings) -> None:
     events = candle_events(1_200) + one_of_each_other_kind()
     _publish(pipeline, events)
