@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from cryptoflow.testing.fake_binance._errors import BinanceError
 from cryptoflow.testing.fake_binance._market import ReplayMarket
-from cryptoflow.testing.fake_binance._orders import OPEN, AlgoOrder, Order, now_ms, order_event
+from cryptoflow.testing.fake_binance._orders import OPEN, AlgoOrder, Order, now_ms, order_event, symbol_param
 
 __all__ = ["FuturesAccount", "limit_param"]
 
@@ -87,16 +87,7 @@ class FuturesAccount:
 
     def symbol(self, params: dict[str, str], *, required: bool = True) -> str | None:
         """The ``symbol`` parameter, checked (-1102 missing, -1121 unknown)."""
-        symbol = params.get("symbol", "").upper()
-        if not symbol:
-            if not required:
-                return None
-            raise BinanceError(
-                -1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed."
-            )
-        if symbol not in self.positions:
-            raise BinanceError(-1121, "Invalid symbol.")
-        return symbol
+        return symbol_param(params, self.market, required=required)
 
     def _unrealized(self, symbol: str) -> float:
         pos = self.positions[symbol]

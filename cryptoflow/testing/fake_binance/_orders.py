@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
@@ -22,6 +23,7 @@ __all__ = [
     "now_ms",
     "order_event",
     "order_json",
+    "symbol_param",
 ]
 
 ORDER_TYPES = ("LIMIT", "MARKET")
@@ -51,6 +53,21 @@ def decimal_param(name: str, value: str | None) -> Decimal:
     if not number.is_finite():
         raise BinanceError(-1100, f"Illegal characters found in parameter '{name}'.")
     return number
+
+
+def symbol_param(
+    params: Mapping[str, str], market: ReplayMarket, *, name: str = "symbol", required: bool = True
+) -> str | None:
+    """The symbol parameter ``name``, upper-cased and checked (-1102 missing, -1121 not replayed);
+    ``None`` when absent and not ``required``."""
+    symbol = (params.get(name) or "").upper()
+    if not symbol:
+        if not required:
+            return None
+        raise BinanceError(-1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.")
+    if symbol not in market.rules:
+        raise BinanceError(-1121, "Invalid symbol.")
+    return symbol
 
 
 @dataclass

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 
 from cryptoflow.testing.fake_binance._errors import BinanceError
 from cryptoflow.testing.fake_binance._market import ReplayMarket
-from cryptoflow.testing.fake_binance._orders import ALGO_TYPES, ORDER_TYPES
+from cryptoflow.testing.fake_binance._orders import ALGO_TYPES, ORDER_TYPES, symbol_param
 from cryptoflow.testing.fake_binance._tickers import funding_history, klines, premium_index, ticker_24h
 
 __all__ = ["FUTURES_ORDER_TYPES", "SPOT_ORDER_TYPES", "PublicApi"]
@@ -43,16 +43,7 @@ class PublicApi:
         self.market = market
 
     def _symbol(self, query: Mapping[str, str], *, name: str = "symbol", required: bool = True) -> str | None:
-        symbol = (query.get(name) or "").upper()
-        if not symbol:
-            if not required:
-                return None
-            raise BinanceError(
-                -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
-            )
-        if symbol not in self.market.rules:
-            raise BinanceError(-1121, "Invalid symbol.")
-        return symbol
+        return symbol_param(query, self.market, name=name, required=required)
 
     def exchange_info(self, *, futures: bool) -> dict[str, object]:
         """``GET /fapi/v1/exchangeInfo`` or ``/api/v3/exchangeInfo``."""

@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from cryptoflow.testing.fake_binance._errors import BinanceError
 from cryptoflow.testing.fake_binance._market import KlineState, ReplayMarket
-from cryptoflow.testing.fake_binance._orders import decimal_param, now_ms
+from cryptoflow.testing.fake_binance._orders import decimal_param, now_ms, symbol_param
 
 __all__ = ["SpotAccount"]
 
@@ -58,16 +58,7 @@ class SpotAccount:
         self._by_client_id: dict[tuple[str, str], _SpotOrder] = {}
 
     def _symbol(self, params: dict[str, str], *, required: bool = True) -> str | None:
-        symbol = params.get("symbol", "").upper()
-        if not symbol:
-            if not required:
-                return None
-            raise BinanceError(
-                -1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed."
-            )
-        if symbol not in self.market.rules:
-            raise BinanceError(-1121, "Invalid symbol.")
-        return symbol
+        return symbol_param(params, self.market, required=required)
 
     def _cost(self, order: _SpotOrder, qty: Decimal, price: Decimal) -> tuple[str, Decimal]:
         rules = self.market.rules[order.symbol]
