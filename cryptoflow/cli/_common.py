@@ -7,13 +7,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from cryptoflow.config import Settings, load_settings, mask_credentials
-from cryptoflow.errors import Terminated
+from cryptoflow.errors import ConfigurationError, Terminated
+
+_Options = TypeVar("_Options")
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
@@ -29,6 +32,18 @@ def set_config_path(path: Path | None) -> None:
 def settings(**overrides: object) -> Settings:
     """The validated settings of this invocation (``--config`` file, environment, ``.env``)."""
     return load_settings(_config_path[0], **overrides)
+
+
+def parse_options(model: Callable[..., _Options], what: str, **values: object) -> _Options:
+    """``model(**values)``, a pydantic options model; its validation errors become one
+    :class:`~cryptoflow.errors.ConfigurationError` (exit 2): ``invalid <what> option: field: reason``."""
+    from pydantic import ValidationError
+
+    try:
+        return model(**values)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigurationError(f"invalid {what} option: {problems}") from None
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

@@ -7,10 +7,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
-from cryptoflow.cli._common import console, settings, stop_requests, stopped_by
-from cryptoflow.errors import ConfigurationError
+from cryptoflow.cli._common import console, parse_options, settings, stop_requests, stopped_by
 
 __all__ = ["notify"]
 
@@ -46,17 +44,15 @@ def notify(
     """
     from cryptoflow.notify import Notifier, NotifyOptions
 
-    try:
-        options = NotifyOptions(
-            group_id=group,
-            targets=tuple(target or ()),
-            once=once,
-            state_file=state_file,
-            backoff_max_s=max_backoff,
-        )
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ConfigurationError(f"invalid notify option: {problems}") from None
+    options = parse_options(
+        NotifyOptions,
+        "notify",
+        group_id=group,
+        targets=tuple(target or ()),
+        once=once,
+        state_file=state_file,
+        backoff_max_s=max_backoff,
+    )
     runner = Notifier(settings(), options)
     with stop_requests(runner.stop, "stopping: posting the current batch and committing (again to abort)"):
         stats = runner.run()

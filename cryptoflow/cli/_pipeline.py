@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from cryptoflow.cli._backtest import _progress, backtest_options, check_inputs
-from cryptoflow.cli._common import console, settings, stop_requests, stopped_by
+from cryptoflow.cli._common import console, parse_options, settings, stop_requests, stopped_by
 from cryptoflow.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -98,25 +98,23 @@ def sink(
         give_up_after = 60.0 if once else 0.0
     if give_up_after < 0:
         raise ConfigurationError(f"--give-up-after expects seconds >= 0 (0: never), got {give_up_after:g}")
-    try:
-        options = SinkOptions(
-            group_id=group,
-            kinds=tuple(kind) if kind else SinkOptions.model_fields["kinds"].default,
-            batch_size=batch_size,
-            batch_max_bytes=batch_max_bytes,
-            batch_wait_ms=batch_wait_ms,
-            max_in_flight=max_in_flight,
-            on_malformed=on_malformed.value,
-            once=once,
-            log_interval_s=log_interval,
-            health_port=health_port,
-            stall_timeout_s=stall_timeout,
-            backoff_max_s=max_backoff,
-            give_up_after_s=give_up_after or None,
-        )
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ConfigurationError(f"invalid sink option: {problems}") from None
+    options = parse_options(
+        SinkOptions,
+        "sink",
+        group_id=group,
+        kinds=tuple(kind) if kind else SinkOptions.model_fields["kinds"].default,
+        batch_size=batch_size,
+        batch_max_bytes=batch_max_bytes,
+        batch_wait_ms=batch_wait_ms,
+        max_in_flight=max_in_flight,
+        on_malformed=on_malformed.value,
+        once=once,
+        log_interval_s=log_interval,
+        health_port=health_port,
+        stall_timeout_s=stall_timeout,
+        backoff_max_s=max_backoff,
+        give_up_after_s=give_up_after or None,
+    )
     runner = Sink(settings(), options)
     with stop_requests(runner.stop, "stopping: writing the current batch and committing (again to abort)"):
         stats = runner.run()

@@ -121,6 +121,12 @@ USAGE_AND_INPUT_ERRORS: dict[str, tuple[list[str], dict[str, str], int, str]] = 
     "notify: telegram without chat id": (
         ["notify"], {"NOTIFY__TARGETS": '[{"name": "tg", "format": "telegram", "bot_token": "1:secret"}]'},
         2, "CRYPTOFLOW_NOTIFY__TARGETS: target 'tg': telegram needs chat_id"),
+    "sink: an option out of range": (
+        ["sink", "--batch-size", "0"], {}, 2,
+        "invalid sink option: batch_size: Input should be greater than or equal to 1"),
+    "notify: an option out of range": (
+        ["notify", "--max-backoff", "-1"], {}, 2,
+        "invalid notify option: backoff_max_s: Input should be greater than 0"),
     "an unknown command": (["no-such-command"], {}, 2, "No such command 'no-such-command'"),
 }
 # fmt: on
