@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from backtesting._engine import BacktestConfig, FillModel
-from cryptoflow.errors import ConfigurationError
+from cryptoflow.errors import ConfigurationError, check_range
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -20,22 +19,6 @@ if TYPE_CHECKING:
 __all__ = ["PRESETS", "BacktestRequest"]
 
 PRESETS = ("ta", "seed")
-
-
-def _in_range(
-    option: str,
-    value: float,
-    expected: str,
-    low: float,
-    high: float = math.inf,
-    *,
-    low_open: bool = False,
-    high_open: bool = True,
-) -> None:
-    above = value > low if low_open else value >= low
-    below = value < high if high_open else value <= high
-    if not (math.isfinite(value) and above and below):
-        raise ConfigurationError(f"{option} {value:g}: expected {expected}")
 
 
 def _check_time(option: str, value: str | None) -> None:
@@ -87,12 +70,12 @@ class BacktestRequest:
         if self.preset is not None and self.preset not in PRESETS:
             raise ConfigurationError(f"--preset must be ta or seed, got {self.preset!r}")
         # Checked here, in the user's terms (the engine's own message speaks of fee_rate=-0.01 for -1 %).
-        _in_range("--cash", self.cash, "a positive amount of quote currency", 0, low_open=True)
-        _in_range(
+        check_range("--cash", self.cash, "a positive amount of quote currency", 0, low_open=True)
+        check_range(
             "--fee-pct", self.fee_pct, "a percentage from 0 to below 10 (0.04 = Binance's taker fee)", 0, 10
         )
-        _in_range("--slippage-pct", self.slippage_pct, "a percentage from 0 to below 10", 0, 10)
-        _in_range(
+        check_range("--slippage-pct", self.slippage_pct, "a percentage from 0 to below 10", 0, 10)
+        check_range(
             "--fraction",
             self.fraction,
             "a share of the equity above 0 and at most 1",
@@ -101,7 +84,7 @@ class BacktestRequest:
             low_open=True,
             high_open=False,
         )
-        _in_range("--leverage", self.leverage, "from 1 to 125", 1, 125, high_open=False)
+        check_range("--leverage", self.leverage, "from 1 to 125", 1, 125, high_open=False)
         _check_time("--start", self.start)
         _check_time("--end", self.end)
 

@@ -13,7 +13,10 @@ Every error a user can cause or fix derives from :class:`CryptoflowError`; the C
 
 from __future__ import annotations
 
+import math
+
 __all__ = [
+    "check_range",
     "CryptoflowError",
     "ConfigurationError",
     "TemporaryError",
@@ -35,6 +38,24 @@ class ConfigurationError(CryptoflowError):
     """A setting is missing or wrong: fix your settings (environment, ``.env`` or config file)."""
 
     exit_code = 2
+
+
+def check_range(
+    option: str,
+    value: float,
+    expected: str,
+    low: float,
+    high: float = math.inf,
+    *,
+    low_open: bool = False,
+    high_open: bool = True,
+) -> None:
+    """Raise :class:`ConfigurationError` ``"<option> <value>: expected <expected>"`` unless ``value`` is
+    finite and within ``low``..``high`` (each end included unless ``low_open``/``high_open``)."""
+    above = value > low if low_open else value >= low
+    below = value < high if high_open else value <= high
+    if not (math.isfinite(value) and above and below):
+        raise ConfigurationError(f"{option} {value:g}: expected {expected}")
 
 
 class DataError(CryptoflowError):

@@ -10,9 +10,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from cryptoflow.candles import Candle
+from cryptoflow.errors import ConfigurationError, check_range
 from cryptoflow.events import Side, Source
 
 __all__ = ["Broker", "BrokerBook", "ClosedTrade", "Position", "StateFile", "TradingConfig", "client_order_id"]
+
+
+MARGIN_TYPES = ("ISOLATED", "CROSSED")
+"""Binance's futures margin types."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,26 @@ class TradingConfig:
     fraction: float = 1.0
     leverage: int = 1
     margin_type: str = "ISOLATED"
+
+    def __post_init__(self) -> None:
+        """Checked when made, named by ``cryptoflow trade``'s options (the ranges of a backtest's)."""
+        check_range("--cash", self.cash, "a positive amount of quote currency", 0, low_open=True)
+        check_range(
+            "fee_rate", self.fee_rate, "a rate from 0 to below 0.1 (0.0004 = Binance's taker fee)", 0, 0.1
+        )
+        check_range("slippage_rate", self.slippage_rate, "a rate from 0 to below 0.1", 0, 0.1)
+        check_range(
+            "--fraction",
+            self.fraction,
+            "a share of the equity above 0 and at most 1",
+            0,
+            1,
+            low_open=True,
+            high_open=False,
+        )
+        check_range("--leverage", self.leverage, "from 1 to 125", 1, 125, high_open=False)
+        if self.margin_type not in MARGIN_TYPES:
+            raise ConfigurationError(f"--margin-type {self.margin_type!r}: expected ISOLATED or CROSSED")
 
 
 @dataclass

@@ -98,6 +98,14 @@ USAGE_AND_INPUT_ERRORS: dict[str, tuple[list[str], dict[str, str], int, str]] = 
         "the testnet broker needs CRYPTOFLOW_BINANCE__API_KEY and CRYPTOFLOW_BINANCE__API_SECRET"),
     "trade: an interval Binance does not stream": (
         ["trade", "--interval", "7m"], {}, 2, "--interval '7m' is not a kline interval Binance streams"),
+    "trade: no cash": (
+        ["trade", "--cash", "0"], {}, 2, "--cash 0: expected a positive amount of quote currency"),
+    "trade: a fraction above 1": (
+        ["trade", "--fraction", "3"], {}, 2,
+        "--fraction 3: expected a share of the equity above 0 and at most 1"),
+    "trade: no leverage": (["trade", "--leverage", "0"], {}, 2, "--leverage 0: expected from 1 to 125"),
+    "trade: an unknown margin type": (
+        ["trade", "--margin-type", "foo"], {}, 2, "--margin-type 'FOO': expected ISOLATED or CROSSED"),
     "indicators: no symbols": (["indicators", "--symbols", ","], {}, 2, "--symbols expects e.g. ETHUSDT"),
     "backtest: no such file": (
         ["backtest", "--data", "missing.csv"], {}, 2, "--data missing.csv: no such file"),
