@@ -163,8 +163,7 @@ class EventProducer:
                 try:
                     produce(topic, value, key)
                 except BufferError:  # the local queue is full: let deliveries drain it
-                    self._wait_for_room()
-                    produce(topic, value, key)
+                    self._produce_when_room(topic, value, key)
                 count += 1
         finally:
             self.sent += count
@@ -190,12 +189,10 @@ class EventProducer:
         """Queue raw bytes (the dead-letter queue and tests use this; events go through :meth:`send`)."""
         self._ensure_topic(topic)
         self._raise_failures()
-        while True:
-            try:
-                self._producer.produce(topic, value=value, key=key, headers=list(headers or ()))
-                break
-            except BufferError:  # the local queue is full: let deliveries drain it
-                self._wait_for_room()
+        try:
+            self._producer.produce(topic, value=value, key=key, headers=list(headers or ()))
+        except BufferError:  # the local queue is full: let deliveries drain it
+            self._produce_when_room(topic, value, key, list(headers or ()))
         self.sent += 1
         self._producer.poll(0)
 
@@ -267,10 +264,19 @@ class EventProducer:
                 continue
             self._ready.add(topic)
 
-    def _wait_for_room(self) -> None:
-        """The local queue is full: serve reports until the next produce call may succeed."""
-        self._producer.poll(0.05)
-        self._raise_failures()
+    def _produce_when_room(
+        self, topic: str, value: bytes | None, key: bytes | str | None, headers: list | None = None
+    ) -> None:
+        """The local queue is full: serve reports until it takes the message, for as long as Kafka is
+        away (a message is never given up here; a failed delivery raises)."""
+        while True:
+            self._producer.poll(0.05)
+            self._raise_failures()
+            try:
+                self._producer.produce(topic, value=value, key=key, headers=headers)
+                return
+            except BufferError:
+                continue
 
     def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
         if error is None:

@@ -6,11 +6,13 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 
 import pytest
+from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from cryptoflow.config import Settings
+from cryptoflow.config import KafkaSettings, Settings
 from cryptoflow.events import EVENT_TOPICS, decode, encode
 from cryptoflow.kafka import DeliveryError, EventProducer, client_config, topic_name
 from cryptoflow.testing.events import candle_events, one_of_each_other_kind
@@ -127,3 +129,35 @@ def test_sigterm_delivers_what_was_queued_before_exiting(pipeline: Settings) -> 
     sent = int(done.stdout.split("interrupted after")[1])
     assert 15_000 <= sent < 20_000
     assert len(read_topic(pipeline, "candles", expected=sent)) == sent
+
+
+def test_a_full_queue_waits_for_kafka_to_come_back_and_loses_nothing(own_kafka) -> None:
+    """Kafka away and the local queue full: send waits (serving reports) until the broker is back and
+    takes every message; it neither raises BufferError nor drops what it could not queue."""
+    kafka = KafkaSettings(bootstrap_servers=own_kafka.bootstrap, topic_prefix="full-queue")
+    values = [encode(event) for event in candle_events(60)]
+    producer = EventProducer(kafka, linger_ms=0, config={"queue.buffering.max.messages": 5})
+    topic = producer.topic("candles")  # made while the broker answers
+    own_kafka.stop(timeout_s=20)
+    back = threading.Timer(3.0, own_kafka.start)  # same storage: the topic survives
+    back.start()
+    try:
+        with producer:
+            assert producer.send_encoded("candles", values, key=b"ETHUSDT|1m") == len(values)
+        assert producer.delivered == len(values)
+    finally:
+        back.join()
+    own_kafka.wait_ready(60)
+    consumer = Consumer({"bootstrap.servers": own_kafka.bootstrap, "group.id": "full-queue"})
+    try:
+        metadata = consumer.list_topics(topic, timeout=10).topics[topic]
+        stored = sum(
+            high - low
+            for low, high in (
+                consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+                for p in metadata.partitions
+            )
+        )
+    finally:
+        consumer.close()
+    assert stored == len(values)
