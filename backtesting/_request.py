@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from backtesting._engine import BacktestConfig, FillModel
+from cryptoflow.brokers import check_sizing
 from cryptoflow.errors import ConfigurationError, check_range
 
 if TYPE_CHECKING:
@@ -70,21 +71,11 @@ class BacktestRequest:
         if self.preset is not None and self.preset not in PRESETS:
             raise ConfigurationError(f"--preset must be ta or seed, got {self.preset!r}")
         # Checked here, in the user's terms (the engine's own message speaks of fee_rate=-0.01 for -1 %).
-        check_range("--cash", self.cash, "a positive amount of quote currency", 0, low_open=True)
+        check_sizing(self.cash, self.fraction, self.leverage)
         check_range(
             "--fee-pct", self.fee_pct, "a percentage from 0 to below 10 (0.04 = Binance's taker fee)", 0, 10
         )
         check_range("--slippage-pct", self.slippage_pct, "a percentage from 0 to below 10", 0, 10)
-        check_range(
-            "--fraction",
-            self.fraction,
-            "a share of the equity above 0 and at most 1",
-            0,
-            1,
-            low_open=True,
-            high_open=False,
-        )
-        check_range("--leverage", self.leverage, "from 1 to 125", 1, 125, high_open=False)
         _check_time("--start", self.start)
         _check_time("--end", self.end)
 

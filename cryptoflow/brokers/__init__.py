@@ -12,6 +12,7 @@ from cryptoflow.brokers._base import (
     Position,
     StateFile,
     TradingConfig,
+    check_sizing,
     client_order_id,
 )
 from cryptoflow.brokers._paper import PaperBroker
@@ -24,5 +25,6 @@ __all__ = [
     "Position",
     "StateFile",
     "TradingConfig",
+    "check_sizing",
     "client_order_id",
 ]

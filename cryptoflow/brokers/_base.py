@@ -13,7 +13,32 @@ from cryptoflow.candles import Candle
 from cryptoflow.errors import ConfigurationError, check_range
 from cryptoflow.events import Side, Source
 
-__all__ = ["Broker", "BrokerBook", "ClosedTrade", "Position", "StateFile", "TradingConfig", "client_order_id"]
+__all__ = [
+    "Broker",
+    "BrokerBook",
+    "ClosedTrade",
+    "Position",
+    "StateFile",
+    "TradingConfig",
+    "check_sizing",
+    "client_order_id",
+]
+
+
+def check_sizing(cash: float, fraction: float, leverage: float) -> None:
+    """Raise :class:`~cryptoflow.errors.ConfigurationError` naming the option (``--cash``,
+    ``--fraction``, ``--leverage``) whose value no broker or backtest can size positions with."""
+    check_range("--cash", cash, "a positive amount of quote currency", 0, low_open=True)
+    check_range(
+        "--fraction",
+        fraction,
+        "a share of the equity above 0 and at most 1",
+        0,
+        1,
+        low_open=True,
+        high_open=False,
+    )
+    check_range("--leverage", leverage, "from 1 to 125", 1, 125, high_open=False)
 
 
 MARGIN_TYPES = ("ISOLATED", "CROSSED")
@@ -39,21 +64,11 @@ class TradingConfig:
 
     def __post_init__(self) -> None:
         """Checked when made, named by ``cryptoflow trade``'s options (the ranges of a backtest's)."""
-        check_range("--cash", self.cash, "a positive amount of quote currency", 0, low_open=True)
+        check_sizing(self.cash, self.fraction, self.leverage)
         check_range(
             "fee_rate", self.fee_rate, "a rate from 0 to below 0.1 (0.0004 = Binance's taker fee)", 0, 0.1
         )
         check_range("slippage_rate", self.slippage_rate, "a rate from 0 to below 0.1", 0, 0.1)
-        check_range(
-            "--fraction",
-            self.fraction,
-            "a share of the equity above 0 and at most 1",
-            0,
-            1,
-            low_open=True,
-            high_open=False,
-        )
-        check_range("--leverage", self.leverage, "from 1 to 125", 1, 125, high_open=False)
         if self.margin_type not in MARGIN_TYPES:
             raise ConfigurationError(f"--margin-type {self.margin_type!r}: expected ISOLATED or CROSSED")
 
