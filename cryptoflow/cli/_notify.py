@@ -37,7 +37,7 @@ def notify(
     """Post entries, exits, protection locks and errors (and signals, if a target asks) to webhooks.
 
     Targets (generic JSON, Slack, Telegram) and their filters are settings: CRYPTOFLOW_NOTIFY__TARGETS
-    (a JSON list) or [[notify.targets]] in the config file. Offsets are committed only after every
+    (a JSON list) or notify.targets tables in the config file. Offsets are committed only after every
     target accepted its notices; what was delivered is not posted again after a restart. A target that
     refuses a post (HTTP 4xx) stops the command with exit code 2, nothing lost. SIGTERM finishes the
     batch and exits with 0, SIGINT (Ctrl-C) the same with 130; a second signal aborts at once.
