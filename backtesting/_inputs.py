@@ -95,7 +95,8 @@ class IndicatorInputs(Mapping[str, np.ndarray]):
                 raise KeyError(name)
             value = self._given[name].to_numpy(dtype=np.float64)
         elif name in INDICATOR_NAMES:
-            self._compute((name,))
+            if name not in self._computed:  # macd also brings macd_signal and macd_hist, and so on
+                self._compute((name,))
             value = self._computed[name].astype(np.float64, copy=False)
         else:
             raise KeyError(name)

@@ -39,10 +39,11 @@ class Batch:
     def __len__(self) -> int:
         return len(self.writer) + len(self.dead)
 
-    def add(self, index: str, doc_id: str, source: bytes, ref: Any) -> None:
-        """Add a document (its JSON ``source``, one line) to the bulk request."""
+    def add(self, index: str, doc_id: str, source: bytes, ref: Any, size: int) -> None:
+        """Add a document (its JSON ``source``, one line) to the bulk request; ``size`` is what it adds
+        to the body (:func:`batch_bytes`)."""
         self.writer.add(index, doc_id, source, ref=ref)
-        self.size_bytes += batch_bytes(index, doc_id, source)
+        self.size_bytes += size
 
     def note(self, tp: TP, offset: int) -> None:
         """Record that the message at ``offset`` of partition ``tp`` belongs to this batch."""

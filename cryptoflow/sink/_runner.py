@@ -244,11 +244,12 @@ class Sink:
             return
         source = value if value is not None and b"\n" not in value and b"\r" not in value else encode(event)
         index, doc_id = self._router.index_of(event), event.event_id
-        if batch.size_bytes and batch.size_bytes + batch_bytes(index, doc_id, source) > self._max_bytes:
+        size = batch_bytes(index, doc_id, source)
+        if batch.size_bytes and batch.size_bytes + size > self._max_bytes:
             self._inflight.submit_open()  # full by bytes: this document opens the next batch
             batch = self._inflight.open
         self._take(batch, tp, offset)
-        batch.add(index, doc_id, source, ref=message)
+        batch.add(index, doc_id, source, ref=message, size=size)
 
     def _take(self, batch: Batch, tp: TP, offset: int) -> None:
         """The message at ``offset`` of ``tp`` is read into ``batch``."""
