@@ -9,7 +9,7 @@ import re
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple, get_args
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -305,7 +305,7 @@ NoticeKind = Literal["entry", "exit", "signal", "lock", "error"]
 """What ``cryptoflow notify`` posts: a position opened (``entry``) or closed (``exit``), a strategy's
 ``signal``, a protection ``lock`` that blocks entries, an executor's ``error``."""
 
-NOTICE_KINDS: tuple[NoticeKind, ...] = ("entry", "exit", "signal", "lock", "error")
+NOTICE_KINDS: tuple[NoticeKind, ...] = get_args(NoticeKind)
 
 
 class NotifyTarget(_Section):

@@ -63,7 +63,11 @@ def _chunks(
     for notice in notices:
         text = line(notice)
         if len(text) > limit:
-            text = text[: limit - 1] + "…"
+            text = text[: limit - 1]
+            entity = text.rfind("&", len(text) - 5)  # escaped text: no entity (&lt; &amp;) cut in two
+            if entity != -1 and ";" not in text[entity:]:
+                text = text[:entity]
+            text += "…"
         if lines and (len(lines) >= MAX_LINES or sum(map(len, lines)) + len(lines) + len(text) > limit):
             messages.append(("\n".join(lines), tuple(ids)))
             lines, ids = [], []

@@ -202,7 +202,14 @@ class Notifier:
             return None
 
     def _deliver(self, notices: list[Notice]) -> None:
-        """Post every notice to every target that wants it and has not accepted it yet, in order."""
+        """Post every notice to every target that wants it and has not accepted it yet, in order; what
+        was accepted is saved also when a target refuses or the command is stopped midway."""
+        try:
+            self._post_all(notices)
+        finally:
+            self.delivered.save()
+
+    def _post_all(self, notices: list[Notice]) -> None:
         for webhook in self.webhooks:
             target = webhook.target
             pending: dict[str, Notice] = {}

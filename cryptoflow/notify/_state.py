@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 from collections import OrderedDict
 from pathlib import Path
+
+from cryptoflow.brokers import StateFile
 
 __all__ = ["Delivered"]
 
@@ -14,7 +14,8 @@ log = logging.getLogger("cryptoflow.notify")
 
 
 class Delivered:
-    """The last ``window`` event ids each target accepted, saved to ``path`` (JSON) after every post.
+    """The last ``window`` event ids each target accepted, saved to ``path`` (JSON, replaced atomically:
+    :class:`~cryptoflow.brokers.StateFile`) by :meth:`save`, after each batch's posts.
 
     Offsets are committed after the posts of a batch; a crash between a post and the commit reads the
     batch again, and :meth:`seen` keeps what was posted from being posted twice. ``path=None`` keeps
@@ -25,10 +26,12 @@ class Delivered:
         self.path = path
         self.window = window
         self._ids: dict[str, OrderedDict[str, None]] = {}
-        if path is not None and path.exists():
+        self._file = None if path is None else StateFile(path)
+        self._changed = False
+        if self._file is not None:
             try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-                for target, ids in data["targets"].items():
+                data = self._file.load()
+                for target, ids in data.get("targets", {}).items():
                     self._ids[target] = OrderedDict.fromkeys(ids[-window:])
             except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
                 log.warning("notify: %s is not a delivery record (%s); starting a new one", path, exc)
@@ -45,13 +48,11 @@ class Delivered:
             ids.move_to_end(event_id)
         while len(ids) > self.window:
             ids.popitem(last=False)
-        self._save()
+        self._changed = True
 
-    def _save(self) -> None:
-        if self.path is None:
+    def save(self) -> None:
+        """Write what was added since the last save (nothing when nothing was)."""
+        if self._file is None or not self._changed:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        partial = self.path.with_name(self.path.name + ".tmp")
-        data = {"version": 1, "targets": {target: list(ids) for target, ids in self._ids.items()}}
-        partial.write_text(json.dumps(data), encoding="utf-8")
-        os.replace(partial, self.path)  # atomic: a crash leaves the old record or the new one
+        self._file.save({"version": 1, "targets": {target: list(ids) for target, ids in self._ids.items()}})
+        self._changed = False
