@@ -1,0 +1,260 @@
+"""Exchange-side protection of the testnet broker against the fake exchange (real signed HTTP, the real
+user data stream): protective algo orders at the strategy's levels, cancelled after our close, reconciled
+on start, and closes made by the exchange recorded from its fills, while running and after a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cryptoflow.binance import BinanceEndpoints, BinanceFuturesBroker, Protection
+from cryptoflow.brokers import ClosedTrade, TradingConfig, client_order_id
+from cryptoflow.candles import Candle
+from cryptoflow.testing.fake_binance import API_KEY, API_SECRET, FakeExchange, replay_exchange
+
+pytestmark = pytest.mark.slow  # replays candles through the fake exchange
+
+CONFIG = TradingConfig(cash=10_000, fee_rate=0.0004, fraction=0.5, leverage=2, margin_type="ISOLATED")
+HISTORY = 60
+SYMBOL = "ETHUSDT"
+
+
+def broker_for(exchange: FakeExchange, tmp_path: Path, **kw) -> BinanceFuturesBroker:
+    return BinanceFuturesBroker(
+        CONFIG,
+        tmp_path / "testnet.json",
+        mode="testnet",
+        endpoints=BinanceEndpoints(exchange.base_url, exchange.stream_url),
+        api_key=API_KEY,
+        api_secret=API_SECRET,
+        **kw,
+    )
+
+
+def frame(shared_data: Path) -> pd.DataFrame:
+    return pd.read_csv(shared_data / f"{SYMBOL}_5m_2025-08.csv")
+
+
+def last_history_candle(shared_data: Path) -> Candle:
+    """The last candle served as history: its close is the exchange's last price before the replay."""
+    row = frame(shared_data).iloc[HISTORY - 1]
+    open_time = int(pd.Timestamp(row["Open time"], tz="UTC").value // 1_000_000)
+    return Candle(
+        SYMBOL, "5m", open_time, open_time + 299_999, row.Open, row.High, row.Low, row.Close, row.Volume
+    )
+
+
+def on_tick(exchange: FakeExchange, value: float) -> Decimal:
+    tick = Decimal(exchange.market.rules[SYMBOL].tick_size)
+    return ((Decimal(repr(value)) / tick).to_integral_value(ROUND_HALF_UP) * tick).quantize(tick)
+
+
+def algo_orders(exchange: FakeExchange) -> dict[str, object]:
+    return {a.client_algo_id: a for a in exchange.account.algo_orders.values()}
+
+
+async def wait_for(predicate, timeout: float = 30.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+def test_protective_orders_at_the_levels_then_cancelled_after_our_close(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    exchange = replay_exchange(shared_data, symbols=(SYMBOL,), history=HISTORY, limit=20)
+    candle = last_history_candle(shared_data)
+    entry_id = client_order_id("protect", SYMBOL, candle.open_time, "open")
+    exit_id = client_order_id("protect", SYMBOL, candle.open_time + 300_000, "close")
+
+    async def main() -> tuple:
+        broker = broker_for(exchange, tmp_path)
+        await broker.start([SYMBOL])
+        try:
+            position = await broker.open_position(
+                SYMBOL, -1, candle, entry_id, protection=Protection(stop_loss_pct=1.0, take_profit_pct=2.0)
+            )
+            placed = {
+                cid: (a.status, a.order_type, a.trigger_price) for cid, a in algo_orders(exchange).items()
+            }
+            state = json.loads((tmp_path / "testnet.json").read_text())
+            trade = await broker.close_position(SYMBOL, candle, "signal", exit_id)
+        finally:
+            await broker.stop()
+        return position, placed, state, trade
+
+    try:
+        position, placed, state, trade = asyncio.run(main())
+    finally:
+        exchange.stop_thread()
+    assert position is not None and position.side == -1
+    fill = position.entry_price
+    assert fill == float(exchange.account.trades[0]["price"])
+    stop, take = on_tick(exchange, fill * 1.01), on_tick(exchange, fill * 0.98)  # a short: stop above
+    assert placed == {
+        f"{entry_id}-sl": ("NEW", "STOP_MARKET", stop),
+        f"{entry_id}-tp": ("NEW", "TAKE_PROFIT_MARKET", take),
+    }
+    sent = [r for r in exchange.account.requests if r.get("algoType") == "CONDITIONAL"]
+    assert [(r["side"], r["closePosition"], r.get("quantity"), r.get("reduceOnly")) for r in sent] == [
+        ("BUY", "true", None, None)
+    ] * 2
+    assert state["protective"][SYMBOL]["stop_price"] == str(stop)
+    # after our close nothing protective is left, on the exchange or in the state (Binance expires
+    # close-position orders once the position is flat; the broker's cancel then finds them gone)
+    assert trade.exit_reason == "signal" and trade.exit_order_id == exit_id
+    assert {cid: a.status for cid, a in algo_orders(exchange).items()} == {
+        f"{entry_id}-sl": "EXPIRED",
+        f"{entry_id}-tp": "EXPIRED",
+    }
+    assert exchange.account.positions[SYMBOL].amount == 0
+    assert json.loads((tmp_path / "testnet.json").read_text())["protective"] == {}
+
+
+def test_stop_filled_while_no_process_ran_is_recorded_on_restart_without_an_order(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    exchange = replay_exchange(shared_data, symbols=(SYMBOL,), history=HISTORY, limit=20)
+    candle = last_history_candle(shared_data)
+    replay = frame(shared_data).iloc[HISTORY : HISTORY + 20]
+    # a stop the replayed lows cross, a take-profit far away
+    stop_pct = (candle.close - replay.Low.min()) / candle.close * 100 / 2
+    entry_id = client_order_id("restart", SYMBOL, candle.open_time, "open")
+    reported: list[ClosedTrade] = []
+
+    async def first() -> None:
+        broker = broker_for(exchange, tmp_path)
+        await broker.start([SYMBOL])
+        await broker.open_position(
+            SYMBOL, 1, candle, entry_id, protection=Protection(stop_loss_pct=stop_pct, take_profit_pct=20)
+        )
+        await broker.stop()
+
+    async def second() -> tuple:
+        broker = broker_for(exchange, tmp_path, on_exchange_close=reported.append)
+        opened = await broker.start([SYMBOL])
+        await broker.stop()
+        return opened, broker.last_closed(SYMBOL)
+
+    try:
+        asyncio.run(first())
+        requests_before = list(exchange.account.requests)
+        entry_fill = exchange.account.trades[0]
+        exchange.start_replay()  # no process of ours runs: the stop closes the position on the exchange
+        assert exchange.wait_done(30)
+        assert exchange.account.positions[SYMBOL].amount == 0
+        opened, closed = asyncio.run(second())
+    finally:
+        exchange.stop_thread()
+    stop_fill = exchange.account.trades[-1]
+    assert len(exchange.account.trades) == 2 and stop_fill["side"] == "SELL"
+    assert opened == {SYMBOL: None}
+    assert closed is not None and reported == [closed]
+    assert closed.exit_reason == "stop_loss"
+    assert closed.exit_price == float(stop_fill["price"])
+    assert closed.exit_time == stop_fill["time"]
+    assert closed.fees == pytest.approx(float(entry_fill["commission"]) + float(stop_fill["commission"]))
+    assert closed.exit_order_id == f"{entry_id}-sl" and closed.entry_order_id == entry_id
+    assert closed.pnl == pytest.approx(
+        closed.quantity * (closed.exit_price - closed.entry_price) - closed.fees, rel=1e-9
+    )
+    # the restarted broker sent no order
+    assert exchange.account.requests == requests_before
+    assert {a.status for a in exchange.account.algo_orders.values()} == {"FINISHED", "EXPIRED"}
+
+
+def test_the_user_stream_reports_a_take_profit_while_the_broker_runs(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    exchange = replay_exchange(shared_data, symbols=(SYMBOL,), history=HISTORY, limit=20, speed=20)
+    candle = last_history_candle(shared_data)
+    entry_id = client_order_id("stream", SYMBOL, candle.open_time, "open")
+    reported: list[ClosedTrade] = []
+
+    async def main() -> tuple:
+        broker = broker_for(exchange, tmp_path, on_exchange_close=reported.append)
+        await broker.start([SYMBOL])
+        try:
+            await broker.open_position(
+                SYMBOL, 1, candle, entry_id, protection=Protection(stop_loss_pct=5, take_profit_pct=0.5)
+            )
+            assert broker.user_stream is not None
+            await asyncio.wait_for(broker.user_stream.connected.wait(), 10)
+            exchange.start_replay()
+            await wait_for(lambda: bool(reported))
+            return broker.position(SYMBOL), broker.last_closed(SYMBOL), broker.user_stream.connections
+        finally:
+            await broker.stop()
+
+    try:
+        position, closed, connections = asyncio.run(main())
+    finally:
+        exchange.stop_thread()
+    take_fill = exchange.account.trades[-1]
+    assert position is None and connections == 1
+    assert reported == [closed]
+    assert closed.exit_reason == "take_profit" and closed.exit_order_id == f"{entry_id}-tp"
+    assert (
+        closed.exit_price == float(take_fill["price"]) == float(on_tick(exchange, closed.entry_price * 1.005))
+    )
+    assert closed.exit_time == take_fill["time"]
+    assert {cid: a.status for cid, a in algo_orders(exchange).items()} == {
+        f"{entry_id}-sl": "EXPIRED",
+        f"{entry_id}-tp": "FINISHED",
+    }
+    assert json.loads((tmp_path / "testnet.json").read_text())["last_closed"][SYMBOL]["exit_reason"] == (
+        "take_profit"
+    )
+
+
+def test_start_restores_missing_protection_and_cancels_orphans(shared_data: Path, tmp_path: Path) -> None:
+    exchange = replay_exchange(shared_data, symbols=(SYMBOL, "BTCUSDT"), history=HISTORY, limit=20)
+    candle = last_history_candle(shared_data)
+    entry_id = client_order_id("reconcile", SYMBOL, candle.open_time, "open")
+
+    async def first() -> None:
+        broker = broker_for(exchange, tmp_path)
+        await broker.start([SYMBOL, "BTCUSDT"])
+        await broker.open_position(
+            SYMBOL, 1, candle, entry_id, protection=Protection(stop_loss_pct=2, take_profit_pct=3)
+        )
+        await broker.stop()
+
+    async def second() -> None:
+        broker = broker_for(exchange, tmp_path)
+        await broker.start([SYMBOL, "BTCUSDT"])
+        await broker.stop()
+
+    try:
+        asyncio.run(first())
+        exchange.desk.cancel_algo({"clientAlgoId": f"{entry_id}-sl"})  # lost while we were away
+        orphan = exchange.desk.new_algo_order(
+            {
+                "algoType": "CONDITIONAL",
+                "symbol": "BTCUSDT",
+                "side": "SELL",
+                "type": "STOP_MARKET",
+                "triggerPrice": "1000.0",
+                "closePosition": "true",
+                "clientAlgoId": "cf-000000000000000000000000-sl",
+            }
+        )
+        asyncio.run(second())
+    finally:
+        exchange.stop_thread()
+    statuses = [(a.client_algo_id, a.status) for a in exchange.account.algo_orders.values()]
+    assert statuses == [
+        (f"{entry_id}-sl", "CANCELED"),
+        (f"{entry_id}-tp", "NEW"),  # left as it was
+        (orphan["clientAlgoId"], "CANCELED"),  # no BTCUSDT position
+        (f"{entry_id}-sl", "NEW"),  # placed again, same id and level
+    ]
+    first_stop, _, _, again = exchange.account.algo_orders.values()
+    assert again.trigger_price == first_stop.trigger_price
