@@ -44,14 +44,13 @@ def last_history_candle(shared_data: Path) -> Candle:
     """The last candle served as history: its close is the exchange's last price before the replay."""
     row = frame(shared_data).iloc[HISTORY - 1]
     open_time = int(pd.Timestamp(row["Open time"], tz="UTC").value // 1_000_000)
-    return Candle(
-        SYMBOL, "5m", open_time, open_time + 299_999, row.Open, row.High, row.Low, row.Close, row.Volume
-    )
+    prices = [float(row[name]) for name in ("Open", "High", "Low", "Close", "Volume")]
+    return Candle(SYMBOL, "5m", open_time, open_time + 299_999, *prices)
 
 
 def on_tick(exchange: FakeExchange, value: float) -> Decimal:
     tick = Decimal(exchange.market.rules[SYMBOL].tick_size)
-    return ((Decimal(repr(value)) / tick).to_integral_value(ROUND_HALF_UP) * tick).quantize(tick)
+    return ((Decimal(repr(float(value))) / tick).to_integral_value(ROUND_HALF_UP) * tick).quantize(tick)
 
 
 def algo_orders(exchange: FakeExchange) -> dict[str, object]:
