@@ -94,6 +94,9 @@ class BinanceFuturesBroker(BrokerBook):
     :class:`~cryptoflow.errors.RestrictedLocation`, which no caller skips: trading stops.
     """
 
+    user_stream_keepalive_s = 1800.0
+    """How often the user data stream's listenKey is kept alive (Binance drops it after 60 minutes)."""
+
     def __init__(
         self,
         config: TradingConfig,
@@ -456,7 +459,7 @@ class BinanceFuturesBroker(BrokerBook):
             if not ours or client_id in kept:
                 continue
             try:
-                await self._call("futures_cancel_algo_order", symbol=symbol, clientAlgoId=client_id)
+                await self._call("futures_cancel_algo_order", clientAlgoId=client_id)
                 log.info("%s: protective order %s without its position cancelled", symbol, client_id)
             except ExchangeRejection as exc:
                 if exc.code not in UNKNOWN_ORDER:
@@ -509,7 +512,9 @@ class BinanceFuturesBroker(BrokerBook):
 
     def _follow_user_stream(self) -> None:
         base = self._sockets_cls.FSTREAM_URL
-        self.user_stream = UserStream(self._call, base, self._on_user_event, self._catch_up)
+        self.user_stream = UserStream(
+            self._call, base, self._on_user_event, self._catch_up, keepalive_s=self.user_stream_keepalive_s
+        )
         self._stream_task = asyncio.create_task(self.user_stream.run(), name="binance-user-stream")
 
     async def _catch_up(self) -> None:

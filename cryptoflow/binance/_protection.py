@@ -166,7 +166,7 @@ class ProtectiveOrders:
         cancelled: list[str] = []
         for _, client_id, _, _ in self.legs():
             try:
-                await call("futures_cancel_algo_order", symbol=self.symbol, clientAlgoId=client_id)
+                await call("futures_cancel_algo_order", clientAlgoId=client_id)  # Binance: no symbol here
                 cancelled.append(client_id)
             except ExchangeRejection as exc:
                 if exc.code not in UNKNOWN_ORDER:

@@ -9,10 +9,11 @@ import json
 from pathlib import Path
 
 import pytest
+import requests
 
 from cryptoflow.binance import Protection
 from cryptoflow.brokers import ClosedTrade, client_order_id
-from cryptoflow.testing.fake_binance import replay_exchange
+from cryptoflow.testing.fake_binance import API_KEY, replay_exchange
 from tests.binance._protected import (
     HISTORY,
     SYMBOL,
@@ -219,3 +220,45 @@ def test_start_restores_missing_protection_and_cancels_orphans(shared_data: Path
     ]
     first_stop, _, _, again = exchange.account.algo_orders.values()
     assert again.trigger_price == first_stop.trigger_price
+
+
+def test_the_user_stream_survives_a_drop_and_a_lost_listen_key(shared_data: Path, tmp_path: Path) -> None:
+    exchange = replay_exchange(shared_data, symbols=(SYMBOL,), history=HISTORY, limit=20, speed=20)
+    candle = last_history_candle(shared_data)
+    entry_id = client_order_id("drops", SYMBOL, candle.open_time, "open")
+    reported: list[ClosedTrade] = []
+
+    def forget_listen_key() -> None:  # as Binance forgets a key nobody kept alive
+        answer = requests.delete(f"{exchange.base_url}/fapi/v1/listenKey", headers={"X-MBX-APIKEY": API_KEY})
+        answer.raise_for_status()
+
+    async def main() -> int:
+        broker = broker_for(exchange, tmp_path, on_exchange_close=reported.append)
+        broker.user_stream_keepalive_s = 0.2
+        await broker.start([SYMBOL])
+        try:
+            await broker.open_position(
+                SYMBOL, 1, candle, entry_id, protection=Protection(stop_loss_pct=5, take_profit_pct=0.5)
+            )
+            stream = broker.user_stream
+            assert stream is not None
+            await wait_for(lambda: stream.connections == 1 and exchange.user_streams.keepalives >= 2)
+            first_key = exchange.user_streams.listen_key
+            exchange.drop_connections()
+            await wait_for(lambda: stream.connections == 2 and stream.connected.is_set())
+            await asyncio.to_thread(forget_listen_key)
+            await wait_for(lambda: stream.connections == 3 and stream.connected.is_set())
+            assert exchange.user_streams.listen_key not in (None, first_key)
+            exchange.start_replay()
+            await wait_for(lambda: bool(reported))
+            await asyncio.sleep(0.5)  # a second report would come now
+            return stream.connections
+        finally:
+            await broker.stop()
+
+    try:
+        connections = asyncio.run(main())
+    finally:
+        exchange.stop_thread()
+    assert connections == 3
+    assert [(t.exit_reason, t.exit_order_id) for t in reported] == [("take_profit", f"{entry_id}-tp")]
