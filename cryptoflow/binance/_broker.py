@@ -21,6 +21,7 @@ from cryptoflow.binance._protection import (
     UNKNOWN_ORDER,
     Protection,
     ProtectiveOrders,
+    derived_id,
     order_fills,
 )
 from cryptoflow.binance._user_stream import UserStream
@@ -42,6 +43,7 @@ _DUPLICATE_ID = -4116
 _NO_CHANGE_MARGIN = -4046
 _TIMESTAMP = -1021
 _REDUCE_ONLY_REJECTED = -2022
+_WOULD_TRIGGER = -2021
 
 
 class _ClockSkew(Exception):
@@ -352,7 +354,10 @@ class BinanceFuturesBroker(BrokerBook):
             is the position (and the protection covers it). Else (or ``None``) one MARKET order.
 
         The position's ``entry_order_id`` is ``order_id`` (the first limit order's id; re-priced orders are
-        ``<order_id>-r1``…); its price the average of its fills; its fee their commissions.
+        ``<order_id>-r1``…); its price the average of its fills; its fee their commissions. If the price
+        already passed a protective level when its order is sent (Binance's -2021), the position is
+        closed at market at once (client order id ``<order_id>-sx``) with that level's reason, reported
+        through ``on_exchange_close`` right after this returns, and :meth:`position` is ``None``.
         """
         filters = self.filters[symbol]
         if quantity is None:
@@ -438,16 +443,36 @@ class BinanceFuturesBroker(BrokerBook):
         return "; protected: " + ", ".join(f"{leg} @ {price}" for leg, _, _, price in plan.legs())
 
     async def _protect(self, symbol: str) -> None:
-        """Place the position's protective orders that are not open (a refusal is logged: the position
-        stays open without that order, the strategy's own exits still apply)."""
+        """Place the position's protective orders that are not open. When the price already passed a
+        level (-2021, the order would trigger at once), the position is closed at market now with that
+        level's reason, as the exchange would have closed it; another refusal is logged and the position
+        stays open without that order (the strategy's own exits still apply). Called with the lock held."""
         plan = self.protective[symbol]
-        try:
-            placed = await plan.place(self._call)
-        except ExchangeRejection as exc:
-            log.error("%s: a protective order was refused (%s); the position lacks it", symbol, exc)
-            return
+        placed, refused = await plan.place(self._call)
         for client_id in placed:
             log.info("%s: protective order %s placed", symbol, client_id)
+        for leg, exc in refused:
+            if exc.code == _WOULD_TRIGGER:
+                log.warning("%s: the price already passed the %s level; closing at market", symbol, leg)
+                await self._close_passed(symbol, leg)
+                return
+            log.error("%s: the %s order was refused (%s); the position lacks it", symbol, leg, exc)
+
+    async def _close_passed(self, symbol: str, reason: str) -> None:
+        """Close at market because the price passed a protective level before its order was placed; the
+        trade is reported through ``on_exchange_close`` once the current caller has resumed."""
+        pos, plan = self.positions[symbol], self.protective.pop(symbol)
+        order_id = derived_id(pos.entry_order_id or f"cf-{symbol}", "sx")
+        quantity = self.filters[symbol].quantity(pos.quantity)
+        order = await self._market(symbol, "SELL" if pos.side > 0 else "BUY", quantity, order_id, True)
+        fee = await self._commission(symbol, order)
+        exit_time = int(order.get("updateTime") or time.time() * 1000)
+        trade = pos.close(exit_time, float(order["avgPrice"]), reason, fee, order_id)
+        del self.positions[symbol]
+        self.closed[symbol] = trade
+        self.save()
+        await plan.cancel(self._call)
+        asyncio.get_running_loop().call_soon(self._report, trade)
 
     async def _cancel_stale(self, symbol: str, keep: ProtectiveOrders | None) -> None:
         """Cancel our protective orders (``cf-…-sl`` / ``cf-…-tp``) open on ``symbol`` that do not belong to

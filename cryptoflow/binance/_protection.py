@@ -130,16 +130,16 @@ class ProtectiveOrders:
 
     # ---- on the exchange ---------------------------------------------------------------------------
 
-    async def place(self, call: Call) -> list[str]:
-        """Send the orders that are not open yet (an id already open is left as it is); returns the ids
-        placed. A rejection of one leg (e.g. -2021: the price already passed the trigger) raises
-        :class:`~cryptoflow.errors.ExchangeRejection` after the other leg was tried."""
+    async def place(self, call: Call) -> tuple[list[str], list[tuple[Leg, ExchangeRejection]]]:
+        """Send the orders that are not open yet (an id already open is left as it is). Returns the ids
+        placed and the legs the exchange refused with its reason (e.g. -2021: the price already passed
+        the trigger); every leg is tried."""
         open_ids = {
             o.get("clientAlgoId") for o in await call("futures_get_open_algo_orders", symbol=self.symbol)
         }
         placed: list[str] = []
-        failure: ExchangeRejection | None = None
-        for _, client_id, kind, trigger in self.legs():
+        refused: list[tuple[Leg, ExchangeRejection]] = []
+        for leg, client_id, kind, trigger in self.legs():
             if client_id in open_ids:
                 continue
             try:
@@ -156,10 +156,8 @@ class ProtectiveOrders:
                 )
                 placed.append(client_id)
             except ExchangeRejection as exc:
-                failure = failure or exc
-        if failure is not None:
-            raise failure
-        return placed
+                refused.append((leg, exc))
+        return placed, refused
 
     async def cancel(self, call: Call) -> list[str]:
         """Cancel the orders still open; returns the ids cancelled (one already gone is skipped)."""

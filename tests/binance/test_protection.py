@@ -262,3 +262,69 @@ def test_the_user_stream_survives_a_drop_and_a_lost_listen_key(shared_data: Path
         exchange.stop_thread()
     assert connections == 3
     assert [(t.exit_reason, t.exit_order_id) for t in reported] == [("take_profit", f"{entry_id}-tp")]
+
+
+def test_a_level_the_price_already_passed_closes_at_market_at_once(shared_data: Path, tmp_path: Path) -> None:
+    exchange = replay_exchange(shared_data, symbols=(SYMBOL,), history=HISTORY, limit=20)
+    candle = last_history_candle(shared_data)
+    entry_id = client_order_id("passed", SYMBOL, candle.open_time, "open")
+    reported: list[ClosedTrade] = []
+
+    async def main() -> tuple:
+        broker = broker_for(exchange, tmp_path, on_exchange_close=reported.append)
+        await broker.start([SYMBOL])
+        try:
+            # a stop 0.0001 % away rounds to the fill price itself: Binance refuses it (-2021)
+            opened = await broker.open_position(
+                SYMBOL, 1, candle, entry_id, protection=Protection(stop_loss_pct=0.0001, take_profit_pct=2)
+            )
+            await asyncio.sleep(0)  # the report follows the caller's resumption
+            return opened, broker.position(SYMBOL), list(reported)
+        finally:
+            await broker.stop()
+
+    try:
+        opened, position, seen = asyncio.run(main())
+    finally:
+        exchange.stop_thread()
+    assert opened is not None and position is None
+    assert [(t.exit_reason, t.exit_order_id) for t in seen] == [("stop_loss", f"{entry_id}-sx")]
+    assert exchange.account.positions[SYMBOL].amount == 0
+    assert [r["newClientOrderId"] for r in exchange.account.requests if "newClientOrderId" in r] == [
+        entry_id,
+        f"{entry_id}-sx",
+    ]
+    assert all(a.status != "NEW" for a in exchange.account.algo_orders.values())
+
+
+def test_an_exit_after_the_exchange_stopped_the_position_answers_the_exchanges_close(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    exchange = replay_exchange(shared_data, symbols=(SYMBOL,), history=HISTORY, limit=20)
+    candle = last_history_candle(shared_data)
+    replay = frame(shared_data).iloc[HISTORY : HISTORY + 20]
+    stop_pct = (candle.close - replay.Low.min()) / candle.close * 100 / 2
+    entry_id = client_order_id("late", SYMBOL, candle.open_time, "open")
+    exit_id = client_order_id("late", SYMBOL, candle.open_time + 300_000, "close")
+
+    async def main():
+        broker = broker_for(exchange, tmp_path)  # no hook: no user data stream
+        await broker.start([SYMBOL])
+        try:
+            await broker.open_position(
+                SYMBOL, 1, candle, entry_id, protection=Protection(stop_loss_pct=stop_pct, take_profit_pct=20)
+            )
+            exchange.start_replay()
+            assert await asyncio.to_thread(exchange.wait_done, 30)
+            return await broker.close_position(SYMBOL, candle, "signal", exit_id), broker.position(SYMBOL)
+        finally:
+            await broker.stop()
+
+    try:
+        trade, position = asyncio.run(main())
+    finally:
+        exchange.stop_thread()
+    assert position is None
+    assert (trade.exit_reason, trade.exit_order_id) == ("stop_loss", f"{entry_id}-sl")
+    assert trade.exit_price == float(exchange.account.trades[-1]["price"])
+    assert exit_id not in {r.get("newClientOrderId") for r in exchange.account.requests}  # refused: -2022
