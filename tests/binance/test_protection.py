@@ -8,6 +8,7 @@ import asyncio
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import requests
 
@@ -124,6 +125,12 @@ def test_stop_filled_while_no_process_ran_is_recorded_on_restart_without_an_orde
     assert closed.exit_time == stop_fill["time"]
     assert closed.fees == pytest.approx(float(entry_fill["commission"]) + float(stop_fill["commission"]))
     assert closed.exit_order_id == f"{entry_id}-sl" and closed.entry_order_id == entry_id
+    # the fill's time lies in the replayed candle whose prices crossed the stop
+    stop = float(on_tick(exchange, closed.entry_price * (1 - stop_pct / 100)))
+    assert closed.exit_price == stop
+    crossing = replay[replay.Low <= stop].iloc[0]
+    crossed_at = int(pd.Timestamp(crossing["Open time"], tz="UTC").value // 1_000_000)
+    assert crossed_at <= closed.exit_time < crossed_at + 300_000
     assert closed.pnl == pytest.approx(
         closed.quantity * (closed.exit_price - closed.entry_price) - closed.fees, rel=1e-9
     )
