@@ -18,6 +18,7 @@ from cryptoflow.binance._filters import SymbolFilters
 from cryptoflow.binance._http import BinanceEndpoints, binance_classes, is_restricted_location, open_client
 from cryptoflow.binance._limit import limit_entry
 from cryptoflow.binance._protection import (
+    DUPLICATE_ID,
     UNKNOWN_ORDER,
     Protection,
     ProtectiveOrders,
@@ -39,7 +40,6 @@ __all__ = ["BinanceFuturesBroker"]
 log = logging.getLogger(__name__)
 
 _NETWORK = (aiohttp.ClientError, asyncio.TimeoutError, BinanceRequestException, OSError)
-_DUPLICATE_ID = -4116
 _NO_CHANGE_MARGIN = -4046
 _TIMESTAMP = -1021
 _REDUCE_ONLY_REJECTED = -2022
@@ -131,7 +131,8 @@ class BinanceFuturesBroker(BrokerBook):
         self.protective: dict[str, ProtectiveOrders] = {}
         self.user_stream: UserStream | None = None
         self._stream_task: asyncio.Task[None] | None = None
-        self._lock = asyncio.Lock()  # one change of positions at a time: our orders, the stream's closes
+        # one change of a symbol's position at a time (our orders, the stream's closes); symbols in parallel
+        self._locks: dict[str, asyncio.Lock] = {}
 
     # ---- lifecycle ---------------------------------------------------------------------------------
 
@@ -263,6 +264,9 @@ class BinanceFuturesBroker(BrokerBook):
             await self.client.close_connection()
             self.client = None
 
+    def _lock(self, symbol: str) -> asyncio.Lock:
+        return self._locks.setdefault(symbol, asyncio.Lock())
+
     # ---- trading -----------------------------------------------------------------------------------
 
     def can_trade(self, symbol: str) -> bool:
@@ -285,7 +289,7 @@ class BinanceFuturesBroker(BrokerBook):
         try:
             order = await self._call("futures_create_order", **params)
         except ExchangeRejection as exc:
-            if exc.code != _DUPLICATE_ID:
+            if exc.code != DUPLICATE_ID:
                 raise
             log.info("%s: order %s was already placed; using it", symbol, order_id)
             order = await self._call("futures_get_order", symbol=symbol, origClientOrderId=order_id)
@@ -370,7 +374,7 @@ class BinanceFuturesBroker(BrokerBook):
         except ExchangeRejection as exc:
             log.error("%s; entry skipped", exc.reason)
             return None
-        async with self._lock:
+        async with self._lock(symbol):
             if entry is not None and entry.type == "limit":
                 orders = await limit_entry(self._call, filters, side, ordered, candle.close, order_id, entry)
             else:
@@ -404,7 +408,7 @@ class BinanceFuturesBroker(BrokerBook):
         or the user data stream reported it), the answer is the exchange's round trip (reason
         ``stop_loss`` / ``take_profit``), the one ``on_exchange_close`` received.
         """
-        async with self._lock:
+        async with self._lock(symbol):
             pos = self.positions.get(symbol)
             if pos is None:
                 trade = self.closed.get(symbol)
@@ -545,7 +549,7 @@ class BinanceFuturesBroker(BrokerBook):
     async def _catch_up(self) -> None:
         """On every (re)connection: what closed while the stream was down."""
         for symbol in list(self.protective):
-            async with self._lock:
+            async with self._lock(symbol):
                 await self._settle_exchange_close(symbol)
 
     async def _on_user_event(self, event: dict[str, Any]) -> None:
@@ -563,5 +567,5 @@ class BinanceFuturesBroker(BrokerBook):
                 if row.get("s") in self.protective and float(row.get("pa") or 0) == 0:
                     symbols.append(str(row["s"]))
         for symbol in symbols:
-            async with self._lock:
+            async with self._lock(symbol):
                 await self._settle_exchange_close(symbol)

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from cryptoflow.binance._filters import SymbolFilters
-from cryptoflow.binance._protection import UNKNOWN_ORDER, Call, derived_id
+from cryptoflow.binance._protection import DUPLICATE_ID, UNKNOWN_ORDER, Call, derived_id
 from cryptoflow.errors import ExchangeRejection
 
 if TYPE_CHECKING:  # cryptoflow.portfolio imports this package: no import at run time
@@ -20,7 +20,6 @@ __all__ = ["limit_entry"]
 
 log = logging.getLogger(__name__)
 
-_DUPLICATE_ID = -4116
 _POLL_S = 0.1
 
 
@@ -28,7 +27,7 @@ async def _place(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     try:
         return await call("futures_create_order", **params)
     except ExchangeRejection as exc:
-        if exc.code != _DUPLICATE_ID:
+        if exc.code != DUPLICATE_ID:
             raise
         # placed by an earlier try (or process): follow that order
         return await call(

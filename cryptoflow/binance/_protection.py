@@ -24,6 +24,8 @@ Leg = Literal["stop_loss", "take_profit"]
 
 _MAX_ID = 36  # Binance: ^[.A-Z:/a-z0-9_-]{1,36}$
 UNKNOWN_ORDER = (-2011, -2013)  # cancel of an order that is no longer open; query of an unknown order
+DUPLICATE_ID = -4116  # the client id is taken by an open order: placed before
+_SAME_CLOSE_OPEN = -4130  # an open close-position order of this type and side exists already
 
 
 def derived_id(order_id: str, suffix: str) -> str:
@@ -131,17 +133,12 @@ class ProtectiveOrders:
     # ---- on the exchange ---------------------------------------------------------------------------
 
     async def place(self, call: Call) -> tuple[list[str], list[tuple[Leg, ExchangeRejection]]]:
-        """Send the orders that are not open yet (an id already open is left as it is). Returns the ids
-        placed and the legs the exchange refused with its reason (e.g. -2021: the price already passed
-        the trigger); every leg is tried."""
-        open_ids = {
-            o.get("clientAlgoId") for o in await call("futures_get_open_algo_orders", symbol=self.symbol)
-        }
+        """Send the orders. Returns the ids placed (a leg already open is not placed again: -4116 for its
+        id, -4130 for its type and side) and the legs the exchange refused with its reason (e.g. -2021:
+        the price already passed the trigger); every leg is tried."""
         placed: list[str] = []
         refused: list[tuple[Leg, ExchangeRejection]] = []
         for leg, client_id, kind, trigger in self.legs():
-            if client_id in open_ids:
-                continue
             try:
                 await call(
                     "futures_create_algo_order",
@@ -156,7 +153,8 @@ class ProtectiveOrders:
                 )
                 placed.append(client_id)
             except ExchangeRejection as exc:
-                refused.append((leg, exc))
+                if exc.code not in (DUPLICATE_ID, _SAME_CLOSE_OPEN):
+                    refused.append((leg, exc))
         return placed, refused
 
     async def cancel(self, call: Call) -> list[str]:
