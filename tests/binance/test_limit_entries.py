@@ -14,7 +14,7 @@ from cryptoflow.binance import Protection
 from cryptoflow.brokers import client_order_id
 from cryptoflow.portfolio import EntrySettings
 from cryptoflow.testing.fake_binance import replay_exchange
-from tests.binance._protected import HISTORY, SYMBOL, broker_for, last_history_candle, on_tick
+from tests.binance._testnet import HISTORY, SYMBOL, broker_for, last_history_candle, on_tick
 
 pytestmark = pytest.mark.slow  # waits out limit-order timeouts against the fake exchange
 

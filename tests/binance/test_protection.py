@@ -15,14 +15,15 @@ import requests
 from cryptoflow.binance import Protection
 from cryptoflow.brokers import ClosedTrade, client_order_id
 from cryptoflow.testing.fake_binance import API_KEY, replay_exchange
-from tests.binance._protected import (
+from tests.binance._testnet import (
     HISTORY,
     SYMBOL,
     algo_orders,
     broker_for,
-    frame,
+    crossed_stop_pct,
     last_history_candle,
     on_tick,
+    replayed,
     wait_for,
 )
 
@@ -86,9 +87,8 @@ def test_stop_filled_while_no_process_ran_is_recorded_on_restart_without_an_orde
 ) -> None:
     exchange = replay_exchange(shared_data, symbols=(SYMBOL,), history=HISTORY, limit=20)
     candle = last_history_candle(shared_data)
-    replay = frame(shared_data).iloc[HISTORY : HISTORY + 20]
-    # a stop the replayed lows cross, a take-profit far away
-    stop_pct = (candle.close - replay.Low.min()) / candle.close * 100 / 2
+    replay = replayed(shared_data, 20)
+    stop_pct = crossed_stop_pct(shared_data, 20)  # a take-profit far away
     entry_id = client_order_id("restart", SYMBOL, candle.open_time, "open")
     reported: list[ClosedTrade] = []
 
@@ -309,8 +309,7 @@ def test_an_exit_after_the_exchange_stopped_the_position_answers_the_exchanges_c
 ) -> None:
     exchange = replay_exchange(shared_data, symbols=(SYMBOL,), history=HISTORY, limit=20)
     candle = last_history_candle(shared_data)
-    replay = frame(shared_data).iloc[HISTORY : HISTORY + 20]
-    stop_pct = (candle.close - replay.Low.min()) / candle.close * 100 / 2
+    stop_pct = crossed_stop_pct(shared_data, 20)
     entry_id = client_order_id("late", SYMBOL, candle.open_time, "open")
     exit_id = client_order_id("late", SYMBOL, candle.open_time + 300_000, "close")
 

@@ -1,5 +1,5 @@
-"""Helpers of the protection and limit-entry tests: a testnet broker on the fake exchange, the candle
-the replay starts after, prices on the tick grid."""
+"""Helpers of the testnet broker's tests: a broker on the fake exchange, the candle the replay starts
+after, prices on the tick grid, a stop level the replay crosses."""
 
 from __future__ import annotations
 
@@ -41,6 +41,17 @@ def last_history_candle(shared_data: Path) -> Candle:
     open_time = int(pd.Timestamp(row["Open time"], tz="UTC").value // 1_000_000)
     prices = [float(row[name]) for name in ("Open", "High", "Low", "Close", "Volume")]
     return Candle(SYMBOL, "5m", open_time, open_time + 299_999, *prices)
+
+
+def replayed(shared_data: Path, limit: int) -> pd.DataFrame:
+    """The ``limit`` candles the replay sends after the history."""
+    return frame(shared_data).iloc[HISTORY : HISTORY + limit]
+
+
+def crossed_stop_pct(shared_data: Path, limit: int) -> float:
+    """A long's ``stop_loss_pct`` from the last history close that the next ``limit`` candles' lows cross."""
+    close = last_history_candle(shared_data).close
+    return (close - float(replayed(shared_data, limit).Low.min())) / close * 100 / 2
 
 
 def on_tick(exchange: FakeExchange, value: float) -> Decimal:
