@@ -96,7 +96,13 @@ def simulate(
     cash = params[9]
     close_at_end = params[10] > 0.5
 
-    trades = np.empty((n + 2, 9))
+    # every trade has its own entry, and an entry needs an entry signal on its own candle: room for that
+    # many (a million candles would otherwise reserve 72 MB for a thousand trades)
+    entries = 0
+    for i in range(n):
+        if entry_long[i] or entry_short[i]:
+            entries += 1
+    trades = np.empty((entries + 1, 9))
     n_trades = 0
     equity = np.empty(n)
 
