@@ -29,9 +29,10 @@ cryptoflow, loads the 40 MB of candles and runs one backtest; ``backtest_1m_rss_
 process's resident memory before the backtest (imports and candles): the difference is what the backtest
 itself needs. ``backtest_1m_rss_file_mb`` is the part of that process's resident memory, after the run,
 that is pages of files (the shared libraries of numba's LLVM, pyarrow, numpy ...). How many of those pages
-a process maps depends on what the page cache holds: on the machine of 2026-12-03 a freshly installed
-virtual environment mapped 70-90 MB more of them than an older one with the same versions (peak 366 against
-294 MB, same code), so compare peaks measured with the same environment in the same state. The peers' ``*_peak_rss_mb`` are their workers' peak after all their runs.
+a process maps is not the code's doing alone (the kernel maps cached pages around each fault): on the
+machine of 2026-12-03 a freshly installed virtual environment mapped 70-90 MB more of them than an older one
+with the same versions, both fully cached (peak 366 against 294 MB, same code). Compare peaks measured with
+the same environment. The peers' ``*_peak_rss_mb`` are their workers' peak after all their runs.
 """
 
 from __future__ import annotations
