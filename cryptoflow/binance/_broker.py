@@ -545,6 +545,7 @@ class BinanceFuturesBroker(BrokerBook):
             self._call, base, self._on_user_event, self._catch_up, keepalive_s=self.user_stream_keepalive_s
         )
         self._stream_task = asyncio.create_task(self.user_stream.run(), name="binance-user-stream")
+        self._stream_task.add_done_callback(_stream_ended)
 
     async def _catch_up(self) -> None:
         """On every (re)connection: what closed while the stream was down."""
@@ -569,3 +570,11 @@ class BinanceFuturesBroker(BrokerBook):
         for symbol in symbols:
             async with self._lock(symbol):
                 await self._settle_exchange_close(symbol)
+
+
+def _stream_ended(task: asyncio.Task[None]) -> None:
+    """The user data stream only ends when cancelled, or on HTTP 451: say so, it reports no more closes."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error(
+            "user data stream stopped (%s): exchange closes are found at the next start", task.exception()
+        )
