@@ -19,12 +19,12 @@ from cryptoflow.binance._http import BinanceEndpoints, binance_classes, is_restr
 from cryptoflow.binance._limit import limit_entry
 from cryptoflow.binance._protection import (
     DUPLICATE_ID,
-    UNKNOWN_ORDER,
     Protection,
     ProtectiveOrders,
     derived_id,
     order_fills,
 )
+from cryptoflow.binance._reconcile import cancel_resting_entries, cancel_stale_protection
 from cryptoflow.binance._user_stream import UserStream
 from cryptoflow.brokers import BrokerBook, ClosedTrade, Position, TradingConfig
 from cryptoflow.candles import Candle
@@ -76,7 +76,8 @@ class BinanceFuturesBroker(BrokerBook):
     They are cancelled when the broker closes the position. :meth:`start` reconciles them: a position
     without its orders gets them again, our protective orders without a position are cancelled, and a
     position one of them closed while no process ran is recorded as closed (reason ``stop_loss`` or
-    ``take_profit``, price, time and fee from the exchange's fill) without sending anything.
+    ``take_profit``, price, time and fee from the exchange's fill) without sending anything. Entry LIMIT
+    orders of ours still resting from an earlier process are cancelled before the position is read.
 
     **Closes made by the exchange** while the broker runs come from the user data stream (listenKey, kept
     alive, reconnected) when ``on_exchange_close`` is given: the broker records the round trip (its
@@ -200,6 +201,7 @@ class BinanceFuturesBroker(BrokerBook):
             except ExchangeRejection as exc:
                 if exc.code != _NO_CHANGE_MARGIN:
                     log.warning("%s: margin type not changed: %s", symbol, exc)
+            await cancel_resting_entries(self._call, symbol)  # first: no fill may follow the read below
             risk = await self._call("futures_position_information", symbol=symbol)
             amount = sum(float(r["positionAmt"]) for r in risk)
             entry = next((float(r["entryPrice"]) for r in risk if float(r["positionAmt"]) != 0), 0.0)
@@ -212,7 +214,7 @@ class BinanceFuturesBroker(BrokerBook):
                     log.warning(
                         "%s: the state file had a position the exchange no longer has; dropped", symbol
                     )
-                await self._cancel_stale(symbol, keep=None)
+                await cancel_stale_protection(self._call, symbol, None)
                 continue
             side = 1 if amount > 0 else -1
             if local is not None and local.side == side:
@@ -228,7 +230,7 @@ class BinanceFuturesBroker(BrokerBook):
                     abs(amount),
                 )
                 self.positions[symbol] = Position(symbol, side, abs(amount), entry, 0, 0.0, entry, 0, "")
-            await self._cancel_stale(symbol, keep=self.protective.get(symbol))
+            await cancel_stale_protection(self._call, symbol, self.protective.get(symbol))
             if symbol in self.protective:
                 await self._protect(symbol)
             self.open_orders[symbol] = await self._call("futures_get_open_orders", symbol=symbol)
@@ -477,22 +479,6 @@ class BinanceFuturesBroker(BrokerBook):
         self.save()
         await plan.cancel(self._call)
         asyncio.get_running_loop().call_soon(self._report, trade)
-
-    async def _cancel_stale(self, symbol: str, keep: ProtectiveOrders | None) -> None:
-        """Cancel our protective orders (``cf-…-sl`` / ``cf-…-tp``) open on ``symbol`` that do not belong to
-        ``keep`` (the open position's); other orders are left alone."""
-        kept = {cid for _, cid, _, _ in keep.legs()} if keep is not None else set()
-        for algo in await self._call("futures_get_open_algo_orders", symbol=symbol):
-            client_id = str(algo.get("clientAlgoId", ""))
-            ours = client_id.startswith("cf-") and client_id.endswith(("-sl", "-tp"))
-            if not ours or client_id in kept:
-                continue
-            try:
-                await self._call("futures_cancel_algo_order", clientAlgoId=client_id)
-                log.info("%s: protective order %s without its position cancelled", symbol, client_id)
-            except ExchangeRejection as exc:
-                if exc.code not in UNKNOWN_ORDER:
-                    raise
 
     async def _closed_by_exchange(self, pos: Position, plan: ProtectiveOrders) -> ClosedTrade | None:
         """The round trip of ``pos`` if one of its protective orders closed it (from that order's fills),

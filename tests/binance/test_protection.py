@@ -183,7 +183,9 @@ def test_the_user_stream_reports_a_take_profit_while_the_broker_runs(
     )
 
 
-def test_start_restores_missing_protection_and_cancels_orphans(shared_data: Path, tmp_path: Path) -> None:
+def test_start_restores_missing_protection_and_cancels_orphans_and_resting_entries(
+    shared_data: Path, tmp_path: Path
+) -> None:
     exchange = replay_exchange(shared_data, symbols=(SYMBOL, "BTCUSDT"), history=HISTORY, limit=20)
     candle = last_history_candle(shared_data)
     entry_id = client_order_id("reconcile", SYMBOL, candle.open_time, "open")
@@ -215,9 +217,16 @@ def test_start_restores_missing_protection_and_cancels_orphans(shared_data: Path
                 "clientAlgoId": "cf-000000000000000000000000-sl",
             }
         )
+        for client_id in ("cf-111111111111111111111111", "by-hand"):  # a dead process's entry; someone's
+            resting = dict(symbol="BTCUSDT", side="BUY", type="LIMIT", timeInForce="GTC", quantity="0.010")
+            exchange.desk.new_order(resting | {"price": "50000.0", "newClientOrderId": client_id})
         asyncio.run(second())
     finally:
         exchange.stop_thread()
+    assert [(o.client_order_id, o.status) for o in exchange.account.orders.values()][1:] == [
+        ("cf-111111111111111111111111", "CANCELED"),
+        ("by-hand", "NEW"),
+    ]
     statuses = [(a.client_algo_id, a.status) for a in exchange.account.algo_orders.values()]
     assert statuses == [
         (f"{entry_id}-sl", "CANCELED"),
