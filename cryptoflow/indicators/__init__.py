@@ -16,13 +16,57 @@ adjust=True).
 :func:`cci` is the CCI kernel alone, over numpy arrays (what the benchmarks time against TA-Lib's).
 """
 
+from cryptoflow.indicators._agree import assert_engines_agree
 from cryptoflow.indicators._batch import compute, compute_arrays, indicator_frame
+from cryptoflow.indicators._catalog import (
+    ADX,
+    ATR,
+    EMA,
+    INPUTS,
+    MFI,
+    OBV,
+    SMA,
+    VWAP,
+    WMA,
+    Bollinger,
+    Donchian,
+    Ichimoku,
+    Indicator,
+    IndicatorStream,
+    Returns,
+    Stochastic,
+    StochRSI,
+    Volatility,
+)
+from cryptoflow.indicators._declared import DeclaredIndicators, DeclaredStream, candle_inputs
 from cryptoflow.indicators._kernels import cci
 from cryptoflow.indicators._params import PRESETS, IndicatorParams, resolve_params
 from cryptoflow.indicators._streaming import StreamingIndicators
 
 __all__ = [
+    "ADX",
+    "ATR",
+    "EMA",
+    "INPUTS",
+    "MFI",
+    "OBV",
     "PRESETS",
+    "SMA",
+    "VWAP",
+    "WMA",
+    "Bollinger",
+    "DeclaredIndicators",
+    "DeclaredStream",
+    "Donchian",
+    "Ichimoku",
+    "Indicator",
+    "IndicatorStream",
+    "Returns",
+    "StochRSI",
+    "Stochastic",
+    "Volatility",
+    "assert_engines_agree",
+    "candle_inputs",
     "IndicatorParams",
     "StreamingIndicators",
     "cci",
