@@ -99,13 +99,22 @@ class SymbolTrader:
         self.source = source
         self.emit = emit
         self.indicators = StreamingIndicators(strategy.indicator_preset, **strategy.indicator_params())
+        declared = strategy.declared_indicators()
+        self.declared = declared.stream() if declared else None  # none: no cost per candle
         self.last_decided: int | None = None
         self.trades: list[ClosedTrade] = []
         self.errors: list[str] = []
 
+    def _update(self, candle: Candle) -> dict[str, float | int]:
+        """Feed a closed candle to the built-in and the declared indicators; their values."""
+        values = self.indicators.update(candle)
+        if self.declared is not None:
+            values.update(self.declared.update(candle))
+        return values
+
     def warm(self, candle: Candle) -> None:
         """Feed a history candle to the indicators (no decision, no event)."""
-        self.indicators.update(candle)
+        self._update(candle)
 
     def _candle_event(self, candle: Candle, values: dict[str, float | int]) -> None:
         self.emit(
@@ -148,7 +157,7 @@ class SymbolTrader:
         """Decide on one closed candle (each open time once; a repeat is ignored)."""
         if self.last_decided is not None and candle.open_time <= self.last_decided:
             return
-        values = self.indicators.update(candle)
+        values = self._update(candle)
         self.last_decided = candle.open_time
         self._candle_event(candle, values)
         ind: dict[str, Any] = {
@@ -211,7 +220,7 @@ class SymbolTrader:
         (its price is stale), but when the broker's state shows a fill on it (the process stopped after
         the fill, before the decision's events were delivered and it was recorded), the candle, signal
         and trade events are published again, with the ids they had, so none is lost."""
-        values = self.indicators.update(candle)
+        values = self._update(candle)
         self.last_decided = candle.open_time
         position = self.broker.position(self.symbol)
         if self._filled_on(candle, position):

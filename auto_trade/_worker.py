@@ -170,9 +170,10 @@ class CandleTopicWorker:
         if self._client is None:
             self._client = await connect(self._client_cls, self.options.market)
         options = self.options
-        return await fetch_warmup(
-            self._client, symbol, options.interval, before, options.warmup_candles, options.market
-        )
+        count = options.warmup_candles
+        if self.strategy.declared_indicators():  # enough history for them too
+            count = max(count, self.strategy.warmup + 1)
+        return await fetch_warmup(self._client, symbol, options.interval, before, count, options.market)
 
     async def _activate(self, candle: Candle, partition: int) -> _Symbol:
         symbol = candle.symbol

@@ -283,7 +283,7 @@ def backtest_symbol(
     if indicators is not None and len(indicators) != len(candles):
         raise DataError(f"{symbol}: indicators have {len(indicators)} rows for {len(candles)} candles")
     params = resolve_params(preset or strategy.indicator_preset, **strategy.indicator_params())
-    inputs = IndicatorInputs(candles, prices, params, indicators)
+    inputs = IndicatorInputs(candles, prices, params, indicators, strategy.declared_indicators())
     raw, n_trades, equity_values, position = _simulate(prices, inputs, strategy, config)
     index = pd.DatetimeIndex(candles.index)
     trades = _trades_frame(raw[:n_trades], index, symbol)
