@@ -101,6 +101,9 @@ def backtest_trades(
     with ``config``'s costs and an equal share of its cash for each of ``symbols`` symbols."""
     candles = load_candles(shared_data / f"{symbol}_5m_2025-08.csv").iloc[: HISTORY + live]
     indicators = compute(candles, preset=strategy.indicator_preset, **strategy.indicator_params())
+    declared = strategy.declared_indicators()
+    if declared:  # computed from the first candle on, as live trading's warm-up feeds them
+        indicators = indicators.join(declared.compute(candles))
     engine = BacktestConfig(
         cash=config.cash / symbols,
         fill="close",

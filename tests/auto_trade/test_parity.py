@@ -9,16 +9,32 @@ import pandas as pd
 import pytest
 
 from cryptoflow.brokers import PaperBroker, TradingConfig
-from cryptoflow.strategies import load_strategy
+from cryptoflow.indicators import EMA, Bollinger
+from cryptoflow.strategies import Strategy, load_strategy
 from cryptoflow.testing.fake_binance import replay_exchange
 from tests._trading import HISTORY, LIVE, STRATEGIES, SYMBOLS, backtest_trades, run_trader
 
 pytestmark = pytest.mark.slow  # replays candles through the fake exchange in real time
 
 
-@pytest.mark.parametrize("name", sorted(STRATEGIES))
+class EmaBands(Strategy):
+    """Declared indicators: an EMA crossover filtered by where the close stands in its Bollinger bands."""
+
+    name = "ema_bands"
+    indicators = {"ema_fast": EMA(12), "ema_slow": EMA(50), "bb": Bollinger(20, 2)}
+    stop_loss_pct = 0.5
+    take_profit_pct = 0.8
+
+    def entry_long(self, ind):
+        return (ind["ema_fast"] > ind["ema_slow"]) & (ind["bb_pct_b"] < 0.5)
+
+    def entry_short(self, ind):
+        return (ind["ema_fast"] < ind["ema_slow"]) & (ind["bb_pct_b"] > 0.5)
+
+
+@pytest.mark.parametrize("name", [*sorted(STRATEGIES), "declared"])
 def test_paper_trades_equal_backtest_trades(shared_data: Path, tmp_path: Path, name: str) -> None:
-    strategy = load_strategy("basic", **STRATEGIES[name])
+    strategy = EmaBands() if name == "declared" else load_strategy("basic", **STRATEGIES[name])
     config = TradingConfig(cash=10_000, fee_rate=0.0004, slippage_rate=0.0002, fraction=0.5, leverage=2)
     exchange = replay_exchange(shared_data, symbols=SYMBOLS, history=HISTORY, limit=LIVE, speed=200)
     try:
