@@ -46,6 +46,12 @@ from backtesting._engine import (
 )
 from backtesting._optimize import OptimizeResult, OptimizeSettings, optimize
 from backtesting._outputs import write_trades_csv, write_trades_json
+from backtesting._portfolio import (
+    PortfolioResult,
+    PortfolioSignal,
+    run_portfolio_backtest,
+    strategy_signals,
+)
 from backtesting._report import build_figure, render_report, write_report
 from backtesting._request import PRESETS, BacktestRequest
 from backtesting._stats import STAT_LABELS, Stats, compute_stats
@@ -58,6 +64,8 @@ __all__ = [
     "BacktestResult",
     "OptimizeResult",
     "OptimizeSettings",
+    "PortfolioResult",
+    "PortfolioSignal",
     "Stats",
     "SymbolResult",
     "backtest_symbol",
@@ -66,7 +74,9 @@ __all__ = [
     "optimize",
     "render_report",
     "run_backtest",
+    "run_portfolio_backtest",
     "slice_period",
+    "strategy_signals",
     "write_report",
     "write_trades_csv",
     "write_trades_json",

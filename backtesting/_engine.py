@@ -219,23 +219,28 @@ def _pct(value: float | None) -> float:
     return 0.0 if value is None else float(value) / 100.0
 
 
-def backtest_symbol(
+@dataclass(frozen=True)
+class _Run:
+    """What the compiled loop returns for one symbol, with the prices and indicators it read."""
+
+    prices: dict[str, np.ndarray]
+    inputs: IndicatorInputs
+    trades: np.ndarray  # (n_trades, 9): see simulate
+    equity: np.ndarray
+    position: np.ndarray
+
+
+def run_kernel(
     candles: pd.DataFrame,
     strategy: Strategy,
     config: BacktestConfig,
     *,
     indicators: pd.DataFrame | None = None,
     preset: str | None = None,
-    symbol: str | None = None,
-) -> SymbolResult:
-    """Backtest one symbol's candles (already sliced to the period).
-
-    ``indicators`` (aligned with ``candles``) are read instead of computed; otherwise the indicators the
-    strategy's rules read, and only those, are computed by
-    :func:`cryptoflow.indicators.compute_arrays` with the strategy's periods and ``preset`` (default:
-    the strategy's ``indicator_preset``).
-    """
-    symbol = symbol or str(candles.attrs.get("symbol") or "SYMBOL")
+    symbol: str,
+) -> _Run:
+    """The strategy's rules evaluated on ``candles`` and the compiled loop run over them: no frames, no
+    statistics (the portfolio backtest reads only the trades)."""
     if len(candles) == 0:
         raise DataError(f"{symbol}: no candles in the selected period")
     prices = price_arrays(candles, symbol)
@@ -263,9 +268,31 @@ def backtest_symbol(
     raw, n_trades, equity_values, position = simulate(
         prices["open"], prices["high"], prices["low"], prices["close"], matrix, settings
     )
+    return _Run(prices, inputs, raw[:n_trades], equity_values, position)
+
+
+def backtest_symbol(
+    candles: pd.DataFrame,
+    strategy: Strategy,
+    config: BacktestConfig,
+    *,
+    indicators: pd.DataFrame | None = None,
+    preset: str | None = None,
+    symbol: str | None = None,
+) -> SymbolResult:
+    """Backtest one symbol's candles (already sliced to the period).
+
+    ``indicators`` (aligned with ``candles``) are read instead of computed; otherwise the indicators the
+    strategy's rules read, and only those, are computed by
+    :func:`cryptoflow.indicators.compute_arrays` with the strategy's periods and ``preset`` (default:
+    the strategy's ``indicator_preset``).
+    """
+    symbol = symbol or str(candles.attrs.get("symbol") or "SYMBOL")
+    run = run_kernel(candles, strategy, config, indicators=indicators, preset=preset, symbol=symbol)
+    prices, position = run.prices, run.position
     index = pd.DatetimeIndex(candles.index)
-    trades = _trades_frame(raw[:n_trades], index, symbol)
-    equity = pd.Series(equity_values, index=index, name="equity", copy=False)
+    trades = _trades_frame(run.trades, index, symbol)
+    equity = pd.Series(run.equity, index=index, name="equity", copy=False)
     open_position = None
     if position[0] != 0:
         last_close = float(prices["close"][-1])
@@ -281,7 +308,7 @@ def backtest_symbol(
             "unrealized_pnl": float(side * position[3] * (last_close - position[2]) - position[4]),
         }
     stats = compute_stats(trades, equity, initial_equity=config.cash)
-    return SymbolResult(symbol, candles, trades, equity, open_position, stats, inputs)
+    return SymbolResult(symbol, candles, trades, equity, open_position, stats, run.inputs)
 
 
 def run_backtest(
