@@ -20,7 +20,7 @@ are decided. A paper bot has none: its exits are its strategies' exit signals on
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,9 +130,9 @@ class PortfolioResult:
         return {str(k): int(v) for k, v in skipped["code"].value_counts().sort_index().items()}
 
     def breakdown(self, by: str) -> pd.DataFrame:
-        """Trades, PnL, fees and win rate grouped ``by`` ``strategy`` or ``symbol`` (every one the bot
-        names, also those without a trade)."""
-        names = [s.name for s in self.bot.strategies] if by == "strategy" else list(self.bot.symbols)
+        """Trades, PnL, fees and win rate grouped ``by`` ``run_id`` (the followed strategies, in the bot
+        file's order) or ``symbol``, every one the bot names, also those without a trade."""
+        names = [s.run_id for s in self.bot.strategies] if by == "run_id" else list(self.bot.symbols)
         grouped = self.trades.groupby(by)
         frame = pd.DataFrame(
             {
@@ -258,7 +258,7 @@ class _Simulation:
         self._sequence += 1
         heapq.heappush(self.queue, ((*key, self._sequence), item))
 
-    def run(self, signals: list[PortfolioSignal]) -> None:
+    def run(self, signals: Sequence[PortfolioSignal]) -> None:
         for signal in signals:
             key = decision_order(self.bot, signal.intent)
             self.push((*key, self._symbol_rank[signal.intent.symbol]), signal)
@@ -377,9 +377,10 @@ class _Simulation:
         )
 
     def lock(self, lock: Lock, time: int) -> None:
-        key = (lock.protection, lock.symbol, lock.run_id, lock.until)
-        if lock.until is None:  # a condition (open positions): one row per candle it blocks on
-            key = (*key, time)
+        # a lock with an end is one row however many entries it blocks; a condition (open positions)
+        # is one row per candle it blocks an entry on
+        since = time if lock.until is None else 0
+        key: tuple[Any, ...] = (lock.protection, lock.symbol, lock.run_id, lock.until, since)
         if key not in self.locks:
             self.locks[key] = {
                 "protection": lock.protection,
@@ -455,6 +456,25 @@ def _check_candles(bot: Bot, candles: Mapping[str, pd.DataFrame]) -> None:
             )
 
 
+def _signals(
+    bot: Bot,
+    strategies: Mapping[str, Strategy],
+    periods: Mapping[str, pd.DataFrame],
+    progress: Callable[[str], None] | None,
+) -> list[PortfolioSignal]:
+    """Every followed strategy's signals on every symbol it has a budget for."""
+    signals: list[PortfolioSignal] = []
+    for followed in bot.strategies:
+        strategy = strategies[followed.run_id]
+        for symbol in bot.symbols:
+            if budget(bot, followed.run_id, symbol) <= 0:
+                continue  # the strategy does not trade it: every entry would be skipped for no budget
+            signals += strategy_signals(periods[symbol], strategy, symbol=symbol, run_id=followed.run_id)
+            if progress is not None:
+                progress(f"{followed.name} {symbol}")
+    return signals
+
+
 def run_portfolio_backtest(
     bot: Bot,
     candles: Mapping[str, pd.DataFrame],
@@ -465,6 +485,7 @@ def run_portfolio_backtest(
     filters: Mapping[str, SymbolFilters] | None = None,
     start: str | pd.Timestamp | None = None,
     end: str | pd.Timestamp | None = None,
+    signals: Sequence[PortfolioSignal] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> PortfolioResult:
     """Backtest ``bot`` (:func:`~cryptoflow.portfolio.load_bot`) on ``{symbol: candles}`` of its
@@ -479,6 +500,8 @@ def run_portfolio_backtest(
     filters: the exchange's filters by symbol: quantities are rounded down to the step size (an entry
         below the minimum is skipped as ``rejected``) and trigger prices to the tick.
     start, end: inclusive bounds on the candle open time (the strategies' indicators start there).
+    signals: the signals to trade instead of the strategies' own (e.g. those a ``signals`` worker
+        published, or a test's); the candles then serve the exchange's price path and the marks.
     progress: called with ``strategy symbol`` after each strategy's signals on a symbol are computed.
 
     Example::
@@ -503,15 +526,8 @@ def run_portfolio_backtest(
     if empty:
         raise DataError(f"no candles of {', '.join(empty)} in the selected period")
     strategies = {followed.run_id: followed.load() for followed in bot.strategies}
-    signals: list[PortfolioSignal] = []
-    for followed in bot.strategies:
-        strategy = strategies[followed.run_id]
-        for symbol in bot.symbols:
-            if budget(bot, followed.run_id, symbol) <= 0:
-                continue  # the strategy does not trade it: every entry would be skipped for no budget
-            signals += strategy_signals(periods[symbol], strategy, symbol=symbol, run_id=followed.run_id)
-            if progress is not None:
-                progress(f"{followed.name} {symbol}")
+    if signals is None:
+        signals = _signals(bot, strategies, periods, progress)
     markets = {symbol: _Market.of(frame) for symbol, frame in periods.items()}
     protect = bot.broker != "paper" if exchange_protection is None else exchange_protection
     simulation = _Simulation(
