@@ -52,6 +52,7 @@ from backtesting._portfolio import (
     run_portfolio_backtest,
     strategy_signals,
 )
+from backtesting._portfolio_report import render_portfolio_report, write_portfolio_report
 from backtesting._report import build_figure, render_report, write_report
 from backtesting._request import PRESETS, BacktestRequest
 from backtesting._stats import STAT_LABELS, Stats, compute_stats
@@ -72,11 +73,13 @@ __all__ = [
     "build_figure",
     "compute_stats",
     "optimize",
+    "render_portfolio_report",
     "render_report",
     "run_backtest",
     "run_portfolio_backtest",
     "slice_period",
     "strategy_signals",
+    "write_portfolio_report",
     "write_report",
     "write_trades_csv",
     "write_trades_json",

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from backtesting._engine import TIME_FORMAT, BacktestResult
+from backtesting._portfolio import PortfolioResult
 
 __all__ = ["write_trades_csv", "write_trades_json"]
 
@@ -23,19 +24,22 @@ _CSV_COLUMNS = [
 ]
 
 
-def write_trades_json(result: BacktestResult, path: str | Path) -> Path:
-    """Write ``{"trades": [...], "open_position": {...}|null, "stats": {...}}`` (times: candle open, UTC)."""
+def write_trades_json(result: BacktestResult | PortfolioResult, path: str | Path) -> Path:
+    """Write ``{"trades": [...], "open_position": {...}|null, "stats": {...}}`` (times: candle open, UTC);
+    a bot's backtest adds its skips and locks (:meth:`PortfolioResult.to_json`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result.to_json(), indent=2, allow_nan=False) + "\n", encoding="utf-8")
     return path
 
 
-def write_trades_csv(result: BacktestResult, path: str | Path) -> Path:
-    """Write one row per closed trade (columns as in the JSON plus ``symbol`` and ``quantity``)."""
+def write_trades_csv(result: BacktestResult | PortfolioResult, path: str | Path) -> Path:
+    """Write one row per closed trade (columns as in the JSON plus ``symbol`` and ``quantity``; a bot's
+    backtest starts with ``strategy`` and ``run_id``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame = result.trades[_CSV_COLUMNS].copy()
+    owners = ["strategy", "run_id"] if isinstance(result, PortfolioResult) else []
+    frame = result.trades[owners + _CSV_COLUMNS].copy()
     for column in ("entry_time", "exit_time"):
         frame[column] = frame[column].dt.tz_convert("UTC").dt.strftime(TIME_FORMAT)
     frame.to_csv(path, index=False, float_format="%.10g")
