@@ -18,6 +18,7 @@ from backtesting import (
     backtest_symbol,
     run_portfolio_backtest,
 )
+from backtesting._kernel import protective_exit
 from cryptoflow.binance import SymbolFilters
 from cryptoflow.candles import load_candles
 from cryptoflow.events import SignalAction
@@ -370,3 +371,49 @@ def test_three_strategies_over_five_real_symbols(shared_data: Path, tmp_path: Pa
         10_000 + result.trades["pnl"].sum() + sum(p["unrealized_pnl"] for p in result.open_positions)
     )
     assert result.breakdown("run_id")["trades"].sum() == len(result.trades)
+
+
+@pytest.mark.parametrize("side", [1, -1], ids=["long", "short"])
+def test_protective_exit_fills_where_the_fake_exchange_fills(shared_data: Path, side: int) -> None:
+    """The kernel against the fake exchange's own order desk, on real candles: a position entered at a
+    close, its closePosition STOP_MARKET and TAKE_PROFIT_MARKET algo orders, the candles replayed with
+    intrabar snapshots; the candle and price of the fill agree, for many windows and levels."""
+    from cryptoflow.testing.fake_binance import FuturesAccount, OrderDesk, ReplayMarket
+
+    eth = load_candles(shared_data / "ETHUSDT_5m_2025-08.csv")
+    rng = np.random.default_rng(7)
+    compared = 0
+    for start in rng.integers(0, len(eth) - 400, size=12):
+        frame = eth.iloc[int(start) : int(start) + 300]
+        market = ReplayMarket({"ETHUSDT": frame}, "5m", history=1, updates_per_candle=2)
+        desk = OrderDesk(FuturesAccount(market, balance=1e9))
+        entry = market.price("ETHUSDT")
+        stop_pct, take_pct = rng.uniform(0.002, 0.02, size=2)
+        stop = market.rules["ETHUSDT"].on_tick(entry * (1 - side * stop_pct))
+        take = market.rules["ETHUSDT"].on_tick(entry * (1 + side * take_pct))
+        buy, sell = ("BUY", "SELL") if side == 1 else ("SELL", "BUY")
+        desk.new_order({"symbol": "ETHUSDT", "side": buy, "type": "MARKET", "quantity": "0.010"})
+        for kind, level in (("STOP_MARKET", stop), ("TAKE_PROFIT_MARKET", take)):
+            desk.new_algo_order(
+                {"algoType": "CONDITIONAL", "symbol": "ETHUSDT", "side": sell, "type": kind,
+                 "triggerPrice": f"{level:.2f}", "closePosition": "true"}
+            )  # fmt: skip
+        fill = None
+        while not market.finished and fill is None:
+            open_time = int(market.grid[market.cursor])
+            for batch in market.step():
+                for state in batch:
+                    desk.on_kline(state)
+            if desk.account.positions["ETHUSDT"].amount == 0:
+                fill = (open_time, float(desk.account.trades[-1]["price"]))
+        prices = {
+            name: np.ascontiguousarray(frame[name].to_numpy(dtype=float))
+            for name in ("open", "high", "low", "close")
+        }
+        bar, price, _ = protective_exit(
+            prices["open"], prices["high"], prices["low"], prices["close"], 1, side, stop, take
+        )
+        want = None if bar < 0 else (int(frame.index[bar].value // 1_000_000), price)
+        assert want == fill, (int(start), side, stop, take)
+        compared += fill is not None
+    assert compared >= 8  # most windows reach a level
