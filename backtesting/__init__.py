@@ -32,6 +32,10 @@ so MACD and CCI are never computed); ``SymbolResult.computed_indicators`` names 
 
 Several symbols in one run each trade an equal share of the cash; the combined equity is their sum.
 When an account's equity reaches zero it stops trading (no liquidation model beyond that).
+A bot's portfolio backtest (:func:`run_portfolio_backtest`, ``cryptoflow backtest --bot``) runs the
+strategies of a bot file over its symbols with one capital, by the executor's rules
+(:mod:`cryptoflow.portfolio`); :func:`write_portfolio_report` draws it.
+
 Exit reasons are ``stop_loss``, ``take_profit``, ``signal`` and ``end`` (``--close-at-end``), plus
 ``trailing_stop`` and ``max_holding`` when those optional exits are enabled.
 """
