@@ -50,7 +50,7 @@ def _pnl_figure(result: PortfolioResult) -> go.Figure:
                 x=names,
                 y=frame["pnl"],
                 marker_color=[_WIN if pnl > 0 else _LOSS for pnl in frame["pnl"]],
-                text=[f"{n} trades" for n in frame["trades"]],
+                text=[f"{n} trade{'' if n == 1 else 's'}" for n in frame["trades"]],
                 name=f"PnL by {'strategy' if by == 'run_id' else 'symbol'}",
                 showlegend=False,
             ),

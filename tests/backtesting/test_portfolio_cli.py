@@ -10,26 +10,7 @@ from pathlib import Path
 import pytest
 
 from cryptoflow.cli import main
-
-SYMBOLS = ("ETHUSDT", "BTCUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT")
-BOT = """name = "three"
-interval = "5m"
-symbols = ["ETHUSDT", "BTCUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT"]
-broker = "paper"
-[capital]
-total = 10000.0
-[[strategies]]
-strategy = "basic"
-run_id = "sig-basic"
-[[strategies]]
-strategy = "custom"
-run_id = "sig-custom"
-[[strategies]]
-strategy = "ensemble"
-run_id = "sig-ensemble"
-[protections]
-max_open_positions = 3
-"""
+from tests.backtesting._bots import BOT, SYMBOLS
 
 
 def data_options(shared_data: Path, symbols: tuple[str, ...] = SYMBOLS) -> list[str]:
