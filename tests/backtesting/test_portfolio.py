@@ -21,6 +21,7 @@ from backtesting import (
 from backtesting._kernel import protective_exit
 from cryptoflow.binance import SymbolFilters
 from cryptoflow.candles import load_candles
+from cryptoflow.errors import ConfigurationError
 from cryptoflow.events import SignalAction
 from cryptoflow.portfolio import Bot, Intent, load_bot
 
@@ -417,3 +418,23 @@ def test_protective_exit_fills_where_the_fake_exchange_fills(shared_data: Path, 
         assert want == fill, (int(start), side, stop, take)
         compared += fill is not None
     assert compared >= 8  # most windows reach a level
+
+
+def test_an_entry_below_the_exchanges_minimum_is_skipped_as_rejected(tmp_path: Path) -> None:
+    bot = bot_file(tmp_path, [("a", 1)])
+    # 10,000 USDT of budget cannot buy the minimum notional of 20,000
+    filters = SymbolFilters("ETHUSDT", Decimal("0.01"), Decimal("0.001"), Decimal("0.001"), Decimal("20000"))
+    result = run_portfolio_backtest(bot, {"ETHUSDT": candles([0, 1, 2, 0])}, filters={"ETHUSDT": filters})
+    assert [c[3] for c in codes(result)] == ["rejected", "no_position"]
+    assert "notional" in result.decisions["reason"].iloc[0]
+    assert result.trades.empty
+
+
+def test_candles_of_another_interval_are_refused(tmp_path: Path) -> None:
+    bot = bot_file(tmp_path, [("a", 1)])
+    frame = candles([0, 1, 2, 0])
+    frame.attrs["interval"] = "1h"
+    with pytest.raises(
+        ConfigurationError, match=r"interval: the bot decides on 5m candles but ETHUSDT's are 1h"
+    ):
+        run_portfolio_backtest(bot, {"ETHUSDT": frame})
