@@ -28,6 +28,19 @@ __all__ = [
 
 FillModel = Literal["close", "intrabar"]
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+TRADE_COLUMNS = [
+    "symbol",
+    "side",
+    "entry_time",
+    "entry_price",
+    "exit_time",
+    "exit_price",
+    "exit_reason",
+    "quantity",
+    "pnl",
+    "fees",
+]
+"""A closed trade's columns, in the order the trades files write them."""
 
 
 @dataclass(frozen=True)

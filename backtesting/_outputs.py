@@ -5,23 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from backtesting._engine import TIME_FORMAT, BacktestResult
+from backtesting._engine import TIME_FORMAT, TRADE_COLUMNS, BacktestResult
 from backtesting._portfolio import PortfolioResult
 
 __all__ = ["write_trades_csv", "write_trades_json"]
-
-_CSV_COLUMNS = [
-    "symbol",
-    "side",
-    "entry_time",
-    "entry_price",
-    "exit_time",
-    "exit_price",
-    "exit_reason",
-    "quantity",
-    "pnl",
-    "fees",
-]
 
 
 def write_trades_json(result: BacktestResult | PortfolioResult, path: str | Path) -> Path:
@@ -39,7 +26,7 @@ def write_trades_csv(result: BacktestResult | PortfolioResult, path: str | Path)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     owners = ["strategy", "run_id"] if isinstance(result, PortfolioResult) else []
-    frame = result.trades[owners + _CSV_COLUMNS].copy()
+    frame = result.trades[owners + TRADE_COLUMNS].copy()
     for column in ("entry_time", "exit_time"):
         frame[column] = frame[column].dt.tz_convert("UTC").dt.strftime(TIME_FORMAT)
     frame.to_csv(path, index=False, float_format="%.10g")

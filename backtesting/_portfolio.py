@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from backtesting._engine import TIME_FORMAT, BacktestConfig, run_kernel, slice_period
+from backtesting._engine import TIME_FORMAT, TRADE_COLUMNS, BacktestConfig, run_kernel, slice_period
 from backtesting._kernel import protective_exit
 from backtesting._stats import Stats, compute_stats
 from cryptoflow.binance import SymbolFilters
@@ -395,21 +395,7 @@ class _Simulation:
 
 
 def _trades_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    columns = [
-        "strategy",
-        "run_id",
-        "symbol",
-        "side",
-        "entry_time",
-        "entry_price",
-        "exit_time",
-        "exit_price",
-        "exit_reason",
-        "quantity",
-        "pnl",
-        "fees",
-    ]
-    frame = pd.DataFrame(rows, columns=columns)
+    frame = pd.DataFrame(rows, columns=["strategy", "run_id", *TRADE_COLUMNS])
     for column in ("entry_time", "exit_time"):
         frame[column] = pd.to_datetime(frame[column].astype("int64"), unit="ms", utc=True)
     return frame

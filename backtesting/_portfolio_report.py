@@ -18,6 +18,7 @@ from backtesting._report import (
     _WIN,
     _format,
     _stats_table,
+    _write_page,
     add_candles,
     add_equity,
     add_trades,
@@ -149,7 +150,4 @@ div.box {{ display: inline-block; vertical-align: top; margin: 0 2em 1em 0; }}
 
 def write_portfolio_report(result: PortfolioResult, path: str | Path) -> Path:
     """Write :func:`render_portfolio_report` to ``path`` (UTF-8) and return the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_portfolio_report(result), encoding="utf-8")
-    return path
+    return _write_page(render_portfolio_report(result), path)

@@ -279,7 +279,12 @@ def render_report(result: BacktestResult) -> str:
 
 def write_report(result: BacktestResult, path: str | Path) -> Path:
     """Write :func:`render_report` to ``path`` (UTF-8) and return the path."""
+    return _write_page(render_report(result), path)
+
+
+def _write_page(page: str, path: str | Path) -> Path:
+    """Write an HTML page (UTF-8), creating its folder; returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_report(result), encoding="utf-8")
+    path.write_text(page, encoding="utf-8")
     return path

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, get_type_hints
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from cryptoflow.cli._common import console, err_console
@@ -268,7 +268,7 @@ def backtest(
     Reproduce the original 2023 scripts with --preset seed --fill close. With --bot, backtest a bot's
     strategies together, with one capital, the executor's conflict rule and the bot's protections.
     """
-    from backtesting import run_backtest, write_report, write_trades_csv, write_trades_json
+    from backtesting import run_backtest, write_report
 
     _outputs(request.data, **{"--report": report, "--trades-json": trades_json, "--trades-csv": trades_csv})
     if bot is not None:
@@ -291,12 +291,29 @@ def backtest(
             preset=request.preset,
             progress=lambda name: progress.update(task, advance=1, description=f"backtested {name}"),
         )
-        if report:
-            progress.update(task, description="drawing the report")
-            with writing(report, "--report"):
-                write_report(result, report)
-            progress.update(task, advance=1)
+        _draw_report(progress, task, write_report, result, report)
     console.print(_summary(result))
+    _write_trades(result, trades_json, trades_csv, report)
+
+
+def _draw_report(
+    progress: Progress, task: TaskID, draw: Callable[[Any, Path], object], result: Any, report: Path | None
+) -> None:
+    """Draw the ``--report`` (when asked for) as the last step of the progress bar."""
+    if report is None:
+        return
+    progress.update(task, description="drawing the report")
+    with writing(report, "--report"):
+        draw(result, report)
+    progress.update(task, advance=1)
+
+
+def _write_trades(
+    result: Any, trades_json: Path | None, trades_csv: Path | None, report: Path | None
+) -> None:
+    """Write the trades files asked for and say what was written (the report was written already)."""
+    from backtesting import write_trades_csv, write_trades_json
+
     written = (
         ("--trades-json", trades_json, write_trades_json),
         ("--trades-csv", trades_csv, write_trades_csv),
@@ -377,8 +394,6 @@ def _backtest_bot(
     from backtesting import (
         run_portfolio_backtest,
         write_portfolio_report,
-        write_trades_csv,
-        write_trades_json,
     )
     from cryptoflow.portfolio import load_bot
 
@@ -412,24 +427,10 @@ def _backtest_bot(
             end=request.end,
             progress=lambda name: progress.update(task, advance=1, description=f"signals of {name}"),
         )
-        if report:
-            progress.update(task, description="drawing the report")
-            with writing(report, "--report"):
-                write_portfolio_report(result, report)
-            progress.update(task, advance=1)
+        _draw_report(progress, task, write_portfolio_report, result, report)
     for table in _bot_summary(result):
         console.print(table)
-    written = (
-        ("--trades-json", trades_json, write_trades_json),
-        ("--trades-csv", trades_csv, write_trades_csv),
-        ("--report", report, None),
-    )
-    for option, out, writer in written:
-        if out is not None:
-            if writer is not None:
-                with writing(out, option):
-                    writer(result, out)
-            console.print(f"wrote {out}", highlight=False)
+    _write_trades(result, trades_json, trades_csv, report)
 
 
 @backtest_options(omit=("slippage_pct", "fraction", "leverage", "close_at_end", "param", "dedupe"))

@@ -4,8 +4,6 @@ screenshot is saved (artifacts/portfolio_report.png)."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,42 +13,21 @@ import pytest
 from backtesting import run_portfolio_backtest, write_portfolio_report
 from cryptoflow.candles import load_candles
 from cryptoflow.portfolio import load_bot
+from cryptoflow.testing.browser import headless_chromium
 from tests.backtesting._bots import BOT, SYMBOLS
 
 pytestmark = pytest.mark.slow  # a browser
 
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.fail("Debian's chromium and chromium-driver are needed (scripts/setup installs them)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="cryptoflow-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        f"--user-data-dir={profile}",
-        "--window-size=1400,4200",
-        "--disable-dev-shm-usage",
-    ):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
+        with headless_chromium(window_size=(1400, 4200)) as driver:
+            yield driver
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 def test_the_report_draws_one_symbol_per_price_chart(shared_data: Path, tmp_path: Path, browser: Any) -> None:
