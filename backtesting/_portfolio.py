@@ -2,19 +2,24 @@
 
 Each followed strategy's signals are the entries and exits of its own single-strategy ``close``-model
 backtest per symbol (its *virtual* position, as the ``signals`` worker publishes them). They are merged
-over all strategies and symbols in time order, a candle's signals in :func:`~cryptoflow.portfolio.
-decision_order`, and each is decided by :func:`~cryptoflow.portfolio.decide` on the bot's
-:class:`~cryptoflow.portfolio.Book`: enter (sized by :func:`~cryptoflow.portfolio.position_size` from
-the (strategy, symbol) budget), exit (the owner's exit), or skip with its reason. Fills and fees are the
+over all strategies and symbols in time order, a candle's signals in
+:func:`~cryptoflow.portfolio.decision_order` (then the bot's symbols' order), and each is decided by
+:func:`~cryptoflow.portfolio.decide` on the bot's :class:`~cryptoflow.portfolio.Book`: enter (sized by
+:func:`~cryptoflow.portfolio.position_size` from the (strategy, symbol) budget at the signal's price, as
+the executor sizes its order), exit (the owner's exit), or skip with its reason. Fills and fees are the
 paper broker's (:func:`~cryptoflow.brokers.paper_price`, :func:`~cryptoflow.brokers.paper_open`,
-:func:`~cryptoflow.brokers.paper_close`).
+:func:`~cryptoflow.brokers.paper_close`). A limit entry (``[entry] type = "limit"``) is priced at
+close × (1 ± aggressiveness), so it crosses the last price and fills at once at it, as a market order
+does: the backtest fills both at the close.
 
 With exchange-side protection (the default for a ``testnet`` or ``live`` bot) every entry also rests a
 stop-loss and a take-profit order at the owner strategy's ``stop_loss_pct`` / ``take_profit_pct`` from
-the fill price (rounded to the tick when exchange filters are given); they trigger inside later candles
-along the fake exchange's price path (:func:`backtesting._kernel.protective_exit`) and close the
-position at their trigger price (at the open when a gap jumps over it), before that candle's signals
-are decided. A paper bot has none: its exits are its strategies' exit signals only.
+the fill price (rounded to the nearest tick when exchange filters are given); they trigger inside later
+candles along the fake exchange's price path (:func:`backtesting._kernel.protective_exit`) and close
+the position at their trigger price (at the open when a gap jumps over it), before that candle's
+signals are decided. The trade's ``exit_time`` is that candle's open time, as every time of a
+:class:`~cryptoflow.brokers.ClosedTrade`. A paper bot has none: its exits are its strategies' exit
+signals only. Trailing stops stay the strategies' own (virtual) exits.
 """
 
 from __future__ import annotations
@@ -300,14 +305,15 @@ class _Simulation:
     def enter(self, intent: Intent, budget: float) -> None:
         side = 1 if intent.side == "long" else -1
         capital = self.bot.capital
-        price = paper_price(self.trading, intent.price, side)
+        # sized at the signal's price, as the executor sizes its order before it fills
         quantity = position_size(
             budget,
-            price,
+            intent.price,
             fraction=capital.fraction,
             leverage=capital.leverage,
             filters=self.filters.get(intent.symbol),
         )
+        price = paper_price(self.trading, intent.price, side)
         order_id = client_order_id(self.bot.name, intent.symbol, intent.candle_open_time, "open")
         position = paper_open(
             self.trading, intent.symbol, side, quantity, price, intent.candle_open_time, order_id
