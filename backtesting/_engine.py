@@ -251,9 +251,11 @@ def run_kernel(
     indicators: pd.DataFrame | None = None,
     preset: str | None = None,
     symbol: str,
+    first_entry: int = 0,
 ) -> _Run:
     """The strategy's rules evaluated on ``candles`` and the compiled loop run over them: no frames, no
-    statistics (the portfolio backtest reads only the trades)."""
+    statistics (the portfolio backtest reads only the trades). No position opens before the candle
+    ``first_entry``: the candles before it only warm the indicators up."""
     if len(candles) == 0:
         raise DataError(f"{symbol}: no candles in the selected period")
     prices = price_arrays(candles, symbol)
@@ -263,6 +265,7 @@ def run_kernel(
     inputs = IndicatorInputs(candles, prices, params, indicators)
     signals = strategy.evaluate(inputs)
     matrix = np.vstack([signals.entry_long, signals.entry_short, signals.exit_long, signals.exit_short])
+    matrix[:, :first_entry] = False
     settings = np.array(
         [
             1.0 if config.fill == "intrabar" else 0.0,

@@ -78,15 +78,26 @@ class PortfolioSignal:
 
 
 def strategy_signals(
-    candles: pd.DataFrame, strategy: Strategy, *, symbol: str, run_id: str, preset: str | None = None
+    candles: pd.DataFrame,
+    strategy: Strategy,
+    *,
+    symbol: str,
+    run_id: str,
+    start: str | pd.Timestamp | None = None,
+    preset: str | None = None,
 ) -> list[PortfolioSignal]:
     """The signals of ``strategy`` (followed as run ``run_id``) on ``symbol``'s ``candles``: the entries
     and exits of its single-strategy ``close``-model backtest, at the deciding candle's open time and
-    close. A position still open after the last candle has its entry only.
+    close. A position still open after the last candle has its entry only. With ``start``, the virtual
+    position is flat until the first candle from ``start`` on and the candles before it only warm the
+    indicators up, as the ``signals`` worker's REST warm-up does.
 
     Only the compiled loop runs (the indicators its rules read, no statistics).
     """
-    run = run_kernel(candles, strategy, _VIRTUAL, preset=preset, symbol=symbol)
+    first = 0
+    if start is not None:
+        first = len(candles) - len(slice_period(candles, start, None))
+    run = run_kernel(candles, strategy, _VIRTUAL, preset=preset, symbol=symbol, first_entry=first)
     times = pd.DatetimeIndex(candles.index).asi8 // 1_000_000
     close = run.prices["close"]
     signals: list[PortfolioSignal] = []
@@ -451,17 +462,20 @@ def _check_candles(bot: Bot, candles: Mapping[str, pd.DataFrame]) -> None:
 def _signals(
     bot: Bot,
     strategies: Mapping[str, Strategy],
-    periods: Mapping[str, pd.DataFrame],
+    histories: Mapping[str, pd.DataFrame],
+    start: str | pd.Timestamp | None,
     progress: Callable[[str], None] | None,
 ) -> list[PortfolioSignal]:
-    """Every followed strategy's signals on every symbol it has a budget for."""
+    """Every followed strategy's signals on every symbol it has a budget for, from ``start`` on."""
     signals: list[PortfolioSignal] = []
     for followed in bot.strategies:
         strategy = strategies[followed.run_id]
         for symbol in bot.symbols:
             if budget(bot, followed.run_id, symbol) <= 0:
                 continue  # the strategy does not trade it: every entry would be skipped for no budget
-            signals += strategy_signals(periods[symbol], strategy, symbol=symbol, run_id=followed.run_id)
+            signals += strategy_signals(
+                histories[symbol], strategy, symbol=symbol, run_id=followed.run_id, start=start
+            )
             if progress is not None:
                 progress(f"{followed.name} {symbol}")
     return signals
@@ -491,7 +505,8 @@ def run_portfolio_backtest(
         candles (see the module); default: on for a ``testnet`` or ``live`` bot, off for ``paper``.
     filters: the exchange's filters by symbol: quantities are rounded down to the step size (an entry
         below the minimum is skipped as ``rejected``) and trigger prices to the tick.
-    start, end: inclusive bounds on the candle open time (the strategies' indicators start there).
+    start, end: inclusive bounds on the candle open time of the signals traded; the candles before
+        ``start`` warm the strategies' indicators up (as a live worker's warm-up does).
     signals: the signals to trade instead of the strategies' own (e.g. those a ``signals`` worker
         published, or a test's); the candles then serve the exchange's price path and the marks.
     progress: called with ``strategy symbol`` after each strategy's signals on a symbol are computed.
@@ -519,7 +534,8 @@ def run_portfolio_backtest(
         raise DataError(f"no candles of {', '.join(empty)} in the selected period")
     strategies = {followed.run_id: followed.load() for followed in bot.strategies}
     if signals is None:
-        signals = _signals(bot, strategies, periods, progress)
+        histories = {symbol: slice_period(candles[symbol], None, end) for symbol in bot.symbols}
+        signals = _signals(bot, strategies, histories, start, progress)
     markets = {symbol: _Market.of(frame) for symbol, frame in periods.items()}
     protect = bot.broker != "paper" if exchange_protection is None else exchange_protection
     simulation = _Simulation(

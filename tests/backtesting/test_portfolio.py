@@ -17,6 +17,7 @@ from backtesting import (
     PortfolioSignal,
     backtest_symbol,
     run_portfolio_backtest,
+    strategy_signals,
 )
 from backtesting._kernel import protective_exit
 from cryptoflow.binance import SymbolFilters
@@ -24,6 +25,7 @@ from cryptoflow.candles import load_candles
 from cryptoflow.errors import ConfigurationError
 from cryptoflow.events import SignalAction
 from cryptoflow.portfolio import Bot, Intent, load_bot
+from cryptoflow.strategies import load_strategy
 
 SCRIPTED = Path(__file__).with_name("_scripted.py")
 T = 1_754_006_400_000  # 2025-08-01 00:00 UTC
@@ -438,3 +440,15 @@ def test_candles_of_another_interval_are_refused(tmp_path: Path) -> None:
         ConfigurationError, match=r"interval: the bot decides on 5m candles but ETHUSDT's are 1h"
     ):
         run_portfolio_backtest(bot, {"ETHUSDT": frame})
+
+
+def test_signals_from_start_are_warmed_up_on_the_candles_before_it(shared_data: Path) -> None:
+    frame = load_candles(shared_data / "SOLUSDT_5m_2025-08.csv")
+    strategy = load_strategy("ensemble")
+    full = strategy_signals(frame, strategy, symbol="SOLUSDT", run_id="r")
+    # from the candle after the 10th exit on, the virtual position of the whole run is flat again
+    exits = [s.intent.candle_open_time for s in full if not s.intent.is_entry]
+    start = pd.Timestamp(exits[9] + CANDLE, unit="ms", tz="UTC")
+    later = [s for s in full if s.intent.candle_open_time >= start.value // 1_000_000]
+    assert len(later) > 20
+    assert strategy_signals(frame, strategy, symbol="SOLUSDT", run_id="r", start=start) == later
