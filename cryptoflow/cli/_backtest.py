@@ -251,7 +251,8 @@ def backtest(
         typer.Option(
             "--bot",
             help="Backtest a bot file (its strategies, symbols, capital and protections) as its executor "
-            "trades: one --data file per symbol of the bot.",
+            "trades: one --data file per symbol of the bot; its strategies decide on closes (--fill "
+            "does not apply).",
         ),
     ] = None,
     exchange_protection: Annotated[
