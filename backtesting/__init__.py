@@ -40,6 +40,8 @@ Exit reasons are ``stop_loss``, ``take_profit``, ``signal`` and ``end`` (``--clo
 ``trailing_stop`` and ``max_holding`` when those optional exits are enabled.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from backtesting._engine import (
     BacktestConfig,
     BacktestResult,
@@ -50,16 +52,41 @@ from backtesting._engine import (
 )
 from backtesting._optimize import OptimizeResult, OptimizeSettings, optimize
 from backtesting._outputs import write_trades_csv, write_trades_json
-from backtesting._portfolio import (
-    PortfolioResult,
-    PortfolioSignal,
-    run_portfolio_backtest,
-    strategy_signals,
-)
-from backtesting._portfolio_report import render_portfolio_report, write_portfolio_report
-from backtesting._report import build_figure, render_report, write_report
 from backtesting._request import PRESETS, BacktestRequest
 from backtesting._stats import STAT_LABELS, Stats, compute_stats
+
+if TYPE_CHECKING:
+    from backtesting._portfolio import (
+        PortfolioResult,
+        PortfolioSignal,
+        run_portfolio_backtest,
+        strategy_signals,
+    )
+    from backtesting._portfolio_report import render_portfolio_report, write_portfolio_report
+    from backtesting._report import build_figure, render_report, write_report
+
+_LAZY = {  # name -> its module, loaded on first use
+    "PortfolioResult": "_portfolio",
+    "PortfolioSignal": "_portfolio",
+    "run_portfolio_backtest": "_portfolio",
+    "strategy_signals": "_portfolio",
+    "build_figure": "_report",
+    "render_report": "_report",
+    "write_report": "_report",
+    "render_portfolio_report": "_portfolio_report",
+    "write_portfolio_report": "_portfolio_report",
+}
+
+
+def __getattr__(name: str) -> Any:
+    # The reports' names load plotly (and narwhals), the portfolio's the bot rules and the Binance
+    # filters, on first use: a backtest without them does not pay their import time and memory.
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"backtesting.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "PRESETS",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -232,6 +232,57 @@ def _pct(value: float | None) -> float:
     return 0.0 if value is None else float(value) / 100.0
 
 
+def _simulate(
+    prices: dict[str, np.ndarray],
+    inputs: IndicatorInputs,
+    strategy: Strategy,
+    config: BacktestConfig,
+    first_entry: int = 0,
+) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
+    """The strategy's rules, then the compiled loop over the prices and their signals; no position
+    opens before the candle ``first_entry`` (the candles before it only warm the indicators up).
+
+    What only the rules need (their signals, float64 copies of the flags) dies with this call, before
+    the loop's equity and the statistics need memory of their own.
+    """
+    signals = strategy.evaluate(inputs)
+    inputs.release_copies()
+    if first_entry > 0:  # copies: a rule may answer with a read-only or shared array
+        warm_up = np.arange(len(prices["close"])) < first_entry
+        signals = replace(
+            signals, entry_long=signals.entry_long & ~warm_up, entry_short=signals.entry_short & ~warm_up
+        )
+    settings = np.array(
+        [
+            1.0 if config.fill == "intrabar" else 0.0,
+            _pct(strategy.stop_loss_pct),
+            _pct(strategy.take_profit_pct),
+            _pct(strategy.trailing_stop_pct),
+            float(strategy.max_holding_candles or 0),
+            config.fee_rate,
+            config.slippage_rate,
+            config.fraction,
+            config.leverage,
+            config.cash,
+            1.0 if config.close_at_end else 0.0,
+        ]
+    )
+    rules = (signals.entry_long, signals.entry_short, signals.exit_long, signals.exit_short)
+    # contiguous (no copy when they already are): the loop is compiled once, for that layout
+    entry_long, entry_short, exit_long, exit_short = (np.ascontiguousarray(rule) for rule in rules)
+    return simulate(
+        prices["open"],
+        prices["high"],
+        prices["low"],
+        prices["close"],
+        entry_long,
+        entry_short,
+        exit_long,
+        exit_short,
+        settings,
+    )
+
+
 @dataclass(frozen=True)
 class _Run:
     """What the compiled loop returns for one symbol, with the prices and indicators it read."""
@@ -263,27 +314,7 @@ def run_kernel(
         raise DataError(f"{symbol}: indicators have {len(indicators)} rows for {len(candles)} candles")
     params = resolve_params(preset or strategy.indicator_preset, **strategy.indicator_params())
     inputs = IndicatorInputs(candles, prices, params, indicators)
-    signals = strategy.evaluate(inputs)
-    matrix = np.vstack([signals.entry_long, signals.entry_short, signals.exit_long, signals.exit_short])
-    matrix[:, :first_entry] = False
-    settings = np.array(
-        [
-            1.0 if config.fill == "intrabar" else 0.0,
-            _pct(strategy.stop_loss_pct),
-            _pct(strategy.take_profit_pct),
-            _pct(strategy.trailing_stop_pct),
-            float(strategy.max_holding_candles or 0),
-            config.fee_rate,
-            config.slippage_rate,
-            config.fraction,
-            config.leverage,
-            config.cash,
-            1.0 if config.close_at_end else 0.0,
-        ]
-    )
-    raw, n_trades, equity_values, position = simulate(
-        prices["open"], prices["high"], prices["low"], prices["close"], matrix, settings
-    )
+    raw, n_trades, equity_values, position = _simulate(prices, inputs, strategy, config, first_entry)
     return _Run(prices, inputs, raw[:n_trades], equity_values, position)
 
 
@@ -305,7 +336,7 @@ def backtest_symbol(
     """
     symbol = symbol or str(candles.attrs.get("symbol") or "SYMBOL")
     run = run_kernel(candles, strategy, config, indicators=indicators, preset=preset, symbol=symbol)
-    prices, position = run.prices, run.position
+    prices, position, inputs = run.prices, run.position, run.inputs
     index = pd.DatetimeIndex(candles.index)
     trades = _trades_frame(run.trades, index, symbol)
     equity = pd.Series(run.equity, index=index, name="equity", copy=False)
@@ -324,7 +355,7 @@ def backtest_symbol(
             "unrealized_pnl": float(side * position[3] * (last_close - position[2]) - position[4]),
         }
     stats = compute_stats(trades, equity, initial_equity=config.cash)
-    return SymbolResult(symbol, candles, trades, equity, open_position, stats, run.inputs)
+    return SymbolResult(symbol, candles, trades, equity, open_position, stats, inputs)
 
 
 def run_backtest(

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from backtesting._engine import TIME_FORMAT, TRADE_COLUMNS, BacktestResult
-from backtesting._portfolio import PortfolioResult
+
+if TYPE_CHECKING:
+    from backtesting._portfolio import PortfolioResult
 
 __all__ = ["write_trades_csv", "write_trades_json"]
 
@@ -25,7 +28,7 @@ def write_trades_csv(result: BacktestResult | PortfolioResult, path: str | Path)
     backtest starts with ``strategy`` and ``run_id``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    owners = ["strategy", "run_id"] if isinstance(result, PortfolioResult) else []
+    owners = [column for column in ("strategy", "run_id") if column in result.trades]
     frame = result.trades[owners + TRADE_COLUMNS].copy()
     for column in ("entry_time", "exit_time"):
         frame[column] = frame[column].dt.tz_convert("UTC").dt.strftime(TIME_FORMAT)

@@ -269,7 +269,7 @@ def backtest(
     Reproduce the original 2023 scripts with --preset seed --fill close. With --bot, backtest a bot's
     strategies together, with one capital, the executor's conflict rule and the bot's protections.
     """
-    from backtesting import run_backtest, write_report
+    from backtesting import run_backtest
 
     _outputs(request.data, **{"--report": report, "--trades-json": trades_json, "--trades-csv": trades_csv})
     if bot is not None:
@@ -292,20 +292,21 @@ def backtest(
             preset=request.preset,
             progress=lambda name: progress.update(task, advance=1, description=f"backtested {name}"),
         )
-        _draw_report(progress, task, write_report, result, report)
+        _draw_report(progress, task, "write_report", result, report)
     console.print(_summary(result))
     _write_trades(result, trades_json, trades_csv, report)
 
 
-def _draw_report(
-    progress: Progress, task: TaskID, draw: Callable[[Any, Path], object], result: Any, report: Path | None
-) -> None:
-    """Draw the ``--report`` (when asked for) as the last step of the progress bar."""
+def _draw_report(progress: Progress, task: TaskID, writer: str, result: Any, report: Path | None) -> None:
+    """Draw the ``--report`` (when asked for) with ``backtesting``'s ``writer`` as the last step of the
+    progress bar. The writer is imported only then: plotly loads only when a report is asked for."""
     if report is None:
         return
+    import backtesting
+
     progress.update(task, description="drawing the report")
     with writing(report, "--report"):
-        draw(result, report)
+        getattr(backtesting, writer)(result, report)
     progress.update(task, advance=1)
 
 
@@ -392,10 +393,7 @@ def _backtest_bot(
     trades_csv: Path | None,
 ) -> None:
     """``backtest --bot``: the bot's portfolio backtest on the --data files."""
-    from backtesting import (
-        run_portfolio_backtest,
-        write_portfolio_report,
-    )
+    from backtesting import run_portfolio_backtest
     from cryptoflow.portfolio import load_bot
 
     for option, (name, default) in _BOT_SETS.items():
@@ -428,7 +426,7 @@ def _backtest_bot(
             end=request.end,
             progress=lambda name: progress.update(task, advance=1, description=f"signals of {name}"),
         )
-        _draw_report(progress, task, write_portfolio_report, result, report)
+        _draw_report(progress, task, "write_portfolio_report", result, report)
     for table in _bot_summary(result):
         console.print(table)
     _write_trades(result, trades_json, trades_csv, report)
