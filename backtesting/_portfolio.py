@@ -124,8 +124,10 @@ class PortfolioResult:
     closed. open_positions: positions still open after the last candle, marked at its close.
     decisions: every signal and what the bot did with it (``verdict`` enter/exit/skip, ``code``,
     ``reason``). locks: each protection lock that blocked an entry, once (``protection``, ``symbol``,
-    ``run_id``, ``until``, ``reason``). equity: the bot's equity marked to market at every candle close
-    (the union of the symbols' candles). stats: :func:`~backtesting.compute_stats` of the bot.
+    ``run_id``, ``since``, ``until``, ``reason``, ``blocked``: how many entries it blocked; a lock
+    without an end, ``max_open_positions``, is one row per candle it blocked on). equity: the bot's
+    equity marked to market at every candle close (the union of the symbols' candles). stats:
+    :func:`~backtesting.compute_stats` of the bot.
     """
 
     bot: Bot
@@ -190,6 +192,7 @@ class PortfolioResult:
                 "since": _fmt(row.since),
                 "until": None if pd.isna(row.until) else _fmt(row.until),
                 "reason": row.reason,
+                "entries_blocked": int(row.blocked),
             }
             for row in self.locks.itertuples(index=False)
         ]

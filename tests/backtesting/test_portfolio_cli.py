@@ -41,6 +41,7 @@ def test_a_bots_backtest_writes_trades_skips_locks_and_report(
     assert {t["strategy"] for t in doc["trades"]} == {"basic", "custom", "ensemble"}
     assert {lock["protection"] for lock in doc["locks"]} == {"max_open_positions"}
     assert doc["skips"]["locked"] >= len(doc["locks"])
+    assert sum(lock["entries_blocked"] for lock in doc["locks"]) >= doc["skips"]["locked"]
     lines = out_csv.read_text().splitlines()
     assert lines[0].startswith("strategy,run_id,symbol,side,") and len(lines) == len(doc["trades"]) + 1
     page = report.read_text()
