@@ -35,7 +35,7 @@ import pandas as pd
 from backtesting._engine import TIME_FORMAT, TRADE_COLUMNS, BacktestConfig, run_kernel, slice_period
 from backtesting._kernel import protective_exit
 from backtesting._stats import Stats, compute_stats
-from cryptoflow.binance import SymbolFilters
+from cryptoflow.binance import Protection, SymbolFilters
 from cryptoflow.brokers import (
     ClosedTrade,
     Position,
@@ -338,21 +338,18 @@ class _Simulation:
 
     def protect(self, position: Position, strategy: Strategy) -> None:
         """Rest the owner's stop-loss and take-profit on the exchange; queue the fill they make first."""
-        side, entry = position.side, position.entry_price
-        stop_pct, take_pct = strategy.stop_loss_pct, strategy.take_profit_pct
-        levels = [
-            entry * (1.0 - side * stop_pct / 100.0) if stop_pct else 0.0,
-            entry * (1.0 + side * take_pct / 100.0) if take_pct else 0.0,
-        ]
+        stop, take = Protection.from_params(strategy.params()).levels(position.side, position.entry_price)
         filters = self.filters.get(position.symbol)
-        if filters is not None:
-            levels = [float(filters.price(level)) if level else 0.0 for level in levels]
+        levels = [
+            0.0 if level is None else float(filters.price(level)) if filters is not None else level
+            for level in (stop, take)
+        ]
         if not any(levels):
             return
         market = self.markets[position.symbol]
         start = market.bar(position.entry_time) + 1
         bar, price, code = protective_exit(
-            market.open, market.high, market.low, market.close, start, side, levels[0], levels[1]
+            market.open, market.high, market.low, market.close, start, position.side, levels[0], levels[1]
         )
         if bar < 0:
             return
