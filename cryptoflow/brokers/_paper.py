@@ -83,11 +83,15 @@ class PaperBroker(BrokerBook):
         """False once the symbol's equity reached zero (as in the backtester)."""
         return self.cash.get(symbol, 0.0) > 0.0
 
-    async def open_position(self, symbol: str, side: int, candle: Candle, order_id: str) -> Position | None:
-        """Enter at ``candle.close``."""
+    async def open_position(
+        self, symbol: str, side: int, candle: Candle, order_id: str, quantity: float | None = None
+    ) -> Position | None:
+        """Enter at ``candle.close``: ``quantity`` (base asset) when the caller sized the position (an
+        executor, from its bot's budgets), else ``fraction`` x ``leverage`` of the symbol's equity."""
         c = self.config
         price = paper_price(c, candle.close, side)
-        quantity = self.cash[symbol] * c.fraction * c.leverage / price
+        if quantity is None:
+            quantity = self.cash[symbol] * c.fraction * c.leverage / price
         position = paper_open(c, symbol, side, quantity, price, candle.open_time, order_id)
         self.cash[symbol] -= position.entry_fee
         self.positions[symbol] = position
