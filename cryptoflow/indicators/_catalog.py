@@ -212,23 +212,33 @@ class _SteppedStream:
         return (out,) if self._single else out
 
 
-def _period(owner: object, name: str, value: object, minimum: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigurationError(
-            f"{type(owner).__name__}: {name} must be an integer >= {minimum}; got {value!r}"
-        )
-
-
 def _rings(*values: float, nan: int = 0) -> np.ndarray:
     """A state array: ``values``, then ``nan`` ring slots filled with NaN (empty windows)."""
     return np.array([*values, *([_NAN] * nan)], dtype=np.float64)
 
 
 class _Builtin(Indicator):
-    """A catalogue indicator: its state array, and the compiled step and batch loop of ``_steps.py``."""
+    """A catalogue indicator: a frozen dataclass of its parameters (every ``int`` one a count of candles,
+    at least :attr:`_minimum`), its state array, and the compiled step and batch loop of ``_steps.py``."""
 
     _step: ClassVar[Any]
     _batch: ClassVar[Any]
+    _minimum: ClassVar[int] = 1
+
+    def __post_init__(self) -> None:
+        name = type(self).__name__
+        for field in fields(self):  # type: ignore[arg-type]
+            value = getattr(self, field.name)
+            if field.type == "int" and (
+                isinstance(value, bool) or not isinstance(value, int) or value < self._minimum
+            ):
+                raise ConfigurationError(
+                    f"{name}: {field.name} must be an integer >= {self._minimum}; got {value!r}"
+                )
+            if field.type == "float" and (isinstance(value, bool) or not isinstance(value, int | float)):
+                raise ConfigurationError(
+                    f"{type(self).__name__}: {field.name} must be a number; got {value!r}"
+                )
 
     def _state(self) -> np.ndarray:
         raise NotImplementedError
@@ -246,39 +256,34 @@ class _Builtin(Indicator):
 
 
 @dataclass(frozen=True, repr=False)
-class EMA(_Builtin):
-    """Exponential moving average of the close over ``period`` candles (``ta``: pandas
-    ``ewm(span=period, adjust=False)``), from candle ``period``."""
+class _Window(_Builtin):
+    """A built-in over the last ``period`` candles: its first value is on candle ``period``."""
 
     period: int = 14
-    _step = _steps.ema_step
-    _batch = _steps.ema_batch
-
-    def __post_init__(self) -> None:
-        _period(self, "period", self.period)
 
     @property
     def warmup(self) -> int:
         return self.period - 1
+
+
+@dataclass(frozen=True, repr=False)
+class EMA(_Window):
+    """Exponential moving average of the close over ``period`` candles (``ta``: pandas
+    ``ewm(span=period, adjust=False)``), from candle ``period``."""
+
+    _step = _steps.ema_step
+    _batch = _steps.ema_batch
 
     def _state(self) -> np.ndarray:
         return _rings(pandas_alpha(span=self.period), self.period, 0.0, _NAN, 1.0)
 
 
 @dataclass(frozen=True, repr=False)
-class SMA(_Builtin):
+class SMA(_Window):
     """Simple moving average of the close over ``period`` candles."""
 
-    period: int = 14
     _step = _steps.sma_step
     _batch = _steps.sma_batch
-
-    def __post_init__(self) -> None:
-        _period(self, "period", self.period)
-
-    @property
-    def warmup(self) -> int:
-        return self.period - 1
 
     def _state(self) -> np.ndarray:
         return _rings(self.period, 0, nan=self.period)
@@ -294,7 +299,7 @@ class WMA(SMA):
 
 
 @dataclass(frozen=True, repr=False)
-class Bollinger(_Builtin):
+class Bollinger(_Window):
     """Bollinger bands: ``mid`` (SMA of the close), ``upper``/``lower`` at ``multiplier`` population
     standard deviations, ``width`` ((upper - lower) / mid, in %) and ``pct_b`` (%B: where the close stands,
     0 at the lower band, 1 at the upper; NaN when the bands meet)."""
@@ -305,52 +310,31 @@ class Bollinger(_Builtin):
     _step = _steps.bollinger_step
     _batch = _steps.bollinger_batch
 
-    def __post_init__(self) -> None:
-        _period(self, "period", self.period)
-        if isinstance(self.multiplier, bool) or not isinstance(self.multiplier, int | float):
-            raise ConfigurationError(f"Bollinger: multiplier must be a number; got {self.multiplier!r}")
-
-    @property
-    def warmup(self) -> int:
-        return self.period - 1
-
     def _state(self) -> np.ndarray:
         return _rings(self.period, float(self.multiplier), 0, nan=self.period)
 
 
 @dataclass(frozen=True, repr=False)
-class ATR(_Builtin):
+class ATR(_Window):
     """Average true range over ``period`` candles (``ta``'s: Wilder's smoothing after a plain mean)."""
 
-    period: int = 14
     inputs: ClassVar[tuple[str, ...]] = ("high", "low", "close")
     _step = _steps.atr_step
     _batch = _steps.atr_batch
-
-    def __post_init__(self) -> None:
-        _period(self, "period", self.period)
-
-    @property
-    def warmup(self) -> int:
-        return self.period - 1
 
     def _state(self) -> np.ndarray:
         return _rings(self.period, 0, _NAN, 0.0, 0.0)
 
 
 @dataclass(frozen=True, repr=False)
-class ADX(_Builtin):
-    """Average directional index and the directional indicators: ``adx`` (from candle ``2 * period - 1``),
-    ``plus_di`` and ``minus_di`` (+DI/-DI, from candle ``period``), all 0 to 100."""
+class ADX(_Window):
+    """Average directional index and the directional indicators: ``adx`` (from candle ``2 * period``),
+    ``plus_di`` and ``minus_di`` (+DI/-DI, from candle ``period + 1``), all 0 to 100."""
 
-    period: int = 14
     inputs: ClassVar[tuple[str, ...]] = ("high", "low", "close")
     outputs: ClassVar[tuple[str, ...]] = ("adx", "plus_di", "minus_di")
     _step = _steps.adx_step
     _batch = _steps.adx_batch
-
-    def __post_init__(self) -> None:
-        _period(self, "period", self.period)
 
     @property
     def warmup(self) -> int:
@@ -361,20 +345,15 @@ class ADX(_Builtin):
 
 
 @dataclass(frozen=True, repr=False)
-class Stochastic(_Builtin):
+class Stochastic(_Window):
     """Stochastic oscillator: ``k`` = 100 * (close - lowest low) / (highest high - lowest low) over
     ``period`` candles (NaN when the range is 0) and ``d``, its mean over ``smooth`` candles."""
 
-    period: int = 14
     smooth: int = 3
     inputs: ClassVar[tuple[str, ...]] = ("high", "low", "close")
     outputs: ClassVar[tuple[str, ...]] = ("k", "d")
     _step = _steps.stochastic_step
     _batch = _steps.stochastic_batch
-
-    def __post_init__(self) -> None:
-        _period(self, "period", self.period)
-        _period(self, "smooth", self.smooth)
 
     @property
     def warmup(self) -> int:
@@ -385,21 +364,16 @@ class Stochastic(_Builtin):
 
 
 @dataclass(frozen=True, repr=False)
-class StochRSI(_Builtin):
+class StochRSI(_Window):
     """Stochastic RSI: ``stoch_rsi``, where the RSI (Wilder's, over ``period``) stands in its range over
     ``period`` candles (0 to 1, NaN when the range is 0), ``k``, its mean over ``smooth1`` candles, and
     ``d``, that one's mean over ``smooth2``."""
 
-    period: int = 14
     smooth1: int = 3
     smooth2: int = 3
     outputs: ClassVar[tuple[str, ...]] = ("stoch_rsi", "k", "d")
     _step = _steps.stoch_rsi_step
     _batch = _steps.stoch_rsi_batch
-
-    def __post_init__(self) -> None:
-        for name in ("period", "smooth1", "smooth2"):
-            _period(self, name, getattr(self, name))
 
     @property
     def warmup(self) -> int:
@@ -438,27 +412,19 @@ class VWAP(_Builtin):
 
 
 @dataclass(frozen=True, repr=False)
-class MFI(_Builtin):
+class MFI(_Window):
     """Money flow index over ``period`` candles (0 to 100; ``ta``'s)."""
 
-    period: int = 14
     inputs: ClassVar[tuple[str, ...]] = ("high", "low", "close", "volume")
     _step = _steps.mfi_step
     _batch = _steps.mfi_batch
-
-    def __post_init__(self) -> None:
-        _period(self, "period", self.period)
-
-    @property
-    def warmup(self) -> int:
-        return self.period - 1
 
     def _state(self) -> np.ndarray:
         return _rings(self.period, 0, _NAN, 0, nan=self.period)
 
 
 @dataclass(frozen=True, repr=False)
-class Donchian(_Builtin):
+class Donchian(_Window):
     """Donchian channel over ``period`` candles: ``upper`` (highest high), ``lower`` (lowest low), ``mid``
     and ``pct_b`` (where the close stands between them, 0 to 1)."""
 
@@ -467,13 +433,6 @@ class Donchian(_Builtin):
     outputs: ClassVar[tuple[str, ...]] = ("upper", "lower", "mid", "pct_b")
     _step = _steps.donchian_step
     _batch = _steps.donchian_batch
-
-    def __post_init__(self) -> None:
-        _period(self, "period", self.period)
-
-    @property
-    def warmup(self) -> int:
-        return self.period - 1
 
     def _state(self) -> np.ndarray:
         return _rings(self.period, 0, nan=2 * self.period)
@@ -493,30 +452,22 @@ class Ichimoku(_Builtin):
     _step = _steps.ichimoku_step
     _batch = _steps.ichimoku_batch
 
-    def __post_init__(self) -> None:
-        for name in ("conversion_period", "base_period", "span_b_period"):
-            _period(self, name, getattr(self, name))
-
     @property
     def warmup(self) -> int:
         return max(self.conversion_period, self.base_period, self.span_b_period) - 1
 
     def _state(self) -> np.ndarray:
-        size = max(self.conversion_period, self.base_period, self.span_b_period)
         periods = (self.conversion_period, self.base_period, self.span_b_period)
-        return _rings(*periods, 0, nan=2 * size)
+        return _rings(*periods, 0, nan=2 * max(periods))
 
 
 @dataclass(frozen=True, repr=False)
-class Returns(_Builtin):
+class Returns(_Window):
     """Return over ``period`` candles, as a fraction: ``close / close[period ago] - 1``."""
 
     period: int = 1
     _step = _steps.returns_step
     _batch = _steps.returns_batch
-
-    def __post_init__(self) -> None:
-        _period(self, "period", self.period)
 
     @property
     def warmup(self) -> int:
@@ -527,20 +478,14 @@ class Returns(_Builtin):
 
 
 @dataclass(frozen=True, repr=False)
-class Volatility(_Builtin):
+class Volatility(Returns):
     """Sample standard deviation of the one-candle log returns over ``period`` candles (per candle, not
-    annualised: multiply by the square root of the candles in a year for that)."""
+    annualised: multiply by the square root of the candles in a year for that); ``period`` >= 2."""
 
     period: int = 20
+    _minimum = 2
     _step = _steps.volatility_step
     _batch = _steps.volatility_batch
-
-    def __post_init__(self) -> None:
-        _period(self, "period", self.period, minimum=2)
-
-    @property
-    def warmup(self) -> int:
-        return self.period
 
     def _state(self) -> np.ndarray:
         return _rings(self.period, _NAN, 0, nan=self.period)
