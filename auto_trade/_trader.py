@@ -9,6 +9,7 @@ fills at the candle's close.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from cryptoflow.events import (
     TradePayload,
 )
 from cryptoflow.indicators import StreamingIndicators
-from cryptoflow.strategies import REASONS, Strategy, StrategyError, exit_on_close
+from cryptoflow.strategies import REASONS, LiveInputs, Strategy, StrategyError, exit_on_close
 
 __all__ = ["SymbolTrader", "engine_record", "log_resumed"]
 
@@ -101,20 +102,30 @@ class SymbolTrader:
         self.indicators = StreamingIndicators(strategy.indicator_preset, **strategy.indicator_params())
         declared = strategy.declared_indicators()
         self.declared = declared.stream() if declared else None  # none: no cost per candle
+        self.past: deque[dict[str, Any]] = deque(maxlen=strategy.lookback)  # what ind.ago reads
         self.last_decided: int | None = None
         self.trades: list[ClosedTrade] = []
         self.errors: list[str] = []
 
-    def _update(self, candle: Candle) -> dict[str, float | int]:
-        """Feed a closed candle to the built-in and the declared indicators; their values."""
+    def _update(self, candle: Candle) -> tuple[dict[str, float | int], dict[str, Any]]:
+        """Feed a closed candle to the built-in and the declared indicators: their values, and what the
+        rules read (prices and values as float64), which later candles' rules see through ``ind.ago``."""
         values = self.indicators.update(candle)
         if self.declared is not None:
             values.update(self.declared.update(candle))
-        return values
+        row: dict[str, Any] = {
+            "open": np.float64(candle.open),
+            "high": np.float64(candle.high),
+            "low": np.float64(candle.low),
+            "close": np.float64(candle.close),
+            "volume": np.float64(candle.volume),
+        }
+        row.update({k: np.float64(v) for k, v in values.items()})
+        return values, row
 
     def warm(self, candle: Candle) -> None:
         """Feed a history candle to the indicators (no decision, no event)."""
-        self._update(candle)
+        self.past.append(self._update(candle)[1])
 
     def _candle_event(self, candle: Candle, values: dict[str, float | int]) -> None:
         self.emit(
@@ -157,17 +168,11 @@ class SymbolTrader:
         """Decide on one closed candle (each open time once; a repeat is ignored)."""
         if self.last_decided is not None and candle.open_time <= self.last_decided:
             return
-        values = self._update(candle)
+        values, row = self._update(candle)
         self.last_decided = candle.open_time
         self._candle_event(candle, values)
-        ind: dict[str, Any] = {
-            "open": np.float64(candle.open),
-            "high": np.float64(candle.high),
-            "low": np.float64(candle.low),
-            "close": np.float64(candle.close),
-            "volume": np.float64(candle.volume),
-        }
-        ind.update({k: np.float64(v) for k, v in values.items()})
+        ind = LiveInputs(row, tuple(self.past), self.strategy.lookback)  # the candles before this one
+        self.past.append(row)
         try:
             signals = self.strategy.evaluate(ind)
         except StrategyError as exc:
@@ -220,7 +225,8 @@ class SymbolTrader:
         (its price is stale), but when the broker's state shows a fill on it (the process stopped after
         the fill, before the decision's events were delivered and it was recorded), the candle, signal
         and trade events are published again, with the ids they had, so none is lost."""
-        values = self._update(candle)
+        values, row = self._update(candle)
+        self.past.append(row)
         self.last_decided = candle.open_time
         position = self.broker.position(self.symbol)
         if self._filled_on(candle, position):

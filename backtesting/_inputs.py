@@ -24,6 +24,7 @@ from cryptoflow.indicators import (
     compute_arrays,
     indicator_frame,
 )
+from cryptoflow.strategies import check_lookback
 
 __all__ = ["PRICE_COLUMNS", "IndicatorInputs", "price_arrays"]
 
@@ -69,12 +70,14 @@ class IndicatorInputs(Mapping[str, np.ndarray]):
         params: IndicatorParams,
         given: pd.DataFrame | None = None,
         declared: DeclaredIndicators | None = None,
+        lookback: int = 1,
     ) -> None:
         self._candles = candles
         self._prices = prices
         self._params = params
         self._given = given
         self._declared = declared if declared is not None else DeclaredIndicators()
+        self._lookback = lookback
         self._computed: dict[str, np.ndarray] = {}  # as the kernels return them (flags are int8)
         self._read: dict[str, np.ndarray] = dict(prices)  # float64, as rules see them
         self._frame: pd.DataFrame | None = None
@@ -117,6 +120,17 @@ class IndicatorInputs(Mapping[str, np.ndarray]):
             raise KeyError(name)
         self._read[name] = value
         return value
+
+    def ago(self, name: str, candles: int = 1) -> np.ndarray:
+        """``self[name]`` shifted ``candles`` later: each row holds the value ``candles`` rows before (NaN
+        for the first ``candles`` rows), up to the strategy's ``lookback``."""
+        candles = check_lookback(candles, self._lookback)
+        values = self[name]
+        if candles == 0:
+            return values
+        shifted = np.full(len(values), np.nan)
+        shifted[candles:] = values[:-candles]
+        return shifted
 
     def release_copies(self) -> None:
         """Forget what the rules read beyond the prices and the computed float64 indicators: the float64

@@ -29,6 +29,7 @@ from cryptoflow.strategies._base import (
 from cryptoflow.strategies._builtin import BasicStrategy, CustomStrategy, EnsembleStrategy
 from cryptoflow.strategies._exits import END, HOLD, REASONS, SIGNAL, STOP, TAKE, TRAIL, exit_on_close
 from cryptoflow.strategies._loader import BUILTIN_STRATEGIES, load_strategy, strategy_class
+from cryptoflow.strategies._lookback import LiveInputs, check_lookback, crossed_above, crossed_below
 
 __all__ = [
     "BUILTIN_STRATEGIES",
@@ -45,9 +46,13 @@ __all__ = [
     "BasicStrategy",
     "CustomStrategy",
     "EnsembleStrategy",
+    "LiveInputs",
     "Signals",
     "Strategy",
     "StrategyError",
+    "check_lookback",
+    "crossed_above",
+    "crossed_below",
     "exit_on_close",
     "load_strategy",
     "strategy_class",

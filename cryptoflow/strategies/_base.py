@@ -115,7 +115,9 @@ class Strategy:
     macd_hist, cci, is_bull, engulfing`` and the columns of the declared :attr:`indicators` to numpy
     arrays (backtest) or to ``numpy.float64`` scalars (live). Write rules with comparisons and
     ``&``/``|`` (not ``and``/``or``/``not``) so that they work on both; comparisons with NaN (indicator
-    warm-up) are false. Positions, stops and take-profits belong to the engine.
+    warm-up) are false. ``ind.ago(name, n)`` is the value ``n`` candles before (up to :attr:`lookback`),
+    an array shifted by ``n`` or the live value of ``n`` candles ago: ``crossed_above(ind, "rsi", 30)``.
+    Positions, stops and take-profits belong to the engine.
     """
 
     contract_version: ClassVar[int] = CONTRACT_VERSION
@@ -135,6 +137,9 @@ class Strategy:
     The rules read ``ind["ema_fast"]``, and ``ind["bb_upper"]`` etc. for an indicator with several
     outputs. The backtest computes those the rules read; live trading streams them all. For periods that
     are parameters, override :meth:`declared_indicators` instead."""
+    lookback: ClassVar[int] = 1
+    """How many candles back the rules read with ``ind.ago(name, n)`` (``crossed_above`` needs 1); live
+    trading keeps that many candles' values."""
 
     indicator_preset: str = "ta"
     rsi_period: int = 14
@@ -198,17 +203,19 @@ class Strategy:
 
     @property
     def warmup(self) -> int:
-        """Candles before every indicator the rules can read has a value: the built-ins' (with this
-        strategy's periods and preset) and the declared ones'. Live trading warms up on at least
-        ``warmup + 1`` candles of history."""
+        """Candles before every value the rules can read exists: the built-in indicators' (with this
+        strategy's periods and preset) and the declared ones', plus :attr:`lookback`. Live trading warms up
+        on at least ``warmup + 1`` candles of history."""
         builtin = resolve_params(self.indicator_preset, **self.indicator_params()).warmup
-        return max(builtin, self._declared.warmup)
+        return max(builtin, self._declared.warmup) + self.lookback
 
     def _validate(self) -> None:
         for key in ("stop_loss_pct", "take_profit_pct", "trailing_stop_pct"):
             value = getattr(self, key)
             if value is not None and not (isinstance(value, int | float) and 0 < value < 100):
                 raise ConfigurationError(f"{self.name}: {key} must be in (0, 100) or None, got {_fmt(value)}")
+        if isinstance(self.lookback, bool) or not isinstance(self.lookback, int) or self.lookback < 0:
+            raise ConfigurationError(f"{self.name}: lookback must be an integer >= 0, got {self.lookback!r}")
         hold = self.max_holding_candles
         if hold is not None and (not isinstance(hold, int) or hold < 1):
             raise ConfigurationError(f"{self.name}: max_holding_candles must be >= 1 or None, got {hold!r}")

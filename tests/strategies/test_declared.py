@@ -103,11 +103,11 @@ def test_live_rules_see_the_values_the_backtest_rules_see(strategy: Strategy) ->
 
 
 def test_the_warmup_follows_the_declared_indicators() -> None:
-    builtin = resolve_params("ta").warmup
-    assert load_strategy("basic").warmup == builtin  # nothing declared: as before
-    assert EmaCross().warmup == 49 > builtin  # EMA(50): its first value on candle 50
+    builtin = resolve_params("ta").warmup + 1  # and the candle before, for ind.ago (lookback = 1)
+    assert load_strategy("basic").warmup == builtin  # nothing declared
+    assert EmaCross().warmup == 50 > builtin  # EMA(50): its first value on candle 50, and one before
     assert Tunable(ema_period=20).warmup == builtin
-    assert Tunable(ema_period=80).warmup == 79
+    assert Tunable(ema_period=80).warmup == 80
 
 
 @pytest.mark.parametrize(
