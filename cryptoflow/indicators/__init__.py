@@ -14,6 +14,15 @@ adjust=True).
 >>> values = compute(candles, preset="ta")  # doctest: +SKIP
 
 :func:`cci` is the CCI kernel alone, over numpy arrays (what the benchmarks time against TA-Lib's).
+
+The catalogue a strategy declares from (``indicators = {"ema_fast": EMA(12), "bb": Bollinger(20, 2)}``):
+:class:`EMA`, :class:`SMA`, :class:`WMA`, :class:`Bollinger` (bands, width, %B), :class:`ATR`,
+:class:`ADX` (ADX, +DI, -DI), :class:`Stochastic`, :class:`StochRSI`, :class:`OBV`, :class:`VWAP` (per UTC
+day), :class:`MFI`, :class:`Donchian`, :class:`Ichimoku`, :class:`Returns` and :class:`Volatility`. Each
+runs one formula in both engines (``batch`` over arrays, ``stream()`` with ``update``/``peek``), equal to
+the ``ta`` library where it has the indicator. :class:`DeclaredIndicators` names, computes and streams a
+strategy's set; :class:`Indicator` is the base of your own, and :func:`assert_engines_agree` the test that
+proves its two engines agree (the built-ins pass it too).
 """
 
 from cryptoflow.indicators._agree import assert_engines_agree
