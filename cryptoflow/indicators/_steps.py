@@ -85,14 +85,19 @@ def _min(s: np.ndarray, base: int, size: int, head: int, w: int, newest: float) 
 
 @_jit
 def _std(s: np.ndarray, base: int, size: int, head: int, w: int, newest: float, ddof: int) -> float:
-    """Standard deviation of the window (two passes: the mean, then the squared deviations)."""
-    mean = _sum(s, base, size, head, w, newest) / w
+    """Standard deviation of the window, two passes over the values less the newest one (so a flat
+    window gives exactly 0, as pandas does, and large prices lose no digits to cancellation)."""
+    if newest != newest:
+        return _NAN
+    total = 0.0
+    for back in range(w - 1, 0, -1):
+        total += s[_slot(base, size, head, back)] - newest
+    mean = total / w  # the newest's own offset is 0
     deviation = 0.0
     for back in range(w - 1, 0, -1):
-        d = s[_slot(base, size, head, back)] - mean
+        d = (s[_slot(base, size, head, back)] - newest) - mean
         deviation += d * d
-    d = newest - mean
-    return math.sqrt((deviation + d * d) / (w - ddof))
+    return math.sqrt((deviation + mean * mean) / (w - ddof))
 
 
 # ---- moving averages ------------------------------------------------------------------------------------

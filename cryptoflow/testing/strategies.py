@@ -11,9 +11,10 @@ __all__ = ["candle_series", "candles_with_volume", "catalog_indicators", "indica
 
 
 @st.composite
-def candle_series(draw: st.DrawFn) -> pd.DataFrame:
-    """1 to 120 OHLC rows moving by small steps (flat stretches, equal bodies and doji occur often)."""
-    size = draw(st.integers(1, 120))
+def candle_series(draw: st.DrawFn, min_size: int = 1) -> pd.DataFrame:
+    """``min_size`` (default 1) to 120 OHLC rows moving by small steps (flat stretches, equal bodies and
+    doji occur often)."""
+    size = draw(st.integers(min_size, max(min_size, 120)))
     start = draw(st.floats(0.01, 100_000))
     # Moves are drawn from a small set so flat stretches, equal bodies and doji occur often.
     moves = draw(
@@ -43,10 +44,10 @@ def indicator_params(draw: st.DrawFn) -> dict[str, int]:
 
 
 @st.composite
-def candles_with_volume(draw: st.DrawFn) -> pd.DataFrame:
+def candles_with_volume(draw: st.DrawFn, min_size: int = 1) -> pd.DataFrame:
     """:func:`candle_series` with a ``volume`` column (zero now and then) on a UTC open-time index of
     5-minute to 4-hour candles that often crosses midnight."""
-    candles = draw(candle_series())
+    candles = draw(candle_series(min_size))
     size = len(candles)
     candles["volume"] = draw(
         st.lists(st.sampled_from([0.0, 0.5, 1.0, 3.0, 250.0]), min_size=size, max_size=size)
