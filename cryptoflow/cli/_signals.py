@@ -63,7 +63,7 @@ def strategy_runs(specs: list[str], items: list[str]) -> list[StrategyRun]:
         try:
             runs.append(StrategyRun(run_id, load_strategy(spec, **params[run_id])))
         except ConfigurationError as exc:
-            raise ConfigurationError(f"--strategy {spec}@{run_id}: {exc}") from None
+            raise ConfigurationError(f"--strategy {spec!r} (run {run_id}): {exc}") from None
     return runs
 
 
