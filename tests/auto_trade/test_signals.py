@@ -15,72 +15,19 @@ import pandas as pd
 import pytest
 
 from auto_trade import SignalOptions, SignalWorker, StrategyRun, indicator_settings
-from backtesting import BacktestConfig, backtest_symbol
 from cryptoflow.binance import BinanceEndpoints
-from cryptoflow.candles import load_candles
 from cryptoflow.config import load_settings
-from cryptoflow.events import INDICATOR_NAMES, CandleEvent, SignalEvent
+from cryptoflow.events import CandleEvent, SignalEvent
 from cryptoflow.indicators import PRESETS, compute, resolve_params
 from cryptoflow.strategies import load_strategy
 from tests._trading import HISTORY, STRATEGIES
-
-LIVE = 400
-CUSTOM = dict(rsi_oversold=45, rsi_overbought=55, stop_loss_pct=0.6, take_profit_pct=0.9)
-SYMBOLS = ("ETHUSDT", "SOLUSDT")
-
-
-def _runs() -> list[StrategyRun]:
-    """Three strategies on the candles' own indicator settings (``ta``, default periods)."""
-    return [
-        StrategyRun("sig-stops", load_strategy("basic", **STRATEGIES["stops"])),
-        StrategyRun("sig-trail", load_strategy("basic", **STRATEGIES["trail_hold"])),
-        StrategyRun("sig-custom", load_strategy("custom", **CUSTOM)),
-    ]
-
-
-def _frame(shared_data: Path, symbol: str, live: int = LIVE) -> pd.DataFrame:
-    return load_candles(shared_data / f"{symbol}_5m_2025-08.csv").iloc[: HISTORY + live]
-
-
-def candle_events(shared_data: Path, symbol: str, live: int = LIVE) -> list[CandleEvent]:
-    """The closed candle events ``cryptoflow indicators`` (``--preset ta``) publishes for the ``live``
-    candles after the warm-up: each with the indicators of the whole history up to it."""
-    frame = _frame(shared_data, symbol, live)
-    indicators = compute(frame, preset="ta")
-    columns = {
-        "open_time_ms": frame.index.asi8 // 1_000_000,
-        "close_time_ms": frame["close_time"].to_numpy(),
-        **{name: frame[name].to_numpy() for name in ("open", "high", "low", "close", "volume")},
-        **{name: indicators[name].to_numpy(dtype=float) for name in INDICATOR_NAMES},
-    }
-    return [
-        CandleEvent.of_columns(columns, row, source="live", run_id="realtime", symbol=symbol, interval="5m")
-        for row in range(HISTORY, HISTORY + live)
-    ]
-
-
-def expected_signals(shared_data: Path, symbol: str, run: StrategyRun, live: int = LIVE) -> list[tuple]:
-    """The entries and exits of ``run``'s own ``close``-model backtest on the ``live`` candles (indicators
-    over the whole history before them), as ``(candle open time, action, exit reason, price)``."""
-    frame = _frame(shared_data, symbol, live)
-    strategy = run.strategy
-    indicators = compute(frame, preset=strategy.indicator_preset, **strategy.indicator_params())
-    result = backtest_symbol(
-        frame.iloc[HISTORY:],
-        strategy,
-        BacktestConfig(fill="close", slippage_rate=0.0),
-        indicators=indicators.iloc[HISTORY:],
-        symbol=symbol,
-    )
-    out = []
-    for t in result.trades.itertuples():
-        out.append((t.entry_time.value // 1_000_000, f"entry_{t.side}", None, t.entry_price))
-        out.append((t.exit_time.value // 1_000_000, f"exit_{t.side}", t.exit_reason, t.exit_price))
-    if result.open_position is not None:
-        p = result.open_position
-        entry = pd.Timestamp(p["entry_time"], tz="UTC").value // 1_000_000
-        out.append((entry, f"entry_{p['side']}", None, p["entry_price"]))
-    return out
+from tests.auto_trade._signals import (
+    SYMBOLS,
+    candle_events,
+    candle_frame,
+    expected_signals,
+    three_runs,
+)
 
 
 def published(events: list, symbol: str, run_id: str) -> list[tuple]:
@@ -116,7 +63,7 @@ def feed(worker: SignalWorker, events: list[CandleEvent]) -> None:
 def test_each_strategys_signals_are_its_close_model_backtests_entries_and_exits(
     shared_data: Path, tmp_path: Path
 ) -> None:
-    runs = _runs()
+    runs = three_runs()
     out: list = []
     worker = make_worker(tmp_path, runs, out)
     assert all(worker.uses_carried_indicators(run) for run in runs)
@@ -146,7 +93,7 @@ def test_a_strategy_with_other_indicator_settings_computes_its_own_after_a_rest_
     exchange, shared_data: Path, tmp_path: Path
 ) -> None:
     own = StrategyRun("sig-rsi10", load_strategy("basic", rsi_period=10, **STRATEGIES["stops"]))
-    carried = _runs()[0]
+    carried = three_runs()[0]
     out: list = []
     worker = make_worker(tmp_path, [carried, own], out, exchange)
     assert not worker.uses_carried_indicators(own)
@@ -157,7 +104,7 @@ def test_a_strategy_with_other_indicator_settings_computes_its_own_after_a_rest_
         got = published(out, "ETHUSDT", run.run_id)
         assert len(want) >= 6 and [g[:3] for g in got] == [w[:3] for w in want], run.run_id
     # its published indicators are its own (RSI over 10 candles), not the candles' (14)
-    frame = _frame(shared_data, "ETHUSDT")
+    frame = candle_frame(shared_data, "ETHUSDT")
     rsi10 = compute(frame, rsi_period=10).rsi
     mine = [e for e in out if e.run_id == "sig-rsi10"]
     at = [frame.index.get_loc(pd.Timestamp(e.signal.candle_open_time_ms, unit="ms", tz="UTC")) for e in mine]
@@ -184,9 +131,9 @@ def test_the_candles_indicators_are_used_only_when_the_settings_match() -> None:
 def test_a_redelivered_candle_publishes_nothing_new(shared_data: Path, tmp_path: Path) -> None:
     events = candle_events(shared_data, "ETHUSDT", live=120)
     first: list = []
-    feed(make_worker(tmp_path / "a", _runs(), first), events)
+    feed(make_worker(tmp_path / "a", three_runs(), first), events)
     again: list = []
-    worker = make_worker(tmp_path / "b", _runs(), again)
+    worker = make_worker(tmp_path / "b", three_runs(), again)
     feed(worker, [e for event in events for e in (event, event)])  # every candle delivered twice
     assert [e.event_id for e in again] == [e.event_id for e in first] and first
     assert again == first
@@ -206,13 +153,13 @@ def test_a_worker_killed_between_publishing_and_saving_is_continued_by_the_next_
     dying candle's twice (the same event), none that the run did not publish."""
     events = candle_events(shared_data, "ETHUSDT", live=120)
     whole: list = []
-    feed(make_worker(tmp_path / "whole", _runs(), whole), events)
+    feed(make_worker(tmp_path / "whole", three_runs(), whole), events)
     decided = {e.signal.candle_open_time_ms for e in whole}
     dies_at = [i for i, e in enumerate(events) if e.time_ms in decided and i >= 5][nth]
 
     state = tmp_path / "shared"
     before: list = []
-    first = make_worker(state, _runs(), before)
+    first = make_worker(state, three_runs(), before)
     flushed = 0
 
     def flush() -> None:
@@ -227,7 +174,7 @@ def test_a_worker_killed_between_publishing_and_saving_is_continued_by_the_next_
     saved = json.loads((state / "sig-stops.ETHUSDT.signals.json").read_text())
     assert saved["last_decided"] == events[dies_at - 1].time_ms  # the dying candle's state is lost
     after: list = []
-    feed(make_worker(state, _runs(), after), events[dies_at - 5 :])
+    feed(make_worker(state, three_runs(), after), events[dies_at - 5 :])
 
     whole_by_id = {e.event_id: e for e in whole}
     assert {e.event_id for e in before} | {e.event_id for e in after} == set(whole_by_id)
