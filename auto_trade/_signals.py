@@ -155,8 +155,20 @@ class VirtualTrader:
         values: Mapping[str, float | None] | None = (
             carried if self.indicators is None else self.indicators.update(candle)
         )
-        if self.last_decided is not None and candle.open_time <= self.last_decided:
+        last = self.last_decided
+        if last is not None and candle.open_time <= last:
             return None
+        step = candle.close_time + 1 - candle.open_time
+        if last is not None and candle.open_time > last + step:
+            # the virtual position goes on across the gap; a backtest on these candles has no gap
+            log.warning(
+                "%s %s: %d candle(s) missing between the one opened at %d and the one opened at %d",
+                self.symbol,
+                self.run.run_id,
+                (candle.open_time - last) // step - 1,
+                last,
+                candle.open_time,
+            )
         self.last_decided = candle.open_time
         if values is None:
             log.error(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -182,3 +183,15 @@ def test_a_worker_killed_between_publishing_and_saving_is_continued_by_the_next_
     again = {e.event_id for e in before} & {e.event_id for e in after}
     assert again == {e.event_id for e in whole if e.signal.candle_open_time_ms == events[dies_at].time_ms}
     assert again
+
+
+def test_a_gap_in_the_candles_is_logged(
+    shared_data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    events = candle_events(shared_data, "ETHUSDT", live=10)
+    with caplog.at_level(logging.WARNING, logger="auto_trade"):
+        feed(make_worker(tmp_path, three_runs()[:1], []), events[:3] + events[6:])
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("auto_trade")] == [
+        f"ETHUSDT sig-stops: 3 candle(s) missing between the one opened at {events[2].time_ms} and the one "
+        f"opened at {events[6].time_ms}"
+    ]
