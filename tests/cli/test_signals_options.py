@@ -64,6 +64,11 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
         (["-s", "basic@"], "--strategy 'basic@': the run id after '@' is empty"),
         ([], "give at least one --strategy NAME[@RUN_ID] (or --bot FILE)"),
         (["-s", "basic", "--candles-preset", "tv"], "unknown indicator preset 'tv': choose one of ta, seed"),
+        (["--bot", "nothere.toml"], "bot file 'nothere.toml' does not exist"),
+        (
+            ["--bot", "nothere.toml", "-s", "basic"],
+            "--bot names the strategies and their parameters: drop --strategy/--param",
+        ),
     ],
 )
 def test_bad_strategies_and_parameters_are_refused(tmp_path: Path, args: list[str], message: str) -> None:
