@@ -81,8 +81,8 @@ def signals(
         None,
         "--strategy",
         "-s",
-        help="NAME[@RUN_ID], repeatable: a built-in name, file.py[:Class] or module:Class; RUN_ID "
-        "(default: the strategy's name) names its signals and state.",
+        help="NAME or NAME@RUN_ID, repeatable. NAME: a built-in name, file.py:Class or module:Class; "
+        "RUN_ID (default: the strategy's name) names its signals and state.",
     ),
     param: list[str] | None = typer.Option(  # noqa: B008
         None, "--param", "-p", help="RUN_ID.name=value, repeatable (name=value with one strategy)."
@@ -90,8 +90,8 @@ def signals(
     bot: Path | None = typer.Option(  # noqa: B008
         None,
         "--bot",
-        help="Run the [[strategies]] of this bot file (strategy, run_id, params) on its symbols and "
-        "interval, instead of --strategy/--param/--symbols/--interval.",
+        help="Run the strategies tables of this bot file (strategy, run_id, params) on its symbols "
+        "and interval, instead of --strategy/--param/--symbols/--interval.",
     ),
     symbols: str = typer.Option("ETHUSDT", "--symbols", help="Symbols, comma-separated."),
     interval: str = typer.Option("5m", "--interval", help="Candle interval."),
