@@ -9,28 +9,11 @@ import pandas as pd
 import pytest
 
 from cryptoflow.brokers import PaperBroker, TradingConfig
-from cryptoflow.indicators import EMA, Bollinger
-from cryptoflow.strategies import Strategy, crossed_above, crossed_below, load_strategy
+from cryptoflow.strategies import load_strategy
 from cryptoflow.testing.fake_binance import replay_exchange
-from tests._trading import HISTORY, LIVE, STRATEGIES, SYMBOLS, backtest_trades, run_trader
+from tests._trading import HISTORY, LIVE, STRATEGIES, SYMBOLS, EmaBands, backtest_trades, run_trader
 
 pytestmark = pytest.mark.slow  # replays candles through the fake exchange in real time
-
-
-class EmaBands(Strategy):
-    """Declared indicators and a look-back: in the EMAs' trend, the close coming back inside its
-    Bollinger bands (%B crossing 0.2 upwards, or 0.8 downwards)."""
-
-    name = "ema_bands"
-    indicators = {"ema_fast": EMA(12), "ema_slow": EMA(50), "bb": Bollinger(20, 2)}
-    stop_loss_pct = 0.5
-    take_profit_pct = 0.8
-
-    def entry_long(self, ind):
-        return (ind["ema_fast"] > ind["ema_slow"]) & crossed_above(ind, "bb_pct_b", 0.2)
-
-    def entry_short(self, ind):
-        return (ind["ema_fast"] < ind["ema_slow"]) & crossed_below(ind, "bb_pct_b", 0.8)
 
 
 @pytest.mark.parametrize("name", [*sorted(STRATEGIES), "declared"])
