@@ -5,7 +5,8 @@ memory limits and heaps in ``docker/docker-compose.yml`` are sized from.
 
 The fake exchange (in this process) replays the five real 2025-08 5m files; the app services run as the
 compose file runs them, each a real ``cryptoflow`` process with this run's own topic and index prefix:
-``setup`` (one shot), then ``sink``, ``indicators``, ``trade --broker paper`` and ``dashboard serve``
+``setup`` (one shot), then ``sink``, ``indicators``, ``signals --bot`` and ``execute --bot`` (the
+stack's ``docker/bot.paper.toml`` on the replayed symbols at 5m) and ``dashboard serve``
 (whose page is fetched every two seconds) for ``--minutes``. Every second the resident memory (RSS) of
 each process is read from ``/proc``; reported per service: the peak RSS (``VmHWM``, kernel-tracked, so
 no short peak is missed; one-shots: ``VmHWM`` read every 20 ms until they exit), the last RSS and the
@@ -184,6 +185,21 @@ def _cleanup(prefix: str) -> None:
     cleanup(load_settings(kafka={"topic_prefix": prefix}, elasticsearch={"index_prefix": prefix}))
 
 
+def _paper_bot(folder: Path, symbols: tuple[str, ...]) -> Path:
+    """The compose stack's bot file (``docker/bot.paper.toml``) on the replayed symbols and interval."""
+    text = (REPO / "docker" / "bot.paper.toml").read_text(encoding="utf-8")
+    lines = [
+        'interval = "5m"' if line.startswith("interval =")
+        else f"symbols = {json.dumps(list(symbols))}" if line.startswith("symbols =")
+        else line
+        for line in text.splitlines()
+    ]  # fmt: skip
+    folder.mkdir(parents=True, exist_ok=True)
+    bot = folder / "bot.toml"
+    bot.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return bot
+
+
 def run(minutes: float, symbols: int, speed: float, data: Path) -> dict[str, Any]:
     """Run the services for ``minutes`` and return their memory figures."""
     stack = LocalStack(load_settings().stack)
@@ -207,11 +223,13 @@ def run(minutes: float, symbols: int, speed: float, data: Path) -> dict[str, Any
     }
     cli = [sys.executable, "-m", "cryptoflow"]
     names = ",".join(chosen)
+    bot = _paper_bot(state, chosen)
     commands = {
         "sink": ["sink"],
         "realtime-indicator": ["indicators", "--symbols", names, "--interval", "5m"],
-        "auto-trade": ["trade", "--broker", "paper", "--symbols", names, "--interval", "5m",
-                       "--strategy", "custom", "--state-dir", str(state)],
+        "signals": ["signals", "--bot", str(bot), "--state-dir", str(state / "signals")],
+        "executor": ["execute", "--bot", str(bot), "--state-dir", str(state / "executor"),
+                     "--from-beginning"],
         "dashboard": ["dashboard", "serve", "--port", "0"],
     }  # fmt: skip
     results: dict[str, Any] = {}
@@ -262,7 +280,8 @@ def run(minutes: float, symbols: int, speed: float, data: Path) -> dict[str, Any
         checks = {  # each service's compose healthcheck, a process of its own inside the same container
             "sink": ["--kafka", "--elasticsearch"],
             "realtime-indicator": ["--kafka"],
-            "auto-trade": ["--kafka"],
+            "signals": ["--kafka"],
+            "executor": ["--kafka"],
             "dashboard": ["--url", dashboard_url + "/healthz"],
         }
         for name, check in checks.items():
@@ -283,6 +302,7 @@ def run(minutes: float, symbols: int, speed: float, data: Path) -> dict[str, Any
         logs.cleanup()
         exchange.stop_thread()
         _cleanup(prefix)
+        shutil.rmtree(state, ignore_errors=True)
     return {
         "benchmark": "service_memory",
         "minutes": minutes,

@@ -77,7 +77,9 @@ STACKS = (
 )
 SHARED_FILE = "compose.services.yml"  # extended by every stack file; not a stack of its own
 # Kafka's SCRAM user: created by kafka-scram, used by the services that talk to Kafka and by Kafka UI.
-KAFKA_USERS = frozenset({"kafka-scram", "kafka-ui", "setup", "sink", "realtime-indicator", "auto-trade"})
+KAFKA_USERS = frozenset(
+    {"kafka-scram", "kafka-ui", "setup", "sink", "realtime-indicator", "signals", "executor"}
+)
 # Override files applied on top of a stack (`-f STACK -f OVERRIDE`): register each here, with the stacks
 # it applies to, the one-shots it adds and the secrets it uses, so every check runs on the combination too.
 OVERRIDES = {

@@ -30,7 +30,7 @@ TOP_LEVEL = {"version", "name", "include", "services", "networks", "volumes", "s
 RESTART = re.compile(r"^(no|always|unless-stopped|on-failure(:\d+)?)$")
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
 DURATION = re.compile(r"^(\d+(\.\d+)?(us|ms|s|m|h))+$")
-APP_SERVICES = {"setup", "sink", "realtime-indicator", "auto-trade", "dashboard", "kibana-import"}
+APP_SERVICES = {"setup", "sink", "realtime-indicator", "signals", "executor", "dashboard", "kibana-import"}
 ONE_SHOTS = {"setup", "kibana-import"}
 
 

@@ -35,22 +35,22 @@ SMALLER = {"t3.large": ("t3.medium", 4096), "t3.medium": ("t3.small", 2048)}
 # Not run by the benchmark: their limits are their documentation's (README, production section).
 DOCUMENTED = {"kibana", "kafka-ui"}
 LOOKING_ONLY = {"kibana", "kibana-import", "kafka-ui"}
-TRADING_AND_INDEXING = {"setup", "sink", "realtime-indicator", "auto-trade", "dashboard"}
+TRADING_AND_INDEXING = {"setup", "sink", "realtime-indicator", "signals", "executor", "dashboard"}
 # Which containers each secret of docker/.env may reach, per Elasticsearch of the stack.
 SECRETS_GO_TO = {
     "bundled": {
         "ELASTIC_PASSWORD": {"elasticsearch", "setup", "sink", "dashboard", "kibana-import"},
         "KIBANA_SYSTEM_PASSWORD": {"kibana", "setup"},
         "KIBANA_ENCRYPTION_KEY": {"kibana"},
-        "CRYPTOFLOW_BINANCE__API_KEY": {"auto-trade"},
-        "CRYPTOFLOW_BINANCE__API_SECRET": {"auto-trade"},
+        "CRYPTOFLOW_BINANCE__API_KEY": {"executor"},
+        "CRYPTOFLOW_BINANCE__API_SECRET": {"executor"},
     },
     "cloud": {
         "ELASTIC_CLOUD_ID": {"setup", "sink", "dashboard"},
         "ELASTIC_API_KEY": {"setup", "sink", "dashboard"},
         "KIBANA_API_KEY": {"kibana-import"},
-        "CRYPTOFLOW_BINANCE__API_KEY": {"auto-trade"},
-        "CRYPTOFLOW_BINANCE__API_SECRET": {"auto-trade"},
+        "CRYPTOFLOW_BINANCE__API_KEY": {"executor"},
+        "CRYPTOFLOW_BINANCE__API_SECRET": {"executor"},
     },
 }
 
@@ -244,7 +244,8 @@ def test_readme_says_what_the_host_needs() -> None:
         "setup",
         "sink",
         "realtime-indicator",
-        "auto-trade",
+        "signals",
+        "executor",
         "dashboard",
         "kafka",
         "elasticsearch",
