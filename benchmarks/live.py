@@ -4,6 +4,7 @@ acknowledged by Kafka, and whether the client's resident memory stays flat.
     python -m benchmarks.live [--json OUT] [--symbols 50] [--cadence 2.0]
                               [--warmup-minutes 2] [--soak-minutes 3] [--sample-seconds 5]
                               [--also-symbols 500 ...] [--latency-minutes 1] [--trace-allocations N]
+                              [--order-rounds 10]
 
 The fake exchange streams ``--symbols`` symbols (the five real 2025-08 5m files, repeated under new
 names) at Binance's cadence (one kline update per symbol every ``--cadence`` seconds). It runs in a child
@@ -32,6 +33,12 @@ Reported:
   (``sys.getallocatedblocks``: flat while RSS grows means the growth is native or allocator pages,
   not Python objects).
 
+- ``signal_to_order_p50_ms`` / ``signal_to_order_p99_ms``: a ``signal`` event produced -> the
+  executor's order answered by the fake exchange, for a testnet bot following 3 strategies on the
+  ``--symbols`` symbols, over ``--order-rounds`` entry and as many exit candles (every symbol's signals
+  of a candle at once, as a candle close brings them), and ``executor_kb_per_symbol``, the executor's
+  memory per open position: see :mod:`benchmarks._signal_to_order`. ``--order-rounds 0`` skips them.
+
 ``--trace-allocations N`` starts tracemalloc when the warm-up ends and reports the N allocation sites
 (with their callers) whose live memory grew most between a quarter of the soak and its end; tracing
 costs memory of its own, so the RSS growth of such a run is not a measurement.
@@ -57,6 +64,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks._output import emit_json
+from benchmarks._signal_to_order import signal_to_order
 from cryptoflow.binance import BinanceEndpoints, SourceOptions
 from cryptoflow.candles import load_candles, shared_data_dir
 from cryptoflow.config import load_settings
@@ -470,6 +478,27 @@ def run(
     return result
 
 
+def orders(symbols: int, rounds: int) -> dict[str, Any]:
+    """Signal-to-order latency and the executor's memory per symbol, on a fake exchange of ``symbols``
+    symbols of its own (a child process, replaying slowly: the prices move a little between candles)."""
+    prefix = f"bench-orders-{uuid.uuid4().hex[:8]}"
+    kafka = load_settings().kafka.model_copy(update={"topic_prefix": prefix})
+    context = multiprocessing.get_context("spawn")
+    port_in, port_out = context.Pipe(duplex=False)
+    exchange = context.Process(target=_serve_exchange, args=(symbols, 0.05, port_out), daemon=True)
+    exchange.start()
+    try:
+        if not port_in.poll(120):
+            raise RuntimeError("the fake exchange did not start within 120 s")
+        port = port_in.recv()
+        base_url, stream_url = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/"
+        return signal_to_order(kafka, base_url, stream_url, _symbol_names(symbols), rounds=rounds)
+    finally:
+        exchange.terminate()
+        exchange.join(10)
+        _delete_topics(kafka, prefix)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -503,6 +532,12 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N",
         help="report the N allocation sites growing most during the soak (tracemalloc; diagnostic)",
     )
+    parser.add_argument(
+        "--order-rounds",
+        type=int,
+        default=10,
+        help="entry and exit candles of the signal-to-order run (default 10; 0 skips it)",
+    )
     args = parser.parse_args(argv)
     result = run(
         args.symbols,
@@ -517,6 +552,9 @@ def main(argv: list[str] | None = None) -> int:
         for key in ("p50_ms", "p99_ms", "stages", "updates", "acknowledged", "unmatched"):
             result[f"{key}_{symbols}"] = extra[key]
         result["targets"][f"p99_ms_{symbols}"] = 25 if symbols >= 500 else 10
+    if args.order_rounds > 0:
+        result.update(orders(args.symbols, args.order_rounds))
+        result["targets"]["signal_to_order_p99_ms"] = 50
     emit_json(result, args.json)
     return 0
 
