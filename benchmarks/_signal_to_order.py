@@ -12,7 +12,8 @@ publishes once the broker has the exchange's answer (the fill, and for an entry 
 placed; for an exit the close filled and the protective orders cancelled). The latency of an order is
 from its signal's ``produce`` to that trade event, both clocked in this process; a candle's orders are
 placed one after another, so the last symbol's includes the orders before it, and every order waits the
-executor's gather window (``gather_s``) first.
+executor's gather window (``gather_s``) first: ``signal_to_order_first_p50_ms`` (a candle's first order)
+and ``signal_to_order_per_order_p50_ms`` (between two orders of a candle) split the latency so.
 
 ``executor_kb_per_symbol``: the Python memory (tracemalloc) an :class:`auto_trade.Executor` of such a bot
 holds per open position (its book, the broker's position and protective orders, the signals handled),
@@ -151,6 +152,8 @@ def signal_to_order(
     running = threading.Thread(target=asyncio.run, args=(worker.run(),), name="executor", daemon=True)
     running.start()
     latencies: list[float] = []
+    firsts: list[float] = []  # per candle: its first order's latency (what every order waits)
+    steps: list[float] = []  # per candle: the time between two of its orders (one after another)
     try:
         for candle in range(2 * (rounds + 1)):
             signals = _signals(symbols, candle, candle % 2 == 0, _prices(base_url))
@@ -161,7 +164,10 @@ def signal_to_order(
             producer.flush()
             done = orders.wait(ids, len(symbols))  # one order per symbol: the owner's
             if candle >= 2:  # the first pair warms up: the group's join, the connections
-                latencies += [(orders.answered[o] - orders.produced[o]) * 1000 for o in done]
+                these = sorted((orders.answered[o] - orders.produced[o]) * 1000 for o in done)
+                latencies += these
+                firsts.append(these[0])
+                steps.append((these[-1] - these[0]) / max(len(these) - 1, 1))
     finally:
         worker.stop()
         running.join(timeout=60)
@@ -176,6 +182,8 @@ def signal_to_order(
         "signal_to_order_p99_ms": round(float(np.percentile(values, 99)), 2),
         "signal_to_order_max_ms": round(float(values.max()), 2),
         "signal_to_order_orders": len(latencies),
+        "signal_to_order_first_p50_ms": round(float(np.median(firsts)), 2),
+        "signal_to_order_per_order_p50_ms": round(float(np.median(steps)), 2),
         "signal_to_order_setup": {
             "symbols": len(symbols),
             "strategies": list(STRATEGIES),
