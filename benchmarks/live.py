@@ -253,6 +253,18 @@ def _serve_exchange(symbols: int, speed: float, port_out: Connection) -> None:
     asyncio.run(serve())
 
 
+def _start_exchange(symbols: int, speed: float) -> tuple[Any, int]:
+    """The fake exchange in a child process (terminate it when done), and its port."""
+    context = multiprocessing.get_context("spawn")
+    port_in, port_out = context.Pipe(duplex=False)
+    exchange = context.Process(target=_serve_exchange, args=(symbols, speed, port_out), daemon=True)
+    exchange.start()
+    if not port_in.poll(120):
+        exchange.terminate()
+        raise RuntimeError("the fake exchange did not start within 120 s")
+    return exchange, port_in.recv()
+
+
 def _state_kb_per_symbol(symbols: int, history: int) -> float:
     """Indicator state of ``symbols`` symbols after warm-up, measured with tracemalloc."""
     frame = load_candles(DATA / "ETHUSDT_5m_2025-08.csv").iloc[:history]
@@ -317,14 +329,8 @@ def run(
     kafka = settings.kafka.model_copy(update={"topic_prefix": prefix})
     total_s = warmup_s + soak_s
     speed = 1.0 / (cadence * (UPDATES_PER_CANDLE + 1))  # candles per second
-    context = multiprocessing.get_context("spawn")
-    port_in, port_out = context.Pipe(duplex=False)
-    exchange = context.Process(target=_serve_exchange, args=(symbols, speed, port_out), daemon=True)
-    exchange.start()
+    exchange, port = _start_exchange(symbols, speed)
     try:
-        if not port_in.poll(120):
-            raise RuntimeError("the fake exchange did not start within 120 s")
-        port = port_in.recv()
         base_url, stream_url = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/"
         clock = _AckClock()
         producer = EventProducer(kafka, linger_ms=0, on_delivery=clock.on_delivery)
@@ -483,14 +489,8 @@ def orders(symbols: int, rounds: int) -> dict[str, Any]:
     symbols of its own (a child process, replaying slowly: the prices move a little between candles)."""
     prefix = f"bench-orders-{uuid.uuid4().hex[:8]}"
     kafka = load_settings().kafka.model_copy(update={"topic_prefix": prefix})
-    context = multiprocessing.get_context("spawn")
-    port_in, port_out = context.Pipe(duplex=False)
-    exchange = context.Process(target=_serve_exchange, args=(symbols, 0.05, port_out), daemon=True)
-    exchange.start()
+    exchange, port = _start_exchange(symbols, 0.05)
     try:
-        if not port_in.poll(120):
-            raise RuntimeError("the fake exchange did not start within 120 s")
-        port = port_in.recv()
         base_url, stream_url = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/"
         return signal_to_order(kafka, base_url, stream_url, _symbol_names(symbols), rounds=rounds)
     finally:
