@@ -50,12 +50,18 @@ class PaperBroker(BrokerBook):
         """False once the symbol's equity reached zero (as in the backtester)."""
         return self.cash.get(symbol, 0.0) > 0.0
 
-    async def open_position(self, symbol: str, side: int, candle: Candle, order_id: str) -> Position | None:
-        """Enter at ``candle.close``."""
+    async def open_position(
+        self, symbol: str, side: int, candle: Candle, order_id: str, quantity: float | None = None
+    ) -> Position | None:
+        """Enter at ``candle.close``: ``quantity`` (base asset) when the caller sized the position (an
+        executor, from its bot's budgets), else ``fraction`` x ``leverage`` of the symbol's equity."""
         c = self.config
         price = candle.close * (1.0 + c.slippage_rate * side)
-        notional = self.cash[symbol] * c.fraction * c.leverage
-        quantity = notional / price
+        if quantity is None:
+            notional = self.cash[symbol] * c.fraction * c.leverage
+            quantity = notional / price
+        else:
+            notional = quantity * price
         fee = notional * c.fee_rate
         self.cash[symbol] -= fee
         position = Position(symbol, side, quantity, price, candle.open_time, fee, price, 0, order_id)
