@@ -2,7 +2,15 @@
 
 The group is ``<prefix>.execute.<bot name>``. Per message: decode; a signal of a run the bot follows is
 traded by :class:`~auto_trade.Executor` (its events flushed and its state saved first), then the offset
-is stored (committed from there, also on revocation and on close). A signal the bot cannot trade (a
+is stored (committed from there, also on revocation and on close).
+
+A candle's signals are decided together, in the bot's decision order
+(:meth:`~auto_trade.Executor.decision_key`: exits first, then the strategies' and the symbols' order in
+the bot file), whatever order the topic's partitions delivered them in: the bot-wide protections
+(``max_open_positions``, ``max_drawdown``) then find the same book as the portfolio backtest. A candle
+is decided once every partition has shown a signal of a later candle, or was read to its end
+``gather_s`` (0.25 s) after the candle's first signal arrived (the strategy workers publish a candle's
+signals within milliseconds of each other). A signal the bot cannot trade (a
 followed run id under another strategy name, a symbol or interval the bot does not trade) goes to
 ``<prefix>.dlq`` with its reason, through the sink's :class:`~cryptoflow.sink.DeadLetterPublisher`, and
 the executor goes on. Messages that are no valid event are skipped with a warning (the sink
@@ -15,11 +23,13 @@ protections read), so a second executor of the same bot on the same state folder
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import contextlib
 import fcntl
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,13 +64,15 @@ class ExecuteOptions:
     group: the consumer group (default ``<topic prefix>.execute.<bot name>``). from_beginning: a new
     group starts at the beginning of the signals topic (default: with the signals published from now
     on; an old signal's price is stale). once: stop when every assigned partition is read to its end
-    (tests, replays).
+    (tests, replays). gather_s: how long the signals of a candle are gathered from partitions read to
+    their end before they are decided (see :class:`ExecuteWorker`).
     """
 
     state_dir: Path
     group: str | None = None
     from_beginning: bool = False
     once: bool = False
+    gather_s: float = 0.25
     session_timeout_ms: int = 10_000
 
 
@@ -107,6 +119,8 @@ class ExecuteWorker:
         self._stop = threading.Event()
         self._assigned: set[_TP] = set()
         self._ended: set[_TP] = set()
+        self._pending: dict[_TP, collections.deque[_Held]] = {}
+        self._seen: dict[int, float] = {}  # candle open time -> when its first signal was read
 
     def stop(self) -> None:
         """Finish the signal in hand, commit and return (thread- and signal-safe)."""
@@ -142,6 +156,8 @@ class ExecuteWorker:
         keys = {(tp.topic, tp.partition) for tp in partitions}
         self._assigned -= keys
         self._ended -= keys
+        for key in keys:  # undecided: the next owner reads them again (their offsets were not stored)
+            self._pending.pop(key, None)
 
     async def run(self) -> ExecutorSummary:
         """Trade until :meth:`stop` (or, with ``once``, until the topic is read to its end)."""
@@ -183,15 +199,17 @@ class ExecuteWorker:
     async def _loop(self, consumer: Consumer, polling: concurrent.futures.ThreadPoolExecutor) -> None:
         loop = asyncio.get_running_loop()
         while not self._stop.is_set():
-            messages = await loop.run_in_executor(polling, consumer.consume, 200, 0.5)
+            messages = await loop.run_in_executor(polling, consumer.consume, 200, 0.1)
             for message in messages:
-                await self._one(consumer, message)
-                if self._stop.is_set():
-                    break
-            if self.options.once and not messages and self._assigned and self._assigned <= self._ended:
+                self._read(message)
+            await self._decide_ready()
+            self._store_decided(consumer)
+            idle = not messages and not any(self._pending.values())
+            if self.options.once and idle and self._assigned and self._assigned <= self._ended:
                 return
 
-    async def _one(self, consumer: Consumer, message: Message) -> None:
+    def _read(self, message: Message) -> None:
+        """Queue a message in its partition's order (a signal for this bot waits for its candle's turn)."""
         error = message.error()
         if error is not None:
             if error.code() == KafkaError._PARTITION_EOF:
@@ -209,11 +227,66 @@ class ExecuteWorker:
         except EventError as exc:
             log.warning("execute: %s[%d]@%d skipped, not an event: %s", topic, partition, offset, exc)
             event = None
+        held = _Held(message)
         if isinstance(event, SignalEvent):
-            refused = await self.executor.handle(event)
-            if refused is not None:
-                category, reason = refused
-                self.dead_letters.publish([(message, category, reason)])
-                self.executor.summary.dead_letters += 1
-                log.warning("execute: %s[%d]@%d -> dead letters: %s: %s", topic, partition, offset, *refused)
-        consumer.store_offsets(message)
+            held.candle = event.signal.candle_open_time_ms
+            if self.executor.followed(event) is not None:
+                held.signal = event
+                self._seen.setdefault(held.candle, time.monotonic())
+        self._pending.setdefault((topic, partition), collections.deque()).append(held)
+
+    def _ready(self, candle: int) -> bool:
+        """Whether every signal of ``candle`` is in: each partition has a message of a later candle, or
+        was read to its end at least ``gather_s`` after the candle's first signal."""
+        waited = time.monotonic() - self._seen.get(candle, 0.0) >= self.options.gather_s
+        for tp in self._assigned:
+            later = any(h.candle is not None and h.candle > candle for h in self._pending.get(tp, ()))
+            if not later and not (tp in self._ended and waited):
+                return False
+        return True
+
+    async def _decide_ready(self) -> None:
+        """Decide the signals of the earliest candle whose signals are all in, in the bot's decision
+        order, then the next one, and so on."""
+        while not self._stop.is_set():
+            waiting = [h for queue in self._pending.values() for h in queue if h.signal is not None]
+            if not waiting:
+                return
+            candle = min(h.candle for h in waiting if h.candle is not None)
+            if not self._ready(candle):
+                return
+            batch = [h for h in waiting if h.candle == candle]
+            for held in sorted(batch, key=lambda h: self.executor.decision_key(h.signal)):  # type: ignore[arg-type]
+                assert held.signal is not None
+                refused = await self.executor.handle(held.signal)
+                if refused is not None:
+                    self._dead_letter(held.message, *refused)
+                held.signal = None
+                if self._stop.is_set():
+                    return
+            self._seen.pop(candle, None)
+
+    def _dead_letter(self, message: Message, category: str, reason: str) -> None:
+        self.dead_letters.publish([(message, category, reason)])
+        self.executor.summary.dead_letters += 1
+        topic, partition, offset = message_position(message)
+        log.warning("execute: %s[%d]@%d -> dead letters: %s: %s", topic, partition, offset, category, reason)
+
+    def _store_decided(self, consumer: Consumer) -> None:
+        """Store the offset of each partition's messages decided so far (up to the first one waiting)."""
+        for queue in self._pending.values():
+            last = None
+            while queue and queue[0].signal is None:
+                last = queue.popleft()
+            if last is not None:
+                consumer.store_offsets(last.message)
+
+
+@dataclass
+class _Held:
+    """A message read and not yet stored: ``signal`` while it waits for its decision, ``candle`` the
+    open time of the candle it is a signal of (any bot's)."""
+
+    message: Message
+    signal: SignalEvent | None = None
+    candle: int | None = None

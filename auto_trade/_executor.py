@@ -51,7 +51,17 @@ from cryptoflow.events import (
     TradeEvent,
     TradePayload,
 )
-from cryptoflow.portfolio import Book, Bot, Decision, FollowedStrategy, Holding, Intent, decide, position_size
+from cryptoflow.portfolio import (
+    Book,
+    Bot,
+    Decision,
+    FollowedStrategy,
+    Holding,
+    Intent,
+    decide,
+    decision_order,
+    position_size,
+)
 
 __all__ = [
     "ExchangeCloses",
@@ -162,6 +172,13 @@ def bot_broker(bot: Bot, state_dir: Path) -> ExecutionBroker:
     return PaperBroker(config, state_dir / f"{bot.name}.paper.json")
 
 
+def _intent(event: SignalEvent) -> Intent:
+    signal = event.signal
+    return Intent(
+        event.strategy, event.run_id, event.symbol, signal.action, signal.candle_open_time_ms, signal.price
+    )
+
+
 def _candle(event: SignalEvent) -> Candle:
     """The signal's candle as a broker reads it: its open time, and its close (the decision's price)."""
     price = event.signal.price
@@ -220,7 +237,8 @@ class Executor:
         for symbol, position in held.items():
             if position is not None and symbol not in self.book.holdings:
                 log.warning(
-                    "%s: the broker holds a %s position of %g no followed strategy owns; left alone",
+                    "%s: the broker holds a %s position of %g the book does not (an order whose signal "
+                    "was not recorded: its signal, read again, takes it over); left alone for now",
                     symbol, "long" if position.side > 0 else "short", position.quantity,
                 )  # fmt: skip
         self.save()
@@ -234,6 +252,15 @@ class Executor:
             return self.bot.strategy(event.run_id)
         except KeyError:
             return None
+
+    def decision_key(self, event: SignalEvent) -> tuple[int, ...]:
+        """The order in which the signals of one candle are decided:
+        :func:`~cryptoflow.portfolio.decision_order` (exits first, then the strategies' order in the bot
+        file), then the symbols' order in the bot file; so the bot-wide protections find the same book
+        whatever order a candle's signals arrived in from the topic's partitions."""
+        symbols = self.bot.symbols
+        rank = symbols.index(event.symbol) if event.symbol in symbols else len(symbols)
+        return (*decision_order(self.bot, _intent(event)), rank)
 
     def refusal(self, event: SignalEvent, followed: FollowedStrategy) -> tuple[str, str] | None:
         """``(category, reason)`` when a signal of a followed run cannot be this bot's (it belongs in the
@@ -273,16 +300,7 @@ class Executor:
             log.info("%s: signal %s was handled before; ignored", event.symbol, event.event_id)
             return None
         self.summary.signals += 1
-        signal = event.signal
-        intent = Intent(
-            event.strategy,
-            event.run_id,
-            event.symbol,
-            signal.action,
-            signal.candle_open_time_ms,
-            signal.price,
-        )
-        decision = decide(self.bot, self.book, intent)
+        decision = decide(self.bot, self.book, _intent(event))
         try:
             if decision.verdict == "enter":
                 await self._enter(event, followed, decision)

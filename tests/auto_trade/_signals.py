@@ -70,12 +70,14 @@ def signal(
 
 def many_signals(rounds: int) -> list[SignalEvent]:
     """Round trips of both strategies on the three symbols, with conflicts: every round, each symbol
-    gets basic's and custom's entries (the first wins, the other is skipped) and, two candles later,
-    both exits (the owner's closes, the other's is skipped). Prices move so that some trades win."""
+    gets basic's and custom's entries (the first wins, the other is skipped) and, two candles later
+    (after every symbol's entries), both exits (the owner's closes, the other's is skipped). Prices
+    move so that some trades win."""
     events: list[SignalEvent] = []
     symbols = ("ETHUSDT", "BTCUSDT", "SOLUSDT")
     base = {"ETHUSDT": 3800.0, "BTCUSDT": 115000.0, "SOLUSDT": 170.0}
     for r in range(rounds):
+        exits: list[SignalEvent] = []
         for i, symbol in enumerate(symbols):
             price = base[symbol] * (1 + 0.002 * ((r * 7 + i) % 11 - 5))
             first, second = ("basic", "custom") if (r + i) % 2 == 0 else ("custom", "basic")
@@ -84,7 +86,8 @@ def many_signals(rounds: int) -> list[SignalEvent]:
                 events.append(signal(3 * r, f"entry_{side}", price, symbol=symbol, strategy=strategy))  # type: ignore[arg-type]
             later = price * (1 + 0.004 * ((r + 2 * i) % 5 - 2))
             for strategy in (second, first):
-                events.append(signal(3 * r + 2, f"exit_{side}", later, symbol=symbol, strategy=strategy))  # type: ignore[arg-type]
+                exits.append(signal(3 * r + 2, f"exit_{side}", later, symbol=symbol, strategy=strategy))  # type: ignore[arg-type]
+        events += exits
     return events
 
 
