@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
@@ -86,6 +87,9 @@ def test_signals_are_executed_once_across_a_sigkill_and_restart(pipeline: Settin
         assert entries_before < kinds["TradeEvent"] / 2, "the first process was not killed midway"
 
         children.start_command("second", command)
+        wait_until(lambda: "joining group" in children.log("second"), 60, "the restart", watching=children)
+        twin = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
+        assert twin.returncode == 2 and "another executor runs with the state" in twin.stderr  # one per bot
         group = f"{pipeline.kafka.topic_prefix}.execute.{name}"
         wait_until(
             lambda: committed_to_end(pipeline, group, ["signals"]), 180, "every signal", watching=children
