@@ -14,7 +14,6 @@ protections and sizing (:mod:`cryptoflow.portfolio`) and publishes trade, lock a
 
 from auto_trade._execute import ExecuteOptions, ExecuteWorker, executor_state_path
 from auto_trade._executor import (
-    ExchangeCloses,
     ExecutionBroker,
     Executor,
     ExecutorSummary,
@@ -31,7 +30,6 @@ __all__ = [
     "AutoTradeOptions",
     "BotStatus",
     "CandleTopicWorker",
-    "ExchangeCloses",
     "ExecuteOptions",
     "ExecuteWorker",
     "ExecutionBroker",

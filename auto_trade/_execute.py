@@ -36,7 +36,7 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from auto_trade._executor import Emit, ExchangeCloses, ExecutionBroker, Executor, ExecutorSummary
+from auto_trade._executor import Emit, ExecutionBroker, Executor, ExecutorSummary
 from cryptoflow.config import KafkaSettings
 from cryptoflow.errors import ConfigurationError
 from cryptoflow.events import EventError, SignalEvent, decode
@@ -172,29 +172,17 @@ class ExecuteWorker:
             consumer = self._consumer()
             consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
             log.info("execute: bot %s joining group %s on %s", self.bot.name, self.group, self.topic)
-            closes = self._follow_exchange_closes()
+            closes = asyncio.create_task(self.executor.follow_exchange_closes(), name="exchange-closes")
             polling = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="signals-consumer")
             try:
                 await self._loop(consumer, polling)
             finally:
-                if closes is not None:
-                    closes.cancel()
+                closes.cancel()
                 polling.shutdown(wait=True)
                 consumer.close()  # commits the stored offsets, leaves the group
                 self.dead_letters.close()
                 await self.executor.broker.stop()
         return self.executor.finish()
-
-    def _follow_exchange_closes(self) -> asyncio.Task[None] | None:
-        broker = self.executor.broker
-        if not isinstance(broker, ExchangeCloses):
-            return None
-
-        async def follow() -> None:
-            async for trade in broker.exchange_closes():
-                await self.executor.record_exchange_close(trade)
-
-        return asyncio.create_task(follow(), name="exchange-closes")
 
     async def _loop(self, consumer: Consumer, polling: concurrent.futures.ThreadPoolExecutor) -> None:
         loop = asyncio.get_running_loop()

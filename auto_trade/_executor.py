@@ -20,10 +20,12 @@ signal: it is decided again from the book as it was, and when the broker's own s
 order of this client order id was filled already (the process died after the fill), the fill is taken
 over and its events are published again with the same ids, instead of ordering twice.
 
-**Positions the exchange closes** (a protective stop or take-profit on testnet/live): a broker that
-reports them implements :class:`ExchangeCloses`; :meth:`Executor.record_exchange_close` books such a
-close as the owner's exit (``stop_loss`` / ``take_profit``, the exchange's price and time), and at start
-a position the broker no longer holds is reconciled from its last closed trade.
+**Positions the exchange closes** (a protective stop or take-profit on testnet/live): the broker calls
+:meth:`Executor.on_exchange_close` with the round trip (its ``on_exchange_close`` hook, in the broker's
+event loop, without blocking); the executor books it as the owner's exit (``stop_loss`` /
+``take_profit``, the exchange's price and time) in :meth:`Executor.follow_exchange_closes`, one change
+of the book at a time with the signals. At start, a position the broker no longer holds is reconciled
+from the broker's last closed trade of that symbol.
 
 Every order, fill, lock, skip and position change is one INFO line with symbol, side, quantity, price
 and PnL.
@@ -31,11 +33,12 @@ and PnL.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 from cryptoflow.brokers import ClosedTrade, PaperBroker, Position, StateFile, TradingConfig, client_order_id
 from cryptoflow.candles import Candle
@@ -64,7 +67,6 @@ from cryptoflow.portfolio import (
 )
 
 __all__ = [
-    "ExchangeCloses",
     "ExecutionBroker",
     "Executor",
     "ExecutorSummary",
@@ -91,7 +93,7 @@ class ExecutionBroker(Protocol):
     def last_closed(self, symbol: str) -> ClosedTrade | None: ...
 
     async def open_position(
-        self, symbol: str, side: int, candle: Candle, order_id: str, quantity: float | None = None
+        self, symbol: str, side: int, candle: Candle, order_id: str, *, quantity: float | None = None
     ) -> Position | None: ...
 
     async def close_position(
@@ -99,18 +101,6 @@ class ExecutionBroker(Protocol):
     ) -> ClosedTrade: ...
 
     async def stop(self) -> None: ...
-
-
-@runtime_checkable
-class ExchangeCloses(Protocol):
-    """A broker whose positions the exchange may close on its own (protective ``STOP_MARKET`` /
-    ``TAKE_PROFIT_MARKET`` orders): it yields each such close, as the :class:`ClosedTrade` of the
-    position (``exit_reason`` ``stop_loss`` or ``take_profit``, the exchange's fill price and time,
-    ``exit_order_id`` the protective order's client id), once its own state shows it (so that
-    :meth:`~ExecutionBroker.position` is ``None`` and :meth:`~ExecutionBroker.last_closed` is that
-    trade). The iterator ends when the broker stops."""
-
-    def exchange_closes(self) -> AsyncIterator[ClosedTrade]: ...
 
 
 @dataclass
@@ -204,6 +194,8 @@ class Executor:
         self.book = Book(bot.capital.total)
         self.handled: dict[str, None] = {}  # ordered: the oldest ids are forgotten first
         self.summary = ExecutorSummary()
+        self._closes: asyncio.Queue[ClosedTrade] = asyncio.Queue()
+        self._busy = asyncio.Lock()  # one change of the book at a time: a signal's, or an exchange close
 
     # ---- state -------------------------------------------------------------------------------------
 
@@ -296,9 +288,14 @@ class Executor:
         refused = self.refusal(event, followed)
         if refused is not None:
             return refused
+        async with self._busy:
+            await self._handle(event, followed)
+        return None
+
+    async def _handle(self, event: SignalEvent, followed: FollowedStrategy) -> None:
         if event.event_id in self.handled:
             log.info("%s: signal %s was handled before; ignored", event.symbol, event.event_id)
-            return None
+            return
         self.summary.signals += 1
         decision = decide(self.bot, self.book, _intent(event))
         try:
@@ -316,7 +313,6 @@ class Executor:
             self.handled = dict.fromkeys(list(self.handled)[-_HANDLED_KEPT:])
         self.flush()  # the signal's events are in Kafka before it counts as handled
         self.save()
-        return None
 
     async def _enter(self, event: SignalEvent, followed: FollowedStrategy, decision: Decision) -> None:
         symbol, side = event.symbol, decision.side
@@ -412,16 +408,28 @@ class Executor:
         )  # fmt: skip
         self._log_positions()
 
+    def on_exchange_close(self, trade: ClosedTrade) -> None:
+        """The broker's hook for a position the exchange closed (a protective order filled): queued, and
+        booked by :meth:`follow_exchange_closes`. Never blocks."""
+        self._closes.put_nowait(trade)
+
+    async def follow_exchange_closes(self) -> None:
+        """Book every close :meth:`on_exchange_close` queues, until cancelled."""
+        while True:
+            await self.record_exchange_close(await self._closes.get())
+
     async def record_exchange_close(self, trade: ClosedTrade) -> None:
-        """Book a position the exchange closed (a protective order filled; see :class:`ExchangeCloses`):
-        the owner's exit, published and saved. A close of a symbol the book does not hold is logged."""
-        holding = self.book.holding(trade.symbol)
-        if holding is None or holding.position.entry_time != trade.entry_time:
-            log.warning("%s: the exchange closed a position the book does not hold; ignored", trade.symbol)
-            return
-        self._record_close(holding, trade, "exchange")
-        self.flush()
-        self.save()
+        """Book a position the exchange closed as the owner's exit, published and saved. A close the
+        book knows already (an exit signal met the exchange's close first) changes nothing."""
+        async with self._busy:
+            holding = self.book.holding(trade.symbol)
+            if holding is None or holding.position.entry_time != trade.entry_time:
+                log.info("%s: the exchange's close of the position entered at %d is booked already",
+                         trade.symbol, trade.entry_time)  # fmt: skip
+                return
+            self._record_close(holding, trade, "exchange")
+            self.flush()
+            self.save()
 
     def _skip(self, event: SignalEvent, followed: FollowedStrategy, decision: Decision) -> None:
         self.summary.skips += 1

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from auto_trade import Executor, bot_broker, bot_status, executor_state_path, signal_order_id
-from cryptoflow.brokers import PaperBroker
+from cryptoflow.brokers import ClosedTrade, PaperBroker
 from cryptoflow.errors import ConfigurationError, ExchangeRejection
 from cryptoflow.events import ErrorEvent, Event, LockEvent, SignalEvent, TradeEvent
 from cryptoflow.portfolio import load_bot
@@ -194,7 +194,7 @@ class Refusing(PaperBroker):
         if self.refusals:
             self.refusals -= 1
             raise ExchangeRejection(-2019, "Margin is insufficient.")
-        return await super().open_position(symbol, side, candle, order_id, quantity)
+        return await super().open_position(symbol, side, candle, order_id, quantity=quantity)
 
 
 def test_an_exchange_rejection_publishes_an_error_and_trading_goes_on(tmp_path: Path) -> None:
@@ -231,7 +231,17 @@ def test_a_position_closed_by_the_exchange_is_the_owners_exit(tmp_path: Path) ->
     run.feed([signal(0, "entry_short", 4000.0, strategy="custom")])
     position = run.executor.book.holdings["ETHUSDT"].position
     stop = position.close(T0 + 3 * FIVE_MIN, 4080.0, "stop_loss", 0.5, "cf-stop")
-    asyncio.run(run.executor.record_exchange_close(stop))
+
+    async def reported(trade: ClosedTrade) -> None:  # as the broker's hook reports it, from its loop
+        following = asyncio.create_task(run.executor.follow_exchange_closes())
+        run.executor.on_exchange_close(trade)
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if len(run.of(TradeEvent)) > 1:
+                break
+        following.cancel()
+
+    asyncio.run(reported(stop))
     closed = run.of(TradeEvent)[-1]
     assert (closed.trade.leg, closed.strategy, closed.trade.exit_reason) == ("close", "custom", "stop_loss")
     assert run.executor.book.trades[-1].trade == stop and not run.executor.book.holdings
