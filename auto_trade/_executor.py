@@ -38,7 +38,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from cryptoflow.brokers import ClosedTrade, PaperBroker, Position, StateFile, TradingConfig, client_order_id
 from cryptoflow.candles import Candle
@@ -439,17 +439,7 @@ class Executor:
         )  # fmt: skip
         for lock in decision.locks:
             self.summary.locks += 1
-            self.emit(
-                LockEvent.create(
-                    source=self.broker.name,
-                    run_id=self.bot.name,
-                    strategy=followed.name,
-                    symbol=event.symbol,
-                    interval=self.bot.interval,
-                    time_ms=event.time_ms,
-                    lock=LockPayload.of_lock(lock),
-                )
-            )
+            self.emit(LockEvent.create(**self._about(event, followed), lock=LockPayload.of_lock(lock)))
             log.info("LOCK %s %s [%s]", event.symbol, lock.describe(), followed.describe())
 
     def _error(self, event: SignalEvent, followed: FollowedStrategy, category: str, message: str) -> None:
@@ -458,19 +448,22 @@ class Executor:
             "ERROR %s %s [%s]: %s: %s; the signal is not traded",
             event.symbol, event.signal.action, followed.describe(), category, message,
         )  # fmt: skip
-        self.emit(
-            ErrorEvent.create(
-                source=self.broker.name,
-                run_id=self.bot.name,
-                strategy=followed.name,
-                symbol=event.symbol,
-                interval=self.bot.interval,
-                time_ms=event.time_ms,
-                error=ErrorPayload(category=category, message=message[:2000], signal_event_id=event.event_id),
-            )
-        )
+        payload = ErrorPayload(category=category, message=message[:2000], signal_event_id=event.event_id)
+        self.emit(ErrorEvent.create(**self._about(event, followed), error=payload))
 
     # ---- events and logs ---------------------------------------------------------------------------
+
+    def _about(self, event: SignalEvent, followed: FollowedStrategy) -> dict[str, Any]:
+        """The envelope of a lock or error about ``event``: the bot's broker and name, the strategy, the
+        signal's symbol and time."""
+        return {
+            "source": self.broker.name,
+            "run_id": self.bot.name,
+            "strategy": followed.name,
+            "symbol": event.symbol,
+            "interval": self.bot.interval,
+            "time_ms": event.time_ms,
+        }
 
     def _trade_event(self, followed: FollowedStrategy, symbol: str, trade: TradePayload) -> TradeEvent:
         return TradeEvent.create(

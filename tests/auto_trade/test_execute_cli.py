@@ -13,7 +13,7 @@ import pytest
 from auto_trade import Executor, bot_broker, executor_state_path
 from cryptoflow.portfolio import load_bot
 from cryptoflow.testing.services import clean_env
-from tests.auto_trade._signals import bot_text, signal
+from tests.auto_trade._bots import bot_text, signal
 
 pytestmark = pytest.mark.slow  # one console-script process per case
 

@@ -23,7 +23,7 @@ from cryptoflow.portfolio import load_bot
 from cryptoflow.sink import Sink, SinkOptions, read_dead_letters
 from cryptoflow.stack import Supervisor
 from cryptoflow.testing.services import clean_env, committed_to_end, es_docs, read_topic, wait_until
-from tests.auto_trade._signals import bot_text, many_signals, signal
+from tests.auto_trade._bots import bot_text, many_signals, signal
 
 pytestmark = pytest.mark.slow  # runs, kills and restarts executor processes
 

@@ -16,7 +16,7 @@ from cryptoflow.brokers import ClosedTrade, PaperBroker
 from cryptoflow.errors import ConfigurationError, ExchangeRejection
 from cryptoflow.events import ErrorEvent, Event, LockEvent, SignalEvent, TradeEvent
 from cryptoflow.portfolio import load_bot
-from tests.auto_trade._signals import FIVE_MIN, T0, bot_text, signal
+from tests.auto_trade._bots import FIVE_MIN, T0, bot_text, signal
 
 
 class Run:
