@@ -212,13 +212,14 @@ def test_an_exchange_rejection_publishes_an_error_and_trading_goes_on(tmp_path: 
 
 def test_every_order_fill_lock_and_position_change_is_one_info_line(tmp_path: Path, caplog) -> None:
     run = Run(tmp_path, PROTECTIONS["max_open_positions"])
+    caplog.clear()  # what the start logged
     with caplog.at_level(logging.INFO, logger="auto_trade.execute"):
         run.feed([
             signal(0, "entry_long", 4000.0),
             signal(0, "entry_long", 115_000.0, symbol="BTCUSDT"),
             signal(1, "exit_long", 4040.0),
         ])  # fmt: skip
-    lines = [r.getMessage() for r in caplog.records]
+    lines = [r.getMessage() for r in caplog.records if r.name == "auto_trade.execute"]
     starts = [line.split()[0] for line in lines]
     assert starts == ["ORDER", "ENTRY", "POSITIONS", "SKIP", "LOCK", "ORDER", "EXIT", "POSITIONS"]
     exit_line = lines[6]
