@@ -36,6 +36,8 @@ Exit reasons are ``stop_loss``, ``take_profit``, ``signal`` and ``end`` (``--clo
 ``trailing_stop`` and ``max_holding`` when those optional exits are enabled.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from backtesting._engine import (
     BacktestConfig,
     BacktestResult,
@@ -46,9 +48,24 @@ from backtesting._engine import (
 )
 from backtesting._optimize import OptimizeResult, OptimizeSettings, optimize
 from backtesting._outputs import write_trades_csv, write_trades_json
-from backtesting._report import build_figure, render_report, write_report
 from backtesting._request import PRESETS, BacktestRequest
 from backtesting._stats import STAT_LABELS, Stats, compute_stats
+
+if TYPE_CHECKING:
+    from backtesting._report import build_figure, render_report, write_report
+
+_REPORT_NAMES = ("build_figure", "render_report", "write_report")
+
+
+def __getattr__(name: str) -> Any:
+    # The report's names load plotly (and narwhals) on first use: a backtest without a report does not
+    # pay their import time and memory.
+    if name in _REPORT_NAMES:
+        from backtesting import _report
+
+        return getattr(_report, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "PRESETS",

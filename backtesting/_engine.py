@@ -219,6 +219,47 @@ def _pct(value: float | None) -> float:
     return 0.0 if value is None else float(value) / 100.0
 
 
+def _simulate(
+    prices: dict[str, np.ndarray], inputs: IndicatorInputs, strategy: Strategy, config: BacktestConfig
+) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
+    """The strategy's rules, then the compiled loop over the prices and their signals.
+
+    What only the rules need (their signals, float64 copies of the flags) dies with this call, before
+    the loop's equity and the statistics need memory of their own.
+    """
+    signals = strategy.evaluate(inputs)
+    inputs.release_copies()
+    settings = np.array(
+        [
+            1.0 if config.fill == "intrabar" else 0.0,
+            _pct(strategy.stop_loss_pct),
+            _pct(strategy.take_profit_pct),
+            _pct(strategy.trailing_stop_pct),
+            float(strategy.max_holding_candles or 0),
+            config.fee_rate,
+            config.slippage_rate,
+            config.fraction,
+            config.leverage,
+            config.cash,
+            1.0 if config.close_at_end else 0.0,
+        ]
+    )
+    rules = (signals.entry_long, signals.entry_short, signals.exit_long, signals.exit_short)
+    # contiguous (no copy when they already are): the loop is compiled once, for that layout
+    entry_long, entry_short, exit_long, exit_short = (np.ascontiguousarray(rule) for rule in rules)
+    return simulate(
+        prices["open"],
+        prices["high"],
+        prices["low"],
+        prices["close"],
+        entry_long,
+        entry_short,
+        exit_long,
+        exit_short,
+        settings,
+    )
+
+
 def backtest_symbol(
     candles: pd.DataFrame,
     strategy: Strategy,
@@ -243,26 +284,7 @@ def backtest_symbol(
         raise DataError(f"{symbol}: indicators have {len(indicators)} rows for {len(candles)} candles")
     params = resolve_params(preset or strategy.indicator_preset, **strategy.indicator_params())
     inputs = IndicatorInputs(candles, prices, params, indicators)
-    signals = strategy.evaluate(inputs)
-    matrix = np.vstack([signals.entry_long, signals.entry_short, signals.exit_long, signals.exit_short])
-    settings = np.array(
-        [
-            1.0 if config.fill == "intrabar" else 0.0,
-            _pct(strategy.stop_loss_pct),
-            _pct(strategy.take_profit_pct),
-            _pct(strategy.trailing_stop_pct),
-            float(strategy.max_holding_candles or 0),
-            config.fee_rate,
-            config.slippage_rate,
-            config.fraction,
-            config.leverage,
-            config.cash,
-            1.0 if config.close_at_end else 0.0,
-        ]
-    )
-    raw, n_trades, equity_values, position = simulate(
-        prices["open"], prices["high"], prices["low"], prices["close"], matrix, settings
-    )
+    raw, n_trades, equity_values, position = _simulate(prices, inputs, strategy, config)
     index = pd.DatetimeIndex(candles.index)
     trades = _trades_frame(raw[:n_trades], index, symbol)
     equity = pd.Series(equity_values, index=index, name="equity", copy=False)

@@ -15,7 +15,7 @@ import pandas as pd
 
 from cryptoflow.errors import DataError
 from cryptoflow.events import INDICATOR_NAMES
-from cryptoflow.indicators import IndicatorParams, compute_arrays
+from cryptoflow.indicators import IndicatorParams, compute_arrays, indicator_frame
 
 __all__ = ["PRICE_COLUMNS", "IndicatorInputs", "price_arrays"]
 
@@ -64,7 +64,7 @@ class IndicatorInputs(Mapping[str, np.ndarray]):
         self._prices = prices
         self._params = params
         self._given = given
-        self._computed: dict[str, np.ndarray] = {}  # as the kernels return them (flags are int64)
+        self._computed: dict[str, np.ndarray] = {}  # as the kernels return them (flags are int8)
         self._read: dict[str, np.ndarray] = dict(prices)  # float64, as rules see them
         self._frame: pd.DataFrame | None = given
 
@@ -103,6 +103,16 @@ class IndicatorInputs(Mapping[str, np.ndarray]):
         self._read[name] = value
         return value
 
+    def release_copies(self) -> None:
+        """Forget what the rules read beyond the prices and the computed float64 indicators: the float64
+        copies of the int8 flags and a given frame's columns. Once the rules ran they would only hold
+        memory (8 MB per million candles each); read again, they are made again."""
+        self._read = {
+            name: value
+            for name, value in self._read.items()
+            if name in self._prices or value is self._computed.get(name)
+        }
+
     def _compute(self, names: tuple[str, ...]) -> None:
         p = self._prices
         self._computed.update(compute_arrays(p["open"], p["high"], p["low"], p["close"], self._params, names))
@@ -114,10 +124,5 @@ class IndicatorInputs(Mapping[str, np.ndarray]):
             missing = tuple(name for name in INDICATOR_NAMES if name not in self._computed)
             if missing:
                 self._compute(missing)
-            frame = pd.DataFrame(
-                {name: self._computed[name] for name in INDICATOR_NAMES}, index=self._candles.index
-            )
-            frame.attrs.update(self._candles.attrs)
-            frame.attrs["indicator_preset"] = self._params.preset
-            self._frame = frame
+            self._frame = indicator_frame(self._computed, self._candles, self._params)
         return self._frame

@@ -70,12 +70,16 @@ def simulate(
     high: np.ndarray,
     low: np.ndarray,
     close: np.ndarray,
-    signals: np.ndarray,
+    entry_long: np.ndarray,
+    entry_short: np.ndarray,
+    exit_long: np.ndarray,
+    exit_short: np.ndarray,
     params: np.ndarray,
 ) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
     """Run the loop.
 
-    ``signals`` is a (4, n) boolean array: entry_long, entry_short, exit_long, exit_short.
+    ``entry_long``, ``entry_short``, ``exit_long`` and ``exit_short`` are boolean arrays of length n (the
+    strategy's :class:`~cryptoflow.strategies.Signals`, passed as they are: no (4, n) copy).
     ``params`` holds, in order: intrabar (0/1), stop-loss, take-profit, trailing (fractions, 0 = off),
     max holding candles (0 = off), fee rate, slippage rate, fraction, leverage, cash, close at end (0/1).
 
@@ -92,7 +96,13 @@ def simulate(
     cash = params[9]
     close_at_end = params[10] > 0.5
 
-    trades = np.empty((n + 2, 9))
+    # every trade has its own entry, and an entry needs an entry signal on its own candle: room for that
+    # many (a million candles would otherwise reserve 72 MB for a thousand trades)
+    entries = 0
+    for i in range(n):
+        if entry_long[i] or entry_short[i]:
+            entries += 1
+    trades = np.empty((entries + 1, 9))
     n_trades = 0
     equity = np.empty(n)
 
@@ -187,15 +197,15 @@ def simulate(
         else:
             c = close[i]
             if side != 0:
-                exit_signal = signals[2, i] if side == 1 else signals[3, i]
+                exit_signal = exit_long[i] if side == 1 else exit_short[i]
                 reason, extreme = exit_on_close(
                     side, c, entry_price, extreme, sl, tp, trail, exit_signal, i - entry_idx, max_hold
                 )
                 exit_price = c
             elif alive:
-                if signals[0, i]:
+                if entry_long[i]:
                     side = 1
-                elif signals[1, i]:
+                elif entry_short[i]:
                     side = -1
                 if side != 0:
                     entry_idx = i
@@ -229,14 +239,14 @@ def simulate(
 
         if intrabar and i + 1 < n:
             # decisions on this close, filled at the next open
-            if side == 1 and (signals[2, i] or (max_hold > 0 and i + 1 - entry_idx >= max_hold)):
-                pending_exit = (SIGNAL if signals[2, i] else HOLD) + 1
-            elif side == -1 and (signals[3, i] or (max_hold > 0 and i + 1 - entry_idx >= max_hold)):
-                pending_exit = (SIGNAL if signals[3, i] else HOLD) + 1
+            if side == 1 and (exit_long[i] or (max_hold > 0 and i + 1 - entry_idx >= max_hold)):
+                pending_exit = (SIGNAL if exit_long[i] else HOLD) + 1
+            elif side == -1 and (exit_short[i] or (max_hold > 0 and i + 1 - entry_idx >= max_hold)):
+                pending_exit = (SIGNAL if exit_short[i] else HOLD) + 1
             if (side == 0 or pending_exit != 0) and alive:
-                if signals[0, i]:
+                if entry_long[i]:
                     pending_entry = 1
-                elif signals[1, i]:
+                elif entry_short[i]:
                     pending_entry = -1
 
         if side != 0:

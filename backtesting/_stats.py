@@ -193,10 +193,7 @@ def compute_stats(
     index = pd.DatetimeIndex(equity.index)
     times = index.asi8
     if bar_duration is None:
-        spacing = np.diff(times)
-        bar_duration = (
-            pd.Timedelta(np.median(spacing, overwrite_input=True)) if len(index) > 1 else pd.Timedelta(0)
-        )
+        bar_duration = _median_spacing(times)
     span = (index[-1] - index[0]) + bar_duration
     days = span / pd.Timedelta(days=1)
     final = float(values[-1])
@@ -266,6 +263,14 @@ def compute_stats(
     # the curve shares the equity's memory (a view, not a copy: a million candles are 8 MB each)
     curve = pd.DataFrame({"equity": values, "drawdown_pct": drawdown_pct}, index=index, copy=False)
     return Stats(stats, trades.copy(), curve)
+
+
+def _median_spacing(times: np.ndarray) -> pd.Timedelta:
+    """The median time between consecutive candles (0 for one candle); its temporary (8 MB per million
+    candles) is gone before the equity pass allocates the drawdown."""
+    if len(times) < 2:
+        return pd.Timedelta(0)
+    return pd.Timedelta(np.median(np.diff(times), overwrite_input=True))
 
 
 def _ns(times: pd.Series) -> np.ndarray:

@@ -27,7 +27,12 @@ position's size and backtesting.py buys whole units, so equities differ by a lit
 ``backtest_1m_peak_rss_mb`` is the peak resident memory (``VmHWM``) of a fresh process that imports
 cryptoflow, loads the 40 MB of candles and runs one backtest; ``backtest_1m_rss_at_start_mb`` is that
 process's resident memory before the backtest (imports and candles): the difference is what the backtest
-itself needs. The peers' ``*_peak_rss_mb`` are their workers' peak after all their runs.
+itself needs. ``backtest_1m_rss_file_mb`` is the part of that process's resident memory, after the run,
+that is pages of files (the shared libraries of numba's LLVM, pyarrow, numpy ...). How many of those pages
+a process maps is not the code's doing alone (the kernel maps cached pages around each fault): on the
+machine of 2026-12-03 a freshly installed virtual environment mapped 70-90 MB more of them than an older one
+with the same versions, both fully cached (peak 366 against 294 MB, same code). Compare peaks measured with
+the same environment. The peers' ``*_peak_rss_mb`` are their workers' peak after all their runs.
 """
 
 from __future__ import annotations
@@ -183,7 +188,9 @@ candles.attrs.update(symbol="SYNTHUSDT", interval="1m")
 del arrays
 at_start = status("VmRSS")
 result = run_backtest(candles, "custom", BacktestConfig(fill="intrabar"))
-print(json.dumps({"peak": status("VmHWM"), "at_start": at_start, "trades": len(result.trades)}))
+print(json.dumps({
+    "peak": status("VmHWM"), "at_start": at_start, "file": status("RssFile"), "trades": len(result.trades)
+}))
 """
 
 
@@ -354,6 +361,7 @@ def main(argv: list[str] | None = None) -> int:
         ours_computed_indicators=list(ours.symbols["SYNTHUSDT"].computed_indicators),
         backtest_1m_peak_rss_mb=round(float(memory["peak"]), 1),
         backtest_1m_rss_at_start_mb=round(float(memory["at_start"]), 1),
+        backtest_1m_rss_file_mb=round(float(memory["file"]), 1),
     )
     for peer in peers:
         name, answer = peer.name, answers[peer.name]

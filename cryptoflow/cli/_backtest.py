@@ -251,7 +251,7 @@ def backtest(
 
     Reproduce the original 2023 scripts with --preset seed --fill close.
     """
-    from backtesting import run_backtest, write_report, write_trades_csv, write_trades_json
+    from backtesting import run_backtest, write_trades_csv, write_trades_json
 
     _outputs(request.data, **{"--report": report, "--trades-json": trades_json, "--trades-csv": trades_csv})
     instance = request.load_strategy()
@@ -270,6 +270,8 @@ def backtest(
             progress=lambda name: progress.update(task, advance=1, description=f"backtested {name}"),
         )
         if report:
+            from backtesting import write_report  # plotly loads only when a report is asked for
+
             progress.update(task, description="drawing the report")
             with writing(report, "--report"):
                 write_report(result, report)

@@ -16,7 +16,7 @@ adjust=True).
 :func:`cci` is the CCI kernel alone, over numpy arrays (what the benchmarks time against TA-Lib's).
 """
 
-from cryptoflow.indicators._batch import compute, compute_arrays
+from cryptoflow.indicators._batch import compute, compute_arrays, indicator_frame
 from cryptoflow.indicators._kernels import cci
 from cryptoflow.indicators._params import PRESETS, IndicatorParams, resolve_params
 from cryptoflow.indicators._streaming import StreamingIndicators
@@ -28,5 +28,6 @@ __all__ = [
     "cci",
     "compute",
     "compute_arrays",
+    "indicator_frame",
     "resolve_params",
 ]

@@ -161,10 +161,11 @@ def cci(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int, const
 
 @_jit
 def candle_patterns(open_: np.ndarray, close: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``is_bull`` (close >= open: 1, else 0) and ``engulfing`` (1 bullish, -1 bearish, 0 none)."""
+    """``is_bull`` (close >= open: 1, else 0) and ``engulfing`` (1 bullish, -1 bearish, 0 none), as int8
+    (a million candles: 1 MB each instead of 8)."""
     n = close.shape[0]
-    is_bull = np.zeros(n, dtype=np.int64)
-    engulfing = np.zeros(n, dtype=np.int64)
+    is_bull = np.zeros(n, dtype=np.int8)
+    engulfing = np.zeros(n, dtype=np.int8)
     for i in range(n):
         is_bull[i] = 1 if close[i] >= open_[i] else 0
         if i > 0:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from cryptoflow.errors import ConfigurationError
 from cryptoflow.events import INDICATOR_NAMES
-from cryptoflow.indicators import compute_arrays, resolve_params
+from cryptoflow.indicators import compute, compute_arrays, resolve_params
 
 
 def _prices(n: int = 500) -> tuple[np.ndarray, ...]:
@@ -38,3 +39,16 @@ def test_only_the_names_asked_for_are_computed_with_the_full_values(names, expec
 def test_an_unknown_name_is_a_configuration_error():
     with pytest.raises(ConfigurationError, match="unknown indicator.*'rsx'"):
         compute_arrays(*_prices(), resolve_params("ta"), ("rsx",))
+
+
+def test_the_flags_are_int8_arrays_and_int64_columns_of_the_frame_with_the_same_values():
+    params = resolve_params("ta")
+    arrays = compute_arrays(*_prices(), params, ("engulfing",))
+    open_, high, low, close = _prices()
+    candles = pd.DataFrame({"open": open_, "high": high, "low": low, "close": close})
+    frame = compute(candles, params)
+    for name in ("is_bull", "engulfing"):
+        assert arrays[name].dtype == np.int8  # 1 MB per million candles
+        assert frame[name].dtype == np.int64
+        np.testing.assert_array_equal(frame[name].to_numpy(), arrays[name])
+    assert set(np.unique(arrays["engulfing"])) == {-1, 0, 1}
