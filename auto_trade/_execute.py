@@ -9,8 +9,10 @@ A candle's signals are decided together, in the bot's decision order
 the bot file), whatever order the topic's partitions delivered them in: the bot-wide protections
 (``max_open_positions``, ``max_drawdown``) then find the same book as the portfolio backtest. A candle
 is decided once every partition has shown a signal of a later candle, or was read to its end
-``gather_s`` (0.25 s) after the candle's first signal arrived (the strategy workers publish a candle's
-signals within milliseconds of each other). A signal the bot cannot trade (a
+``gather_s`` (50 ms) after the candle's first signal arrived: the strategy workers publish a candle's
+signals within milliseconds of each other, and every signal waits at most this long for the others
+(live, all partitions are read to their end when a candle's signals come in: the window is added to
+the signal-to-order latency). A signal the bot cannot trade (a
 followed run id under another strategy name, a symbol or interval the bot does not trade) goes to
 ``<prefix>.dlq`` with its reason, through the sink's :class:`~cryptoflow.sink.DeadLetterPublisher`, and
 the executor goes on. Messages that are no valid event are skipped with a warning (the sink
@@ -72,7 +74,7 @@ class ExecuteOptions:
     group: str | None = None
     from_beginning: bool = False
     once: bool = False
-    gather_s: float = 0.25
+    gather_s: float = 0.05
     session_timeout_ms: int = 10_000
 
 

@@ -12,6 +12,7 @@ import typer
 
 from cryptoflow.cli._common import console, settings, stop_requests, stopped_by
 from cryptoflow.cli._paths import output_dir
+from cryptoflow.errors import ConfigurationError
 
 __all__ = ["execute", "status"]
 
@@ -38,6 +39,13 @@ def execute(
     once: Annotated[
         bool, typer.Option("--once", help="Trade what is in the signals topic, then exit.")
     ] = False,
+    gather_ms: Annotated[
+        float,
+        typer.Option(
+            "--gather-ms",
+            help="How long a candle's signals are gathered from all partitions before they are decided.",
+        ),
+    ] = 50.0,
 ) -> None:
     """Trade the signals of the strategies a bot follows: signals topic -> portfolio rules -> broker.
 
@@ -56,7 +64,11 @@ def execute(
     check_broker(chosen, live_flag=live, settings=config)
     output_dir(state_dir, "--state-dir")
     broker = bot_broker(chosen, state_dir)
-    options = ExecuteOptions(state_dir, group=group, from_beginning=from_beginning, once=once)
+    if not 0 <= gather_ms <= 60_000:
+        raise ConfigurationError(f"--gather-ms expects 0 to 60000 milliseconds, got {gather_ms:g}")
+    options = ExecuteOptions(
+        state_dir, group=group, from_beginning=from_beginning, once=once, gather_s=gather_ms / 1000
+    )
     followed = ", ".join(s.describe() for s in chosen.strategies)
     console.print(
         f"bot {chosen.name} ({chosen.broker}): {', '.join(chosen.symbols)} {chosen.interval}, "
