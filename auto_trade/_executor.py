@@ -233,6 +233,7 @@ class Executor:
                     "was not recorded: its signal, read again, takes it over); left alone for now",
                     symbol, "long" if position.side > 0 else "short", position.quantity,
                 )  # fmt: skip
+        self.flush()  # the close legs of what closed meanwhile, before the book says it was booked
         self.save()
         self._log_positions()
 
