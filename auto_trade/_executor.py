@@ -42,7 +42,8 @@ from typing import Any, Protocol
 
 from cryptoflow.brokers import ClosedTrade, PaperBroker, Position, StateFile, TradingConfig, client_order_id
 from cryptoflow.candles import Candle
-from cryptoflow.errors import ConfigurationError, ExchangeRejection, TemporaryError
+from cryptoflow.config import Settings, load_settings
+from cryptoflow.errors import ExchangeRejection, TemporaryError
 from cryptoflow.events import (
     ErrorEvent,
     ErrorPayload,
@@ -144,22 +145,42 @@ def signal_order_id(bot: str, signal_event_id: str) -> str:
     return client_order_id(bot, "signal", 0, signal_event_id)
 
 
-def bot_broker(bot: Bot, state_dir: Path) -> ExecutionBroker:
-    """The broker of a bot: its capital, fraction, leverage and margin type, its state in
-    ``<state dir>/<bot>.<broker>.json``. ``paper`` for now: a testnet or live bot needs its broker to take
-    the executor's sizes (see :class:`ExecutionBroker`), which the Binance broker does not yet."""
+def bot_broker(
+    bot: Bot,
+    state_dir: Path,
+    settings: Settings | None = None,
+    on_exchange_close: Callable[[ClosedTrade], None] | None = None,
+) -> ExecutionBroker:
+    """The broker of a bot, with its capital, fraction, leverage and margin type and its state in
+    ``<state dir>/<bot>.<broker>.json``: the paper broker, or Binance USD-M futures for ``testnet`` and
+    ``live`` (endpoints and API keys from ``settings``; :func:`~cryptoflow.portfolio.check_broker`
+    checked them), which reports the positions its protective orders close to ``on_exchange_close``
+    (:meth:`Executor.on_exchange_close`)."""
     config = TradingConfig(
         cash=bot.capital.total,
         fraction=bot.capital.fraction,
         leverage=bot.capital.leverage,
         margin_type=bot.capital.margin_type,
     )
-    if bot.broker != "paper":
-        raise ConfigurationError(
-            f"{bot.source}: broker: {bot.broker!r} bots are not executed yet (the executor trades paper "
-            'bots); use broker = "paper"'
-        )
-    return PaperBroker(config, state_dir / f"{bot.name}.paper.json")
+    path = state_dir / f"{bot.name}.{bot.broker}.json"
+    if bot.broker == "paper":
+        return PaperBroker(config, path)
+    from cryptoflow.binance import TESTNET_FUTURES, BinanceEndpoints, BinanceFuturesBroker
+
+    binance = (settings or load_settings()).binance
+    endpoints = BinanceEndpoints.from_settings(binance)
+    if not (endpoints.rest or endpoints.stream) and bot.broker == "testnet":
+        endpoints = TESTNET_FUTURES
+    key, secret = binance.api_key, binance.api_secret
+    return BinanceFuturesBroker(
+        config,
+        path,
+        mode=bot.broker,
+        endpoints=endpoints,
+        api_key=key.get_secret_value() if key else None,
+        api_secret=secret.get_secret_value() if secret else None,
+        on_exchange_close=on_exchange_close,
+    )
 
 
 def _intent(event: SignalEvent) -> Intent:
@@ -195,6 +216,7 @@ class Executor:
         self.handled: dict[str, None] = {}  # ordered: the oldest ids are forgotten first
         self.summary = ExecutorSummary()
         self._closes: asyncio.Queue[ClosedTrade] = asyncio.Queue()
+        self._protections: dict[str, Any] = {}  # run id -> the exchange-side levels of its entries
         self._busy = asyncio.Lock()  # one change of the book at a time: a signal's, or an exchange close
 
     # ---- state -------------------------------------------------------------------------------------
@@ -334,7 +356,12 @@ class Executor:
                 followed.describe(),
             )  # fmt: skip
             opened = await self.broker.open_position(
-                symbol, 1 if side == "long" else -1, _candle(event), order_id, quantity=quantity
+                symbol,
+                1 if side == "long" else -1,
+                _candle(event),
+                order_id,
+                quantity=quantity,
+                **self._order_options(followed),
             )
             if opened is None:
                 self.summary.skips += 1
@@ -451,6 +478,19 @@ class Executor:
         )  # fmt: skip
         payload = ErrorPayload(category=category, message=message[:2000], signal_event_id=event.event_id)
         self.emit(ErrorEvent.create(**self._about(event, followed), error=payload))
+
+    def _order_options(self, followed: FollowedStrategy) -> dict[str, Any]:
+        """What an exchange broker's entry takes besides the size: the owner's stop-loss and take-profit,
+        placed on the exchange once the entry fills, and the bot's entry orders (market or limit). A
+        paper bot has no exchange-side protection: its exits are its strategies' exit signals."""
+        if self.broker.name == "paper":
+            return {}
+        from cryptoflow.binance import Protection
+
+        if followed.run_id not in self._protections:
+            strategy = followed.load()
+            self._protections[followed.run_id] = Protection(strategy.stop_loss_pct, strategy.take_profit_pct)
+        return {"protection": self._protections[followed.run_id], "entry": self.bot.entry}
 
     # ---- events and logs ---------------------------------------------------------------------------
 

@@ -63,9 +63,10 @@ def execute(
     config = settings()
     check_broker(chosen, live_flag=live, settings=config)
     output_dir(state_dir, "--state-dir")
-    broker = bot_broker(chosen, state_dir)
     if not 0 <= gather_ms <= 60_000:
         raise ConfigurationError(f"--gather-ms expects 0 to 60000 milliseconds, got {gather_ms:g}")
+    # the broker reports the positions the exchange closes to the executor (testnet, live)
+    broker = bot_broker(chosen, state_dir, config, lambda trade: worker.executor.on_exchange_close(trade))
     options = ExecuteOptions(
         state_dir, group=group, from_beginning=from_beginning, once=once, gather_s=gather_ms / 1000
     )

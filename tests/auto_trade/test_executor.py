@@ -270,10 +270,3 @@ def test_status_shows_positions_todays_pnl_and_locks(tmp_path: Path) -> None:
     assert later.today == [] and later.locks == []
     with pytest.raises(ConfigurationError, match="no executor state"):
         bot_status(run.bot, tmp_path / "nowhere.json", T0)
-
-
-def test_a_testnet_bot_is_refused_until_its_broker_takes_the_executors_sizes(tmp_path: Path) -> None:
-    path = tmp_path / "bot.toml"
-    path.write_text(bot_text().replace('broker = "paper"', 'broker = "testnet"'))
-    with pytest.raises(ConfigurationError, match="broker: 'testnet'"):
-        bot_broker(load_bot(path), tmp_path)
