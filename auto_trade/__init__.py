@@ -1,10 +1,14 @@
-"""Live trading: closed candles -> strategy -> broker -> candle, signal and trade events; and the
-executor: the signals of the strategies a bot follows -> its portfolio's rules -> orders.
+"""Live trading, strategy workers and executors: closed candles -> strategy -> signals (and, in
+single-process mode, a broker) -> candle, signal and trade events; signals -> a bot's rules -> orders.
 
 Single-process mode reads klines from the exchange's websocket (:class:`AutoTrade`); worker mode reads
 closed candles from the candles topic as one member of a consumer group (:class:`CandleTopicWorker`).
+The strategy worker (:class:`SignalWorker`, ``cryptoflow signals``) runs K strategies (:class:`StrategyRun`)
+as one member of its own consumer group on the candles topic and publishes their entries and exits as
+``signal`` events, each strategy on a virtual position of its own (:class:`VirtualTrader`).
 The strategy classes and the exit rules are the backtester's (``close`` fill model, both from
-:mod:`cryptoflow.strategies`), so a paper run over replayed candles finds exactly the backtester's trades.
+:mod:`cryptoflow.strategies`, applied by one function for every mode), so a paper run over replayed
+candles finds exactly the backtester's trades, and a strategy worker exactly its entries and exits.
 
 The executor (``cryptoflow execute --bot``) is one member of the bot's consumer group on the signals
 topic (:class:`ExecuteWorker`); :class:`Executor` trades each signal under the bot's conflict rule,
@@ -21,6 +25,14 @@ from auto_trade._executor import (
     signal_order_id,
 )
 from auto_trade._runner import AutoTrade, AutoTradeOptions
+from auto_trade._signals import (
+    SignalOptions,
+    SignalWorker,
+    StrategyRun,
+    VirtualPosition,
+    VirtualTrader,
+    indicator_settings,
+)
 from auto_trade._status import BotStatus, bot_status
 from auto_trade._trader import SymbolTrader
 from auto_trade._worker import CandleTopicWorker, WorkerOptions
@@ -35,10 +47,16 @@ __all__ = [
     "ExecutionBroker",
     "Executor",
     "ExecutorSummary",
+    "SignalOptions",
+    "SignalWorker",
+    "StrategyRun",
     "SymbolTrader",
+    "VirtualPosition",
+    "VirtualTrader",
     "WorkerOptions",
     "bot_broker",
     "bot_status",
     "executor_state_path",
+    "indicator_settings",
     "signal_order_id",
 ]

@@ -1,9 +1,9 @@
 """One symbol's trading loop: closed candle -> streaming indicators -> strategy -> engine rules -> broker.
 
-The rules are the backtester's ``close`` fill model, through the same compiled function
-(:func:`cryptoflow.strategies.exit_on_close`): with a position open only exits are checked (stop-loss,
-take-profit, trailing stop, exit signal, holding limit, in that order), flat only entries; everything
-fills at the candle's close.
+The rules are the backtester's ``close`` fill model, applied by the function the strategy worker applies
+to its virtual positions (:func:`auto_trade._decision.decide`), here to the broker's position: with a
+position open only exits are checked (stop-loss, take-profit, trailing stop, exit signal, holding limit,
+in that order), flat only entries; everything fills at the candle's close.
 """
 
 from __future__ import annotations
@@ -13,23 +13,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from auto_trade._decision import Decision, decide, signal_event, strategy_inputs
 from cryptoflow.brokers import Broker, ClosedTrade, Position, StateFile, client_order_id
 from cryptoflow.candles import Candle
 from cryptoflow.errors import CryptoflowError, ExchangeRejection, RestrictedLocation, TemporaryError
-from cryptoflow.events import (
-    CandleEvent,
-    Event,
-    SignalAction,
-    SignalEvent,
-    SignalPayload,
-    Source,
-    TradeEvent,
-    TradePayload,
-)
+from cryptoflow.events import CandleEvent, Event, SignalAction, Source, TradeEvent, TradePayload
 from cryptoflow.indicators import StreamingIndicators
-from cryptoflow.strategies import REASONS, Strategy, StrategyError, exit_on_close
+from cryptoflow.strategies import Signals, Strategy, StrategyError
 
 __all__ = ["SymbolTrader", "engine_record", "log_resumed"]
 
@@ -65,10 +55,6 @@ def engine_record(broker: Broker, legacy: Path) -> dict[str, Any]:
         broker.record(old)
         legacy.unlink()
     return broker.engine
-
-
-def _pct(value: float | None) -> float:
-    return 0.0 if value is None else float(value) / 100.0
 
 
 class SymbolTrader:
@@ -115,22 +101,8 @@ class SymbolTrader:
         )
 
     def _signal(self, candle: Candle, action: SignalAction, reason: str | None) -> None:
-        self.emit(
-            SignalEvent.create(
-                source=self.source,
-                run_id=self.run_id,
-                strategy=self.strategy.name,
-                symbol=self.symbol,
-                interval=self.interval,
-                time_ms=candle.close_time,
-                signal=SignalPayload(
-                    action=action,
-                    price=candle.close,
-                    candle_open_time_ms=candle.open_time,
-                    reason=reason,
-                ),
-            )
-        )
+        decision = Decision(action, reason)
+        self.emit(signal_event(self.strategy, candle, decision, source=self.source, run_id=self.run_id))
 
     def _trade(self, payload: TradePayload) -> None:
         self.emit(
@@ -151,16 +123,8 @@ class SymbolTrader:
         values = self.indicators.update(candle)
         self.last_decided = candle.open_time
         self._candle_event(candle, values)
-        ind: dict[str, Any] = {
-            "open": np.float64(candle.open),
-            "high": np.float64(candle.high),
-            "low": np.float64(candle.low),
-            "close": np.float64(candle.close),
-            "volume": np.float64(candle.volume),
-        }
-        ind.update({k: np.float64(v) for k, v in values.items()})
         try:
-            signals = self.strategy.evaluate(ind)
+            signals = self.strategy.evaluate(strategy_inputs(candle, values))
         except StrategyError as exc:
             log.error("%s: %s; no decision on the candle opened at %d", self.symbol, exc, candle.open_time)
             self.errors.append(str(exc))
@@ -247,43 +211,27 @@ class SymbolTrader:
         self._close_leg(last)
         self.trades.append(last)
 
-    async def _decide(self, candle: Candle, signals: Any) -> None:
-        s = self.strategy
+    async def _decide(self, candle: Candle, signals: Signals) -> None:
         position: Position | None = self.broker.position(self.symbol)
         if self._acted_already(candle, position):
             return
-        if position is not None:
-            exit_signal = bool(signals.exit_long if position.side > 0 else signals.exit_short)
-            reason_code, extreme = exit_on_close(
-                position.side,
-                candle.close,
-                position.entry_price,
-                position.extreme,
-                _pct(s.stop_loss_pct),
-                _pct(s.take_profit_pct),
-                _pct(s.trailing_stop_pct),
-                exit_signal,
-                position.held + 1,
-                int(s.max_holding_candles or 0),
-            )
-            if reason_code < 0:  # written with the decision's record, in one write (Broker.record)
-                position.extreme = float(extreme)
+        if position is None and not self.broker.can_trade(self.symbol):
+            return
+        decision, extreme = decide(self.strategy, position, candle.close, signals)
+        if decision is None:
+            if position is not None:  # written with the decision's record, in one write (Broker.record)
+                position.extreme = extreme
                 position.held += 1
-                return
-            reason = REASONS[reason_code]
-            self._signal(candle, "exit_long" if position.side > 0 else "exit_short", reason)
+            return
+        self._signal(candle, decision.action, decision.reason)
+        if position is not None:
+            assert decision.reason is not None  # an exit says why
             order_id = client_order_id(self.run_id, self.symbol, candle.open_time, "close")
-            trade = await self.broker.close_position(self.symbol, candle, reason, order_id)
+            trade = await self.broker.close_position(self.symbol, candle, decision.reason, order_id)
             self.trades.append(trade)
             self._close_leg(trade)
             return
-        if not self.broker.can_trade(self.symbol):
-            return
-        side = 1 if bool(signals.entry_long) else (-1 if bool(signals.entry_short) else 0)
-        if side == 0:
-            return
-        self._signal(candle, "entry_long" if side > 0 else "entry_short", None)
         order_id = client_order_id(self.run_id, self.symbol, candle.open_time, "open")
-        opened = await self.broker.open_position(self.symbol, side, candle, order_id)
+        opened = await self.broker.open_position(self.symbol, decision.side, candle, order_id)
         if opened is not None:
             self._open_leg(opened)
