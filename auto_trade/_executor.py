@@ -375,15 +375,7 @@ class Executor:
             position = opened
         holding = self.book.open(followed.run_id, position)
         self.summary.entries += 1
-        leg = TradePayload.open_leg(
-            side=holding.side,
-            quantity=position.quantity,
-            entry_time_ms=position.entry_time,
-            entry_price=position.entry_price,
-            fees=position.entry_fee,
-            client_order_id=position.entry_order_id,
-        )
-        self.emit(self._trade_event(followed, symbol, leg))
+        self.emit(self._trade_event(followed, symbol, TradePayload.of_position(position)))
         log.info(
             "ENTRY %s %s %g @ %g fee %.4f, order %s [%s]",
             symbol, holding.side, position.quantity, position.entry_price, position.entry_fee,
@@ -416,19 +408,7 @@ class Executor:
         self.book.close(trade)
         self.summary.exits += 1
         self.summary.closed.append(trade)
-        leg = TradePayload.close_leg(
-            side=trade.side,
-            quantity=trade.quantity,
-            entry_time_ms=trade.entry_time,
-            entry_price=trade.entry_price,
-            exit_time_ms=trade.exit_time,
-            exit_price=trade.exit_price,
-            exit_reason=trade.exit_reason,
-            fees=trade.fees,
-            pnl=trade.pnl,
-            client_order_id=trade.exit_order_id,
-        )
-        self.emit(self._trade_event(followed, trade.symbol, leg))
+        self.emit(self._trade_event(followed, trade.symbol, TradePayload.of_trade(trade)))
         log.info(
             "EXIT %s %s %g @ %g PnL %+.2f (%s, by %s), order %s [%s]",
             trade.symbol, trade.side, trade.quantity, trade.exit_price, trade.pnl, trade.exit_reason, by,

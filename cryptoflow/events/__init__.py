@@ -5,7 +5,8 @@ Each event is a JSON envelope (schema name and version, deterministic ``event_id
 ``run_id``, ``symbol``, ``interval``, ``time_ms`` and ``@timestamp``) plus its payload. Events are
 validated when built, when encoded and when decoded. Conversions live on the event types:
 :meth:`CandleEvent.of_candle` / :meth:`CandleEvent.to_candle`, :meth:`IndicatorEvent.of_update`,
-:meth:`IndicatorValues.of`, :meth:`TradePayload.open_leg` / :meth:`TradePayload.close_leg`,
+:meth:`IndicatorValues.of`, :meth:`TradePayload.open_leg` / :meth:`TradePayload.close_leg` (from a
+broker's position and round trip: :meth:`TradePayload.of_position` / :meth:`TradePayload.of_trade`),
 :meth:`LockPayload.of_lock`.
 
 The shared vocabulary is defined here once: :data:`EventKind` (with :data:`EVENT_TOPICS`, the topic kind

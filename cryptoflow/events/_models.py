@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from cryptoflow.events._vocabulary import EventKind, Side, SignalAction, Source
 
 if TYPE_CHECKING:
+    from cryptoflow.brokers import ClosedTrade, Position
     from cryptoflow.candles import Candle
     from cryptoflow.portfolio import Lock
 
@@ -568,6 +569,34 @@ class TradePayload(_Model):
             pnl=pnl,
             pnl_pct=pnl / (quantity * entry_price) * 100.0,
             client_order_id=client_order_id,
+        )
+
+    @classmethod
+    def of_position(cls, position: Position) -> TradePayload:
+        """The open leg of a broker's :class:`~cryptoflow.brokers.Position` (its entry order's id)."""
+        return cls.open_leg(
+            side="long" if position.side > 0 else "short",
+            quantity=position.quantity,
+            entry_time_ms=position.entry_time,
+            entry_price=position.entry_price,
+            fees=position.entry_fee,
+            client_order_id=position.entry_order_id,
+        )
+
+    @classmethod
+    def of_trade(cls, trade: ClosedTrade) -> TradePayload:
+        """The close leg of a broker's :class:`~cryptoflow.brokers.ClosedTrade` (its exit order's id)."""
+        return cls.close_leg(
+            side=trade.side,
+            quantity=trade.quantity,
+            entry_time_ms=trade.entry_time,
+            entry_price=trade.entry_price,
+            exit_time_ms=trade.exit_time,
+            exit_price=trade.exit_price,
+            exit_reason=trade.exit_reason,
+            fees=trade.fees,
+            pnl=trade.pnl,
+            client_order_id=trade.exit_order_id,
         )
 
 
