@@ -24,9 +24,11 @@ feeds the indicators.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from auto_trade._decision import Decision, decide, signal_event, strategy_inputs
 from auto_trade._group import CandleGroupMember
@@ -37,7 +39,7 @@ from cryptoflow.config import KafkaSettings, Market
 from cryptoflow.errors import ConfigurationError
 from cryptoflow.events import CandleEvent, Event, SignalEvent, Source
 from cryptoflow.indicators import PRESETS, IndicatorParams, StreamingIndicators, resolve_params
-from cryptoflow.strategies import Strategy, StrategyError
+from cryptoflow.strategies import LiveInputs, Strategy, StrategyError
 
 __all__ = [
     "SignalOptions",
@@ -139,22 +141,38 @@ class VirtualTrader:
             if own_indicators
             else None
         )
+        declared = strategy.declared_indicators()
+        self.declared = declared.stream() if declared else None  # a strategy's own: always streamed here
+        self.past: deque[dict[str, Any]] = deque(maxlen=strategy.lookback)  # what ind.ago reads
         saved = self.file.load()
         self.last_decided: int | None = saved.get("last_decided")
         held = saved.get("position")
         self.position: VirtualPosition | None = None if held is None else VirtualPosition(**held)
 
+    def _feed(
+        self, candle: Candle, carried: Mapping[str, float | None] | None
+    ) -> tuple[Mapping[str, float | None] | None, dict[str, Any]]:
+        """The candle's indicators (``carried`` or its own, and the declared ones) and the rules' inputs,
+        which are kept for the next candles' ``ind.ago``."""
+        values: Mapping[str, float | None] | None = (
+            carried if self.indicators is None else self.indicators.update(candle)
+        )
+        if self.declared is not None:
+            values = {**(values or {}), **self.declared.update(candle)}
+        row = strategy_inputs(candle, values or {})
+        self.past.append(row)
+        return values, row
+
     def warm(self, candle: Candle) -> None:
         """Feed a history candle to its own indicators (none: nothing to do)."""
         if self.indicators is not None:
-            self.indicators.update(candle)
+            self._feed(candle, None)
 
     def on_candle(self, candle: Candle, carried: Mapping[str, float | None] | None) -> SignalEvent | None:
         """Decide one closed candle (the indicators it carries are ``carried``); a candle decided already
         only feeds the indicators. The position moves at once; :meth:`save` records it."""
-        values: Mapping[str, float | None] | None = (
-            carried if self.indicators is None else self.indicators.update(candle)
-        )
+        before = tuple(self.past)
+        values, row = self._feed(candle, carried)
         last = self.last_decided
         if last is not None and candle.open_time <= last:
             return None
@@ -179,7 +197,8 @@ class VirtualTrader:
             )
             return None
         try:
-            signals = self.run.strategy.evaluate(strategy_inputs(candle, values))
+            ind = LiveInputs(row, before, self.run.strategy.lookback)
+            signals = self.run.strategy.evaluate(ind)
         except StrategyError as exc:
             log.error("%s: %s; no decision on the candle opened at %d", self.symbol, exc, candle.open_time)
             return None
@@ -270,6 +289,9 @@ class SignalWorker(CandleGroupMember[_Symbol]):
                 "(--strategy NAME@RUN_ID)"
             )
         group = options.group or default_group(kafka.topic_prefix, runs)
+        declaring = [r.strategy.warmup + 1 for r in runs if r.strategy.declared_indicators()]
+        if declaring:  # enough warm-up history for their declared indicators too
+            options = replace(options, warmup_candles=max(options.warmup_candles, *declaring))
         super().__init__(options, kafka, group, endpoints=endpoints)
         self.runs = list(runs)
         self.emit = emit
@@ -277,8 +299,10 @@ class SignalWorker(CandleGroupMember[_Symbol]):
 
     def uses_carried_indicators(self, run: StrategyRun) -> bool:
         """Whether ``run`` decides on the indicators the candles carry: its settings equal those the
-        candles were produced with (:attr:`SignalOptions.candles_indicators`)."""
-        return indicator_settings(run.strategy) == self.options.candles_indicators
+        candles were produced with (:attr:`SignalOptions.candles_indicators`) and it declares none of its
+        own (those are computed here, from a warm-up, with the built-in ones)."""
+        declares = bool(run.strategy.declared_indicators())
+        return not declares and indicator_settings(run.strategy) == self.options.candles_indicators
 
     async def _activate(self, event: CandleEvent, partition: int) -> _Symbol:
         symbol = event.symbol

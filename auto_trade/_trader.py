@@ -9,6 +9,7 @@ in that order), flat only entries; everything fills at the candle's close.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from cryptoflow.candles import Candle
 from cryptoflow.errors import CryptoflowError, ExchangeRejection, RestrictedLocation, TemporaryError
 from cryptoflow.events import CandleEvent, Event, SignalAction, Source, TradeEvent, TradePayload
 from cryptoflow.indicators import StreamingIndicators
-from cryptoflow.strategies import Signals, Strategy, StrategyError
+from cryptoflow.strategies import LiveInputs, Signals, Strategy, StrategyError
 
 __all__ = ["SymbolTrader", "engine_record", "log_resumed"]
 
@@ -85,13 +86,24 @@ class SymbolTrader:
         self.source = source
         self.emit = emit
         self.indicators = StreamingIndicators(strategy.indicator_preset, **strategy.indicator_params())
+        declared = strategy.declared_indicators()
+        self.declared = declared.stream() if declared else None  # none: no cost per candle
+        self.past: deque[dict[str, Any]] = deque(maxlen=strategy.lookback)  # what ind.ago reads
         self.last_decided: int | None = None
         self.trades: list[ClosedTrade] = []
         self.errors: list[str] = []
 
+    def _update(self, candle: Candle) -> tuple[dict[str, float | int], dict[str, Any]]:
+        """Feed a closed candle to the built-in and the declared indicators: their values, and what the
+        rules read (prices and values as float64), which later candles' rules see through ``ind.ago``."""
+        values = self.indicators.update(candle)
+        if self.declared is not None:
+            values.update(self.declared.update(candle))
+        return values, strategy_inputs(candle, values)
+
     def warm(self, candle: Candle) -> None:
         """Feed a history candle to the indicators (no decision, no event)."""
-        self.indicators.update(candle)
+        self.past.append(self._update(candle)[1])
 
     def _candle_event(self, candle: Candle, values: dict[str, float | int]) -> None:
         self.emit(
@@ -120,11 +132,13 @@ class SymbolTrader:
         """Decide on one closed candle (each open time once; a repeat is ignored)."""
         if self.last_decided is not None and candle.open_time <= self.last_decided:
             return
-        values = self.indicators.update(candle)
+        values, row = self._update(candle)
         self.last_decided = candle.open_time
         self._candle_event(candle, values)
+        ind = LiveInputs(row, tuple(self.past), self.strategy.lookback)  # the candles before this one
+        self.past.append(row)
         try:
-            signals = self.strategy.evaluate(strategy_inputs(candle, values))
+            signals = self.strategy.evaluate(ind)
         except StrategyError as exc:
             log.error("%s: %s; no decision on the candle opened at %d", self.symbol, exc, candle.open_time)
             self.errors.append(str(exc))
@@ -153,7 +167,8 @@ class SymbolTrader:
         (its price is stale), but when the broker's state shows a fill on it (the process stopped after
         the fill, before the decision's events were delivered and it was recorded), the candle, signal
         and trade events are published again, with the ids they had, so none is lost."""
-        values = self.indicators.update(candle)
+        values, row = self._update(candle)
+        self.past.append(row)
         self.last_decided = candle.open_time
         position = self.broker.position(self.symbol)
         if self._filled_on(candle, position):

@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from auto_trade._group import CandleGroupMember
@@ -108,6 +108,8 @@ class CandleTopicWorker(CandleGroupMember[_Symbol]):
         source_name: Source | None = None,
     ) -> None:
         group = options.group or f"{kafka.topic_prefix}.auto-trade.{options.run_id}"
+        if strategy.declared_indicators():  # enough warm-up history for them too
+            options = replace(options, warmup_candles=max(options.warmup_candles, strategy.warmup + 1))
         super().__init__(options, kafka, group, endpoints=endpoints)
         self.strategy = strategy
         self.make_broker = make_broker

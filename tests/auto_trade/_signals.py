@@ -56,6 +56,9 @@ def expected_signals(shared_data: Path, symbol: str, run: StrategyRun, live: int
     frame = candle_frame(shared_data, symbol, live)
     strategy = run.strategy
     indicators = compute(frame, preset=strategy.indicator_preset, **strategy.indicator_params())
+    declared = strategy.declared_indicators()
+    if declared:  # computed from the first candle on, as the worker's warm-up feeds them
+        indicators = indicators.join(declared.compute(frame))
     result = backtest_symbol(
         frame.iloc[HISTORY:],
         strategy,

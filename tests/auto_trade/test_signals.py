@@ -21,7 +21,7 @@ from cryptoflow.config import load_settings
 from cryptoflow.events import CandleEvent, SignalEvent
 from cryptoflow.indicators import PRESETS, compute, resolve_params
 from cryptoflow.strategies import load_strategy
-from tests._trading import HISTORY, STRATEGIES
+from tests._trading import HISTORY, STRATEGIES, EmaBands
 from tests.auto_trade._signals import (
     SYMBOLS,
     candle_events,
@@ -111,6 +111,20 @@ def test_a_strategy_with_other_indicator_settings_computes_its_own_after_a_rest_
     at = [frame.index.get_loc(pd.Timestamp(e.signal.candle_open_time_ms, unit="ms", tz="UTC")) for e in mine]
     assert [e.signal.indicators.rsi for e in mine] == pytest.approx(rsi10.iloc[at].tolist(), rel=1e-9)
     assert not np.allclose([e.signal.indicators.rsi for e in mine], compute(frame).rsi.iloc[at])
+
+
+def test_a_strategy_declaring_indicators_streams_them_after_a_rest_warm_up(
+    exchange, shared_data: Path, tmp_path: Path
+) -> None:
+    run = StrategyRun("sig-bands", EmaBands())
+    out: list = []
+    worker = make_worker(tmp_path, [run], out, exchange)
+    assert not worker.uses_carried_indicators(run)  # its EMAs and bands are computed here
+    feed(worker, candle_events(shared_data, "ETHUSDT"))
+    want = expected_signals(shared_data, "ETHUSDT", run)
+    got = published(out, "ETHUSDT", run.run_id)
+    assert len(want) >= 6 and [g[:3] for g in got] == [w[:3] for w in want]
+    assert [g[3] for g in got] == pytest.approx([w[3] for w in want], rel=1e-12)
 
 
 def test_the_candles_indicators_are_used_only_when_the_settings_match() -> None:
