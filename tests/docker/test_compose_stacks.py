@@ -30,7 +30,7 @@ MEASURED = json.loads((DOCKER / "measured-memory.json").read_text())["services"]
 HEADROOM = 1.3  # every limit is at least this many times the peak resident memory measured
 HOST_SHARE = 0.8  # the limits of a stack add up to at most this share of the host's memory
 # The smallest EC2 type each stack fits (README, production section): name, memory in MiB.
-EC2 = {"bundled": ("t3.large", 8192), "cloud": ("t3.medium", 4096)}
+EC2 = {"bundled": ("t3.large", 8192), "cloud": ("t3.large", 8192)}
 SMALLER = {"t3.large": ("t3.medium", 4096), "t3.medium": ("t3.small", 2048)}
 # Not run by the benchmark: their limits are their documentation's (README, production section).
 DOCUMENTED = {"kibana", "kafka-ui"}
