@@ -46,10 +46,19 @@ from backtesting._engine import (
     run_backtest,
     slice_period,
 )
-from backtesting._optimize import OptimizeResult, OptimizeSettings, optimize
+from backtesting._losses import LOSSES, Loss
+from backtesting._optimize import (
+    OptimizeProgress,
+    OptimizeResult,
+    OptimizeSettings,
+    StudySettings,
+    default_jobs,
+    optimize,
+)
 from backtesting._outputs import write_trades_csv, write_trades_json
 from backtesting._request import PRESETS, BacktestRequest
 from backtesting._stats import STAT_LABELS, Stats, compute_stats
+from backtesting._study import SAMPLERS
 
 if TYPE_CHECKING:
     from backtesting._report import build_figure, render_report, write_report
@@ -68,18 +77,24 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "LOSSES",
     "PRESETS",
+    "SAMPLERS",
     "STAT_LABELS",
     "BacktestConfig",
     "BacktestRequest",
     "BacktestResult",
+    "Loss",
+    "OptimizeProgress",
     "OptimizeResult",
     "OptimizeSettings",
     "Stats",
+    "StudySettings",
     "SymbolResult",
     "backtest_symbol",
     "build_figure",
     "compute_stats",
+    "default_jobs",
     "optimize",
     "render_report",
     "run_backtest",

@@ -48,9 +48,10 @@ def price_arrays(candles: pd.DataFrame, symbol: str) -> dict[str, np.ndarray]:
 class IndicatorInputs(Mapping[str, np.ndarray]):
     """``ind`` for a backtest's rules: price columns, then indicators, as float64 arrays.
 
-    With ``given`` (a frame aligned with the candles) its columns are read as they are; otherwise an
-    indicator is computed by :func:`cryptoflow.indicators.compute_arrays` with ``params`` the first time
-    it is read, and :attr:`computed` says which ones were.
+    With ``given`` (a frame aligned with the candles, or a mapping of aligned arrays read only when a
+    rule reads them: the optimiser's windows of indicators computed once) its columns are read as they
+    are; otherwise an indicator is computed by :func:`cryptoflow.indicators.compute_arrays` with
+    ``params`` the first time it is read, and :attr:`computed` says which ones were.
     """
 
     def __init__(
@@ -58,7 +59,7 @@ class IndicatorInputs(Mapping[str, np.ndarray]):
         candles: pd.DataFrame,
         prices: dict[str, np.ndarray],
         params: IndicatorParams,
-        given: pd.DataFrame | None = None,
+        given: pd.DataFrame | Mapping[str, np.ndarray] | None = None,
     ) -> None:
         self._candles = candles
         self._prices = prices
@@ -66,7 +67,7 @@ class IndicatorInputs(Mapping[str, np.ndarray]):
         self._given = given
         self._computed: dict[str, np.ndarray] = {}  # as the kernels return them (flags are int8)
         self._read: dict[str, np.ndarray] = dict(prices)  # float64, as rules see them
-        self._frame: pd.DataFrame | None = given
+        self._frame: pd.DataFrame | None = given if isinstance(given, pd.DataFrame) else None
 
     @property
     def computed(self) -> tuple[str, ...]:
@@ -74,7 +75,7 @@ class IndicatorInputs(Mapping[str, np.ndarray]):
         return tuple(name for name in INDICATOR_NAMES if name in self._computed)
 
     def _names(self) -> tuple[str, ...]:
-        columns = INDICATOR_NAMES if self._given is None else tuple(map(str, self._given.columns))
+        columns = INDICATOR_NAMES if self._given is None else tuple(map(str, self._given))
         return tuple(self._prices) + tuple(c for c in columns if c not in self._prices)
 
     def __iter__(self) -> Iterator[str]:
@@ -91,9 +92,9 @@ class IndicatorInputs(Mapping[str, np.ndarray]):
         if value is not None:
             return value
         if self._given is not None:
-            if name not in self._given.columns:
+            if name not in self._given:
                 raise KeyError(name)
-            value = self._given[name].to_numpy(dtype=np.float64)
+            value = np.asarray(self._given[name], dtype=np.float64)
         elif name in INDICATOR_NAMES:
             if name not in self._computed:  # macd also brings macd_signal and macd_hist, and so on
                 self._compute((name,))
@@ -120,6 +121,8 @@ class IndicatorInputs(Mapping[str, np.ndarray]):
     def frame(self) -> pd.DataFrame:
         """Every indicator on the candles' index, as :func:`cryptoflow.indicators.compute` returns them;
         those not computed yet are computed now (once)."""
+        if self._frame is None and self._given is not None:
+            self._frame = pd.DataFrame({name: self[name] for name in self._given}, index=self._candles.index)
         if self._frame is None:
             missing = tuple(name for name in INDICATOR_NAMES if name not in self._computed)
             if missing:

@@ -20,6 +20,7 @@ from cryptoflow.cli import (
     _health,
     _live,
     _notify,
+    _optimize,
     _pipeline,
     _retention,
     _setup,
@@ -82,7 +83,7 @@ app.command("trade")(_live.trade)
 app.command("indicators")(_live.indicators)
 app.command("demo")(_demo.demo)
 app.command("backtest")(_backtest.backtest)
-app.command("optimize")(_backtest.optimize)
+app.command("optimize")(_optimize.optimize)
 app.command("sink")(_pipeline.sink)
 app.command("replay")(_pipeline.replay)
 app.command("notify")(_notify.notify)

@@ -29,6 +29,7 @@ from cryptoflow.strategies._base import (
 from cryptoflow.strategies._builtin import BasicStrategy, CustomStrategy, EnsembleStrategy
 from cryptoflow.strategies._exits import END, HOLD, REASONS, SIGNAL, STOP, TAKE, TRAIL, exit_on_close
 from cryptoflow.strategies._loader import BUILTIN_STRATEGIES, load_strategy, strategy_class
+from cryptoflow.strategies._space import Range
 
 __all__ = [
     "BUILTIN_STRATEGIES",
@@ -45,6 +46,7 @@ __all__ = [
     "BasicStrategy",
     "CustomStrategy",
     "EnsembleStrategy",
+    "Range",
     "Signals",
     "Strategy",
     "StrategyError",

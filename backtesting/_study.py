@@ -1,0 +1,316 @@
+"""Optuna studies for the optimiser: storages by URL, samplers by name, exactly N trials shared by any
+number of processes (here or on other machines), and forked workers sharing the prepared candles."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import tempfile
+import time
+import traceback
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from cryptoflow.config import mask_credentials
+from cryptoflow.errors import ConfigurationError, CryptoflowError
+
+if TYPE_CHECKING:
+    import optuna
+    from optuna.storages import BaseStorage
+
+__all__ = [
+    "SAMPLERS",
+    "WorkerError",
+    "count_trials",
+    "make_sampler",
+    "open_storage",
+    "open_study",
+    "run_trials",
+    "run_workers",
+    "shared_storage",
+]
+
+log = logging.getLogger(__name__)
+
+SAMPLERS = ("tpe", "nsga2", "random", "grid")
+"""The search methods: Optuna's TPE and NSGA-II, random and grid (every combination)."""
+
+_JOURNAL_PREFIX = "journal:"
+_RDB_SCHEMES = ("sqlite", "postgresql", "mysql", "mariadb", "oracle", "mssql")
+
+
+def _quiet_optuna() -> None:
+    import optuna
+
+    # Optuna logs every trial (INFO) and a failed trial's traceback (WARNING); the command reports both
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    optuna.logging.disable_propagation()
+
+
+def open_storage(url: str | None) -> BaseStorage:
+    """The Optuna storage ``url`` names: ``None`` (in memory), ``journal:PATH`` (Optuna's journal file,
+    safe for many processes on one file system), or a database URL (``sqlite:///studies.db``,
+    ``postgresql://user:pw@host/db``, ``mysql+pymysql://...``).
+
+    Raises :class:`ConfigurationError` (credentials masked) for an unknown form, a missing driver, or a
+    database or folder that cannot be reached.
+    """
+    import optuna
+    from optuna.storages import JournalStorage, RDBStorage
+    from optuna.storages.journal import JournalFileBackend
+    from sqlalchemy.exc import SQLAlchemyError
+
+    _quiet_optuna()
+    if url is None:
+        return optuna.storages.InMemoryStorage()
+    shown = mask_credentials(url)
+    if url.startswith(_JOURNAL_PREFIX):
+        path = Path(url[len(_JOURNAL_PREFIX) :].removeprefix("//"))
+        _writable_folder(path, shown)
+        try:
+            return JournalStorage(JournalFileBackend(str(path)))
+        except OSError as exc:
+            raise ConfigurationError(
+                f"--storage {shown}: cannot open the journal file: {exc.strerror}"
+            ) from None
+    scheme = url.partition("://")[0].partition("+")[0].lower()
+    if "://" not in url or scheme not in _RDB_SCHEMES:
+        raise ConfigurationError(
+            f"--storage {shown}: expected sqlite:///FILE.db, journal:FILE.log or a database URL "
+            "(postgresql://user:password@host/db, mysql+pymysql://...)"
+        )
+    if scheme == "sqlite":
+        _writable_folder(Path(url.partition(":///")[2] or "."), shown)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # heartbeat_interval is "experimental" since Optuna 2.9
+            storage = RDBStorage(
+                url,
+                heartbeat_interval=30,  # a crashed process's trial is failed after grace_period, then rerun
+                grace_period=90,
+                engine_kwargs={"connect_args": {"timeout": 60}}
+                if scheme == "sqlite"
+                else {"pool_pre_ping": True},
+            )
+        if scheme == "sqlite":
+            _fast_sqlite(storage)
+        return storage
+    except ModuleNotFoundError as exc:
+        raise ConfigurationError(
+            f"--storage {shown}: the database driver {exc.name!r} is not installed; install it "
+            f"(e.g. pip install {_DRIVERS.get(scheme, exc.name)}) or use sqlite:///FILE.db or "
+            "journal:FILE.log"
+        ) from None
+    except SQLAlchemyError as exc:  # OperationalError and friends: the server or the file is not there
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise ConfigurationError(
+            f"--storage {shown}: cannot reach the storage ({mask_credentials(reason)}); check the URL, "
+            "that the server runs and that the database exists"
+        ) from None
+
+
+def _fast_sqlite(storage: Any) -> None:
+    """Write-ahead logging and no fsync per transaction: a trial is a dozen small transactions, each
+    waiting for the disk took 200 ms a trial. A power cut may lose the last trials, never corrupt the
+    file; a process crash loses nothing."""
+    from sqlalchemy import event
+
+    def pragmas(connection: Any, record: Any) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+        connection.isolation_level = None  # transactions begin below, not implicitly by the driver
+
+    def begin(connection: Any) -> None:
+        # a deferred transaction that reads, then writes, fails at once when another process wrote
+        # meanwhile (the lock wait does not apply); taking the write lock up front waits instead
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    event.listen(storage.engine, "connect", pragmas)
+    event.listen(storage.engine, "begin", begin)
+    storage.engine.dispose()  # the connection made while creating the tables has not got them
+
+
+_DRIVERS = {"postgresql": "psycopg2-binary", "mysql": "pymysql", "mariadb": "pymysql"}
+
+
+def _writable_folder(path: Path, shown: str) -> None:
+    folder = path.parent if path.parent != Path("") else Path(".")
+    if not folder.is_dir():
+        raise ConfigurationError(f"--storage {shown}: no folder {folder}; create it or give another path")
+    if not os.access(folder, os.W_OK):
+        raise ConfigurationError(f"--storage {shown}: cannot write in {folder}; give another path")
+
+
+def make_sampler(
+    name: str, seed: int | None, grid: Mapping[str, tuple[Any, ...]] | None, trials: int
+) -> optuna.samplers.BaseSampler:
+    """The sampler called ``name``. ``grid`` (the finite space's values, if it is finite) makes ``grid``
+    and ``random`` draw distinct combinations in random order, as the optimiser always did."""
+    import optuna
+
+    if name not in SAMPLERS:
+        raise ConfigurationError(f"unknown sampler {name!r}; choose one of {', '.join(SAMPLERS)}")
+    if name == "grid":
+        if grid is None:
+            raise ConfigurationError(
+                "--sampler grid needs a finite space: give ranges a step (low..high:step) or use "
+                "--sampler tpe, nsga2 or random"
+            )
+        return optuna.samplers.GridSampler({k: list(v) for k, v in grid.items()}, seed=seed)
+    if name == "random":
+        if grid is not None:
+            return optuna.samplers.GridSampler({k: list(v) for k, v in grid.items()}, seed=seed)
+        return optuna.samplers.RandomSampler(seed=seed)
+    if name == "nsga2":
+        return optuna.samplers.NSGAIISampler(population_size=min(50, max(8, trials // 5)), seed=seed)
+    return optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True)
+
+
+def open_study(
+    storage: BaseStorage,
+    name: str,
+    directions: Sequence[Literal["maximize", "minimize"]],
+    sampler: optuna.samplers.BaseSampler,
+    setup: Mapping[str, Any],
+) -> optuna.Study:
+    """Create the study ``name`` or join it; ``setup`` (what the trials mean: strategy, candles, space,
+    losses) must equal the one it was created with, or the trials would not be comparable."""
+    import optuna
+
+    study = optuna.create_study(
+        storage=storage, study_name=name, directions=directions, sampler=sampler, load_if_exists=True
+    )
+    before = study.user_attrs.get("cryptoflow")
+    if before is None:
+        study.set_user_attr("cryptoflow", dict(setup))
+        return study
+    changed = [key for key in sorted(set(before) | set(setup)) if before.get(key) != setup.get(key)]
+    if changed:
+        what = "; ".join(
+            f"{key}: {_show(before.get(key))} there, {_show(setup.get(key))} here" for key in changed
+        )
+        raise ConfigurationError(
+            f"--study {name}: this study holds a search with another setup ({what}); give another --study "
+            "name, or the options it was started with"
+        )
+    return study
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, dict):
+        return " ".join(f"{k}={v}" for k, v in value.items())
+    return str(value)
+
+
+def count_trials(study: optuna.Study, *, running: bool = True) -> int:
+    """Complete trials of ``study`` (and those running somewhere, when ``running``)."""
+    from optuna.trial import TrialState
+
+    states = (TrialState.COMPLETE, TrialState.RUNNING) if running else (TrialState.COMPLETE,)
+    return len(study.get_trials(deepcopy=False, states=states))
+
+
+def run_trials(
+    study: optuna.Study,
+    objective: Callable[[optuna.Trial], Any],
+    trials: int,
+    on_trial: Callable[[], None] | None = None,
+) -> None:
+    """Run ``objective`` in this process until ``study`` holds ``trials`` complete trials in all.
+
+    Other processes may run the same study at the same time: a trial counts as soon as it starts, and
+    one that starts while the others already make up ``trials`` is dropped at once (state PRUNED,
+    never run), so the study ends with exactly ``trials`` complete trials.
+    """
+    import optuna
+    from optuna.trial import TrialState
+
+    counted = (TrialState.COMPLETE, TrialState.RUNNING)
+
+    def guarded(trial: optuna.Trial) -> Any:
+        ahead = sum(1 for t in study.get_trials(deepcopy=False, states=counted) if t.number < trial.number)
+        if ahead >= trials:
+            study.stop()
+            raise optuna.TrialPruned("the requested number of trials is reached")
+        return objective(trial)
+
+    def after(study: optuna.Study, trial: Any) -> None:
+        if on_trial is not None:
+            on_trial()
+        if count_trials(study) >= trials:
+            study.stop()
+
+    if count_trials(study) >= trials:
+        return
+    study.optimize(guarded, callbacks=[after])
+
+
+def _child(work: Callable[[int], None], index: int, errors: Any) -> None:
+    try:
+        work(index)
+    except KeyboardInterrupt:
+        os._exit(130)
+    except CryptoflowError as exc:
+        errors.put((type(exc).__name__, getattr(exc, "exit_code", 1), str(exc)))
+        os._exit(1)
+    except BaseException:
+        errors.put(("Exception", 1, traceback.format_exc()))
+        os._exit(1)
+
+
+class WorkerError(CryptoflowError):
+    """A worker process stopped on an error; carries the worker's message and exit code."""
+
+
+def run_workers(jobs: int, work: Callable[[int], None], poll: Callable[[], None], every: float = 0.5) -> None:
+    """Run ``work(index)`` in ``jobs`` forked processes (they share the parent's memory, copy-on-write:
+    the candles and indicators prepared before are not copied or pickled) and call ``poll()`` every
+    ``every`` seconds until all have ended. The first worker error stops the others and is raised."""
+    context = multiprocessing.get_context("fork")
+    errors = context.SimpleQueue()
+    workers = [context.Process(target=_child, args=(work, i, errors), daemon=True) for i in range(jobs)]
+    for worker in workers:
+        worker.start()
+    try:
+        while any(worker.is_alive() for worker in workers):
+            if not errors.empty():
+                break
+            poll()
+            time.sleep(every)
+        poll()
+    except KeyboardInterrupt:
+        for worker in workers:  # they got Ctrl-C too (same process group): let them close their trial
+            worker.join(timeout=10)
+        raise
+    finally:
+        failed = None if errors.empty() else errors.get()
+        for worker in workers:
+            if failed is not None and worker.is_alive():
+                worker.terminate()
+            worker.join(timeout=10)
+    if failed is not None:
+        kind, code, message = failed
+        if kind == "Exception":
+            raise RuntimeError(f"an optimiser worker failed:\n{message}")
+        error = WorkerError(message)
+        error.exit_code = code
+        raise error
+    codes = [worker.exitcode for worker in workers]
+    if 130 in codes:
+        raise KeyboardInterrupt
+
+
+@contextmanager
+def shared_storage(url: str | None, jobs: int) -> Iterator[str | None]:
+    """``url``, or for an in-memory study run by several processes a temporary journal file they share."""
+    if url is not None or jobs == 1:
+        yield url
+        return
+    with tempfile.TemporaryDirectory(prefix="cryptoflow-optimize-") as folder:
+        yield f"{_JOURNAL_PREFIX}{folder}/study.log"
