@@ -394,13 +394,14 @@ def optimize(
 
         report()
         if study.jobs == 1:
-            run_trials(shared, objective, trials_wanted, on_trial=report)
+            run_trials(shared, storage, objective, trials_wanted, on_trial=report)
         else:
 
             def work(index: int) -> None:
                 own = open_storage(url)  # a connection of its own, not the parent's
                 sampler = make_sampler(settings.sampler, seed_of(index), grid, trials_wanted)
-                run_trials(open_study(own, name, directions, sampler, setup), objective, trials_wanted)
+                joined = open_study(own, name, directions, sampler, setup)
+                run_trials(joined, own, objective, trials_wanted)
 
             run_workers(study.jobs, work, report)
         table = _table(shared, losses, settings.min_trades)

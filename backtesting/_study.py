@@ -6,7 +6,9 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 import tempfile
+import threading
 import time
 import traceback
 import warnings
@@ -60,7 +62,7 @@ def open_storage(url: str | None) -> BaseStorage:
     database or folder that cannot be reached.
     """
     import optuna
-    from optuna.storages import JournalStorage, RDBStorage
+    from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -86,24 +88,15 @@ def open_storage(url: str | None) -> BaseStorage:
     if scheme == "sqlite":
         _writable_folder(Path(url.partition(":///")[2] or "."), shown)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # heartbeat_interval is "experimental" since Optuna 2.9
-            storage = RDBStorage(
-                url,
-                heartbeat_interval=30,  # a crashed process's trial is failed after grace_period, then rerun
-                grace_period=90,
-                engine_kwargs={"connect_args": {"timeout": 60}}
-                if scheme == "sqlite"
-                else {"pool_pre_ping": True},
-            )
+        storage = _rdb_storage(url)
         if scheme == "sqlite":
             _fast_sqlite(storage)
         return storage
-    except ModuleNotFoundError as exc:
+    except ImportError as exc:  # Optuna's, raised from the driver's ModuleNotFoundError
+        driver = getattr(exc.__cause__, "name", None) or getattr(exc, "name", None) or "its driver"
         raise ConfigurationError(
-            f"--storage {shown}: the database driver {exc.name!r} is not installed; install it "
-            f"(e.g. pip install {_DRIVERS.get(scheme, exc.name)}) or use sqlite:///FILE.db or "
-            "journal:FILE.log"
+            f"--storage {shown}: the database driver {driver} is not installed; install it "
+            f"(pip install {_DRIVERS.get(scheme, driver)}) or use sqlite:///FILE.db or journal:FILE.log"
         ) from None
     except SQLAlchemyError as exc:  # OperationalError and friends: the server or the file is not there
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
@@ -111,6 +104,31 @@ def open_storage(url: str | None) -> BaseStorage:
             f"--storage {shown}: cannot reach the storage ({mask_credentials(reason)}); check the URL, "
             "that the server runs and that the database exists"
         ) from None
+
+
+def _rdb_storage(url: str) -> BaseStorage:
+    from optuna.storages import RDBStorage
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    sqlite = url.startswith("sqlite")
+    for attempt in range(5):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # heartbeat_interval is "experimental" since Optuna 2.9
+                return RDBStorage(
+                    url,
+                    heartbeat_interval=30,  # a crashed process's trial fails after grace_period
+                    grace_period=90,
+                    engine_kwargs={"connect_args": {"timeout": 60}} if sqlite else {"pool_pre_ping": True},
+                )
+        except (IntegrityError, OperationalError) as exc:
+            # two processes creating the tables of a new database at once: the second one to commit
+            # finds them made ("already exists", a duplicate version row); opening again reads them
+            racing = isinstance(exc, IntegrityError) or "already exists" in str(exc)
+            if not racing or attempt == 4:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _fast_sqlite(storage: Any) -> None:
@@ -136,7 +154,7 @@ def _fast_sqlite(storage: Any) -> None:
     storage.engine.dispose()  # the connection made while creating the tables has not got them
 
 
-_DRIVERS = {"postgresql": "psycopg2-binary", "mysql": "pymysql", "mariadb": "pymysql"}
+_DRIVERS = {"postgresql": "'psycopg[binary]'", "mysql": "pymysql", "mariadb": "pymysql"}
 
 
 def _writable_folder(path: Path, shown: str) -> None:
@@ -162,14 +180,27 @@ def make_sampler(
                 "--sampler grid needs a finite space: give ranges a step (low..high:step) or use "
                 "--sampler tpe, nsga2 or random"
             )
-        return optuna.samplers.GridSampler({k: list(v) for k, v in grid.items()}, seed=seed)
+        return _grid_sampler(grid, seed)
     if name == "random":
         if grid is not None:
-            return optuna.samplers.GridSampler({k: list(v) for k, v in grid.items()}, seed=seed)
+            return _grid_sampler(grid, seed)
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "nsga2":
         return optuna.samplers.NSGAIISampler(population_size=min(50, max(8, trials // 5)), seed=seed)
     return optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True)
+
+
+def _grid_sampler(grid: Mapping[str, tuple[Any, ...]], seed: int | None) -> optuna.samplers.BaseSampler:
+    import optuna
+
+    class Grid(optuna.samplers.GridSampler):
+        """Optuna's grid without its stop when the grid is done: :func:`run_trials` counts the trials
+        (``Study.stop`` works only inside ``Study.optimize``)."""
+
+        def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+            return None
+
+    return Grid({k: list(v) for k, v in grid.items()}, seed=seed)
 
 
 def open_study(
@@ -218,6 +249,7 @@ def count_trials(study: optuna.Study, *, running: bool = True) -> int:
 
 def run_trials(
     study: optuna.Study,
+    storage: BaseStorage,
     objective: Callable[[optuna.Trial], Any],
     trials: int,
     on_trial: Callable[[], None] | None = None,
@@ -226,29 +258,70 @@ def run_trials(
 
     Other processes may run the same study at the same time: a trial counts as soon as it starts, and
     one that starts while the others already make up ``trials`` is dropped at once (state PRUNED,
-    never run), so the study ends with exactly ``trials`` complete trials.
+    never run), so the study ends with exactly ``trials`` complete trials. Ctrl-C fails the running
+    trial (a resumed study runs it again); the storage is written with Ctrl-C held back, so no trial is
+    left RUNNING. A crashed process's trial is failed after the heartbeat's grace period (databases).
     """
-    import optuna
+    from optuna.storages import fail_stale_trials
     from optuna.trial import TrialState
 
     counted = (TrialState.COMPLETE, TrialState.RUNNING)
-
-    def guarded(trial: optuna.Trial) -> Any:
-        ahead = sum(1 for t in study.get_trials(deepcopy=False, states=counted) if t.number < trial.number)
-        if ahead >= trials:
-            study.stop()
-            raise optuna.TrialPruned("the requested number of trials is reached")
-        return objective(trial)
-
-    def after(study: optuna.Study, trial: Any) -> None:
+    heartbeat = bool(getattr(storage, "is_heartbeat_enabled", lambda: False)())
+    while True:
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        trial = None
+        try:
+            if heartbeat:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # "experimental"
+                    fail_stale_trials(study)
+            if count_trials(study) >= trials:
+                return
+            trial = study.ask()
+            ahead = sum(
+                1 for t in study.get_trials(deepcopy=False, states=counted) if t.number < trial.number
+            )
+            if ahead >= trials:
+                study.tell(trial, state=TrialState.PRUNED)  # another process took the last place
+                return
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)  # a Ctrl-C held back is raised here
+            with _beating(storage if heartbeat else None, trial._trial_id):
+                values = objective(trial)
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            study.tell(trial, values)
+            trial = None
+        except BaseException:
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            if trial is not None:
+                study.tell(trial, state=TrialState.FAIL)
+            raise
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
         if on_trial is not None:
             on_trial()
-        if count_trials(study) >= trials:
-            study.stop()
 
-    if count_trials(study) >= trials:
+
+@contextmanager
+def _beating(storage: Any, trial_id: int) -> Iterator[None]:
+    """While a trial runs, record its heartbeat (a database storage's way to tell a crashed process's
+    trial from a running one); ``storage`` ``None``: no heartbeat."""
+    if storage is None:
+        yield
         return
-    study.optimize(guarded, callbacks=[after])
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.is_set():
+            storage.record_heartbeat(trial_id)
+            stop.wait(storage.get_heartbeat_interval())
+
+    thread = threading.Thread(target=beat, name="optuna-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _child(work: Callable[[int], None], index: int, errors: Any) -> None:

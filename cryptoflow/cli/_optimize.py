@@ -177,7 +177,7 @@ def optimize(
     strategy: Annotated[str, typer.Option("--strategy", help=_STRATEGY_HELP)] = "ensemble",
     sampler: Annotated[
         Sampler,
-        typer.Option("--sampler", "--method", help="grid (every combination), random, tpe or nsga2."),
+        typer.Option("--sampler", help="grid (every combination), random, tpe or nsga2."),
     ] = Sampler.grid,
     trials: Annotated[
         int, typer.Option("--trials", min=1, help="Trials in all (a grid runs every combination).")
