@@ -32,6 +32,10 @@ so MACD and CCI are never computed); ``SymbolResult.computed_indicators`` names 
 
 Several symbols in one run each trade an equal share of the cash; the combined equity is their sum.
 When an account's equity reaches zero it stops trading (no liquidation model beyond that).
+A bot's portfolio backtest (:func:`run_portfolio_backtest`, ``cryptoflow backtest --bot``) runs the
+strategies of a bot file over its symbols with one capital, by the executor's rules
+(:mod:`cryptoflow.portfolio`); :func:`write_portfolio_report` draws it.
+
 Exit reasons are ``stop_loss``, ``take_profit``, ``signal`` and ``end`` (``--close-at-end``), plus
 ``trailing_stop`` and ``max_holding`` when those optional exits are enabled.
 """
@@ -61,18 +65,35 @@ from backtesting._stats import STAT_LABELS, Stats, compute_stats
 from backtesting._study import SAMPLERS
 
 if TYPE_CHECKING:
+    from backtesting._portfolio import (
+        PortfolioResult,
+        PortfolioSignal,
+        run_portfolio_backtest,
+        strategy_signals,
+    )
+    from backtesting._portfolio_report import render_portfolio_report, write_portfolio_report
     from backtesting._report import build_figure, render_report, write_report
 
-_REPORT_NAMES = ("build_figure", "render_report", "write_report")
+_LAZY = {  # name -> its module, loaded on first use
+    "PortfolioResult": "_portfolio",
+    "PortfolioSignal": "_portfolio",
+    "run_portfolio_backtest": "_portfolio",
+    "strategy_signals": "_portfolio",
+    "build_figure": "_report",
+    "render_report": "_report",
+    "write_report": "_report",
+    "render_portfolio_report": "_portfolio_report",
+    "write_portfolio_report": "_portfolio_report",
+}
 
 
 def __getattr__(name: str) -> Any:
-    # The report's names load plotly (and narwhals) on first use: a backtest without a report does not
-    # pay their import time and memory.
-    if name in _REPORT_NAMES:
-        from backtesting import _report
+    # The reports' names load plotly (and narwhals), the portfolio's the bot rules and the Binance
+    # filters, on first use: a backtest without them does not pay their import time and memory.
+    if name in _LAZY:
+        import importlib
 
-        return getattr(_report, name)
+        return getattr(importlib.import_module(f"backtesting.{_LAZY[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -88,6 +109,8 @@ __all__ = [
     "OptimizeProgress",
     "OptimizeResult",
     "OptimizeSettings",
+    "PortfolioResult",
+    "PortfolioSignal",
     "Stats",
     "StudySettings",
     "SymbolResult",
@@ -96,9 +119,13 @@ __all__ = [
     "compute_stats",
     "default_jobs",
     "optimize",
+    "render_portfolio_report",
     "render_report",
     "run_backtest",
+    "run_portfolio_backtest",
     "slice_period",
+    "strategy_signals",
+    "write_portfolio_report",
     "write_report",
     "write_trades_csv",
     "write_trades_json",

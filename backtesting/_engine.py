@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -28,6 +28,19 @@ __all__ = [
 
 FillModel = Literal["close", "intrabar"]
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+TRADE_COLUMNS = [
+    "symbol",
+    "side",
+    "entry_time",
+    "entry_price",
+    "exit_time",
+    "exit_price",
+    "exit_reason",
+    "quantity",
+    "pnl",
+    "fees",
+]
+"""A closed trade's columns, in the order the trades files write them."""
 
 
 @dataclass(frozen=True)
@@ -220,15 +233,25 @@ def _pct(value: float | None) -> float:
 
 
 def _simulate(
-    prices: dict[str, np.ndarray], inputs: IndicatorInputs, strategy: Strategy, config: BacktestConfig
+    prices: dict[str, np.ndarray],
+    inputs: IndicatorInputs,
+    strategy: Strategy,
+    config: BacktestConfig,
+    first_entry: int = 0,
 ) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
-    """The strategy's rules, then the compiled loop over the prices and their signals.
+    """The strategy's rules, then the compiled loop over the prices and their signals; no position
+    opens before the candle ``first_entry`` (the candles before it only warm the indicators up).
 
     What only the rules need (their signals, float64 copies of the flags) dies with this call, before
     the loop's equity and the statistics need memory of their own.
     """
     signals = strategy.evaluate(inputs)
     inputs.release_copies()
+    if first_entry > 0:  # copies: a rule may answer with a read-only or shared array
+        warm_up = np.arange(len(prices["close"])) < first_entry
+        signals = replace(
+            signals, entry_long=signals.entry_long & ~warm_up, entry_short=signals.entry_short & ~warm_up
+        )
     settings = np.array(
         [
             1.0 if config.fill == "intrabar" else 0.0,
@@ -260,6 +283,41 @@ def _simulate(
     )
 
 
+@dataclass(frozen=True)
+class _Run:
+    """What the compiled loop returns for one symbol, with the prices and indicators it read."""
+
+    prices: dict[str, np.ndarray]
+    inputs: IndicatorInputs
+    trades: np.ndarray  # (n_trades, 9): see simulate
+    equity: np.ndarray
+    position: np.ndarray
+
+
+def run_kernel(
+    candles: pd.DataFrame,
+    strategy: Strategy,
+    config: BacktestConfig,
+    *,
+    indicators: pd.DataFrame | Mapping[str, np.ndarray] | None = None,
+    preset: str | None = None,
+    symbol: str,
+    first_entry: int = 0,
+) -> _Run:
+    """The strategy's rules evaluated on ``candles`` and the compiled loop run over them: no frames, no
+    statistics (the portfolio backtest reads only the trades). No position opens before the candle
+    ``first_entry``: the candles before it only warm the indicators up."""
+    if len(candles) == 0:
+        raise DataError(f"{symbol}: no candles in the selected period")
+    prices = price_arrays(candles, symbol)
+    if isinstance(indicators, pd.DataFrame) and len(indicators) != len(candles):
+        raise DataError(f"{symbol}: indicators have {len(indicators)} rows for {len(candles)} candles")
+    params = resolve_params(preset or strategy.indicator_preset, **strategy.indicator_params())
+    inputs = IndicatorInputs(candles, prices, params, indicators)
+    raw, n_trades, equity_values, position = _simulate(prices, inputs, strategy, config, first_entry)
+    return _Run(prices, inputs, raw[:n_trades], equity_values, position)
+
+
 def backtest_symbol(
     candles: pd.DataFrame,
     strategy: Strategy,
@@ -278,17 +336,11 @@ def backtest_symbol(
     the strategy's ``indicator_preset``).
     """
     symbol = symbol or str(candles.attrs.get("symbol") or "SYMBOL")
-    if len(candles) == 0:
-        raise DataError(f"{symbol}: no candles in the selected period")
-    prices = price_arrays(candles, symbol)
-    if isinstance(indicators, pd.DataFrame) and len(indicators) != len(candles):
-        raise DataError(f"{symbol}: indicators have {len(indicators)} rows for {len(candles)} candles")
-    params = resolve_params(preset or strategy.indicator_preset, **strategy.indicator_params())
-    inputs = IndicatorInputs(candles, prices, params, indicators)
-    raw, n_trades, equity_values, position = _simulate(prices, inputs, strategy, config)
+    run = run_kernel(candles, strategy, config, indicators=indicators, preset=preset, symbol=symbol)
+    prices, position, inputs = run.prices, run.position, run.inputs
     index = pd.DatetimeIndex(candles.index)
-    trades = _trades_frame(raw[:n_trades], index, symbol)
-    equity = pd.Series(equity_values, index=index, name="equity", copy=False)
+    trades = _trades_frame(run.trades, index, symbol)
+    equity = pd.Series(run.equity, index=index, name="equity", copy=False)
     open_position = None
     if position[0] != 0:
         last_close = float(prices["close"][-1])

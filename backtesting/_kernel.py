@@ -29,7 +29,7 @@ from numba import njit
 
 from cryptoflow.strategies import END, HOLD, SIGNAL, STOP, TAKE, TRAIL, exit_on_close
 
-__all__ = ["simulate"]
+__all__ = ["protective_exit", "simulate"]
 
 
 @njit(cache=True, nogil=True)
@@ -280,3 +280,59 @@ def simulate(
         open_position[3] = qty
         open_position[4] = entry_fee
     return trades, n_trades, equity, open_position
+
+
+@njit(cache=True, nogil=True)
+def protective_exit(
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    start: int,
+    side: int,
+    stop: float,
+    take: float,
+) -> tuple[int, float, int]:
+    """Where an exchange's stop-loss and take-profit orders close a position, as the fake exchange
+    triggers them (``cryptoflow.testing.fake_binance``: ``candle_path`` and ``OrderDesk``).
+
+    The orders rest from candle ``start`` on (the one after the entry's candle); ``stop`` and ``take``
+    are their trigger prices (0 = no such order), ``side`` the position's (+1 long, -1 short). Candle
+    by candle the price jumps from the last close to the open (a gap: an order it jumps over fills at
+    the open), then moves open -> low -> high -> close for a rising (or flat) candle and open -> high ->
+    low -> close for a falling one; the first trigger on that path fills at its trigger price.
+
+    Returns ``(candle, price, reason)`` with ``reason`` :data:`~cryptoflow.strategies.STOP` or
+    :data:`~cryptoflow.strategies.TAKE`, or ``(-1, 0.0, -1)`` when neither triggers.
+    """
+    has_stop = stop > 0.0
+    has_take = take > 0.0
+    for i in range(start, close.shape[0]):
+        o = open_[i]
+        # the gap from the last close: an order the open jumped over fills at the open
+        if side == 1:
+            if has_stop and o <= stop:
+                return i, o, STOP
+            if has_take and o >= take:
+                return i, o, TAKE
+        else:
+            if has_stop and o >= stop:
+                return i, o, STOP
+            if has_take and o <= take:
+                return i, o, TAKE
+        rising = close[i] >= o
+        # the first leg goes to the low for a rising candle, to the high for a falling one
+        low_first = rising
+        for leg in range(2):
+            to_low = low_first if leg == 0 else not low_first
+            if to_low:
+                if side == 1 and has_stop and low[i] <= stop:
+                    return i, stop, STOP
+                if side == -1 and has_take and low[i] <= take:
+                    return i, take, TAKE
+            else:
+                if side == 1 and has_take and high[i] >= take:
+                    return i, take, TAKE
+                if side == -1 and has_stop and high[i] >= stop:
+                    return i, stop, STOP
+    return -1, 0.0, -1

@@ -26,6 +26,10 @@ __all__ = [
 ]
 
 _WIN, _LOSS = "#26a69a", "#ef5350"
+_STYLE = """body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
+table.stats { border-collapse: collapse; margin: 1em 0; font-size: 14px; }
+table.stats th { text-align: left; padding: 2px 16px 2px 0; font-weight: normal; color: #555; }
+table.stats td { text-align: right; padding: 2px 0; font-variant-numeric: tabular-nums; }"""
 _LINE_COLORS = ("#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2")
 
 
@@ -78,8 +82,9 @@ def add_trades(fig: go.Figure, trades: pd.DataFrame, *, row: int) -> None:
                 col=1,
             )
     is_long = trades["side"].eq("long")
-    hover = [
-        f"{t.side} {t.exit_reason}<br>pnl {t.pnl:,.2f}<br>{t.entry_price:.4f} → {t.exit_price:.4f}"
+    hover = [  # a bot's trades also say which strategy made them
+        f"{getattr(t, 'strategy', '')} {t.side} {t.exit_reason}".strip()
+        + f"<br>pnl {t.pnl:,.2f}<br>{t.entry_price:.4f} → {t.exit_price:.4f}"
         for t in trades.itertuples(index=False)
     ]
     hover_arr = np.asarray(hover, dtype=object)
@@ -263,10 +268,7 @@ def render_report(result: BacktestResult) -> str:
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>cryptoflow backtest: {html.escape(strategy.name)}</title>
 <style>
-body {{ font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }}
-table.stats {{ border-collapse: collapse; margin: 1em 0; font-size: 14px; }}
-table.stats th {{ text-align: left; padding: 2px 16px 2px 0; font-weight: normal; color: #555; }}
-table.stats td {{ text-align: right; padding: 2px 0; font-variant-numeric: tabular-nums; }}
+{_STYLE}
 </style></head>
 <body><h1>Backtest report</h1><p>{heading}</p>
 <h2>Statistics</h2>{table}
@@ -277,7 +279,12 @@ table.stats td {{ text-align: right; padding: 2px 0; font-variant-numeric: tabul
 
 def write_report(result: BacktestResult, path: str | Path) -> Path:
     """Write :func:`render_report` to ``path`` (UTF-8) and return the path."""
+    return _write_page(render_report(result), path)
+
+
+def _write_page(page: str, path: str | Path) -> Path:
+    """Write an HTML page (UTF-8), creating its folder; returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_report(result), encoding="utf-8")
+    path.write_text(page, encoding="utf-8")
     return path

@@ -89,6 +89,14 @@ def _ratio(numerator: float, denominator: float) -> float:
     return numerator / denominator
 
 
+def _annualised(growth: float, days: float) -> float:
+    """``growth`` over ``days`` as a yearly rate; a gain over minutes overflows to infinity."""
+    try:
+        return growth ** (1.0 / (days / _YEAR_DAYS)) - 1.0
+    except OverflowError:
+        return math.inf
+
+
 def _win_rate(pnl: np.ndarray) -> float:
     return float((pnl > 0).mean() * 100.0) if len(pnl) else math.nan
 
@@ -207,7 +215,7 @@ def compute_stats(
 
     total_return = final / initial - 1.0 if initial else math.nan
     cagr = (
-        (final / initial) ** (1.0 / (days / _YEAR_DAYS)) - 1.0
+        _annualised(final / initial, days)
         if initial > 0 and final > 0 and days
         else (-1.0 if final <= 0 < initial else math.nan)
     )

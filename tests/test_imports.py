@@ -32,6 +32,9 @@ UNIT_TESTED: dict[str, dict[str, str]] = {
         "cryptoflow.stack._java": "the message when no Java is found (its cached lookup cleared around it)",
         "cryptoflow.stack._download": "a failed download's messages, without a stack up (ports, home) first",
     },
+    "tests/backtesting/test_portfolio.py": {
+        "backtesting._kernel": "protective_exit, compared fill by fill with the fake exchange's order desk",
+    },
     "tests/indicators/test_streaming_engines.py": {
         "cryptoflow.indicators._cstream": "the compiled streaming state is the one built (scripts/setup)",
         "cryptoflow.indicators._nbstream": "the numba state that stands in without a compiler, bit for bit",

@@ -5,8 +5,10 @@
   :func:`open_client`, :func:`connect`) and :func:`is_restricted_location` (HTTP 451);
 - market data (``_klines``): :class:`KlineSource`, kline websockets with reconnect and backfill, and
   :func:`fetch_warmup`, the REST history that warms indicators up;
-- execution (``_broker``, ``_filters``): :class:`BinanceFuturesBroker`, signed USD-M futures orders,
-  sized by the symbol's exchange filters (:class:`SymbolFilters`);
+- execution (``_broker``, ``_filters``, ``_limit``, ``_protection``, ``_user_stream``):
+  :class:`BinanceFuturesBroker`, signed USD-M futures orders sized by the symbol's exchange filters
+  (:class:`SymbolFilters`), MARKET or LIMIT entries, exchange-side protective orders at a
+  :class:`Protection`'s levels, and the user data stream that reports the exchange's closes;
 - history (``_download``): :func:`download_candles`, resumable paging through historical klines.
 
 Retries follow :mod:`cryptoflow.retry`. A stand-in exchange for tests is
@@ -30,6 +32,7 @@ from cryptoflow.binance._http import (
     open_client,
 )
 from cryptoflow.binance._klines import KlineEvent, KlineSource, SourceOptions, fetch_warmup
+from cryptoflow.binance._protection import Protection
 
 __all__ = [
     "DOWNLOAD_COLUMNS",
@@ -39,6 +42,7 @@ __all__ = [
     "DownloadResult",
     "KlineEvent",
     "KlineSource",
+    "Protection",
     "SourceOptions",
     "SymbolFilters",
     "binance_classes",

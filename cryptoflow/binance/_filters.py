@@ -39,12 +39,12 @@ class SymbolFilters:
 
     def quantity(self, value: float) -> Decimal:
         """``value`` rounded down to a multiple of ``stepSize`` (never more than asked for)."""
-        steps = (Decimal(repr(value)) / self.step_size).to_integral_value(ROUND_DOWN)
+        steps = (Decimal(repr(float(value))) / self.step_size).to_integral_value(ROUND_DOWN)
         return (steps * self.step_size).quantize(self.step_size)
 
     def price(self, value: float) -> Decimal:
         """``value`` rounded to the nearest multiple of ``tickSize``."""
-        ticks = (Decimal(repr(value)) / self.tick_size).to_integral_value(ROUND_HALF_UP)
+        ticks = (Decimal(repr(float(value))) / self.tick_size).to_integral_value(ROUND_HALF_UP)
         return (ticks * self.tick_size).quantize(self.tick_size)
 
     def check(self, quantity: Decimal, price: float) -> None:
@@ -56,7 +56,7 @@ class SymbolFilters:
                 f"{self.symbol}: quantity {quantity} is below minQty {self.min_qty} "
                 "(raise the budget, fraction or leverage)",
             )
-        notional = quantity * Decimal(repr(price))
+        notional = quantity * Decimal(repr(float(price)))
         if notional < self.min_notional:
             raise ExchangeRejection(
                 0,

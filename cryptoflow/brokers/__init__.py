@@ -15,7 +15,7 @@ from cryptoflow.brokers._base import (
     check_sizing,
     client_order_id,
 )
-from cryptoflow.brokers._paper import PaperBroker
+from cryptoflow.brokers._paper import PaperBroker, paper_close, paper_open, paper_price
 
 __all__ = [
     "Broker",
@@ -27,4 +27,7 @@ __all__ = [
     "TradingConfig",
     "check_sizing",
     "client_order_id",
+    "paper_close",
+    "paper_open",
+    "paper_price",
 ]

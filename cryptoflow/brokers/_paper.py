@@ -10,9 +10,42 @@ from cryptoflow.brokers._base import BrokerBook, ClosedTrade, Position, TradingC
 from cryptoflow.candles import Candle
 from cryptoflow.events import Source
 
-__all__ = ["PaperBroker"]
+__all__ = ["PaperBroker", "paper_close", "paper_open", "paper_price"]
 
 log = logging.getLogger(__name__)
+
+
+def paper_price(config: TradingConfig, price: float, direction: int) -> float:
+    """The price a paper order at ``price`` (the deciding candle's close) fills at: moved against us by
+    ``slippage_rate``, up for a buy (``direction`` +1: a long's entry, a short's exit), down for a sell
+    (-1)."""
+    return price * (1.0 + config.slippage_rate * direction)
+
+
+def paper_open(
+    config: TradingConfig,
+    symbol: str,
+    side: int,
+    quantity: float,
+    price: float,
+    open_time: int,
+    order_id: str,
+) -> Position:
+    """The position a paper entry of ``quantity`` filled at ``price`` (from :func:`paper_price`) opens on
+    the candle ``open_time``: it pays ``fee_rate`` of the notional. The paper broker and the portfolio
+    backtest fill entries through this one function."""
+    fee = quantity * price * config.fee_rate
+    return Position(symbol, side, quantity, price, open_time, fee, price, 0, order_id)
+
+
+def paper_close(
+    config: TradingConfig, position: Position, price: float, open_time: int, reason: str, order_id: str
+) -> ClosedTrade:
+    """The round trip ``position`` makes by a paper exit filled at ``price`` (from :func:`paper_price`
+    with the opposite direction, or an exchange's trigger price) on the candle ``open_time``: the exit
+    pays ``fee_rate`` of its notional."""
+    exit_fee = position.quantity * price * config.fee_rate
+    return position.close(open_time, price, reason, exit_fee, order_id)
 
 
 class PaperBroker(BrokerBook):
@@ -50,15 +83,17 @@ class PaperBroker(BrokerBook):
         """False once the symbol's equity reached zero (as in the backtester)."""
         return self.cash.get(symbol, 0.0) > 0.0
 
-    async def open_position(self, symbol: str, side: int, candle: Candle, order_id: str) -> Position | None:
-        """Enter at ``candle.close``."""
+    async def open_position(
+        self, symbol: str, side: int, candle: Candle, order_id: str, quantity: float | None = None
+    ) -> Position | None:
+        """Enter at ``candle.close``: ``quantity`` (base asset) when the caller sized the position (an
+        executor, from its bot's budgets), else ``fraction`` x ``leverage`` of the symbol's equity."""
         c = self.config
-        price = candle.close * (1.0 + c.slippage_rate * side)
-        notional = self.cash[symbol] * c.fraction * c.leverage
-        quantity = notional / price
-        fee = notional * c.fee_rate
-        self.cash[symbol] -= fee
-        position = Position(symbol, side, quantity, price, candle.open_time, fee, price, 0, order_id)
+        price = paper_price(c, candle.close, side)
+        if quantity is None:
+            quantity = self.cash[symbol] * c.fraction * c.leverage / price
+        position = paper_open(c, symbol, side, quantity, price, candle.open_time, order_id)
+        self.cash[symbol] -= position.entry_fee
         self.positions[symbol] = position
         self.save()
         return position
@@ -66,14 +101,13 @@ class PaperBroker(BrokerBook):
     async def close_position(self, symbol: str, candle: Candle, reason: str, order_id: str) -> ClosedTrade:
         """Exit at ``candle.close``."""
         pos = self.positions.pop(symbol)
-        price = candle.close * (1.0 - self.config.slippage_rate * pos.side)
-        gross = pos.side * pos.quantity * (price - pos.entry_price)
-        exit_fee = pos.quantity * price * self.config.fee_rate
-        self.cash[symbol] += gross - exit_fee
+        price = paper_price(self.config, candle.close, -pos.side)
+        trade = paper_close(self.config, pos, price, candle.open_time, reason, order_id)
+        self.cash[symbol] += trade.pnl + pos.entry_fee  # the entry fee left the cash at the entry
         if self.cash[symbol] <= 0.0:
             self.cash[symbol] = 0.0
         self.trades += 1
-        self.closed[symbol] = pos.close(candle.open_time, price, reason, exit_fee, order_id)
+        self.closed[symbol] = trade
         self.save()
         return self.closed[symbol]
 

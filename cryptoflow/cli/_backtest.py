@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, get_type_hints
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from cryptoflow.cli._common import console, err_console
@@ -226,14 +226,37 @@ def backtest(
         Path | None, typer.Option("--trades-json", help=_OUT.format("trades+stats JSON"))
     ] = None,
     trades_csv: Annotated[Path | None, typer.Option("--trades-csv", help=_OUT.format("trades CSV"))] = None,
+    bot: Annotated[
+        Path | None,
+        typer.Option(
+            "--bot",
+            help="Backtest a bot file (its strategies, symbols, capital and protections) as its executor "
+            "trades: one --data file per symbol of the bot; its strategies decide on closes (--fill "
+            "does not apply).",
+        ),
+    ] = None,
+    exchange_protection: Annotated[
+        bool | None,
+        typer.Option(
+            "--exchange-protection/--no-exchange-protection",
+            help="With --bot: stop-loss/take-profit orders on the exchange, triggered inside candles "
+            "(default: on for a testnet or live bot).",
+        ),
+    ] = None,
 ) -> None:
     """Backtest a strategy on historical candles and print its statistics.
 
-    Reproduce the original 2023 scripts with --preset seed --fill close.
+    Reproduce the original 2023 scripts with --preset seed --fill close. With --bot, backtest a bot's
+    strategies together, with one capital, the executor's conflict rule and the bot's protections.
     """
-    from backtesting import run_backtest, write_trades_csv, write_trades_json
+    from backtesting import run_backtest
 
     _outputs(request.data, **{"--report": report, "--trades-json": trades_json, "--trades-csv": trades_csv})
+    if bot is not None:
+        _backtest_bot(request, bot, exchange_protection, report, trades_json, trades_csv)
+        return
+    if exchange_protection is not None:
+        raise ConfigurationError("--exchange-protection applies to a bot's backtest; add --bot bot.toml")
     instance = request.load_strategy()
     check_inputs(request)
     with _progress() as progress:
@@ -249,14 +272,30 @@ def backtest(
             preset=request.preset,
             progress=lambda name: progress.update(task, advance=1, description=f"backtested {name}"),
         )
-        if report:
-            from backtesting import write_report  # plotly loads only when a report is asked for
-
-            progress.update(task, description="drawing the report")
-            with writing(report, "--report"):
-                write_report(result, report)
-            progress.update(task, advance=1)
+        _draw_report(progress, task, "write_report", result, report)
     console.print(_summary(result))
+    _write_trades(result, trades_json, trades_csv, report)
+
+
+def _draw_report(progress: Progress, task: TaskID, writer: str, result: Any, report: Path | None) -> None:
+    """Draw the ``--report`` (when asked for) with ``backtesting``'s ``writer`` as the last step of the
+    progress bar. The writer is imported only then: plotly loads only when a report is asked for."""
+    if report is None:
+        return
+    import backtesting
+
+    progress.update(task, description="drawing the report")
+    with writing(report, "--report"):
+        getattr(backtesting, writer)(result, report)
+    progress.update(task, advance=1)
+
+
+def _write_trades(
+    result: Any, trades_json: Path | None, trades_csv: Path | None, report: Path | None
+) -> None:
+    """Write the trades files asked for and say what was written (the report was written already)."""
+    from backtesting import write_trades_csv, write_trades_json
+
     written = (
         ("--trades-json", trades_json, write_trades_json),
         ("--trades-csv", trades_csv, write_trades_csv),
@@ -268,3 +307,106 @@ def backtest(
                 with writing(path, option):
                     writer(result, path)
             console.print(f"wrote {path}", highlight=False)
+
+
+_BOT_SETS = {  # options a bot file replaces, with their defaults
+    "--strategy": ("strategy", "custom"),
+    "--param": ("params", {}),
+    "--cash": ("cash", 10_000.0),
+    "--fraction": ("fraction", 1.0),
+    "--leverage": ("leverage", 1.0),
+    "--preset": ("preset", None),
+    "--close-at-end": ("close_at_end", False),
+}
+
+
+def _bot_summary(result: Any) -> list[Table]:
+    from backtesting import STAT_LABELS
+
+    bot = result.bot
+    protection = "exchange-side stop/take-profit" if result.exchange_protection else "no exchange-side orders"
+    title = (
+        f"bot {escape(bot.name)} · {bot.broker} · {len(bot.strategies)} strategies × {len(bot.symbols)} "
+        f"symbols · {protection}"
+    )
+    stats = Table("statistic", "value", title=title, title_justify="left")
+    for key, label in STAT_LABELS.items():
+        stats.add_row(escape(label), _fmt(result.stats.values.get(key)))
+    for position in result.open_positions:
+        stats.add_row(
+            f"open {position['side']} {position['symbol']} ({escape(position['run_id'])})",
+            f"since {position['entry_time']} @ {position['entry_price']:,.4f} "
+            f"(unrealised {position['unrealized_pnl']:,.2f})",
+        )
+    tables = [stats]
+    labels = {s.run_id: s.describe() for s in bot.strategies}
+    for by, heading in (("run_id", "strategy"), ("symbol", "symbol")):
+        table = Table(
+            heading, "trades", "pnl", "fees", "win rate [%]", title=f"by {heading}", title_justify="left"
+        )
+        for row in result.breakdown(by).itertuples():
+            name = str(row.Index)
+            table.add_row(
+                escape(labels.get(name, name)),
+                str(row.trades),
+                _fmt(row.pnl),
+                _fmt(row.fees),
+                _fmt(row.win_rate_pct),
+            )
+        tables.append(table)
+    skips = Table("skipped because", "signals", title="skipped signals", title_justify="left")
+    for code, count in result.skips.items():
+        skips.add_row(code, str(count))
+    by_protection = result.locks.groupby("protection")["blocked"].agg(["size", "sum"])
+    for name, row in by_protection.iterrows():
+        skips.add_row(f"  locked by {name}", f"{row['sum']} ({row['size']} locks)")
+    tables.append(skips)
+    return tables
+
+
+def _backtest_bot(
+    request: BacktestRequest,
+    path: Path,
+    exchange_protection: bool | None,
+    report: Path | None,
+    trades_json: Path | None,
+    trades_csv: Path | None,
+) -> None:
+    """``backtest --bot``: the bot's portfolio backtest on the --data files."""
+    from backtesting import run_portfolio_backtest
+    from cryptoflow.portfolio import load_bot
+
+    for option, (name, default) in _BOT_SETS.items():
+        if getattr(request, name) != default:
+            raise ConfigurationError(
+                f"{option}: the bot file {str(path)!r} sets the strategies, their parameters and the "
+                f"capital; drop {option} (or edit the bot file)"
+            )
+    loaded = load_bot(path)
+    check_inputs(request)
+    with _progress() as progress:
+        total = len(request.data) + len(loaded.strategies) * len(loaded.symbols) + (1 if report else 0)
+        task = progress.add_task("loading candles", total=total)
+        frames = request.load_candles()
+        extra = sorted(set(frames) - set(loaded.symbols))
+        if extra:
+            raise ConfigurationError(
+                f"--data: {', '.join(extra)} is not among the symbols of {loaded.source} "
+                f"({', '.join(loaded.symbols)}); drop that file or add the symbol to the bot"
+            )
+        progress.update(task, advance=len(request.data), description="signals")
+        config = request.config()
+        result = run_portfolio_backtest(
+            loaded,
+            frames,
+            fee_rate=config.fee_rate,
+            slippage_rate=config.slippage_rate,
+            exchange_protection=exchange_protection,
+            start=request.start,
+            end=request.end,
+            progress=lambda name: progress.update(task, advance=1, description=f"signals of {name}"),
+        )
+        _draw_report(progress, task, "write_portfolio_report", result, report)
+    for table in _bot_summary(result):
+        console.print(table)
+    _write_trades(result, trades_json, trades_csv, report)

@@ -10,6 +10,7 @@ Nothing here is used by the live code paths.
 - :mod:`cryptoflow.testing.events`: small, deterministic events of every kind, also at given times;
 - :mod:`cryptoflow.testing.webhooks`: a local webhook receiver that records requests and answers as
   scripted (``cryptoflow notify``'s targets);
+- :mod:`cryptoflow.testing.browser`: a real headless Chromium (Selenium) for tests that look at pages;
 - :mod:`cryptoflow.testing.data`: the shared real candle files and a marker skipping tests without them
   (needs pytest).
 
@@ -17,4 +18,4 @@ Import the submodule you need (``from cryptoflow.testing.services import cleanup
 imports none of them, so using one never loads the others' dependencies.
 """
 
-__all__ = ["data", "events", "fake_binance", "services", "webhooks"]
+__all__ = ["browser", "data", "events", "fake_binance", "services", "webhooks"]

@@ -8,27 +8,14 @@ from pathlib import Path
 import pytest
 
 from cryptoflow.binance import BinanceEndpoints, BinanceFuturesBroker
-from cryptoflow.brokers import TradingConfig, client_order_id
+from cryptoflow.brokers import client_order_id
 from cryptoflow.errors import ConfigurationError
 from cryptoflow.strategies import load_strategy
-from cryptoflow.testing.fake_binance import API_KEY, API_SECRET, replay_exchange
+from cryptoflow.testing.fake_binance import replay_exchange
 from tests._trading import HISTORY, LIVE, STRATEGIES, SYMBOLS, backtest_trades, run_trader
+from tests.binance._testnet import CONFIG, broker_for
 
 pytestmark = pytest.mark.slow  # replays candles through the fake exchange in real time
-
-CONFIG = TradingConfig(cash=10_000, fee_rate=0.0004, fraction=0.5, leverage=2, margin_type="ISOLATED")
-
-
-def broker_for(exchange, tmp_path: Path, **kw) -> BinanceFuturesBroker:
-    return BinanceFuturesBroker(
-        CONFIG,
-        tmp_path / "testnet.json",
-        mode="testnet",
-        endpoints=BinanceEndpoints(exchange.base_url, exchange.stream_url),
-        api_key=API_KEY,
-        api_secret=API_SECRET,
-        **kw,
-    )
 
 
 def test_keys_are_required_and_never_shown() -> None:

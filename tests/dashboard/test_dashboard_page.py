@@ -6,8 +6,6 @@ filters narrow it, no Elasticsearch address or credential reaches the browser, a
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 import threading
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -29,10 +27,10 @@ from cryptoflow.events import (
     TradeEvent,
     TradePayload,
 )
+from cryptoflow.testing.browser import headless_chromium
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 CHARTS = [
     "chart-price",
@@ -185,35 +183,11 @@ def server(indexed: Settings) -> Iterator[DashboardServer]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.fail("Debian's chromium and chromium-driver are needed (scripts/setup installs them)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="cryptoflow-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={profile}",
-        "--window-size=1280,2600",
-        "--disable-dev-shm-usage",
-    ):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
+        with headless_chromium(window_size=(1280, 2600), flags=("--disable-quic",)) as driver:
+            yield driver
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 def _wait_for_refreshes(driver: Any, count: int) -> None:

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from cryptoflow.testing.fake_binance._errors import BinanceError
 from cryptoflow.testing.fake_binance._market import ReplayMarket
-from cryptoflow.testing.fake_binance._orders import OPEN, AlgoOrder, Order, now_ms, order_event, symbol_param
+from cryptoflow.testing.fake_binance._orders import OPEN, AlgoOrder, Order, order_event, symbol_param
 
 __all__ = ["FuturesAccount", "limit_param"]
 
@@ -157,7 +157,7 @@ class FuturesAccount:
         pos.amount = round(pos.amount + signed, 12)
         if pos.amount == 0:
             pos.entry_price = 0.0
-        pos.update_time = now_ms()
+        pos.update_time = self.market.now_ms
         order.filled += qty
         order.cum_quote += quote
         order.status = "FILLED" if order.remaining <= 0 else "PARTIALLY_FILLED"
@@ -202,7 +202,7 @@ class FuturesAccount:
     def account_update(self, symbol: str, reason: str = "ORDER") -> dict[str, object]:
         """The ``ACCOUNT_UPDATE`` user-stream event: the USDT balance and ``symbol``'s position."""
         pos = self.positions[symbol]
-        now = now_ms()
+        now = self.market.now_ms
         return {
             "e": "ACCOUNT_UPDATE",
             "E": now,
@@ -354,7 +354,7 @@ class FuturesAccount:
                 "availableBalance": f"{available:.8f}",
                 "maxWithdrawAmount": f"{max(available, 0):.8f}",
                 "marginAvailable": True,
-                "updateTime": now_ms(),
+                "updateTime": self.market.now_ms,
             }
         ]
 

@@ -19,7 +19,6 @@ from cryptoflow.testing.fake_binance._orders import (
     algo_event,
     algo_json,
     decimal_param,
-    now_ms,
     order_event,
     order_json,
 )
@@ -59,6 +58,10 @@ class OrderDesk:
     - A TRAILING_STOP_MARKET order activates when the path reaches ``activatePrice`` (at once without
       one), then follows the best price along the path and triggers ``callbackRate`` % back from it.
     - When a position becomes flat, its open reduce-only orders and close-position algo orders expire.
+    - Times (orders' ``time``/``updateTime``, fills' ``time``, algo orders' ``triggerTime``, the user-stream
+      events' ``E``/``T``) follow the replay's clock (:attr:`ReplayMarket.now_ms`), not the wall clock: a
+      fill's time lies in the candle whose prices made it, as on Binance (the server time that signatures
+      are checked against stays the wall clock).
     """
 
     def __init__(self, account: FuturesAccount, *, volume_share: float = 0.1) -> None:
@@ -162,7 +165,7 @@ class OrderDesk:
         return order_json(self.market, order) if params.get("newOrderRespType") == "RESULT" else accepted
 
     def _register(self, order: Order) -> None:
-        order.updated = order.created
+        order.created = order.updated = self.market.now_ms
         self.account.orders[order.order_id] = order
         self._by_client_id[(order.symbol, order.client_order_id)] = order
         self.account.emit(order_event(self.market, order, "NEW"))
@@ -248,7 +251,7 @@ class OrderDesk:
             algo.extreme = self.market.price(symbol)  # follows the price from now on
         elif not trailing and algo.triggered_by(self.market.price(symbol)):
             raise BinanceError(-2021, "Order would immediately trigger.")
-        algo.updated = algo.created
+        algo.created = algo.updated = self.market.now_ms
         self.account.algo_orders[algo.algo_id] = algo
         self._algo_by_client_id[client_id] = algo
         self.account.requests.append(dict(params))
@@ -365,13 +368,13 @@ class OrderDesk:
 
     def _close(self, order: Order, status: str) -> None:
         order.status = status
-        order.updated = now_ms()
+        order.updated = self.market.now_ms
         self.account.emit(order_event(self.market, order, status))
         self._finish_algo_of(order)
 
     def _end_algo(self, algo: AlgoOrder, status: str) -> None:
         algo.status = status
-        algo.updated = now_ms()
+        algo.updated = self.market.now_ms
         self.account.emit(algo_event(self.market, algo))
 
     def _finish_algo_of(self, order: Order) -> None:
@@ -400,7 +403,7 @@ class OrderDesk:
 
     def _trigger(self, algo: AlgoOrder, fill_price: float) -> None:
         algo.status = "TRIGGERED"
-        algo.trigger_time = algo.updated = now_ms()
+        algo.trigger_time = algo.updated = self.market.now_ms
         limit = algo.order_type in ("STOP", "TAKE_PROFIT")
         order = Order(
             next(self._ids),

@@ -147,6 +147,11 @@ class ReplayMarket:
         self.last_state: dict[str, KlineState] = {}
         self.last_closed: dict[str, KlineState] = {}
         self.forming: dict[str, KlineState] = {}  # the final state of each symbol's forming candle
+        # the replay's clock (epoch ms): when the state being sent happens, inside its candle; before the
+        # replay, the close of the last history candle. Orders, fills and user-stream events carry it, so
+        # a fill lies in the candle whose prices made it, as on Binance.
+        last = int(self.grid[self.history - 1]) if self.history else int(self.grid[0]) - self.interval_ms
+        self.now_ms = last + self.interval_ms - 1
 
     @classmethod
     def from_files(cls, paths: Sequence[str | Path], **options: int | None) -> ReplayMarket:
@@ -256,11 +261,13 @@ class ReplayMarket:
             batch = [self._partial(final, j / (n + 1)) for final in finals]
             for state in batch:
                 self.last_state[state.symbol] = state
+            self.now_ms = open_time + int(self.interval_ms * j / (n + 1))
             yield batch
         self.cursor += 1
         for state in finals:
             self.last_state[state.symbol] = state
             self.last_closed[state.symbol] = state
+        self.now_ms = open_time + self.interval_ms - 1  # the final update still belongs to its candle
         yield finals
 
     def klines(

@@ -34,7 +34,8 @@ OPEN = ("NEW", "PARTIALLY_FILLED")
 
 
 def now_ms() -> int:
-    """Wall-clock epoch milliseconds (the times of orders, trades and events)."""
+    """Wall-clock epoch milliseconds (the spot account's order times; futures orders, fills and user-stream
+    events carry the replay's clock, :attr:`ReplayMarket.now_ms`)."""
     return int(time.time() * 1000)
 
 
@@ -217,7 +218,7 @@ def order_event(
 ) -> dict[str, object]:
     """The ``ORDER_TRADE_UPDATE`` user-stream event of one change of ``order`` (``execution``: NEW,
     CANCELED, EXPIRED, TRADE, with the fill's quantity, price, commission and realized profit)."""
-    s, now = order.symbol, now_ms()
+    s, now = order.symbol, market.now_ms
     return {
         "e": "ORDER_TRADE_UPDATE",
         "E": now,
@@ -297,7 +298,7 @@ def algo_json(market: ReplayMarket, algo: AlgoOrder) -> dict[str, object]:
 
 def algo_event(market: ReplayMarket, algo: AlgoOrder) -> dict[str, object]:
     """The ``ALGO_UPDATE`` user-stream event of ``algo``'s current status."""
-    s, actual, now = algo.symbol, algo.actual, now_ms()
+    s, actual, now = algo.symbol, algo.actual, market.now_ms
     return {
         "e": "ALGO_UPDATE",
         "T": algo.updated or now,

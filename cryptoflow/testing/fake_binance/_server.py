@@ -258,7 +258,8 @@ class FakeExchange:
         self._call(lambda: self._release.set() if self._release else None)
 
     def drop_connections(self) -> None:
-        """Close every websocket connection abruptly, as a network failure would (thread-safe)."""
+        """Close every websocket connection abruptly (market streams and user data streams), as a network
+        failure would (thread-safe)."""
 
         def drop() -> None:
             for sub in list(self.subscribers):
@@ -266,6 +267,7 @@ class FakeExchange:
                 if transport is not None:
                     transport.abort()
             self.subscribers.clear()
+            self.user_streams.drop()
 
         self._call(drop)
 

@@ -29,6 +29,7 @@ class UserStreams:
     def __init__(self, account: FuturesAccount, api_key: str) -> None:
         self.api_key = api_key
         self.listen_key: str | None = None
+        self.keepalives = 0  # PUTs that kept the key alive, for tests
         self.queues: dict[web.WebSocketResponse, asyncio.Queue[str | None]] = {}
         account.listeners.append(self.publish)
 
@@ -56,11 +57,21 @@ class UserStreams:
         params = parse_params(request.rel_url.raw_query_string, body)
         if self.listen_key is None or params.get("listenKey", self.listen_key) != self.listen_key:
             raise BinanceError(-1125, "This listenKey does not exist.")
+        if request.method == "PUT":
+            self.keepalives += 1
         if request.method == "DELETE":
             self.listen_key = None
             for queue in self.queues.values():
                 queue.put_nowait(None)
         return web.json_response({})
+
+    def drop(self) -> None:
+        """Abort every user-stream connection, as a network failure would (the listen key stays valid)."""
+        for ws in list(self.queues):
+            transport = ws._req.transport if ws._req is not None else None
+            if transport is not None:
+                transport.abort()
+            self.queues[ws].put_nowait(None)
 
     def knows(self, key: str | None) -> bool:
         """Whether ``key`` is the active listen key."""
