@@ -18,15 +18,8 @@ from backtesting._engine import BacktestConfig, backtest_symbol, slice_period
 from backtesting._inputs import IndicatorInputs, price_arrays
 from backtesting._losses import Loss, loss
 from backtesting._space import SearchSpace, build_space, grid_size
-from backtesting._study import (
-    count_trials,
-    make_sampler,
-    open_storage,
-    open_study,
-    run_trials,
-    run_workers,
-    shared_storage,
-)
+from backtesting._study import count_trials, make_sampler, open_storage, open_study
+from backtesting._trials import run_trials
 from cryptoflow.errors import ConfigurationError
 from cryptoflow.indicators import resolve_params
 from cryptoflow.strategies import INDICATOR_PARAMS, Range, Strategy, strategy_class
@@ -65,7 +58,7 @@ class OptimizeSettings:
     losses: what to optimise on the training part (:data:`~backtesting.LOSSES` names or statistics);
         several make a multi-objective search whose result is the Pareto front.
     train_fraction: share of the candles, in time order, used for training; the rest is the test.
-    seed: random seed of the sampler (each worker process adds its index).
+    seed: random seed of the sampler (``None``: a new one each run).
     preset: indicator preset; default the strategy's own.
     min_trades: fewer trades than this make ``win_rate`` undefined and the best trial suspect.
     """
@@ -90,7 +83,8 @@ class StudySettings:
         ``None`` keeps the study in memory. Processes giving the same storage and ``name`` share the
         study: together they run ``OptimizeSettings.trials``; run again, a study resumes where it ended.
     name: the study's name; default one derived from the strategy, candles and search.
-    jobs: worker processes on this machine (forked: they share the prepared candles and indicators).
+    jobs: processes backtesting trials on this machine (forked: they share the prepared candles and
+        indicators); this process alone samples and writes to the storage.
     """
 
     storage: str | None = None
@@ -328,7 +322,7 @@ def optimize(
     The period is split at ``train_fraction``; the losses are computed on the training part and every
     trial is also backtested on the test part (indicators are computed over the whole period, so the
     test part starts warm), so the table shows how each trial generalises. With ``study.jobs`` above
-    1 the trials run in forked processes sharing the prepared candles; with ``study.storage`` several
+    1 the backtests run in forked processes sharing the prepared candles; with ``study.storage`` several
     processes, here or on other machines, share the study. ``progress`` is called as trials complete.
 
     Example::
@@ -367,44 +361,31 @@ def optimize(
             f"{settings.train_fraction:g} of them and test on the rest ({MIN_PART_CANDLES} each at least); "
             "widen the period or change --train"
         )
+    storage = open_storage(study.storage)  # an unreachable storage is said before the work starts
     trials = _Trials(cls, period, split, config, settings.preset)
     trials.warm_up(space)
     setup = _setup(cls, trials, settings, space)
     name = study.name or _default_name(setup, settings.sampler)
     directions = [spec.direction for spec in losses]
 
-    def objective(trial: optuna.Trial) -> list[float]:
-        params = {dim.name: dim.suggest(trial) for dim in space.values()}
-        stats = trials.run(params)
+    def suggest(trial: optuna.Trial) -> dict[str, Any]:
+        return {dim.name: dim.suggest(trial) for dim in space.values()}
+
+    def finish(trial: optuna.Trial, stats: dict[str, dict[str, float]]) -> list[float]:
         trial.set_user_attr("stats", stats)
         return _value(losses, stats["train"], settings.min_trades)
 
-    def seed_of(index: int) -> int | None:
-        return None if settings.seed is None else settings.seed + index
+    sampler = make_sampler(settings.sampler, settings.seed, grid, trials_wanted)
+    shared = open_study(storage, name, directions, sampler, setup)
 
-    with shared_storage(study.storage, study.jobs) as url:
-        storage = open_storage(url)
-        sampler = make_sampler(settings.sampler, seed_of(0), grid, trials_wanted)
-        shared = open_study(storage, name, directions, sampler, setup)
+    def report() -> None:
+        if progress is not None:
+            done = count_trials(shared, running=False)
+            progress(OptimizeProgress(done, trials_wanted, _best_text(shared, losses)))
 
-        def report() -> None:
-            if progress is not None:
-                done = count_trials(shared, running=False)
-                progress(OptimizeProgress(done, trials_wanted, _best_text(shared, losses)))
-
-        report()
-        if study.jobs == 1:
-            run_trials(shared, storage, objective, trials_wanted, on_trial=report)
-        else:
-
-            def work(index: int) -> None:
-                own = open_storage(url)  # a connection of its own, not the parent's
-                sampler = make_sampler(settings.sampler, seed_of(index), grid, trials_wanted)
-                joined = open_study(own, name, directions, sampler, setup)
-                run_trials(joined, own, objective, trials_wanted)
-
-            run_workers(study.jobs, work, report)
-        table = _table(shared, losses, settings.min_trades)
+    report()
+    run_trials(shared, storage, trials_wanted, suggest, trials.run, finish, jobs=study.jobs, on_trial=report)
+    table = _table(shared, losses, settings.min_trades)
     fmt = "%Y-%m-%d %H:%M:%S"
     train, test = period.iloc[:split], period.iloc[split:]
     return OptimizeResult(

@@ -1,24 +1,18 @@
-"""Optuna studies for the optimiser: storages by URL, samplers by name, exactly N trials shared by any
-number of processes (here or on other machines), and forked workers sharing the prepared candles."""
+"""Optuna studies for the optimiser: storages by URL, samplers by name, a study's setup checked when
+another process joins it."""
 
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
-import signal
-import tempfile
-import threading
 import time
-import traceback
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from cryptoflow.config import mask_credentials
-from cryptoflow.errors import ConfigurationError, CryptoflowError
+from cryptoflow.errors import ConfigurationError
 
 if TYPE_CHECKING:
     import optuna
@@ -26,14 +20,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SAMPLERS",
-    "WorkerError",
     "count_trials",
     "make_sampler",
     "open_storage",
     "open_study",
-    "run_trials",
-    "run_workers",
-    "shared_storage",
 ]
 
 log = logging.getLogger(__name__)
@@ -245,145 +235,3 @@ def count_trials(study: optuna.Study, *, running: bool = True) -> int:
 
     states = (TrialState.COMPLETE, TrialState.RUNNING) if running else (TrialState.COMPLETE,)
     return len(study.get_trials(deepcopy=False, states=states))
-
-
-def run_trials(
-    study: optuna.Study,
-    storage: BaseStorage,
-    objective: Callable[[optuna.Trial], Any],
-    trials: int,
-    on_trial: Callable[[], None] | None = None,
-) -> None:
-    """Run ``objective`` in this process until ``study`` holds ``trials`` complete trials in all.
-
-    Other processes may run the same study at the same time: a trial counts as soon as it starts, and
-    one that starts while the others already make up ``trials`` is dropped at once (state PRUNED,
-    never run), so the study ends with exactly ``trials`` complete trials. Ctrl-C fails the running
-    trial (a resumed study runs it again); the storage is written with Ctrl-C held back, so no trial is
-    left RUNNING. A crashed process's trial is failed after the heartbeat's grace period (databases).
-    """
-    from optuna.storages import fail_stale_trials
-    from optuna.trial import TrialState
-
-    counted = (TrialState.COMPLETE, TrialState.RUNNING)
-    heartbeat = bool(getattr(storage, "is_heartbeat_enabled", lambda: False)())
-    while True:
-        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        trial = None
-        try:
-            if heartbeat:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # "experimental"
-                    fail_stale_trials(study)
-            if count_trials(study) >= trials:
-                return
-            trial = study.ask()
-            ahead = sum(
-                1 for t in study.get_trials(deepcopy=False, states=counted) if t.number < trial.number
-            )
-            if ahead >= trials:
-                study.tell(trial, state=TrialState.PRUNED)  # another process took the last place
-                return
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)  # a Ctrl-C held back is raised here
-            with _beating(storage if heartbeat else None, trial._trial_id):
-                values = objective(trial)
-            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-            study.tell(trial, values)
-            trial = None
-        except BaseException:
-            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-            if trial is not None:
-                study.tell(trial, state=TrialState.FAIL)
-            raise
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)
-        if on_trial is not None:
-            on_trial()
-
-
-@contextmanager
-def _beating(storage: Any, trial_id: int) -> Iterator[None]:
-    """While a trial runs, record its heartbeat (a database storage's way to tell a crashed process's
-    trial from a running one); ``storage`` ``None``: no heartbeat."""
-    if storage is None:
-        yield
-        return
-    stop = threading.Event()
-
-    def beat() -> None:
-        while not stop.is_set():
-            storage.record_heartbeat(trial_id)
-            stop.wait(storage.get_heartbeat_interval())
-
-    thread = threading.Thread(target=beat, name="optuna-heartbeat", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
-
-
-def _child(work: Callable[[int], None], index: int, errors: Any) -> None:
-    try:
-        work(index)
-    except KeyboardInterrupt:
-        os._exit(130)
-    except CryptoflowError as exc:
-        errors.put((type(exc).__name__, getattr(exc, "exit_code", 1), str(exc)))
-        os._exit(1)
-    except BaseException:
-        errors.put(("Exception", 1, traceback.format_exc()))
-        os._exit(1)
-
-
-class WorkerError(CryptoflowError):
-    """A worker process stopped on an error; carries the worker's message and exit code."""
-
-
-def run_workers(jobs: int, work: Callable[[int], None], poll: Callable[[], None], every: float = 0.5) -> None:
-    """Run ``work(index)`` in ``jobs`` forked processes (they share the parent's memory, copy-on-write:
-    the candles and indicators prepared before are not copied or pickled) and call ``poll()`` every
-    ``every`` seconds until all have ended. The first worker error stops the others and is raised."""
-    context = multiprocessing.get_context("fork")
-    errors = context.SimpleQueue()
-    workers = [context.Process(target=_child, args=(work, i, errors), daemon=True) for i in range(jobs)]
-    for worker in workers:
-        worker.start()
-    try:
-        while any(worker.is_alive() for worker in workers):
-            if not errors.empty():
-                break
-            poll()
-            time.sleep(every)
-        poll()
-    except KeyboardInterrupt:
-        for worker in workers:  # they got Ctrl-C too (same process group): let them close their trial
-            worker.join(timeout=10)
-        raise
-    finally:
-        failed = None if errors.empty() else errors.get()
-        for worker in workers:
-            if failed is not None and worker.is_alive():
-                worker.terminate()
-            worker.join(timeout=10)
-    if failed is not None:
-        kind, code, message = failed
-        if kind == "Exception":
-            raise RuntimeError(f"an optimiser worker failed:\n{message}")
-        error = WorkerError(message)
-        error.exit_code = code
-        raise error
-    codes = [worker.exitcode for worker in workers]
-    if 130 in codes:
-        raise KeyboardInterrupt
-
-
-@contextmanager
-def shared_storage(url: str | None, jobs: int) -> Iterator[str | None]:
-    """``url``, or for an in-memory study run by several processes a temporary journal file they share."""
-    if url is not None or jobs == 1:
-        yield url
-        return
-    with tempfile.TemporaryDirectory(prefix="cryptoflow-optimize-") as folder:
-        yield f"{_JOURNAL_PREFIX}{folder}/study.log"

@@ -123,7 +123,7 @@ def test_two_processes_share_one_storage_and_run_exactly_the_trials(tmp_path: Pa
 
 def test_ctrl_c_keeps_the_trials_and_the_same_command_resumes(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/resume.db"
-    args = ("-d", str(ETH_5M), "--strategy", "custom", "--sampler", "random", "--trials", "400", *SPACE,
+    args = ("-d", str(ETH_5M), "--strategy", "custom", "--sampler", "random", "--trials", "5000", *SPACE,
             "--space", "rsi_period=7..28", "--storage", url, "--study", "resume", "--jobs", "2")  # fmt: skip
     proc = subprocess.Popen(
         command(*args, cwd=tmp_path), cwd=tmp_path, env=clean_env(), text=True,
@@ -142,9 +142,9 @@ def test_ctrl_c_keeps_the_trials_and_the_same_command_resumes(tmp_path: Path) ->
     assert proc.returncode == 130, err
     assert "run the same command to resume it" in err and "Traceback" not in err
     done = len(complete(url, "resume"))
-    assert 0 < done < 400
+    assert 0 < done < 5000
     result = subprocess.run(
-        command(*[a if a != "400" else str(done + 5) for a in args], cwd=tmp_path),
+        command(*[a if a != "5000" else str(done + 5) for a in args], cwd=tmp_path),
         capture_output=True, text=True, timeout=180, cwd=tmp_path, env=clean_env(),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
