@@ -63,6 +63,7 @@ from backtesting._outputs import write_trades_csv, write_trades_json
 from backtesting._request import PRESETS, BacktestRequest
 from backtesting._stats import STAT_LABELS, Stats, compute_stats
 from backtesting._study import SAMPLERS
+from backtesting._walkforward import WALK_FORWARD_MODES, WalkForwardResult, walk_forward
 
 if TYPE_CHECKING:
     from backtesting._portfolio import (
@@ -102,6 +103,7 @@ __all__ = [
     "PRESETS",
     "SAMPLERS",
     "STAT_LABELS",
+    "WALK_FORWARD_MODES",
     "BacktestConfig",
     "BacktestRequest",
     "BacktestResult",
@@ -114,6 +116,7 @@ __all__ = [
     "Stats",
     "StudySettings",
     "SymbolResult",
+    "WalkForwardResult",
     "backtest_symbol",
     "build_figure",
     "compute_stats",
@@ -124,6 +127,7 @@ __all__ = [
     "run_backtest",
     "run_portfolio_backtest",
     "slice_period",
+    "walk_forward",
     "strategy_signals",
     "write_portfolio_report",
     "write_report",

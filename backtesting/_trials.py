@@ -8,6 +8,7 @@ and indicators they read were prepared before they forked and are shared, never 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import threading
 import warnings
@@ -38,14 +39,52 @@ def _ignore_ctrl_c() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-@contextmanager
-def _held_ctrl_c() -> Iterator[None]:
-    """Ctrl-C waits while the storage is written (raised right after), so no trial is left RUNNING."""
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+class _CtrlC:
+    """Ctrl-C waits while the storage is written (it is raised right after), so no trial is left RUNNING.
+
+    A handler in Python, not a blocked signal: a signal blocked in the main thread is delivered to
+    another thread (the pool's), and Python runs its handler in the main thread all the same.
+    """
+
+    def __init__(self) -> None:
+        self._parent = os.getpid()
+        self._holding = 0
+        self._pending: list[int] = []
+        self._previous: Any = None
+
+    def install(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+
+    def uninstall(self) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if os.getpid() != self._parent:  # a worker forked before it ignored Ctrl-C: the parent decides
+            return
+        if self._holding:
+            self._pending.append(signum)
+            return
+        self._raise(signum, frame)
+
+    def _raise(self, signum: int, frame: Any) -> None:
+        if callable(self._previous):
+            self._previous(signum, frame)  # the command's handler: records the signal, raises
+        raise KeyboardInterrupt
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        self._holding += 1
+        try:
+            yield
+        finally:
+            self._holding -= 1
+        if not self._holding and self._pending:
+            signum = self._pending.pop()
+            self._pending.clear()
+            self._raise(signum, None)
 
 
 class _Heartbeat:
@@ -113,6 +152,8 @@ def run_trials(
     from optuna.trial import TrialState
 
     heartbeat = _Heartbeat(storage)
+    ctrl_c = _CtrlC()
+    ctrl_c.install()
     running: dict[Future[Any], optuna.Trial] = {}
     pool = None
     if jobs > 1:
@@ -122,7 +163,7 @@ def run_trials(
 
     def start() -> bool:
         """Ask for a trial and start it; False when the study has its trials."""
-        with _held_ctrl_c():
+        with ctrl_c.held():
             heartbeat.fail_stale(study)
             if count_trials(study) >= trials:
                 return False
@@ -155,33 +196,34 @@ def run_trials(
 
     def end(future: Future[Any]) -> None:
         trial = running.pop(future)
-        with _held_ctrl_c():
+        with ctrl_c.held():
             heartbeat.remove(trial._trial_id)
             error = future.exception()
             if error is not None:
                 study.tell(trial, state=TrialState.FAIL)
                 raise error
             study.tell(trial, finish(trial, future.result()))
-        if on_trial is not None:
-            on_trial()
+            if on_trial is not None:  # it reads the storage: a Ctrl-C inside a transaction keeps its lock
+                on_trial()
 
     try:
         more = True
         while more or running:
-            while more and len(running) < jobs:
+            while more and len(running) < (2 * jobs if pool is not None else 1):
                 more = start()
             if running:
                 done, _ = wait(list(running), return_when=FIRST_COMPLETED)
                 for future in done:
                     end(future)
     except BaseException:
-        with _held_ctrl_c():
+        with ctrl_c.held():
             for future, trial in list(running.items()):
                 future.cancel()
                 study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
             running.clear()
         raise
     finally:
+        ctrl_c.uninstall()
         heartbeat.close()
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)

@@ -29,10 +29,17 @@ from cryptoflow.errors import ConfigurationError, check_range
 if TYPE_CHECKING:
     from backtesting import BacktestRequest, OptimizeResult
 
-__all__ = ["DEFAULT_STORAGE", "Sampler", "optimize", "short_names"]
+__all__ = ["DEFAULT_STORAGE", "Sampler", "WalkForward", "optimize", "short_names"]
 
 DEFAULT_STORAGE = "sqlite:///cryptoflow-studies.db"
 """Where studies are kept unless ``--storage`` says otherwise: a SQLite file in the working folder."""
+
+
+class WalkForward(StrEnum):
+    """Walk-forward windows (see ``backtesting.walk_forward``)."""
+
+    anchored = "anchored"
+    rolling = "rolling"
 
 
 class Sampler(StrEnum):
@@ -100,7 +107,7 @@ def _cell(value: Any) -> str:
 
 
 def _param(value: Any) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def _progress() -> Progress:
@@ -219,6 +226,11 @@ def optimize(
     out_table: Annotated[
         Path | None, typer.Option("--table", help=_OUT.format("every trial as CSV or Parquet (by suffix)"))
     ] = None,
+    walk_forward: Annotated[
+        WalkForward | None,
+        typer.Option("--walk-forward", help="anchored or rolling: a search per fold, tested on the next."),
+    ] = None,
+    folds: Annotated[int, typer.Option("--folds", min=1, help="Folds of --walk-forward.")] = 5,
 ) -> None:
     """Search strategy parameters with Optuna (grid, random, TPE, NSGA-II) and a train/test split in time.
 
@@ -245,6 +257,9 @@ def optimize(
     )
     where = StudySettings(storage=storage, name=study, jobs=jobs or default_jobs())
     candles = next(iter(request.load_candles().values()))
+    if walk_forward is not None:
+        _walk(request, candles, settings, where, walk_forward.value, folds, out_json, out_table)
+        return
     with _progress() as progress:
         task = progress.add_task("optimising", total=None, best="")
         try:
@@ -284,6 +299,96 @@ def optimize(
         with writing(out_table, "--table"):
             _write_table(result, out_table)
         console.print(f"wrote {out_table}", highlight=False)
+
+
+def _walk(
+    request: BacktestRequest,
+    candles: Any,
+    settings: Any,
+    where: Any,
+    mode: str,
+    folds: int,
+    out_json: Path | None,
+    out_table: Path | None,
+) -> None:
+    """``optimize --walk-forward``: a search per fold, the folds table and the stitched statistics."""
+    from backtesting import walk_forward
+
+    with _progress() as progress:
+        task = progress.add_task("fold 1", total=None, best="")
+
+        def show(fold: int, p: Any) -> None:
+            progress.update(
+                task, description=f"fold {fold}/{folds}", completed=p.done, total=p.total, best=p.best
+            )
+
+        try:
+            result = walk_forward(
+                candles, request.strategy, settings, request.config(), mode=mode, folds=folds,
+                start=request.start, end=request.end, study=where, progress=show,
+            )  # fmt: skip
+        except KeyboardInterrupt:
+            progress.stop()
+            err_console.print("the folds' studies keep their complete trials: run the same command to resume")
+            raise
+    console.print(_folds(result))
+    stats = result.stitched
+    console.print(
+        f"stitched out of sample: return {_cell(float(stats['total_return_pct']))} %, max drawdown "
+        f"{_cell(float(stats['max_drawdown_pct']))} %, Sharpe {_cell(float(stats['sharpe']))}, "
+        f"{int(stats['n_trades'])} trades; walk-forward efficiency {_cell(result.efficiency)}",
+        highlight=False,
+    )
+    if out_json is not None:
+        doc = {
+            "mode": mode,
+            "folds": json.loads(result.folds.to_json(orient="records")),
+            "stitched": stats.to_json(),
+            "efficiency": None if not math.isfinite(result.efficiency) else result.efficiency,
+        }
+        with writing(out_json, "--json"):
+            out_json.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+        console.print(f"wrote {out_json}", highlight=False)
+    if out_table is not None:
+        with writing(out_table, "--table"):
+            if out_table.suffix.lower() == ".parquet":
+                result.folds.to_parquet(out_table, index=False)
+            else:
+                result.folds.to_csv(out_table, index=False)
+        console.print(f"wrote {out_table}", highlight=False)
+
+
+def _folds(result: Any) -> Table:
+    """Per fold at 80 columns: the test window's start, the winner's parameters, in and out of sample."""
+    spec = result.searches[0].losses[0]
+    params = list(json.loads(result.folds["params"].iloc[0])) if not result.folds.empty else []
+    shorts = short_names(params)
+    table = Table(
+        title=f"walk-forward ({result.mode}) · winners by in-sample {escape(spec.name)}",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 0),
+    )
+    table.add_column("fold", justify="right", no_wrap=True)
+    table.add_column("test from", no_wrap=True)
+    for name in params:
+        table.add_column(escape(shorts[name]), justify="right", no_wrap=True)
+    table.add_column(f"{escape(spec.header)}\nIS", justify="right", no_wrap=True)
+    table.add_column("\nOOS", justify="right", no_wrap=True)
+    table.add_column("ret%\nOOS", justify="right", no_wrap=True)
+    table.add_column("trades\nOOS", justify="right", no_wrap=True)
+    for _, row in result.folds.iterrows():
+        values = json.loads(row["params"])
+        table.add_row(
+            str(row["fold"]),
+            str(row["test_start"])[:10],
+            *(_param(values[name]) for name in params),
+            _cell(float(row[f"train_{spec.name}"])),
+            _cell(float(row[f"test_{spec.name}"])),
+            _cell(float(row["test_total_return_pct"])),
+            _cell(float(row["test_n_trades"])),
+        )
+    return table
 
 
 def _space(items: list[str] | None) -> dict[str, str] | None:

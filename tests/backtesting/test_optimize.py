@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import optuna
+import pandas as pd
 import pytest
 
 from backtesting import LOSSES, OptimizeSettings, StudySettings, optimize
@@ -158,3 +159,34 @@ def test_too_few_candles_and_unknown_names_are_configuration_errors(candles) -> 
     with pytest.raises(ConfigurationError, match="--sampler grid needs a finite space"):
         optimize(candles, "custom", OptimizeSettings(space={"rsi_oversold": "10..40"}))
     assert EnsembleStrategy.search_space  # the built-ins keep their lists (grid as before)
+
+
+@pytest.mark.parametrize("mode", ["anchored", "rolling"])
+def test_walk_forward_tests_each_winner_on_the_next_window_and_stitches_them(candles, mode) -> None:
+    from backtesting import walk_forward
+    from backtesting._walkforward import _windows
+
+    windows = _windows(1000, 4, mode, 0.7)  # the first train window: two test windows
+    assert [w[1:] for w in windows] == [(332, 498), (498, 664), (664, 830), (830, 1000)]
+    assert [w[0] for w in windows] == ([0] * 4 if mode == "anchored" else [0, 166, 332, 498])
+    settings = OptimizeSettings(
+        sampler="tpe", trials=6, space={"rsi_oversold": "15..45", "rsi_overbought": "55..85"}
+    )
+    result = walk_forward(candles, "custom", settings, mode=mode, folds=3)
+    assert result.folds["fold"].tolist() == [1, 2, 3] and len(result.searches) == 3
+    assert (result.folds["test_start"] > result.folds["train_start"]).all()
+    assert result.folds["test_start"].tolist() == sorted(result.folds["test_start"])
+    # the stitched trades are the winners' out-of-sample trades, fold after fold
+    assert result.stitched["n_trades"] == result.folds["test_n_trades"].sum()
+    assert result.stitched["start"] == pd.Timestamp(result.folds["test_start"].iloc[0]).isoformat()
+    assert math.isnan(result.efficiency) or math.isfinite(result.efficiency)
+
+
+def test_walk_forward_needs_enough_candles_per_window(candles) -> None:
+    from backtesting import walk_forward
+
+    with pytest.raises(
+        ConfigurationError,
+        match=r"--folds 60: 2136 candles make windows of 34 candles, fewer than 50; use fewer --folds",
+    ):
+        walk_forward(candles, "custom", folds=60)

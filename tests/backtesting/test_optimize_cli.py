@@ -3,6 +3,7 @@ interrupted studies, and every bad input as one message with exit code 2."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -121,10 +122,11 @@ def test_two_processes_share_one_storage_and_run_exactly_the_trials(tmp_path: Pa
     assert len(complete(url, "together")) == 24
 
 
-def test_ctrl_c_keeps_the_trials_and_the_same_command_resumes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_ctrl_c_keeps_the_trials_and_the_same_command_resumes(tmp_path: Path, jobs: str) -> None:
     url = f"sqlite:///{tmp_path}/resume.db"
     args = ("-d", str(ETH_5M), "--strategy", "custom", "--sampler", "random", "--trials", "5000", *SPACE,
-            "--space", "rsi_period=7..28", "--storage", url, "--study", "resume", "--jobs", "2")  # fmt: skip
+            "--space", "rsi_period=7..28", "--storage", url, "--study", "resume", "--jobs", jobs)  # fmt: skip
     proc = subprocess.Popen(
         command(*args, cwd=tmp_path), cwd=tmp_path, env=clean_env(), text=True,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
@@ -194,6 +196,10 @@ BAD_INPUTS = {
         ["--start", "2023-02-01", "--end", "2023-02-03"],
         "error: --start/--end: 72 candles in the period, too few to train on 0.7 of them and test on",
     ),
+    "too few candles for the folds": (
+        ["--walk-forward", "rolling", "--folds", "60"],
+        "error: --folds 60: 2136 candles make windows of 34 candles, fewer than 50; use fewer --folds",
+    ),
     "table of an unknown format": (
         ["--table", "all.txt"],
         "error: --table all.txt: expected a file name ending",
@@ -225,3 +231,18 @@ def test_the_same_study_with_another_space_is_refused(tmp_path: Path) -> None:
         "error: --study s: this study holds a search with another setup (space: rsi_oversold=20,30 there, "
         "rsi_oversold=20,35 here); give another --study name, or the options it was started with"
     )
+
+
+def test_walk_forward_prints_the_folds_and_the_stitched_out_of_sample(tmp_path: Path) -> None:
+    out = tmp_path / "wf.json"
+    result = run("--strategy", "custom", "--sampler", "tpe", "--trials", "8", *SPACE, "--walk-forward",
+                 "anchored", "--folds", "3", "--jobs", "2", "--json", str(out), cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert max(map(len, lines)) <= 80 and "…" not in result.stdout
+    folds = [line.split() for line in lines if line.split()[:1] in (["1"], ["2"], ["3"])]
+    assert [f[0] for f in folds] == ["1", "2", "3"] and all(f[1].startswith("2023-") for f in folds)
+    assert "stitched out of sample: return " in result.stdout and "walk-forward efficiency" in result.stdout
+    doc = json.loads(out.read_text())
+    assert doc["mode"] == "anchored" and [f["fold"] for f in doc["folds"]] == [1, 2, 3]
+    assert doc["stitched"]["n_trades"] == sum(f["test_n_trades"] for f in doc["folds"])
