@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from auto_trade._trader import Emit, SymbolTrader, engine_record, log_resumed
@@ -67,6 +67,10 @@ class AutoTrade:
         self.flush = flush
         self.endpoints = endpoints
         self._legacy_state = options.state_dir / f"{options.run_id}.engine.json"
+        self._source_options = options.source
+        if strategy.declared_indicators():  # enough history for them too
+            warmup = max(options.source.warmup_candles, strategy.warmup + 1)
+            self._source_options = replace(options.source, warmup_candles=warmup)
         self.traders = {
             s: SymbolTrader(
                 s,
@@ -98,7 +102,7 @@ class AutoTrade:
             self.options.interval,
             market=self.options.market,
             endpoints=self.endpoints,
-            options=self.options.source,
+            options=self._source_options,
         )
         until = self.options.until_open_time
         done: set[str] = set()

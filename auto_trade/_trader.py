@@ -1,35 +1,26 @@
 """One symbol's trading loop: closed candle -> streaming indicators -> strategy -> engine rules -> broker.
 
-The rules are the backtester's ``close`` fill model, through the same compiled function
-(:func:`cryptoflow.strategies.exit_on_close`): with a position open only exits are checked (stop-loss,
-take-profit, trailing stop, exit signal, holding limit, in that order), flat only entries; everything
-fills at the candle's close.
+The rules are the backtester's ``close`` fill model, applied by the function the strategy worker applies
+to its virtual positions (:func:`auto_trade._decision.decide`), here to the broker's position: with a
+position open only exits are checked (stop-loss, take-profit, trailing stop, exit signal, holding limit,
+in that order), flat only entries; everything fills at the candle's close.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from auto_trade._decision import Decision, decide, signal_event, strategy_inputs
 from cryptoflow.brokers import Broker, ClosedTrade, Position, StateFile, client_order_id
 from cryptoflow.candles import Candle
 from cryptoflow.errors import CryptoflowError, ExchangeRejection, RestrictedLocation, TemporaryError
-from cryptoflow.events import (
-    CandleEvent,
-    Event,
-    SignalAction,
-    SignalEvent,
-    SignalPayload,
-    Source,
-    TradeEvent,
-    TradePayload,
-)
+from cryptoflow.events import CandleEvent, Event, SignalAction, Source, TradeEvent, TradePayload
 from cryptoflow.indicators import StreamingIndicators
-from cryptoflow.strategies import REASONS, Strategy, StrategyError, exit_on_close
+from cryptoflow.strategies import LiveInputs, Signals, Strategy, StrategyError
 
 __all__ = ["SymbolTrader", "engine_record", "log_resumed"]
 
@@ -67,10 +58,6 @@ def engine_record(broker: Broker, legacy: Path) -> dict[str, Any]:
     return broker.engine
 
 
-def _pct(value: float | None) -> float:
-    return 0.0 if value is None else float(value) / 100.0
-
-
 class SymbolTrader:
     """Decisions for one symbol; events go to ``emit`` (candle, signal, trade).
 
@@ -99,13 +86,24 @@ class SymbolTrader:
         self.source = source
         self.emit = emit
         self.indicators = StreamingIndicators(strategy.indicator_preset, **strategy.indicator_params())
+        declared = strategy.declared_indicators()
+        self.declared = declared.stream() if declared else None  # none: no cost per candle
+        self.past: deque[dict[str, Any]] = deque(maxlen=strategy.lookback)  # what ind.ago reads
         self.last_decided: int | None = None
         self.trades: list[ClosedTrade] = []
         self.errors: list[str] = []
 
+    def _update(self, candle: Candle) -> tuple[dict[str, float | int], dict[str, Any]]:
+        """Feed a closed candle to the built-in and the declared indicators: their values, and what the
+        rules read (prices and values as float64), which later candles' rules see through ``ind.ago``."""
+        values = self.indicators.update(candle)
+        if self.declared is not None:
+            values.update(self.declared.update(candle))
+        return values, strategy_inputs(candle, values)
+
     def warm(self, candle: Candle) -> None:
         """Feed a history candle to the indicators (no decision, no event)."""
-        self.indicators.update(candle)
+        self.past.append(self._update(candle)[1])
 
     def _candle_event(self, candle: Candle, values: dict[str, float | int]) -> None:
         self.emit(
@@ -115,22 +113,8 @@ class SymbolTrader:
         )
 
     def _signal(self, candle: Candle, action: SignalAction, reason: str | None) -> None:
-        self.emit(
-            SignalEvent.create(
-                source=self.source,
-                run_id=self.run_id,
-                strategy=self.strategy.name,
-                symbol=self.symbol,
-                interval=self.interval,
-                time_ms=candle.close_time,
-                signal=SignalPayload(
-                    action=action,
-                    price=candle.close,
-                    candle_open_time_ms=candle.open_time,
-                    reason=reason,
-                ),
-            )
-        )
+        decision = Decision(action, reason)
+        self.emit(signal_event(self.strategy, candle, decision, source=self.source, run_id=self.run_id))
 
     def _trade(self, payload: TradePayload) -> None:
         self.emit(
@@ -148,17 +132,11 @@ class SymbolTrader:
         """Decide on one closed candle (each open time once; a repeat is ignored)."""
         if self.last_decided is not None and candle.open_time <= self.last_decided:
             return
-        values = self.indicators.update(candle)
+        values, row = self._update(candle)
         self.last_decided = candle.open_time
         self._candle_event(candle, values)
-        ind: dict[str, Any] = {
-            "open": np.float64(candle.open),
-            "high": np.float64(candle.high),
-            "low": np.float64(candle.low),
-            "close": np.float64(candle.close),
-            "volume": np.float64(candle.volume),
-        }
-        ind.update({k: np.float64(v) for k, v in values.items()})
+        ind = LiveInputs(row, tuple(self.past), self.strategy.lookback)  # the candles before this one
+        self.past.append(row)
         try:
             signals = self.strategy.evaluate(ind)
         except StrategyError as exc:
@@ -211,7 +189,8 @@ class SymbolTrader:
         (its price is stale), but when the broker's state shows a fill on it (the process stopped after
         the fill, before the decision's events were delivered and it was recorded), the candle, signal
         and trade events are published again, with the ids they had, so none is lost."""
-        values = self.indicators.update(candle)
+        values, row = self._update(candle)
+        self.past.append(row)
         self.last_decided = candle.open_time
         position = self.broker.position(self.symbol)
         if self._filled_on(candle, position):
@@ -247,43 +226,27 @@ class SymbolTrader:
         self._close_leg(last)
         self.trades.append(last)
 
-    async def _decide(self, candle: Candle, signals: Any) -> None:
-        s = self.strategy
+    async def _decide(self, candle: Candle, signals: Signals) -> None:
         position: Position | None = self.broker.position(self.symbol)
         if self._acted_already(candle, position):
             return
-        if position is not None:
-            exit_signal = bool(signals.exit_long if position.side > 0 else signals.exit_short)
-            reason_code, extreme = exit_on_close(
-                position.side,
-                candle.close,
-                position.entry_price,
-                position.extreme,
-                _pct(s.stop_loss_pct),
-                _pct(s.take_profit_pct),
-                _pct(s.trailing_stop_pct),
-                exit_signal,
-                position.held + 1,
-                int(s.max_holding_candles or 0),
-            )
-            if reason_code < 0:  # written with the decision's record, in one write (Broker.record)
-                position.extreme = float(extreme)
+        if position is None and not self.broker.can_trade(self.symbol):
+            return
+        decision, extreme = decide(self.strategy, position, candle.close, signals)
+        if decision is None:
+            if position is not None:  # written with the decision's record, in one write (Broker.record)
+                position.extreme = extreme
                 position.held += 1
-                return
-            reason = REASONS[reason_code]
-            self._signal(candle, "exit_long" if position.side > 0 else "exit_short", reason)
+            return
+        self._signal(candle, decision.action, decision.reason)
+        if position is not None:
+            assert decision.reason is not None  # an exit says why
             order_id = client_order_id(self.run_id, self.symbol, candle.open_time, "close")
-            trade = await self.broker.close_position(self.symbol, candle, reason, order_id)
+            trade = await self.broker.close_position(self.symbol, candle, decision.reason, order_id)
             self.trades.append(trade)
             self._close_leg(trade)
             return
-        if not self.broker.can_trade(self.symbol):
-            return
-        side = 1 if bool(signals.entry_long) else (-1 if bool(signals.entry_short) else 0)
-        if side == 0:
-            return
-        self._signal(candle, "entry_long" if side > 0 else "entry_short", None)
         order_id = client_order_id(self.run_id, self.symbol, candle.open_time, "open")
-        opened = await self.broker.open_position(self.symbol, side, candle, order_id)
+        opened = await self.broker.open_position(self.symbol, decision.side, candle, order_id)
         if opened is not None:
             self._open_leg(opened)

@@ -313,7 +313,8 @@ def run_kernel(
     if isinstance(indicators, pd.DataFrame) and len(indicators) != len(candles):
         raise DataError(f"{symbol}: indicators have {len(indicators)} rows for {len(candles)} candles")
     params = resolve_params(preset or strategy.indicator_preset, **strategy.indicator_params())
-    inputs = IndicatorInputs(candles, prices, params, indicators)
+    declared = strategy.declared_indicators()
+    inputs = IndicatorInputs(candles, prices, params, indicators, declared, strategy.lookback)
     raw, n_trades, equity_values, position = _simulate(prices, inputs, strategy, config, first_entry)
     return _Run(prices, inputs, raw[:n_trades], equity_values, position)
 

@@ -3,7 +3,9 @@
 A strategy's rules are plain expressions over ``ind[...]``; the backtest hands them an
 :class:`IndicatorInputs` instead of a full indicator frame, so only the indicators a rule reads are
 computed (the ``custom`` strategy reads RSI and engulfing: MACD and CCI are never computed). The rest
-is computed only if someone asks for the whole frame (the HTML report, a replay).
+is computed only if someone asks for the whole frame (the HTML report, a replay). A strategy's declared
+indicators (:class:`~cryptoflow.indicators.DeclaredIndicators`) are read the same way: an indicator is
+computed when one of its columns is first read.
 """
 
 from __future__ import annotations
@@ -15,7 +17,14 @@ import pandas as pd
 
 from cryptoflow.errors import DataError
 from cryptoflow.events import INDICATOR_NAMES
-from cryptoflow.indicators import IndicatorParams, compute_arrays, indicator_frame
+from cryptoflow.indicators import (
+    DeclaredIndicators,
+    IndicatorParams,
+    candle_inputs,
+    compute_arrays,
+    indicator_frame,
+)
+from cryptoflow.strategies import check_lookback
 
 __all__ = ["PRICE_COLUMNS", "IndicatorInputs", "price_arrays"]
 
@@ -48,10 +57,11 @@ def price_arrays(candles: pd.DataFrame, symbol: str) -> dict[str, np.ndarray]:
 class IndicatorInputs(Mapping[str, np.ndarray]):
     """``ind`` for a backtest's rules: price columns, then indicators, as float64 arrays.
 
-    With ``given`` (a frame aligned with the candles, or a mapping of aligned arrays read only when a
-    rule reads them: the optimiser's windows of indicators computed once) its columns are read as they
-    are; otherwise an indicator is computed by :func:`cryptoflow.indicators.compute_arrays` with
-    ``params`` the first time it is read, and :attr:`computed` says which ones were.
+    With ``given`` (a frame aligned with the candles, or a mapping of aligned arrays read when a rule reads
+    them: the optimiser's windows of indicators computed once) its columns are read as they are; otherwise an
+    indicator is computed by :func:`cryptoflow.indicators.compute_arrays` with ``params`` the first time
+    it is read, and :attr:`computed` says which ones were. The ``declared`` indicators' columns (those
+    ``given`` lacks) are computed by their batch engine when first read.
     """
 
     def __init__(
@@ -60,22 +70,29 @@ class IndicatorInputs(Mapping[str, np.ndarray]):
         prices: dict[str, np.ndarray],
         params: IndicatorParams,
         given: pd.DataFrame | Mapping[str, np.ndarray] | None = None,
+        declared: DeclaredIndicators | None = None,
+        lookback: int = 1,
     ) -> None:
         self._candles = candles
         self._prices = prices
         self._params = params
         self._given = given
+        self._declared = declared if declared is not None else DeclaredIndicators()
+        self._lookback = lookback
         self._computed: dict[str, np.ndarray] = {}  # as the kernels return them (flags are int8)
         self._read: dict[str, np.ndarray] = dict(prices)  # float64, as rules see them
-        self._frame: pd.DataFrame | None = given if isinstance(given, pd.DataFrame) else None
+        self._frame: pd.DataFrame | None = None
 
     @property
     def computed(self) -> tuple[str, ...]:
-        """The indicators computed so far, in :data:`~cryptoflow.events.INDICATOR_NAMES` order."""
-        return tuple(name for name in INDICATOR_NAMES if name in self._computed)
+        """The indicators computed so far, in :data:`~cryptoflow.events.INDICATOR_NAMES` order, then the
+        declared columns in declaration order."""
+        return tuple(name for name in (*INDICATOR_NAMES, *self._declared.columns) if name in self._computed)
 
     def _names(self) -> tuple[str, ...]:
+        # iterating a frame gives its columns, as a mapping of arrays (the optimiser's windows) its keys
         columns = INDICATOR_NAMES if self._given is None else tuple(map(str, self._given))
+        columns += tuple(c for c in self._declared.columns if c not in columns)
         return tuple(self._prices) + tuple(c for c in columns if c not in self._prices)
 
     def __iter__(self) -> Iterator[str]:
@@ -91,11 +108,13 @@ class IndicatorInputs(Mapping[str, np.ndarray]):
         value = self._read.get(name)
         if value is not None:
             return value
-        if self._given is not None:
-            if name not in self._given:
-                raise KeyError(name)
+        if self._given is not None and name in self._given:
             value = np.asarray(self._given[name], dtype=np.float64)
-        elif name in INDICATOR_NAMES:
+        elif name in self._declared.columns:
+            if name not in self._computed:  # bb_upper also brings bb_mid, bb_lower, ...
+                self._compute_declared(name)
+            value = self._computed[name]
+        elif self._given is None and name in INDICATOR_NAMES:
             if name not in self._computed:  # macd also brings macd_signal and macd_hist, and so on
                 self._compute((name,))
             value = self._computed[name].astype(np.float64, copy=False)
@@ -103,6 +122,17 @@ class IndicatorInputs(Mapping[str, np.ndarray]):
             raise KeyError(name)
         self._read[name] = value
         return value
+
+    def ago(self, name: str, candles: int = 1) -> np.ndarray:
+        """``self[name]`` shifted ``candles`` later: each row holds the value ``candles`` rows before (NaN
+        for the first ``candles`` rows), up to the strategy's ``lookback``."""
+        candles = check_lookback(candles, self._lookback)
+        values = self[name]
+        if candles == 0:
+            return values
+        shifted = np.full(len(values), np.nan)
+        shifted[candles:] = values[:-candles]
+        return shifted
 
     def release_copies(self) -> None:
         """Forget what the rules read beyond the prices and the computed float64 indicators: the float64
@@ -118,14 +148,26 @@ class IndicatorInputs(Mapping[str, np.ndarray]):
         p = self._prices
         self._computed.update(compute_arrays(p["open"], p["high"], p["low"], p["close"], self._params, names))
 
+    def _compute_declared(self, column: str) -> None:
+        inputs: dict[str, np.ndarray] = dict(self._prices)
+        if "open_time" in self._declared[self._declared.owner(column)].inputs:
+            inputs.update(candle_inputs(self._candles, ("open_time",)))
+        self._computed.update(self._declared.compute_arrays(inputs, (column,)))
+
     def frame(self) -> pd.DataFrame:
-        """Every indicator on the candles' index, as :func:`cryptoflow.indicators.compute` returns them;
-        those not computed yet are computed now (once)."""
-        if self._frame is None and self._given is not None:
-            self._frame = pd.DataFrame({name: self[name] for name in self._given}, index=self._candles.index)
+        """Every indicator on the candles' index, as :func:`cryptoflow.indicators.compute` returns them
+        (or the given frame), then the declared columns; those not computed yet are computed now (once)."""
         if self._frame is None:
-            missing = tuple(name for name in INDICATOR_NAMES if name not in self._computed)
-            if missing:
-                self._compute(missing)
-            self._frame = indicator_frame(self._computed, self._candles, self._params)
+            frame = self._given
+            if frame is not None and not isinstance(frame, pd.DataFrame):
+                frame = pd.DataFrame({name: self[name] for name in frame}, index=self._candles.index)
+            if frame is None:
+                missing = tuple(name for name in INDICATOR_NAMES if name not in self._computed)
+                if missing:
+                    self._compute(missing)
+                frame = indicator_frame(self._computed, self._candles, self._params)
+            declared = [c for c in self._declared.columns if c not in frame.columns]
+            if declared:
+                frame = frame.assign(**{column: self[column] for column in declared})
+            self._frame = frame
         return self._frame

@@ -218,12 +218,14 @@ class _Trials:
 
     def inputs(self, instance: Strategy) -> IndicatorInputs:
         preset = self.preset or instance.indicator_preset
-        key = (preset, *(getattr(instance, name) for name in INDICATOR_PARAMS))
+        declared = instance.declared_indicators()
+        # a declared indicator's periods may be parameters: its repr (EMA(12)) is part of the key
+        key = (preset, *(getattr(instance, name) for name in INDICATOR_PARAMS), repr(declared))
         if key in self._inputs:
             self._inputs.move_to_end(key)
             return self._inputs[key]
         params = resolve_params(preset, **instance.indicator_params())
-        full = IndicatorInputs(self.period, self.prices, params)
+        full = IndicatorInputs(self.period, self.prices, params, None, declared, instance.lookback)
         self._inputs[key] = full
         if len(self._inputs) > _CACHED_INPUTS:
             self._inputs.popitem(last=False)

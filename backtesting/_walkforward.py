@@ -170,9 +170,9 @@ def _test(
     instance = cls(**params)
     symbol = str(window.attrs.get("symbol") or "SYMBOL")
     chosen = preset or instance.indicator_preset
-    full = IndicatorInputs(
-        window, price_arrays(window, symbol), resolve_params(chosen, **instance.indicator_params())
-    )
+    periods = resolve_params(chosen, **instance.indicator_params())
+    prices = price_arrays(window, symbol)
+    full = IndicatorInputs(window, prices, periods, None, instance.declared_indicators(), instance.lookback)
     return backtest_symbol(
         window.iloc[split:],
         instance,

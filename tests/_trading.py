@@ -17,8 +17,8 @@ from cryptoflow.binance import BinanceEndpoints, SourceOptions
 from cryptoflow.brokers import PaperBroker, TradingConfig
 from cryptoflow.candles import Candle, load_candles
 from cryptoflow.config import load_settings
-from cryptoflow.indicators import compute
-from cryptoflow.strategies import load_strategy
+from cryptoflow.indicators import EMA, Bollinger, compute
+from cryptoflow.strategies import Strategy, crossed_above, crossed_below, load_strategy
 
 HISTORY, LIVE = 300, 400
 SYMBOLS = ("ETHUSDT", "SOLUSDT")
@@ -33,6 +33,22 @@ STRATEGIES = {
         max_holding_candles=12,
     ),
 }
+
+
+class EmaBands(Strategy):
+    """Declared indicators and a look-back: in the EMAs' trend, the close coming back inside its
+    Bollinger bands (%B crossing 0.2 upwards, or 0.8 downwards)."""
+
+    name = "ema_bands"
+    indicators = {"ema_fast": EMA(12), "ema_slow": EMA(50), "bb": Bollinger(20, 2)}
+    stop_loss_pct = 0.5
+    take_profit_pct = 0.8
+
+    def entry_long(self, ind):
+        return (ind["ema_fast"] > ind["ema_slow"]) & crossed_above(ind, "bb_pct_b", 0.2)
+
+    def entry_short(self, ind):
+        return (ind["ema_fast"] < ind["ema_slow"]) & crossed_below(ind, "bb_pct_b", 0.8)
 
 
 def run_trader(
@@ -101,6 +117,9 @@ def backtest_trades(
     with ``config``'s costs and an equal share of its cash for each of ``symbols`` symbols."""
     candles = load_candles(shared_data / f"{symbol}_5m_2025-08.csv").iloc[: HISTORY + live]
     indicators = compute(candles, preset=strategy.indicator_preset, **strategy.indicator_params())
+    declared = strategy.declared_indicators()
+    if declared:  # computed from the first candle on, as live trading's warm-up feeds them
+        indicators = indicators.join(declared.compute(candles))
     engine = BacktestConfig(
         cash=config.cash / symbols,
         fill="close",

@@ -24,6 +24,7 @@ from cryptoflow.cli import (
     _pipeline,
     _retention,
     _setup,
+    _signals,
     _stack,
 )
 from cryptoflow.cli._common import err_console, set_config_path, settings, stop_signals, stopped_by
@@ -81,6 +82,7 @@ app.add_typer(_data.app, name="data")
 app.add_typer(_live.exchange_app, name="exchange")
 app.command("trade")(_live.trade)
 app.command("indicators")(_live.indicators)
+app.command("signals")(_signals.signals)
 app.command("demo")(_demo.demo)
 app.command("backtest")(_backtest.backtest)
 app.command("optimize")(_optimize.optimize)

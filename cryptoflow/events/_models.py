@@ -434,6 +434,8 @@ class SignalPayload(_Model):
     candle_open_time_ms: EpochMs
     reason: str | None = None
     params: dict[str, float | int | str | bool | None] = Field(default_factory=dict)
+    indicators: IndicatorValues | None = None
+    """The indicator values of the candle that decided it (``None`` when not recorded)."""
 
 
 class SignalEvent(_Envelope):

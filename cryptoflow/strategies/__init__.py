@@ -16,6 +16,15 @@ maximum holding time are parameters the engine applies. Example (``my_strategy.p
             return (ind["rsi"] < self.rsi_below) & (ind["macd_hist"] > 0)
 
 ``cryptoflow backtest --strategy my_strategy.py:RsiDip ...`` loads it.
+
+Indicators beyond the built-in ones are declared by name, from :mod:`cryptoflow.indicators`' catalogue or
+your own :class:`~cryptoflow.indicators.Indicator`; rules may look back with ``ind.ago(name, n)``::
+
+    class EmaBands(Strategy):
+        indicators = {"ema_fast": EMA(12), "ema_slow": EMA(50), "bb": Bollinger(20, 2)}
+
+        def entry_long(self, ind):
+            return (ind["ema_fast"] > ind["ema_slow"]) & crossed_above(ind, "bb_pct_b", 0.2)
 """
 
 from cryptoflow.strategies._base import (
@@ -29,6 +38,7 @@ from cryptoflow.strategies._base import (
 from cryptoflow.strategies._builtin import BasicStrategy, CustomStrategy, EnsembleStrategy
 from cryptoflow.strategies._exits import END, HOLD, REASONS, SIGNAL, STOP, TAKE, TRAIL, exit_on_close
 from cryptoflow.strategies._loader import BUILTIN_STRATEGIES, load_strategy, strategy_class
+from cryptoflow.strategies._lookback import LiveInputs, check_lookback, crossed_above, crossed_below
 from cryptoflow.strategies._space import Range
 
 __all__ = [
@@ -46,10 +56,14 @@ __all__ = [
     "BasicStrategy",
     "CustomStrategy",
     "EnsembleStrategy",
+    "LiveInputs",
     "Range",
     "Signals",
     "Strategy",
     "StrategyError",
+    "check_lookback",
+    "crossed_above",
+    "crossed_below",
     "exit_on_close",
     "load_strategy",
     "strategy_class",

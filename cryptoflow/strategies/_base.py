@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from cryptoflow.errors import ConfigurationError, CryptoflowError
+from cryptoflow.indicators import DeclaredIndicators, Indicator, resolve_params
 from cryptoflow.strategies._space import Range
 
 __all__ = [
@@ -111,11 +112,13 @@ class Strategy:
         RsiDip(rsi_below=20)          # ok
         RsiDip(rsi_bellow=20)         # ConfigurationError: unknown parameter
 
-    ``ind`` maps ``open, high, low, close, volume`` and the indicator columns ``rsi, macd, macd_signal,
-    macd_hist, cci, is_bull, engulfing`` to numpy arrays (backtest) or to ``numpy.float64`` scalars
-    (live). Write rules with comparisons and ``&``/``|`` (not ``and``/``or``/``not``) so that they work on
-    both; comparisons with NaN (indicator warm-up) are false. Positions, stops and take-profits belong
-    to the engine.
+    ``ind`` maps ``open, high, low, close, volume``, the indicator columns ``rsi, macd, macd_signal,
+    macd_hist, cci, is_bull, engulfing`` and the columns of the declared :attr:`indicators` to numpy
+    arrays (backtest) or to ``numpy.float64`` scalars (live). Write rules with comparisons and
+    ``&``/``|`` (not ``and``/``or``/``not``) so that they work on both; comparisons with NaN (indicator
+    warm-up) are false. ``ind.ago(name, n)`` is the value ``n`` candles before (up to :attr:`lookback`),
+    an array shifted by ``n`` or the live value of ``n`` candles ago: ``crossed_above(ind, "rsi", 30)``.
+    Positions, stops and take-profits belong to the engine.
     """
 
     contract_version: ClassVar[int] = CONTRACT_VERSION
@@ -128,6 +131,17 @@ class Strategy:
     ``cryptoflow optimize``."""
     plot_config: ClassVar[Mapping[str, Any]] = _DEFAULT_PLOT_CONFIG
     """Which indicators go on the price chart (``main_plot``) and in which subplot (``subplots``)."""
+    indicators: ClassVar[Mapping[str, Indicator]] = {}
+    """Indicators of the catalogue (or your own) the rules read, by name, several of a kind allowed::
+
+        indicators = {"ema_fast": EMA(12), "ema_slow": EMA(50), "bb": Bollinger(20, 2)}
+
+    The rules read ``ind["ema_fast"]``, and ``ind["bb_upper"]`` etc. for an indicator with several
+    outputs. The backtest computes those the rules read; live trading streams them all. For periods that
+    are parameters, override :meth:`declared_indicators` instead."""
+    lookback: ClassVar[int] = 1
+    """How many candles back the rules read with ``ind.ago(name, n)`` (``crossed_above`` needs 1); live
+    trading keeps that many candles' values."""
 
     indicator_preset: str = "ta"
     rsi_period: int = 14
@@ -151,6 +165,10 @@ class Strategy:
         for key, value in params.items():
             setattr(self, key, _coerce(key, value, known[key]))
         self._validate()
+        try:
+            self._declared = self.declared_indicators()
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"{self.name}: {exc}") from None
 
     # ---- parameters -------------------------------------------------------------------------------
 
@@ -160,7 +178,7 @@ class Strategy:
         names: dict[str, Any] = {}
         for klass in reversed(cls.__mro__):
             for key, annotation in vars(klass).get("__annotations__", {}).items():
-                if key.startswith("_") or _is_classvar(annotation):
+                if key.startswith("_") or key == "indicators" or _is_classvar(annotation):
                     continue
                 names[key] = getattr(cls, key)
         return names
@@ -173,11 +191,33 @@ class Strategy:
         """Keyword arguments for :func:`cryptoflow.indicators.compute` (periods only)."""
         return {key: int(getattr(self, key)) for key in INDICATOR_PARAMS}
 
+    def declared_indicators(self) -> DeclaredIndicators:
+        """The declared indicators, validated (:class:`~cryptoflow.indicators.DeclaredIndicators`).
+
+        By default :attr:`indicators`; override it when periods are parameters::
+
+            ema_period: int = 50
+
+            def declared_indicators(self):
+                return DeclaredIndicators({"ema": EMA(self.ema_period)})
+        """
+        return DeclaredIndicators(self.indicators)
+
+    @property
+    def warmup(self) -> int:
+        """Candles before every value the rules can read exists: the built-in indicators' (with this
+        strategy's periods and preset) and the declared ones', plus :attr:`lookback`. Live trading warms up
+        on at least ``warmup + 1`` candles of history."""
+        builtin = resolve_params(self.indicator_preset, **self.indicator_params()).warmup
+        return max(builtin, self._declared.warmup) + self.lookback
+
     def _validate(self) -> None:
         for key in ("stop_loss_pct", "take_profit_pct", "trailing_stop_pct"):
             value = getattr(self, key)
             if value is not None and not (isinstance(value, int | float) and 0 < value < 100):
                 raise ConfigurationError(f"{self.name}: {key} must be in (0, 100) or None, got {_fmt(value)}")
+        if isinstance(self.lookback, bool) or not isinstance(self.lookback, int) or self.lookback < 0:
+            raise ConfigurationError(f"{self.name}: lookback must be an integer >= 0, got {self.lookback!r}")
         hold = self.max_holding_candles
         if hold is not None and (not isinstance(hold, int) or hold < 1):
             raise ConfigurationError(f"{self.name}: max_holding_candles must be >= 1 or None, got {hold!r}")

@@ -11,14 +11,14 @@ import pytest
 from cryptoflow.brokers import PaperBroker, TradingConfig
 from cryptoflow.strategies import load_strategy
 from cryptoflow.testing.fake_binance import replay_exchange
-from tests._trading import HISTORY, LIVE, STRATEGIES, SYMBOLS, backtest_trades, run_trader
+from tests._trading import HISTORY, LIVE, STRATEGIES, SYMBOLS, EmaBands, backtest_trades, run_trader
 
 pytestmark = pytest.mark.slow  # replays candles through the fake exchange in real time
 
 
-@pytest.mark.parametrize("name", sorted(STRATEGIES))
+@pytest.mark.parametrize("name", [*sorted(STRATEGIES), "declared"])
 def test_paper_trades_equal_backtest_trades(shared_data: Path, tmp_path: Path, name: str) -> None:
-    strategy = load_strategy("basic", **STRATEGIES[name])
+    strategy = EmaBands() if name == "declared" else load_strategy("basic", **STRATEGIES[name])
     config = TradingConfig(cash=10_000, fee_rate=0.0004, slippage_rate=0.0002, fraction=0.5, leverage=2)
     exchange = replay_exchange(shared_data, symbols=SYMBOLS, history=HISTORY, limit=LIVE, speed=200)
     try:

@@ -89,7 +89,11 @@ def all_kinds() -> list:
         interval="5m",
         time_ms=OPEN_MS + 299_999,
         signal=SignalPayload(
-            action="entry_long", price=35000.0, candle_open_time_ms=OPEN_MS, params={"a": 1}
+            action="entry_long",
+            price=35000.0,
+            candle_open_time_ms=OPEN_MS,
+            params={"a": 1},
+            indicators=IndicatorValues(rsi=28.5),
         ),
     )
     return [candle(), indicator, signal, trade("open"), trade("close")]
