@@ -41,7 +41,7 @@ import numpy as np
 
 from benchmarks._generate import generate_candles
 from benchmarks._output import emit_json
-from benchmarks.backtest import VENV, _ensure_venv
+from benchmarks.backtest import VENV, ensure_venv
 
 CANDLES = 105_120  # a year of 5m candles
 SEED = 42
@@ -121,7 +121,7 @@ def _ours(candles: Any, jobs: int) -> float:
 
 
 def _backtesting_py(data: Path) -> dict[str, Any]:
-    python = _ensure_venv(VENV, "backtesting", "pandas", "numpy")
+    python = ensure_venv(VENV, "backtesting", "pandas", "numpy")
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "backtesting_py_optimize.py"
         script.write_text(_BACKTESTING_PY_SCRIPT)
