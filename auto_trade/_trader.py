@@ -157,32 +157,10 @@ class SymbolTrader:
             self.errors.append(str(exc))
 
     def _open_leg(self, position: Position) -> None:
-        self._trade(
-            TradePayload.open_leg(
-                side="long" if position.side > 0 else "short",
-                quantity=position.quantity,
-                entry_time_ms=position.entry_time,
-                entry_price=position.entry_price,
-                fees=position.entry_fee,
-                client_order_id=position.entry_order_id,
-            )
-        )
+        self._trade(TradePayload.of_position(position))
 
     def _close_leg(self, trade: ClosedTrade) -> None:
-        self._trade(
-            TradePayload.close_leg(
-                side=trade.side,
-                quantity=trade.quantity,
-                entry_time_ms=trade.entry_time,
-                entry_price=trade.entry_price,
-                exit_time_ms=trade.exit_time,
-                exit_price=trade.exit_price,
-                exit_reason=trade.exit_reason,
-                fees=trade.fees,
-                pnl=trade.pnl,
-                client_order_id=trade.exit_order_id,
-            )
-        )
+        self._trade(TradePayload.of_trade(trade))
 
     def catch_up(self, candle: Candle) -> None:
         """A closed candle after the last one decided, met in the warm-up after a restart: not traded

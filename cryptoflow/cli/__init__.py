@@ -17,6 +17,7 @@ from cryptoflow.cli import (
     _dashboards,
     _data,
     _demo,
+    _execute,
     _health,
     _live,
     _notify,
@@ -89,6 +90,8 @@ app.command("optimize")(_optimize.optimize)
 app.command("sink")(_pipeline.sink)
 app.command("replay")(_pipeline.replay)
 app.command("notify")(_notify.notify)
+app.command("execute")(_execute.execute)
+app.command("status")(_execute.status)
 app.add_typer(_dashboards.dashboards_app, name="dashboards")
 app.add_typer(_dashboards.dashboard_app, name="dashboard")
 app.command("setup")(_setup.setup)

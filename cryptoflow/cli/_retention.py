@@ -19,7 +19,9 @@ def retention(
     ] = False,
     kind: Annotated[
         list[str] | None,
-        typer.Option("--kind", help="Only this kind: candles, indicators, signals, trades (repeatable)."),
+        typer.Option(
+            "--kind", help="Only this kind: candles, indicators, signals, trades, locks, errors (repeatable)."
+        ),
     ] = None,
 ) -> None:
     """Delete the time partitions (<prefix>-<kind>-YYYY.MM[.DD]) that ended more than keep_days ago.

@@ -282,7 +282,8 @@ class RetentionSettings(_Section):
     (``<prefix>-<kind>-YYYY.MM``), by the event's own UTC time. ``<kind>_keep_days``: ``cryptoflow
     retention`` deletes the partitions that ended more than this many days ago; ``forever`` (the same as
     unset or empty) never deletes. Defaults: intrabar indicator updates (millions a day at 50 symbols) in
-    daily partitions kept 14 days; candles, signals and trades in monthly partitions kept forever.
+    daily partitions kept 14 days; candles, signals, trades, and the executors' locks and errors in monthly
+    partitions kept forever.
     """
 
     candles_partition: Granularity = "monthly"
@@ -293,9 +294,14 @@ class RetentionSettings(_Section):
     signals_keep_days: KeepDays = None
     trades_partition: Granularity = "monthly"
     trades_keep_days: KeepDays = None
+    locks_partition: Granularity = "monthly"
+    locks_keep_days: KeepDays = None
+    errors_partition: Granularity = "monthly"
+    errors_keep_days: KeepDays = None
 
     def policy(self, kind: str) -> PartitionPolicy:
-        """The policy of ``candles``, ``indicators``, ``signals`` or ``trades``."""
+        """The policy of an index kind: ``candles``, ``indicators``, ``signals``, ``trades``, ``locks`` or
+        ``errors``."""
         if f"{kind}_partition" not in type(self).model_fields:
             raise ValueError(f"unknown index kind {kind!r}")
         return PartitionPolicy(getattr(self, f"{kind}_partition"), getattr(self, f"{kind}_keep_days"))

@@ -85,14 +85,15 @@ class IndexRouter:
     """
 
     def __init__(self, settings: Settings) -> None:
-        from cryptoflow.events import EVENT_TOPICS
+        from cryptoflow.events import EVENT_INDICES
 
         self.prefix = settings.elasticsearch.index_prefix
-        self.granularity = {kind: settings.retention.policy(kind).partition for kind in EVENT_TOPICS.values()}
-        self._kind_of = dict(EVENT_TOPICS)
+        kinds = EVENT_INDICES.values()
+        self.granularity = {kind: settings.retention.policy(kind).partition for kind in kinds}
+        self._kind_of = dict(EVENT_INDICES)
 
     def index(self, kind: str, time_ms: int) -> str:
-        """The partition of ``kind`` (``candles``, ``indicators``, ``signals``, ``trades``) at ``time_ms``."""
+        """The partition of index kind ``kind`` (``candles`` ... ``errors``) at ``time_ms``."""
         return partition_index(self.prefix, kind, time_ms, self.granularity[kind])
 
     def index_of(self, event: Event) -> str:

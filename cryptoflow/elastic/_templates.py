@@ -1,10 +1,11 @@
 """Index templates with explicit mappings, and the read alias every time partition joins.
 
-For each kind (candles, indicators, signals, trades) there is a composable index template
-``<prefix>-<kind>`` matching ``<prefix>-<kind>-*``. The sink writes each event to the time partition of its
-own time (``<prefix>-<kind>-2026.12`` or ``<prefix>-<kind>-2026.12.03``, see :mod:`._partitions`); the
-partition is created from the template on its first document and joins the alias ``<prefix>-<kind>``,
-through which everything reads (dashboards, Kibana data views, tests) and which is never written to.
+For each index kind (candles, indicators, signals, trades, locks, errors) there is a composable index
+template ``<prefix>-<kind>`` matching ``<prefix>-<kind>-*``. The sink writes each event to the time
+partition of its own time (``<prefix>-<kind>-2026.12`` or ``<prefix>-<kind>-2026.12.03``, see
+:mod:`._partitions`); the partition is created from the template on its first document and joins the
+alias ``<prefix>-<kind>``, through which everything reads (dashboards, Kibana data views, tests) and
+which is never written to.
 
 Plain indices rather than data streams: a data stream only accepts ``create`` and spreads a re-delivered
 event over backing indices after a rollover, while an index picked from the event's own time lets a
@@ -27,15 +28,15 @@ from elasticsearch import ConnectionError as ESConnectionError
 from cryptoflow.config import ElasticsearchSettings
 from cryptoflow.elastic._client import describe_error, refusal
 from cryptoflow.errors import ConfigurationError, TemporaryError
-from cryptoflow.events import EVENT_TOPICS
+from cryptoflow.events import EVENT_INDICES
 
 __all__ = ["INDEX_KINDS", "MANAGED_BY", "index_alias", "install_templates", "template_body"]
 
 log = logging.getLogger(__name__)
 
-INDEX_KINDS: tuple[str, ...] = tuple(EVENT_TOPICS.values())
-"""The indexed kinds, one per event kind (``candles``, ``indicators``, ``signals``, ``trades``); the
-dead-letter queue holds records that are not events and stays in Kafka."""
+INDEX_KINDS: tuple[str, ...] = tuple(EVENT_INDICES.values())
+"""The indexed kinds, one per event kind (``candles``, ``indicators``, ``signals``, ``trades``, ``locks``,
+``errors``); the dead-letter queue holds records that are not events and stays in Kafka."""
 
 TEMPLATE_VERSION = 2  # bump when a template's settings or mappings change
 
@@ -101,7 +102,7 @@ def _call(what: str, func: Any, **kwargs: Any) -> Any:
 def install_templates(
     client: Elasticsearch, settings: ElasticsearchSettings, refresh_interval: str = "1s"
 ) -> dict[str, str]:
-    """Install (or update) the four index templates; returns ``{kind: read alias}``.
+    """Install (or update) the index templates, one per index kind; returns ``{kind: read alias}``.
 
     Creates no index: each partition is created from its template by its first document. Existing
     indices behind an alias (partitions, or a ``-000001`` index from before time partitions) get any new

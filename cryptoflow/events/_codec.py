@@ -8,11 +8,12 @@ from pydantic import TypeAdapter, ValidationError
 
 from cryptoflow.errors import CryptoflowError
 from cryptoflow.events._models import Event
-from cryptoflow.events._vocabulary import EVENT_KINDS, EVENT_TOPICS
+from cryptoflow.events._vocabulary import EVENT_INDICES, EVENT_KINDS, EVENT_TOPICS
 
-__all__ = ["EventError", "decode", "encode", "topic_kind"]
+__all__ = ["EventError", "decode", "encode", "index_kind", "topic_kind"]
 
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(Event)
+_NOT_OBJECT = {"missing", "model_type", "model_attributes_type", "dict_type"}
 
 
 class EventError(CryptoflowError):
@@ -33,14 +34,20 @@ def _reason(exc: ValidationError, limit: int = 3) -> str:
     ]
     # the discriminated union puts the schema name first in every location
     tags = {str(error["loc"][0]) for error in errors if error.get("loc")}
-    prefix = f"{tags.pop()} event: " if len(tags) == 1 and tags <= set(EVENT_KINDS) else ""
+    kind = tags.pop() if len(tags) == 1 and tags <= set(EVENT_KINDS) else None
+    prefix = f"{kind} event: " if kind else ""
     parts = []
     for error in errors[:limit]:
         loc = tuple(error.get("loc", ()))
         if prefix:
             loc = loc[1:]
         where = ".".join(str(part) for part in loc)
-        parts.append(f"{where}: {error.get('msg')}" if where else str(error.get("msg")))
+        message = error.get("msg")
+        if kind and loc == (kind,) and error["type"] in _NOT_OBJECT:
+            # the payload itself is missing or null: say what belongs there
+            got = "missing" if error["type"] == "missing" else repr(error.get("input"))
+            message = f"a {kind} event needs its {kind!r} object (got {got})"
+        parts.append(f"{where}: {message}" if where else str(message))
     more = len(errors) - limit
     return prefix + "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
 
@@ -60,7 +67,7 @@ def decode(value: bytes | str | None) -> Event:
         errors = exc.errors(include_url=False)
         if errors and errors[0].get("type") == "json_invalid":
             raise EventError("invalid_json", f"not valid JSON: {errors[0].get('msg')}") from None
-        if errors and errors[0].get("type") in ("model_attributes_type", "dict_type", "model_type"):
+        if errors and errors[0].get("type") in _NOT_OBJECT and not errors[0].get("loc"):
             raise EventError("invalid_json", "JSON, but not an object") from None
         raise EventError("invalid_event", _reason(exc)) from None
 
@@ -72,5 +79,11 @@ def encode(event: Event) -> bytes:
 
 
 def topic_kind(event: Event) -> str:
-    """The topic kind an event belongs to (``candles``, ``indicators``, ``signals`` or ``trades``)."""
+    """The topic kind an event travels on (``candles``, ``indicators``, ``signals`` or ``trades``; the
+    executor's ``lock`` and ``error`` events go with its trades)."""
     return EVENT_TOPICS[event.schema_name]
+
+
+def index_kind(event: Event) -> str:
+    """The index kind an event is indexed into (``candles`` ... ``trades``, ``locks``, ``errors``)."""
+    return EVENT_INDICES[event.schema_name]

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from cryptoflow.events._models import Event
-from cryptoflow.events._vocabulary import EVENT_TOPICS, EventKind
+from cryptoflow.events._vocabulary import EVENT_INDICES, EventKind
 
 __all__ = ["index_mappings", "model_mapping"]
 
@@ -70,7 +70,8 @@ def model_mapping(model: type[BaseModel]) -> dict[str, Any]:
 
 
 def index_mappings() -> dict[str, dict[str, Any]]:
-    """``{"candles": mapping, "indicators": …, "signals": …, "trades": …}`` for index templates.
+    """``{"candles": mapping, "indicators": …, "signals": …, "trades": …, "locks": …, "errors": …}`` for
+    index templates (by index kind, :data:`~cryptoflow.events.EVENT_INDICES`).
 
     Each mapping has ``dynamic: strict`` at the root and in every object.
     """
@@ -82,4 +83,4 @@ def index_mappings() -> dict[str, dict[str, Any]]:
         }
         return {"dynamic": "strict", "properties": properties}
 
-    return {EVENT_TOPICS[name]: strict(model_mapping(model)) for name, model in _MODELS.items()}
+    return {EVENT_INDICES[name]: strict(model_mapping(model)) for name, model in _MODELS.items()}

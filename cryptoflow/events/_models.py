@@ -1,4 +1,4 @@
-"""The event schemas: one envelope, four payloads (candle, indicator, signal, trade), version 1.
+"""The event schemas: one envelope, six payloads (candle, indicator, signal, trade, lock, error), version 1.
 
 Every event is a flat JSON object: the envelope fields plus one object named after its schema::
 
@@ -26,7 +26,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from cryptoflow.events._vocabulary import EventKind, Side, SignalAction, Source
 
 if TYPE_CHECKING:
+    from cryptoflow.brokers import ClosedTrade, Position
     from cryptoflow.candles import Candle
+    from cryptoflow.portfolio import Lock
 
 SCHEMA_VERSION: Final = 1
 """The version every event model of this module writes and reads."""
@@ -569,6 +571,34 @@ class TradePayload(_Model):
             client_order_id=client_order_id,
         )
 
+    @classmethod
+    def of_position(cls, position: Position) -> TradePayload:
+        """The open leg of a broker's :class:`~cryptoflow.brokers.Position` (its entry order's id)."""
+        return cls.open_leg(
+            side="long" if position.side > 0 else "short",
+            quantity=position.quantity,
+            entry_time_ms=position.entry_time,
+            entry_price=position.entry_price,
+            fees=position.entry_fee,
+            client_order_id=position.entry_order_id,
+        )
+
+    @classmethod
+    def of_trade(cls, trade: ClosedTrade) -> TradePayload:
+        """The close leg of a broker's :class:`~cryptoflow.brokers.ClosedTrade` (its exit order's id)."""
+        return cls.close_leg(
+            side=trade.side,
+            quantity=trade.quantity,
+            entry_time_ms=trade.entry_time,
+            entry_price=trade.entry_price,
+            exit_time_ms=trade.exit_time,
+            exit_price=trade.exit_price,
+            exit_reason=trade.exit_reason,
+            fees=trade.fees,
+            pnl=trade.pnl,
+            client_order_id=trade.exit_order_id,
+        )
+
 
 class TradeEvent(_Envelope):
     """A position opened or closed. ``time_ms`` is the leg's fill time.
@@ -612,5 +642,122 @@ class TradeEvent(_Envelope):
         )
 
 
-Event = Annotated[CandleEvent | IndicatorEvent | SignalEvent | TradeEvent, Field(discriminator="schema_name")]
+Text = Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class LockPayload(_Model):
+    """A protection that refused an entry: :class:`cryptoflow.portfolio.Lock` (``until`` named
+    ``until_ms``).
+
+    protection: which one (``max_open_positions``, ``cooldown``, ``stoploss_guard``, ``max_drawdown``,
+    ``daily_loss``); reason: one line for a person; until_ms: the first candle open time at which entries
+    are allowed again, ``None`` while its condition holds (open positions); symbol / run_id: what it
+    locks, ``None`` for every symbol / every strategy.
+    """
+
+    protection: Text
+    reason: Text
+    until_ms: EpochMs | None = None
+    symbol: str | None = None
+    run_id: str | None = None
+
+    @classmethod
+    def of_lock(cls, lock: Lock) -> LockPayload:
+        """The payload of a :class:`cryptoflow.portfolio.Lock`."""
+        return cls(
+            protection=lock.protection,
+            reason=lock.reason,
+            until_ms=lock.until,
+            symbol=lock.symbol,
+            run_id=lock.run_id,
+        )
+
+
+class LockEvent(_Envelope):
+    """An entry a protection refused. The envelope names the entry: the bot (``run_id``), the strategy
+    that wanted it, the symbol, and ``time_ms`` the signal's time (its candle's close).
+
+    Id: source, bot, strategy, symbol, interval, time and protection, so a signal decided again (after a
+    restart) publishes the same lock once.
+    """
+
+    schema_name: Literal["lock"] = "lock"
+    lock: LockPayload
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        source: Source,
+        run_id: str,
+        symbol: str,
+        interval: str,
+        time_ms: int,
+        lock: LockPayload,
+        strategy: str | None = None,
+    ) -> LockEvent:
+        """Build the event and its deterministic id."""
+        eid = event_id("lock", source, run_id, strategy, symbol, interval, time_ms, lock.protection)
+        return cls(
+            event_id=eid,
+            source=source,
+            run_id=run_id,
+            strategy=strategy,
+            symbol=symbol,
+            interval=interval,
+            time_ms=time_ms,
+            lock=lock,
+        )
+
+
+class ErrorPayload(_Model):
+    """What went wrong in an executor: ``category`` (``exchange_rejection``, ``temporary``, ...), the
+    ``message`` (secrets never in it), and the event id of the signal it was handling (``None`` for an
+    error no signal caused)."""
+
+    category: Text
+    message: Text
+    signal_event_id: str | None = None
+
+
+class ErrorEvent(_Envelope):
+    """An executor's error (an order the exchange refused, ...). ``time_ms`` is the signal's time, or
+    when it happened for an error no signal caused.
+
+    Id: source, bot, symbol, interval, time, category and the signal's event id.
+    """
+
+    schema_name: Literal["error"] = "error"
+    error: ErrorPayload
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        source: Source,
+        run_id: str,
+        symbol: str,
+        interval: str,
+        time_ms: int,
+        error: ErrorPayload,
+        strategy: str | None = None,
+    ) -> ErrorEvent:
+        """Build the event and its deterministic id."""
+        parts = (source, run_id, strategy, symbol, interval, time_ms, error.category, error.signal_event_id)
+        return cls(
+            event_id=event_id("error", *parts),
+            source=source,
+            run_id=run_id,
+            strategy=strategy,
+            symbol=symbol,
+            interval=interval,
+            time_ms=time_ms,
+            error=error,
+        )
+
+
+Event = Annotated[
+    CandleEvent | IndicatorEvent | SignalEvent | TradeEvent | LockEvent | ErrorEvent,
+    Field(discriminator="schema_name"),
+]
 """Any event; ``schema_name`` tells which."""

@@ -13,7 +13,7 @@ from confluent_kafka.admin import AdminClient, ClusterMetadata, NewTopic
 
 from cryptoflow.config import KafkaSettings
 from cryptoflow.errors import ConfigurationError, TemporaryError
-from cryptoflow.events import EVENT_TOPICS
+from cryptoflow.events import EVENT_TOPIC_KINDS
 from cryptoflow.kafka._security import client_reasons, creation_error, security_callbacks
 
 log = logging.getLogger(__name__)
@@ -22,9 +22,9 @@ DLQ_KIND = "dlq"
 """The dead-letter topic's kind: it carries records that are not valid events (with the reason), so it
 is a topic kind but no event kind."""
 
-TOPIC_KINDS: tuple[str, ...] = (*EVENT_TOPICS.values(), DLQ_KIND)
-"""Every topic kind: one per event kind (``candles``, ``indicators``, ``signals``, ``trades``), and the
-dead-letter queue."""
+TOPIC_KINDS: tuple[str, ...] = (*EVENT_TOPIC_KINDS, DLQ_KIND)
+"""Every topic kind: the event topics (``candles``, ``indicators``, ``signals``, ``trades``; the
+executors' locks and errors travel with their trades), and the dead-letter queue."""
 
 _T = TypeVar("_T")
 _Client = TypeVar("_Client", Producer, Consumer, AdminClient)

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from cryptoflow.events import EVENT_TOPICS
+from cryptoflow.events import EVENT_INDICES
 
 __all__ = ["DATA_VIEW_IDS", "DEFAULT_PREFIX", "KINDS", "data_view", "saved_object"]
 
 DEFAULT_PREFIX = "cryptoflow"
 # the index kinds (``cryptoflow.elastic.INDEX_KINDS``), read from the event vocabulary so that the Kibana
 # import does not load the Elasticsearch client
-KINDS: tuple[str, ...] = tuple(EVENT_TOPICS.values())
+KINDS: tuple[str, ...] = tuple(EVENT_INDICES.values())
 DATA_VIEW_IDS = {kind: f"cryptoflow-dv-{kind}" for kind in KINDS}
 """Stable ids of the data views, by index kind."""
 

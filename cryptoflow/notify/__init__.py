@@ -2,8 +2,7 @@
 to webhooks (generic JSON, Slack, Telegram), at least once and without reposting what was delivered.
 
 Where to post is in the settings (:class:`~cryptoflow.config.NotifySettings`); how the loop runs in
-:class:`NotifyOptions`; the messages it reads besides the events (locks and errors, which the executor
-publishes) in :mod:`cryptoflow.notify._notices`.
+:class:`NotifyOptions`; what a person reads of each event in :class:`Notice`.
 
 >>> from cryptoflow.config import load_settings
 >>> from cryptoflow.notify import Notifier, NotifyOptions
@@ -12,13 +11,12 @@ NotifyStats(read=…, notices=…, posts=…, …)
 """
 
 from cryptoflow.notify._formats import MAX_LINES, Post, posts
-from cryptoflow.notify._notices import EXECUTOR_NOTICES, Notice, read_notice
+from cryptoflow.notify._notices import Notice, read_notice
 from cryptoflow.notify._options import NotifyOptions
 from cryptoflow.notify._runner import Notifier, NotifyStats
 from cryptoflow.notify._webhook import TargetRefused
 
 __all__ = [
-    "EXECUTOR_NOTICES",
     "MAX_LINES",
     "Notice",
     "Notifier",

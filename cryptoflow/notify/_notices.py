@@ -1,37 +1,20 @@
 """What ``cryptoflow notify`` posts: one :class:`Notice` per event worth telling a person, one line each.
 
-Entries and exits are the ``trade`` events' open and close legs, signals the ``signal`` events. Protection
-locks and executor errors come from the executor as two more kinds of message on the trades topic (the
-executor that publishes them is still to come; :data:`EXECUTOR_NOTICES` is what it must send)::
-
-    {"schema_name": "lock", "schema_version": 1, "event_id": "…", "source": "paper", "run_id": "bot-1",
-     "strategy": "basic", "symbol": "ETHUSDT", "interval": "1h", "time_ms": 1700000000000,
-     "lock": {"protection": "stoploss_guard", "reason": "3 stop-losses within 60 min",
-              "until_ms": 1700003600000, "symbol": "ETHUSDT", "run_id": null}}
-    {"schema_name": "error", …, "error": {"category": "exchange_rejection",
-              "message": "code -2019: Margin is insufficient", "signal_event_id": "…"}}
-
-The ``lock`` object is :class:`cryptoflow.portfolio.Lock` (``until`` named ``until_ms``): ``until_ms``
-``null`` while its condition holds, ``symbol`` / ``run_id`` ``null`` when it locks every symbol / every
-strategy; the envelope names the entry it blocked. ``signal_event_id`` is ``null`` for an error no signal
-caused. The envelope is the one every event carries (``@timestamp`` may be given).
+Entries and exits are the ``trade`` events' open and close legs, signals the ``signal`` events,
+protection locks and executor errors the ``lock`` and ``error`` events
+(:class:`~cryptoflow.events.LockEvent`, :class:`~cryptoflow.events.ErrorEvent`), which the executor
+publishes on the trades topic.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing import Any
 
 from cryptoflow.config import NoticeKind
-from cryptoflow.events import EventError, SignalEvent, Source, TradeEvent, decode, iso_ms
+from cryptoflow.events import ErrorEvent, LockEvent, SignalEvent, Source, TradeEvent, decode, iso_ms
 
-__all__ = ["EXECUTOR_NOTICES", "Notice", "read_notice"]
-
-EXECUTOR_NOTICES = ("lock", "error")
-"""The ``schema_name`` of the executor's messages this module reads besides the events."""
+__all__ = ["Notice", "read_notice"]
 
 
 @dataclass(frozen=True)
@@ -114,85 +97,14 @@ def _number(value: float | None) -> str:
     return f"{value:.8f}".rstrip("0").rstrip(".")
 
 
-# -- the executor's messages (see the module's docstring) -----------------------------------------------
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-Text = Annotated[str, Field(min_length=1, max_length=2000)]
-
-
-class _Lock(_Strict):
-    protection: Text
-    reason: Text
-    until_ms: int | None = Field(None, ge=0)
-    symbol: str | None = None
-    run_id: str | None = None
-
-
-class _Error(_Strict):
-    category: Text
-    message: Text
-    signal_event_id: str | None = None
-
-
-class _ExecutorNotice(_Strict):
-    schema_name: Literal["lock", "error"]
-    schema_version: Literal[1]
-    event_id: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._:\-]+$")]
-    source: Source
-    run_id: Text
-    strategy: str | None = None
-    symbol: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Z0-9._\-]+$")]
-    interval: Annotated[str, Field(pattern=r"^\d+[smhdw]$")]
-    time_ms: int = Field(ge=0)
-    timestamp: str | None = Field(None, alias="@timestamp")
-    lock: _Lock | None = None
-    error: _Error | None = None
-
-
-def _executor_notice(value: bytes) -> Notice | None:
-    """The lock or error in ``value``; ``None`` when it is none, a ValueError when it is a broken one."""
-    try:
-        data = json.loads(value)
-    except ValueError:
-        return None
-    if not isinstance(data, dict) or data.get("schema_name") not in EXECUTOR_NOTICES:
-        return None
-    message = _ExecutorNotice.model_validate(data)
-    if message.lock is not None:
-        lock = message.lock
-        reason = f"{lock.protection}: {lock.reason}"
-        scope = {"symbol": lock.symbol or "all symbols"}
-        return _notice("lock", message, reason=reason, until_ms=lock.until_ms, **scope)
-    if message.error is not None:
-        return _notice("error", message, reason=f"{message.error.category}: {message.error.message}")
-    raise ValueError(f"a {message.schema_name} message needs its {message.schema_name!r} object")
-
-
 def read_notice(value: bytes | None) -> Notice | None:
     """The notice of one message of the trades or signals topic, or ``None`` for an event nobody is told
     about (a candle, an indicator update).
 
-    Raises :class:`~cryptoflow.events.EventError` (``category``, ``reason``) when ``value`` is neither a
-    valid event nor a valid lock or error message.
+    Raises :class:`~cryptoflow.events.EventError` (``category``, ``reason``) when ``value`` is no valid
+    event.
     """
-    try:
-        event = decode(value)
-    except EventError as exc:
-        try:
-            notice = _executor_notice(value or b"")
-        except ValidationError as invalid:
-            errors = invalid.errors(include_url=False)[:3]
-            reason = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
-            raise EventError("invalid_event", reason) from None
-        except ValueError as invalid:
-            raise EventError("invalid_event", str(invalid)) from None
-        if notice is None:
-            raise exc from None
-        return notice
+    event = decode(value)
     if isinstance(event, TradeEvent):
         trade = event.trade
         fill = {"side": trade.side, "quantity": trade.quantity, "price": trade.price}
@@ -202,12 +114,20 @@ def read_notice(value: bytes | None) -> Notice | None:
     if isinstance(event, SignalEvent):
         signal = event.signal
         return _notice("signal", event, side=signal.action, price=signal.price, reason=signal.reason)
+    if isinstance(event, LockEvent):
+        lock = event.lock
+        scope = lock.symbol or "all symbols"
+        return _notice(
+            "lock", event, symbol=scope, reason=f"{lock.protection}: {lock.reason}", until_ms=lock.until_ms
+        )
+    if isinstance(event, ErrorEvent):
+        return _notice("error", event, reason=f"{event.error.category}: {event.error.message}")
     return None
 
 
 def _notice(kind: NoticeKind, envelope: Any, **details: Any) -> Notice:
-    """A notice of ``kind`` from the envelope fields of an event or an executor's message (``details``
-    may name another ``symbol``: a lock's scope)."""
+    """A notice of ``kind`` from the envelope fields of an event (``details`` may name another
+    ``symbol``: a lock's scope)."""
     fields = {
         "event_id": envelope.event_id,
         "source": envelope.source,

@@ -6,7 +6,7 @@
 SinkStats(indexed=…, dead_lettered=…, …)
 """
 
-from cryptoflow.sink._dlq import DLQ_HEADER_PREFIX, DeadLetter, read_dead_letters
+from cryptoflow.sink._dlq import DLQ_HEADER_PREFIX, DeadLetter, DeadLetterPublisher, read_dead_letters
 from cryptoflow.sink._monitor import SinkStats
 from cryptoflow.sink._options import SinkOptions
 from cryptoflow.sink._runner import Sink
@@ -14,6 +14,7 @@ from cryptoflow.sink._runner import Sink
 __all__ = [
     "DLQ_HEADER_PREFIX",
     "DeadLetter",
+    "DeadLetterPublisher",
     "Sink",
     "SinkOptions",
     "SinkStats",

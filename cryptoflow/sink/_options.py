@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from cryptoflow.elastic import INDEX_KINDS
+from cryptoflow.events import EVENT_TOPIC_KINDS
 
 __all__ = ["SinkOptions"]
 
@@ -18,7 +18,8 @@ class SinkOptions(BaseModel):
     ----------
     group_id: consumer group (``group.id``); default ``<topic prefix>-sink``. Sinks sharing a group
         share the partitions: start more of them to scale out.
-    kinds: which event topics to read (default all four: candles, indicators, signals, trades).
+    kinds: which event topics to read (default all four: candles, indicators, signals, trades; the
+        trades topic carries the executors' locks and errors too, indexed into their own indices).
     batch_size: documents per bulk request at most (``batch.size``), default 5000.
     batch_max_bytes: bytes per bulk request at most (action and document lines, counted as
         elasticsearch-py's ``max_chunk_bytes``), default 16 MiB: a document that would take a batch
@@ -50,7 +51,7 @@ class SinkOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     group_id: str | None = Field(None, min_length=1, max_length=249)
-    kinds: tuple[str, ...] = INDEX_KINDS
+    kinds: tuple[str, ...] = EVENT_TOPIC_KINDS
     batch_size: int = Field(5000, ge=1, le=100_000)
     batch_max_bytes: int = Field(16 << 20, ge=1024, le=100 << 20)
     batch_wait_ms: int = Field(250, ge=1, le=600_000)
@@ -71,7 +72,9 @@ class SinkOptions(BaseModel):
     @field_validator("kinds")
     @classmethod
     def _known_kinds(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [kind for kind in value if kind not in INDEX_KINDS]
+        unknown = [kind for kind in value if kind not in EVENT_TOPIC_KINDS]
         if unknown or not value:
-            raise ValueError(f"topic kinds must be among {', '.join(INDEX_KINDS)}; got {', '.join(value)}")
+            raise ValueError(
+                f"topic kinds must be among {', '.join(EVENT_TOPIC_KINDS)}; got {', '.join(value)}"
+            )
         return tuple(dict.fromkeys(value))

@@ -11,8 +11,12 @@ from typing import Any
 from cryptoflow.candles import Candle
 from cryptoflow.events import (
     CandleEvent,
+    ErrorEvent,
+    ErrorPayload,
     Event,
     IndicatorEvent,
+    LockEvent,
+    LockPayload,
     SignalEvent,
     SignalPayload,
     Source,
@@ -25,7 +29,9 @@ __all__ = [
     "START_MS",
     "candle_event",
     "candle_events",
+    "error_event",
     "indicator_event",
+    "lock_event",
     "ms",
     "one_of_each_other_kind",
     "signal_event",
@@ -117,12 +123,39 @@ def trade_events(
     return [TradeEvent.create(**common, strategy=strategy, trade=leg) for leg in (open_leg, close_leg)]
 
 
+def lock_event(time_ms: int, *, run_id: str = "bot-1", source: Source = "paper") -> Event:
+    """A ``stoploss_guard`` lock of ETHUSDT 1m, which refused an entry of ``custom`` decided at
+    ``time_ms``, until an hour later."""
+    lock = LockPayload(
+        protection="stoploss_guard", reason="3 stops within 60 min", until_ms=time_ms + 60 * MINUTE,
+        symbol="ETHUSDT",
+    )  # fmt: skip
+    return LockEvent.create(
+        source=source, run_id=run_id, strategy="custom", symbol="ETHUSDT", interval="1m", time_ms=time_ms,
+        lock=lock,
+    )  # fmt: skip
+
+
+def error_event(time_ms: int, *, run_id: str = "bot-1", source: Source = "paper") -> Event:
+    """An ``exchange_rejection`` of an ETHUSDT 1m order, decided at ``time_ms``."""
+    error = ErrorPayload(
+        category="exchange_rejection", message="code -2019: Margin is insufficient", signal_event_id="sig-1"
+    )
+    return ErrorEvent.create(
+        source=source, run_id=run_id, strategy="custom", symbol="ETHUSDT", interval="1m", time_ms=time_ms,
+        error=error,
+    )  # fmt: skip
+
+
 def one_of_each_other_kind(run_id: str = "run-1") -> list[Event]:
-    """An ``indicator``, a ``signal`` and the two legs (open, close) of a ``trade`` of ETHUSDT 1m."""
+    """An ``indicator``, a ``signal``, the two legs (open, close) of a ``trade``, a ``lock`` and an
+    ``error`` of ETHUSDT 1m."""
     return [
         indicator_event(START_MS + 2_500, open_ms=START_MS, run_id=run_id),
         signal_event(START_MS, run_id=run_id),
         *trade_events(START_MS, START_MS + 10 * MINUTE, run_id=run_id),
+        lock_event(START_MS + 20 * MINUTE - 1, run_id=run_id),
+        error_event(START_MS + 30 * MINUTE - 1, run_id=run_id),
     ]
 
 

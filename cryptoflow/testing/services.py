@@ -28,6 +28,7 @@ from elasticsearch import ApiError
 
 from cryptoflow.config import Settings, load_settings
 from cryptoflow.elastic import INDEX_KINDS, index_alias, make_client
+from cryptoflow.events import EVENT_TOPIC_KINDS
 from cryptoflow.kafka import TOPIC_KINDS, client_config, message_headers, retry_retriable, topic_name
 from cryptoflow.stack import Supervisor
 
@@ -225,7 +226,7 @@ def group_ready(settings: Settings, group: str, members: int) -> bool:
     return len(description.members) == members and len(assigned) == partitions and partitions > 0
 
 
-def committed_to_end(settings: Settings, group: str, kinds: Sequence[str] = INDEX_KINDS) -> bool:
+def committed_to_end(settings: Settings, group: str, kinds: Sequence[str] = EVENT_TOPIC_KINDS) -> bool:
     """Whether ``group`` committed the end of every partition of the ``kinds`` topics: it has handled all
     that was published so far (the sink commits a batch only after Elasticsearch took it)."""
     consumer = Consumer({**client_config(settings.kafka), "group.id": group, "enable.auto.commit": False})

@@ -12,7 +12,9 @@ import pytest
 from cryptoflow.candles import Candle, load_candles
 from cryptoflow.elastic import INDEX_KINDS
 from cryptoflow.events import (
+    EVENT_INDICES,
     EVENT_KINDS,
+    EVENT_TOPIC_KINDS,
     EVENT_TOPICS,
     INDICATOR_NAMES,
     SOURCES,
@@ -96,9 +98,13 @@ def test_trade_legs_fill_at_their_price_and_the_close_leg_knows_its_return() -> 
 def test_the_event_kinds_are_the_schemas_of_the_event_union() -> None:
     members = typing.get_args(typing.get_args(Event)[0])
     assert EVENT_KINDS == tuple(model.model_fields["schema_name"].default for model in members)
-    assert tuple(index_mappings()) == tuple(EVENT_TOPICS.values()) == INDEX_KINDS
-    assert TOPIC_KINDS == (*INDEX_KINDS, DLQ_KIND)  # the dead-letter topic is no event kind
+    assert tuple(index_mappings()) == tuple(EVENT_INDICES.values()) == INDEX_KINDS
+    assert TOPIC_KINDS == (*EVENT_TOPIC_KINDS, DLQ_KIND)  # the dead-letter topic is no event kind
     assert DLQ_KIND not in EVENT_TOPICS.values()
+    # each kind has an index of its own; the executor's locks and errors travel with its trades
+    assert INDEX_KINDS == ("candles", "indicators", "signals", "trades", "locks", "errors")
+    assert EVENT_TOPIC_KINDS == ("candles", "indicators", "signals", "trades")
+    assert EVENT_TOPICS["lock"] == EVENT_TOPICS["error"] == EVENT_TOPICS["trade"]
 
 
 def test_every_source_is_accepted_and_nothing_else() -> None:

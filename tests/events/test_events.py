@@ -11,20 +11,26 @@ from hypothesis import strategies as st
 from cryptoflow.events import (
     CandleEvent,
     CandlePayload,
+    ErrorEvent,
+    ErrorPayload,
     EventError,
     IndicatorEvent,
     IndicatorPayload,
     IndicatorValues,
+    LockEvent,
+    LockPayload,
     SignalEvent,
     SignalPayload,
     TradeEvent,
     TradePayload,
     decode,
     encode,
+    index_kind,
     index_mappings,
     iso_ms,
     topic_kind,
 )
+from cryptoflow.portfolio import Lock
 
 OPEN_MS = 1_700_000_000_000
 
@@ -96,10 +102,35 @@ def all_kinds() -> list:
             indicators=IndicatorValues(rsi=28.5),
         ),
     )
-    return [candle(), indicator, signal, trade("open"), trade("close")]
+    return [candle(), indicator, signal, trade("open"), trade("close"), lock(), error()]
 
 
-@pytest.mark.parametrize("index", range(5))
+def lock(**overrides: object) -> LockEvent:
+    fields = {
+        "source": "paper",
+        "run_id": "bot-1",
+        "strategy": "custom",
+        "symbol": "ETHUSDT",
+        "interval": "1h",
+        "time_ms": OPEN_MS + 3_599_999,
+        "lock": LockPayload.of_lock(Lock("cooldown", "ETHUSDT closed by stop_loss", OPEN_MS, "ETHUSDT")),
+    }
+    return LockEvent.create(**(fields | overrides))  # type: ignore[arg-type]
+
+
+def error(**overrides: object) -> ErrorEvent:
+    fields = {
+        "source": "testnet",
+        "run_id": "bot-1",
+        "symbol": "ETHUSDT",
+        "interval": "1h",
+        "time_ms": OPEN_MS + 3_599_999,
+        "error": ErrorPayload(category="exchange_rejection", message="code -2019", signal_event_id="s-1"),
+    }
+    return ErrorEvent.create(**(fields | overrides))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("index", range(7))
 def test_every_kind_round_trips_through_json(index: int) -> None:
     event = all_kinds()[index]
     raw = encode(event)
@@ -108,12 +139,9 @@ def test_every_kind_round_trips_through_json(index: int) -> None:
     doc = json.loads(raw)
     assert doc["schema_name"] == event.schema_name and doc["schema_version"] == 1
     assert doc["@timestamp"] == iso_ms(doc["time_ms"])
-    assert (
-        topic_kind(event)
-        == {"candle": "candles", "indicator": "indicators", "signal": "signals", "trade": "trades"}[
-            event.schema_name
-        ]
-    )
+    topics = {"candle": "candles", "indicator": "indicators", "signal": "signals", "trade": "trades"}
+    assert topic_kind(event) == (topics | {"lock": "trades", "error": "trades"})[event.schema_name]
+    assert index_kind(event) == (topics | {"lock": "locks", "error": "errors"})[event.schema_name]
 
 
 def test_prices_and_quantities_are_json_numbers() -> None:
@@ -138,6 +166,20 @@ def test_ids_are_deterministic_and_distinguish_what_matters() -> None:
         )
     )
     assert changed.event_id == candle().event_id
+    # a lock or error published again for the same signal (after a restart) is the same document
+    assert lock().event_id == lock().event_id != lock(time_ms=OPEN_MS).event_id
+    other = LockPayload(protection="max_open_positions", reason="2 positions open")
+    assert lock().event_id != lock(lock=other).event_id
+    assert error().event_id == error().event_id
+    assert error().event_id != error(error=ErrorPayload(category="x", message="y")).event_id
+
+
+def test_a_lock_carries_the_portfolio_lock() -> None:
+    payload = lock().lock
+    assert (payload.protection, payload.until_ms, payload.symbol, payload.run_id) == (
+        "cooldown", OPEN_MS, "ETHUSDT", None
+    )  # fmt: skip
+    assert LockPayload.of_lock(Lock("max_open_positions", "full")).until_ms is None
 
 
 def test_iso_timestamps_are_utc_with_milliseconds() -> None:
@@ -233,7 +275,7 @@ def _doc_paths(doc: dict, prefix: str = "") -> set[str]:
 def test_mappings_cover_every_field_with_the_right_types() -> None:
     mappings = index_mappings()
     for event in all_kinds():
-        mapping = mappings[topic_kind(event)]
+        mapping = mappings[index_kind(event)]
         assert mapping["dynamic"] == "strict"
         assert _doc_paths(json.loads(encode(event))) == _leaf_paths(mapping)
     candles = mappings["candles"]["properties"]

@@ -28,6 +28,8 @@ STABLE_IDS = {  # renaming one orphans what users saved on top of it: change onl
         "cryptoflow-dv-indicators",
         "cryptoflow-dv-signals",
         "cryptoflow-dv-trades",
+        "cryptoflow-dv-locks",
+        "cryptoflow-dv-errors",
     },
     "dashboard": {"cryptoflow-market", "cryptoflow-trading", "cryptoflow-realtime"},
     "search": {"cryptoflow-search-trades"},

@@ -11,13 +11,15 @@ import pytest
 from cryptoflow.config import Settings
 from cryptoflow.elastic import INDEX_KINDS, apply_retention, index_alias, install_templates, make_client
 from cryptoflow.errors import ConfigurationError
-from cryptoflow.events import Event, encode, index_mappings, topic_kind
+from cryptoflow.events import Event, encode, index_kind, index_mappings
 from cryptoflow.kafka import EventProducer
 from cryptoflow.sink import Sink, SinkOptions
 from cryptoflow.testing.events import (
     MINUTE,
     candle_event,
+    error_event,
     indicator_event,
+    lock_event,
     ms,
     signal_event,
     trade_events,
@@ -37,6 +39,8 @@ def boundary_events() -> list[Event]:
         *(indicator_event(at, **run) for at in (last_ms - 2_500, last_ms, first_ms, first_ms + 2_500)),
         *(signal_event(open_ms, **run) for open_ms in (january, february)),  # decided at the candle's close
         *trade_events(january, first_ms + 3 * MINUTE, **run),  # entered in January, closed in February
+        lock_event(last_ms, **run),  # the executor's: each by its own time
+        error_event(first_ms, **run),
     ]
 
 
@@ -45,6 +49,8 @@ EXPECTED_PARTITIONS = {
     "indicators": {"2026.01.31": 2, "2026.02.01": 2},
     "signals": {"2026.01": 1, "2026.02": 1},
     "trades": {"2026.01": 2},  # both legs by their entry time
+    "locks": {"2026.01": 1},
+    "errors": {"2026.02": 1},
 }
 
 
@@ -72,7 +78,7 @@ def test_a_redelivery_across_partition_boundaries_stays_one_document(pipeline: S
     assert first.indexed == again.indexed == 2 * len(events)
     prefix = pipeline.elasticsearch.index_prefix
     for kind in INDEX_KINDS:
-        of_kind = [e for e in events if topic_kind(e) == kind]
+        of_kind = [e for e in events if index_kind(e) == kind]
         assert es_docs(pipeline, kind) == {e.event_id: json.loads(encode(e)) for e in of_kind}, kind
         assert es_count(pipeline, kind) == len(of_kind)
         # read through <prefix>-<kind>: both partitions, each event in the partition of its own time

@@ -10,7 +10,7 @@ from confluent_kafka import Consumer, TopicPartition
 from cryptoflow.config import Settings
 from cryptoflow.elastic import INDEX_KINDS, index_alias, make_client
 from cryptoflow.errors import DataError
-from cryptoflow.events import CandleEvent, CandlePayload, encode, topic_kind
+from cryptoflow.events import CandleEvent, CandlePayload, encode, index_kind
 from cryptoflow.kafka import EventProducer, client_config, topic_name
 from cryptoflow.sink import DLQ_HEADER_PREFIX, Sink, SinkOptions
 from cryptoflow.testing.events import candle_events, one_of_each_other_kind
@@ -44,7 +44,7 @@ def test_every_event_is_indexed_once_by_its_id_even_when_published_twice(pipelin
     stats = Sink(pipeline, SinkOptions(once=True, batch_size=300)).run()
 
     assert stats.indexed == len(events) and stats.dead_lettered == 0
-    expected = {kind: [e for e in events if topic_kind(e) == kind] for kind in INDEX_KINDS}
+    expected = {kind: [e for e in events if index_kind(e) == kind] for kind in INDEX_KINDS}
     for kind, of_kind in expected.items():
         docs = es_docs(pipeline, kind)
         assert docs == {e.event_id: json.loads(encode(e)) for e in of_kind}, kind
@@ -67,6 +67,7 @@ def test_every_partition_joins_the_read_alias_with_explicit_mappings(pipeline: S
     Sink(pipeline, SinkOptions(once=True)).run()
     client = make_client(pipeline.elasticsearch)
     partitions = {"candles": "2023.11", "indicators": "2023.11.14", "signals": "2023.11", "trades": "2023.11"}
+    partitions |= {"locks": "2023.11", "errors": "2023.11"}
     for kind in INDEX_KINDS:
         alias = index_alias(pipeline.elasticsearch, kind)
         (index, info), *rest = client.indices.get_alias(name=alias).items()
