@@ -128,7 +128,7 @@ def test_ctrl_c_keeps_the_trials_and_the_same_command_resumes(tmp_path: Path, jo
     args = ("-d", str(ETH_5M), "--strategy", "custom", "--sampler", "random", "--trials", "5000", *SPACE,
             "--space", "rsi_period=7..28", "--storage", url, "--study", "resume", "--jobs", jobs)  # fmt: skip
     proc = subprocess.Popen(
-        command(*args, cwd=tmp_path), cwd=tmp_path, env=clean_env(), text=True,
+        command(*args, cwd=tmp_path), cwd=tmp_path, env=clean_env(PYTHONFAULTHANDLER="1"), text=True,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
     )  # fmt: skip
     deadline = time.monotonic() + 120
@@ -140,7 +140,13 @@ def test_ctrl_c_keeps_the_trials_and_the_same_command_resumes(tmp_path: Path, jo
         except (KeyError, ValueError, AssertionError):  # the study is not created yet
             continue
     os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole foreground group: the workers too
-    _, err = proc.communicate(timeout=60)
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:  # a hang: the faulthandler dumps every thread's stack on SIGABRT
+        os.kill(proc.pid, signal.SIGABRT)
+        _, err = proc.communicate(timeout=30)
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail(f"no exit 60 s after Ctrl-C:\n{err[-8000:]}")
     assert proc.returncode == 130, err
     assert "run the same command to resume it" in err and "Traceback" not in err
     done = len(complete(url, "resume"))
