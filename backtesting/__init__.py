@@ -50,10 +50,20 @@ from backtesting._engine import (
     run_backtest,
     slice_period,
 )
-from backtesting._optimize import OptimizeResult, OptimizeSettings, optimize
+from backtesting._losses import LOSSES, Loss
+from backtesting._optimize import (
+    OptimizeProgress,
+    OptimizeResult,
+    OptimizeSettings,
+    StudySettings,
+    default_jobs,
+    optimize,
+)
 from backtesting._outputs import write_trades_csv, write_trades_json
 from backtesting._request import PRESETS, BacktestRequest
 from backtesting._stats import STAT_LABELS, Stats, compute_stats
+from backtesting._study import SAMPLERS
+from backtesting._walkforward import WALK_FORWARD_MODES, WalkForwardResult, walk_forward
 
 if TYPE_CHECKING:
     from backtesting._portfolio import (
@@ -89,26 +99,35 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "LOSSES",
     "PRESETS",
+    "SAMPLERS",
     "STAT_LABELS",
+    "WALK_FORWARD_MODES",
     "BacktestConfig",
     "BacktestRequest",
     "BacktestResult",
+    "Loss",
+    "OptimizeProgress",
     "OptimizeResult",
     "OptimizeSettings",
     "PortfolioResult",
     "PortfolioSignal",
     "Stats",
+    "StudySettings",
     "SymbolResult",
+    "WalkForwardResult",
     "backtest_symbol",
     "build_figure",
     "compute_stats",
+    "default_jobs",
     "optimize",
     "render_portfolio_report",
     "render_report",
     "run_backtest",
     "run_portfolio_backtest",
     "slice_period",
+    "walk_forward",
     "strategy_signals",
     "write_portfolio_report",
     "write_report",

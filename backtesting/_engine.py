@@ -299,7 +299,7 @@ def run_kernel(
     strategy: Strategy,
     config: BacktestConfig,
     *,
-    indicators: pd.DataFrame | None = None,
+    indicators: pd.DataFrame | Mapping[str, np.ndarray] | None = None,
     preset: str | None = None,
     symbol: str,
     first_entry: int = 0,
@@ -310,7 +310,7 @@ def run_kernel(
     if len(candles) == 0:
         raise DataError(f"{symbol}: no candles in the selected period")
     prices = price_arrays(candles, symbol)
-    if indicators is not None and len(indicators) != len(candles):
+    if isinstance(indicators, pd.DataFrame) and len(indicators) != len(candles):
         raise DataError(f"{symbol}: indicators have {len(indicators)} rows for {len(candles)} candles")
     params = resolve_params(preset or strategy.indicator_preset, **strategy.indicator_params())
     declared = strategy.declared_indicators()
@@ -324,13 +324,14 @@ def backtest_symbol(
     strategy: Strategy,
     config: BacktestConfig,
     *,
-    indicators: pd.DataFrame | None = None,
+    indicators: pd.DataFrame | Mapping[str, np.ndarray] | None = None,
     preset: str | None = None,
     symbol: str | None = None,
 ) -> SymbolResult:
     """Backtest one symbol's candles (already sliced to the period).
 
-    ``indicators`` (aligned with ``candles``) are read instead of computed; otherwise the indicators the
+    ``indicators`` (a frame aligned with ``candles``, or a mapping of aligned arrays read when a rule
+    reads them) are read instead of computed; otherwise the indicators the
     strategy's rules read, and only those, are computed by
     :func:`cryptoflow.indicators.compute_arrays` with the strategy's periods and ``preset`` (default:
     the strategy's ``indicator_preset``).

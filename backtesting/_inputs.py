@@ -57,7 +57,8 @@ def price_arrays(candles: pd.DataFrame, symbol: str) -> dict[str, np.ndarray]:
 class IndicatorInputs(Mapping[str, np.ndarray]):
     """``ind`` for a backtest's rules: price columns, then indicators, as float64 arrays.
 
-    With ``given`` (a frame aligned with the candles) its columns are read as they are; otherwise an
+    With ``given`` (a frame aligned with the candles, or a mapping of aligned arrays read when a rule reads
+    them: the optimiser's windows of indicators computed once) its columns are read as they are; otherwise an
     indicator is computed by :func:`cryptoflow.indicators.compute_arrays` with ``params`` the first time
     it is read, and :attr:`computed` says which ones were. The ``declared`` indicators' columns (those
     ``given`` lacks) are computed by their batch engine when first read.
@@ -68,7 +69,7 @@ class IndicatorInputs(Mapping[str, np.ndarray]):
         candles: pd.DataFrame,
         prices: dict[str, np.ndarray],
         params: IndicatorParams,
-        given: pd.DataFrame | None = None,
+        given: pd.DataFrame | Mapping[str, np.ndarray] | None = None,
         declared: DeclaredIndicators | None = None,
         lookback: int = 1,
     ) -> None:
@@ -89,7 +90,8 @@ class IndicatorInputs(Mapping[str, np.ndarray]):
         return tuple(name for name in (*INDICATOR_NAMES, *self._declared.columns) if name in self._computed)
 
     def _names(self) -> tuple[str, ...]:
-        columns = INDICATOR_NAMES if self._given is None else tuple(map(str, self._given.columns))
+        # iterating a frame gives its columns, as a mapping of arrays (the optimiser's windows) its keys
+        columns = INDICATOR_NAMES if self._given is None else tuple(map(str, self._given))
         columns += tuple(c for c in self._declared.columns if c not in columns)
         return tuple(self._prices) + tuple(c for c in columns if c not in self._prices)
 
@@ -106,8 +108,8 @@ class IndicatorInputs(Mapping[str, np.ndarray]):
         value = self._read.get(name)
         if value is not None:
             return value
-        if self._given is not None and name in self._given.columns:
-            value = self._given[name].to_numpy(dtype=np.float64)
+        if self._given is not None and name in self._given:
+            value = np.asarray(self._given[name], dtype=np.float64)
         elif name in self._declared.columns:
             if name not in self._computed:  # bb_upper also brings bb_mid, bb_lower, ...
                 self._compute_declared(name)
@@ -157,6 +159,8 @@ class IndicatorInputs(Mapping[str, np.ndarray]):
         (or the given frame), then the declared columns; those not computed yet are computed now (once)."""
         if self._frame is None:
             frame = self._given
+            if frame is not None and not isinstance(frame, pd.DataFrame):
+                frame = pd.DataFrame({name: self[name] for name in frame}, index=self._candles.index)
             if frame is None:
                 missing = tuple(name for name in INDICATOR_NAMES if name not in self._computed)
                 if missing:

@@ -202,7 +202,7 @@ def benchmark_candles() -> pd.DataFrame:
     return candles
 
 
-def _ensure_venv(path: Path, *packages: str) -> Path:
+def ensure_venv(path: Path, *packages: str) -> Path:
     python = path / "bin" / "python"
     if not python.exists():
         print(f"creating {path} and installing {', '.join(packages)} from PyPI ...", file=sys.stderr)
@@ -267,11 +267,11 @@ def _start_peers(data: Path, tmp: Path, result: dict[str, Any]) -> list[Peer]:
     backtesting_py = tmp / "backtesting_py_peer.py"
     backtesting_py.write_text(_BACKTESTING_PY_SCRIPT + _WORKER_LOOP)
     starts = [
-        ("vectorbt_rust", lambda: _ensure_venv(VECTORBT_VENV, VECTORBT), vectorbt, ("rust",)),
-        ("vectorbt_numba", lambda: _ensure_venv(VECTORBT_VENV, VECTORBT), vectorbt, ("numba",)),
+        ("vectorbt_rust", lambda: ensure_venv(VECTORBT_VENV, VECTORBT), vectorbt, ("rust",)),
+        ("vectorbt_numba", lambda: ensure_venv(VECTORBT_VENV, VECTORBT), vectorbt, ("numba",)),
         (
             "backtesting_py",
-            lambda: _ensure_venv(VENV, "backtesting", "pandas", "numpy"),
+            lambda: ensure_venv(VENV, "backtesting", "pandas", "numpy"),
             backtesting_py,
             (),
         ),

@@ -35,6 +35,11 @@ UNIT_TESTED: dict[str, dict[str, str]] = {
     "tests/backtesting/test_portfolio.py": {
         "backtesting._kernel": "protective_exit, compared fill by fill with the fake exchange's order desk",
     },
+    "tests/backtesting/test_optimize.py": {
+        "backtesting._losses": "loss(): each loss's direction and score, without a search",
+        "backtesting._space": "build_space, grid_size, parse_space_text: spaces checked without a search",
+        "backtesting._walkforward": "_windows, the folds' boundaries (a pure function)",
+    },
     "tests/indicators/test_streaming_engines.py": {
         "cryptoflow.indicators._cstream": "the compiled streaming state is the one built (scripts/setup)",
         "cryptoflow.indicators._nbstream": "the numba state that stands in without a compiler, bit for bit",

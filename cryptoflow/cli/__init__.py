@@ -21,6 +21,7 @@ from cryptoflow.cli import (
     _health,
     _live,
     _notify,
+    _optimize,
     _pipeline,
     _retention,
     _setup,
@@ -85,7 +86,7 @@ app.command("indicators")(_live.indicators)
 app.command("signals")(_signals.signals)
 app.command("demo")(_demo.demo)
 app.command("backtest")(_backtest.backtest)
-app.command("optimize")(_backtest.optimize)
+app.command("optimize")(_optimize.optimize)
 app.command("sink")(_pipeline.sink)
 app.command("replay")(_pipeline.replay)
 app.command("notify")(_notify.notify)

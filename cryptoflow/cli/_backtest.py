@@ -1,10 +1,9 @@
-"""``cryptoflow backtest`` and ``cryptoflow optimize`` (also ``python -m backtesting``)."""
+"""``cryptoflow backtest`` (also ``python -m backtesting``) and the backtest options other commands share."""
 
 from __future__ import annotations
 
 import functools
 import inspect
-import json
 import math
 from collections.abc import Callable
 from enum import StrEnum
@@ -23,7 +22,7 @@ from cryptoflow.errors import ConfigurationError
 if TYPE_CHECKING:
     from backtesting import BacktestRequest
 
-__all__ = ["Fill", "OnGap", "backtest", "backtest_options", "optimize", "params"]
+__all__ = ["Fill", "OnGap", "backtest", "backtest_options", "check_inputs", "params"]
 
 
 class Fill(StrEnum):
@@ -41,13 +40,6 @@ class OnGap(StrEnum):
     fill = "fill"
 
 
-class Method(StrEnum):
-    """Search methods of the optimiser."""
-
-    grid = "grid"
-    random = "random"
-
-
 def params(items: list[str] | None) -> dict[str, str]:
     """``--param name=value`` options as a mapping."""
     parsed: dict[str, str] = {}
@@ -57,18 +49,6 @@ def params(items: list[str] | None) -> dict[str, str]:
             raise ConfigurationError(f"--param expects name=value (e.g. rsi_oversold=20), got {item!r}")
         parsed[key.strip()] = value.strip()
     return parsed
-
-
-def _space(items: list[str] | None) -> dict[str, list[Any]] | None:
-    if not items:
-        return None
-    space: dict[str, list[Any]] = {}
-    for item in items:
-        key, sep, values = item.partition("=")
-        if not sep or not values.strip():
-            raise ConfigurationError(f"--space expects name=v1,v2,... (e.g. threshold=1,1.5,2), got {item!r}")
-        space[key.strip()] = [v.strip() for v in values.split(",") if v.strip()]
-    return space
 
 
 def _progress() -> Progress:
@@ -430,81 +410,3 @@ def _backtest_bot(
     for table in _bot_summary(result):
         console.print(table)
     _write_trades(result, trades_json, trades_csv, report)
-
-
-@backtest_options(omit=("slippage_pct", "fraction", "leverage", "close_at_end", "param", "dedupe"))
-def optimize(
-    request: BacktestRequest,
-    data: Annotated[Path, typer.Option("--data", "-d", help="Candle file (CSV or Parquet).")],
-    symbol: Annotated[str | None, typer.Option("--symbol", "-s", help="Symbol (default: inferred).")] = None,
-    strategy: Annotated[str, typer.Option("--strategy", help=_STRATEGY_HELP)] = "ensemble",
-    method: Annotated[
-        Method, typer.Option("--method", help="grid (all combinations) or random.")
-    ] = Method.grid,
-    trials: Annotated[
-        int, typer.Option("--trials", min=1, help="Combinations tried by --method random.")
-    ] = 50,
-    metric: Annotated[
-        str, typer.Option("--metric", help="Statistic maximised on the training part.")
-    ] = "sharpe",
-    train: Annotated[
-        float, typer.Option("--train", help="Share of candles (in time order) to train on.")
-    ] = 0.7,
-    space: Annotated[
-        list[str] | None, typer.Option("--space", help="name=v1,v2,... replaces a range.")
-    ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed for --method random.")] = 0,
-    top: Annotated[int, typer.Option("--top", min=0, help="Rows of the results table to print.")] = 10,
-    out_json: Annotated[
-        Path | None, typer.Option("--json", help=_OUT.format("every combination as JSON"))
-    ] = None,
-) -> None:
-    """Search strategy parameters (grid or random) with a train/test split in time."""
-    from backtesting import STAT_LABELS, OptimizeSettings
-    from backtesting import optimize as run_optimize
-
-    if metric not in STAT_LABELS:
-        raise ConfigurationError(
-            f"--metric {metric}: unknown statistic; choose one of {', '.join(STAT_LABELS)}"
-        )
-    if not 0.1 <= train <= 0.95:
-        raise ConfigurationError(f"--train {train:g}: expected a share of the candles from 0.1 to 0.95")
-    _outputs(request.data, **{"--json": out_json})
-    check_inputs(request)
-    candles = next(iter(request.load_candles().values()))
-    settings = OptimizeSettings(
-        space=_space(space),
-        method=method.value,
-        trials=trials,
-        metric=metric,
-        train_fraction=train,
-        seed=seed,
-        preset=request.preset,
-    )
-    with _progress() as progress:
-        task = progress.add_task("optimising", total=None)
-        result = run_optimize(
-            candles,
-            request.strategy,
-            settings,
-            request.config(),
-            start=request.start,
-            end=request.end,
-            progress=lambda done, total: progress.update(task, completed=done, total=total),
-        )
-    table = Table(
-        *result.table.columns,
-        title=f"{strategy}: ranked by train {metric} · train {' → '.join(result.train_period)}"
-        f" · test {' → '.join(result.test_period)}",
-        title_justify="left",
-    )
-    for row in result.table.head(top).itertuples(index=False):
-        table.add_row(*(_fmt(float(v)) if isinstance(v, int | float) else str(v) for v in row))
-    console.print(table)
-    console.print(f"best: {json.dumps(result.best_params)}", highlight=False)
-    if out_json is not None:
-        records = json.loads(result.table.to_json(orient="records"))
-        doc = {"metric": metric, "train": result.train_period, "test": result.test_period, "results": records}
-        with writing(out_json, "--json"):
-            out_json.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-        console.print(f"wrote {out_json}", highlight=False)

@@ -39,6 +39,7 @@ from cryptoflow.strategies._builtin import BasicStrategy, CustomStrategy, Ensemb
 from cryptoflow.strategies._exits import END, HOLD, REASONS, SIGNAL, STOP, TAKE, TRAIL, exit_on_close
 from cryptoflow.strategies._loader import BUILTIN_STRATEGIES, load_strategy, strategy_class
 from cryptoflow.strategies._lookback import LiveInputs, check_lookback, crossed_above, crossed_below
+from cryptoflow.strategies._space import Range
 
 __all__ = [
     "BUILTIN_STRATEGIES",
@@ -56,6 +57,7 @@ __all__ = [
     "CustomStrategy",
     "EnsembleStrategy",
     "LiveInputs",
+    "Range",
     "Signals",
     "Strategy",
     "StrategyError",

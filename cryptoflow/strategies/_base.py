@@ -12,6 +12,7 @@ import numpy as np
 
 from cryptoflow.errors import ConfigurationError, CryptoflowError
 from cryptoflow.indicators import DeclaredIndicators, Indicator, resolve_params
+from cryptoflow.strategies._space import Range
 
 __all__ = [
     "CONTRACT_VERSION",
@@ -125,8 +126,9 @@ class Strategy:
     description: ClassVar[str] = ""
     timeframe: ClassVar[str | None] = None
     """Interval the strategy was designed for (informative only)."""
-    search_space: ClassVar[Mapping[str, Sequence[Any]]] = {}
-    """Candidate values per parameter, for ``cryptoflow optimize``."""
+    search_space: ClassVar[Mapping[str, Sequence[Any] | Range]] = {}
+    """Candidate values (a list) or a :class:`~cryptoflow.strategies.Range` per parameter, for
+    ``cryptoflow optimize``."""
     plot_config: ClassVar[Mapping[str, Any]] = _DEFAULT_PLOT_CONFIG
     """Which indicators go on the price chart (``main_plot``) and in which subplot (``subplots``)."""
     indicators: ClassVar[Mapping[str, Indicator]] = {}

@@ -85,7 +85,8 @@ def test_user_errors_print_a_message_not_a_traceback(tmp_path, capsys):
     assert main(["backtest", "--data", str(tmp_path / "missing.csv")]) != 0
 
 
-def test_optimize_grid_with_train_test_split(tmp_path, capsys):
+def test_optimize_grid_with_train_test_split(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the default storage, a SQLite file in the working folder
     out = tmp_path / "opt.json"
     code = main(
         [
@@ -101,6 +102,7 @@ def test_optimize_grid_with_train_test_split(tmp_path, capsys):
     assert train == sorted(train, reverse=True)
     assert doc["train"][1] < doc["test"][0]
     assert "best:" in capsys.readouterr().out
+    assert (tmp_path / "cryptoflow-studies.db").is_file()
 
 
 @pytest.mark.parametrize(
