@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import signal
 import sys
@@ -97,6 +98,33 @@ app.add_typer(_dashboards.dashboard_app, name="dashboard")
 app.command("setup")(_setup.setup)
 app.command("health")(_health.health)
 app.command("retention")(_retention.retention)
+
+
+def _reflowed(doc: str) -> str:
+    """A docstring as help text: the lines of a paragraph joined, so the terminal wraps them at its own
+    width (typer's rich help keeps the source's line breaks, which at 80 columns gave a ragged text);
+    a line that starts a list item (``-``) or is indented keeps its break."""
+    paragraphs = []
+    for paragraph in doc.split("\n\n"):
+        lines = paragraph.splitlines()
+        text = lines[0] if lines else ""
+        for line in lines[1:]:
+            kept = line.startswith((" ", "-", "*"))
+            text += ("\n" if kept else " ") + (line if kept else line.strip())
+        paragraphs.append(text)
+    return "\n\n".join(paragraphs)
+
+
+def _reflow_help(group: typer.Typer) -> None:
+    for info in group.registered_commands:
+        if info.help is None and info.callback is not None and info.callback.__doc__:
+            info.help = _reflowed(inspect.cleandoc(info.callback.__doc__))
+    for sub in group.registered_groups:
+        if sub.typer_instance is not None:
+            _reflow_help(sub.typer_instance)
+
+
+_reflow_help(app)
 
 
 _SERVICE_CLIENTS = ("elasticsearch", "elastic_transport", "confluent_kafka", "cimpl")

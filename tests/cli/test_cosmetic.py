@@ -160,3 +160,13 @@ def test_a_strategy_parameter_is_shown_as_typed() -> None:
     result = run("backtest", "-d", str(ETH_1H), "-p", "stop_loss_pct=200")
     assert result.returncode == 2
     assert result.stderr.strip() == "error: custom: stop_loss_pct must be in (0, 100) or None, got 200"
+
+
+def test_a_command_description_flows_to_the_terminal_width() -> None:
+    # the docstring breaks after "skip and"; at 80 columns it broke there again, a ragged paragraph
+    wide = run("execute", "--help", columns=200).stdout
+    assert "Every order, fill, lock, skip and position change is logged at INFO" in wide, wide
+    narrow = run("execute", "--help", columns=80).stdout
+    lines = [line.strip() for line in narrow.splitlines()]
+    assert "One member of the consumer group <prefix>.execute.<bot name>. Every order," in lines, narrow
+    assert max(len(line) for line in narrow.splitlines()) <= 80
