@@ -116,8 +116,7 @@ def test_every_component_runs_over_sasl_ssl_from_settings_alone(
         assert {topic_name(settings.kafka, kind) for kind in TOPIC_KINDS} <= topics
         templates = make_client(settings.elasticsearch).indices.get_index_template(name=f"{prefix}-*")
         assert {t["name"] for t in templates["index_templates"]} == {
-            index_alias(settings.elasticsearch, kind)
-            for kind in ("candles", "indicators", "signals", "trades")
+            index_alias(settings.elasticsearch, kind) for kind in INDEX_KINDS
         }
 
         health = cli(env, tmp_path, "--verbose", "health", "--kafka")
