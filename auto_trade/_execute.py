@@ -42,7 +42,7 @@ from auto_trade._executor import Emit, ExecutionBroker, Executor, ExecutorSummar
 from cryptoflow.config import KafkaSettings
 from cryptoflow.errors import ConfigurationError
 from cryptoflow.events import EventError, SignalEvent, decode
-from cryptoflow.kafka import DLQ_KIND, ensure_topics, message_position, new_client, topic_name
+from cryptoflow.kafka import DLQ_KIND, ensure_topics, is_record, message_position, new_client, topic_name
 from cryptoflow.portfolio import Bot
 from cryptoflow.sink import DeadLetterPublisher
 
@@ -200,18 +200,9 @@ class ExecuteWorker:
 
     def _read(self, message: Message) -> None:
         """Queue a message in its partition's order (a signal for this bot waits for its candle's turn)."""
-        error = message.error()
-        if error is not None:
-            if error.code() == KafkaError._PARTITION_EOF:
-                topic, partition, _ = message_position(message)
-                self._ended.add((topic, partition))
-            elif error.fatal():
-                raise KafkaException(error)
-            else:
-                log.warning("execute: consumer: %s", error.str())
+        if not is_record(message, "execute", self._ended):
             return
         topic, partition, offset = message_position(message)
-        self._ended.discard((topic, partition))
         try:
             event = decode(message.value())
         except EventError as exc:

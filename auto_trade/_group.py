@@ -29,7 +29,7 @@ from cryptoflow.binance import BinanceEndpoints, binance_classes, connect, fetch
 from cryptoflow.candles import Candle
 from cryptoflow.config import KafkaSettings, Market
 from cryptoflow.events import CandleEvent, EventError, Source, decode
-from cryptoflow.kafka import ensure_topics, message_position, new_client, topic_name
+from cryptoflow.kafka import ensure_topics, is_record, message_position, new_client, topic_name
 
 __all__ = ["CandleGroupMember", "GroupOptions", "Held"]
 
@@ -199,10 +199,7 @@ class CandleGroupMember(Generic[H]):
                 messages = await loop.run_in_executor(polling, consumer.consume, 500, 0.5)
                 await self.release()
                 for message in messages:
-                    error = message.error()
-                    if error is not None:
-                        if error.code() != KafkaError._PARTITION_EOF:
-                            log.warning("consumer: %s", error)
+                    if not is_record(message, self.topic):
                         continue
                     event = self.wanted(message)
                     if event is not None:

@@ -11,7 +11,7 @@ from cryptoflow.kafka._clients import (
     retry_retriable,
     topic_name,
 )
-from cryptoflow.kafka._messages import message_headers, message_position
+from cryptoflow.kafka._messages import is_record, message_headers, message_position
 from cryptoflow.kafka._producer import DeliveryError, DeliveryListener, EventProducer
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "client_config",
     "cluster_metadata",
     "ensure_topics",
+    "is_record",
     "message_headers",
     "message_position",
     "new_client",

@@ -3,7 +3,11 @@ offset and headers as optional because an error event or a hand-built message ma
 
 from __future__ import annotations
 
-from confluent_kafka import Message
+import logging
+
+from confluent_kafka import KafkaError, KafkaException, Message
+
+log = logging.getLogger(__name__)
 
 
 def message_position(message: Message) -> tuple[str, int, int]:
@@ -24,3 +28,26 @@ def message_headers(message: Message) -> list[tuple[str, bytes | None]]:
     headers = message.headers() or []
     pairs = headers.items() if isinstance(headers, dict) else headers
     return [(name, value.encode() if isinstance(value, str) else value) for name, value in pairs]
+
+
+def is_record(message: Message, consumer: str, ended: set[tuple[str, int]] | None = None) -> bool:
+    """Whether ``message`` is a record to handle, and not one of the events a consumer also delivers.
+
+    A partition-EOF event adds its ``(topic, partition)`` to ``ended`` (when given; it needs
+    ``enable.partition.eof``), a record removes its own from there (that partition had more to read);
+    any other error is logged as a warning naming the ``consumer``, except a fatal one, which raises
+    :class:`~confluent_kafka.KafkaException`.
+    """
+    error = message.error()
+    if error is None:
+        if ended is not None:
+            ended.discard(message_position(message)[:2])
+        return True
+    if error.code() == KafkaError._PARTITION_EOF:
+        if ended is not None:
+            ended.add(message_position(message)[:2])
+    elif error.fatal():
+        raise KafkaException(error)
+    else:
+        log.warning("%s: consumer error: %s", consumer, error.str())
+    return False

@@ -7,12 +7,12 @@ import threading
 import time
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from cryptoflow.config import Settings
 from cryptoflow.errors import ConfigurationError
 from cryptoflow.events import EventError
-from cryptoflow.kafka import ensure_topics, message_position, new_client, topic_name
+from cryptoflow.kafka import ensure_topics, is_record, message_position, new_client, topic_name
 from cryptoflow.notify._formats import posts
 from cryptoflow.notify._notices import Notice, read_notice
 from cryptoflow.notify._options import NotifyOptions
@@ -173,18 +173,9 @@ class Notifier:
                 return
 
     def _read(self, message: Message, offsets: dict[_TP, int]) -> Notice | None:
-        error = message.error()
-        if error is not None:
-            if error.code() == KafkaError._PARTITION_EOF:
-                topic, partition, _ = message_position(message)
-                self._ended.add((topic, partition))
-            elif error.fatal():
-                raise KafkaException(error)
-            else:
-                log.warning("notify: consumer error: %s", error.str())
+        if not is_record(message, "notify", self._ended):
             return None
         topic, partition, offset = message_position(message)
-        self._ended.discard((topic, partition))
         offsets[(topic, partition)] = offset + 1
         self.stats.read += 1
         try:

@@ -14,14 +14,14 @@ import threading
 import time
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from cryptoflow.config import Settings
 from cryptoflow.elastic import FlushResult, IndexBlocked, IndexRouter, install_templates, make_client
 from cryptoflow.errors import DataError, TemporaryError
 from cryptoflow.events import EventError, decode, encode
-from cryptoflow.kafka import DeliveryError, ensure_topics, message_position, new_client, topic_name
+from cryptoflow.kafka import DeliveryError, ensure_topics, is_record, message_position, new_client, topic_name
 from cryptoflow.retry import Backoff
 from cryptoflow.sink._dlq import DeadLetterPublisher
 from cryptoflow.sink._health import HealthServer
@@ -225,13 +225,7 @@ class Sink:
     def _add(self, message: Message) -> None:
         assert self._inflight is not None and self._offsets is not None
         batch = self._inflight.open
-        error = message.error()
-        if error is not None:
-            if error.code() == KafkaError._PARTITION_EOF:
-                return
-            if error.fatal():
-                raise KafkaException(error)
-            log.warning("sink: consumer error: %s", error.str())
+        if not is_record(message, "sink"):
             return
         topic, partition, offset = message_position(message)
         tp = (topic, partition)
